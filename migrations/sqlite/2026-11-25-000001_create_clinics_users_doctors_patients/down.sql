@@ -1,0 +1,4 @@
+DROP TABLE patients;
+DROP TABLE doctors;
+DROP TABLE users;
+DROP TABLE clinics;

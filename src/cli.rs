@@ -1,0 +1,276 @@
+//! The command line: `serve` (the default), `migrate`, `schema`, `seed`, `clinic`, `user`.
+use std::io::BufRead;
+
+use clap::{Args, Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use crate::app::{Repositories, Services, app_state};
+use crate::config::Config;
+use crate::core::auth::Role;
+use crate::db::{self, DbPool, migrations};
+use crate::modules::auth::service::NewAccount;
+use crate::modules::clinic::model::NewClinic;
+use crate::seed;
+
+#[derive(Debug, Parser)]
+#[command(name = "clinicgraph", version, about = "A GraphQL API for clinics")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (what runs when no command is given).
+    Serve,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Print the GraphQL schema (SDL) to stdout.
+    Schema,
+    /// Add demo data or bulk synthetic patients (not in production).
+    Seed(SeedArgs),
+    /// Manage clinics.
+    #[command(subcommand)]
+    Clinic(ClinicCommand),
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = true)]
+pub struct SeedArgs {
+    /// The demo clinic, doctors, patients and accounts (idempotent).
+    #[arg(long)]
+    pub demo: bool,
+    /// This many synthetic patients, for benchmarks.
+    #[arg(long)]
+    pub patients: Option<usize>,
+    /// The clinic that receives --patients (default: the demo clinic).
+    #[arg(long, requires = "patients")]
+    pub clinic_id: Option<i64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClinicCommand {
+    /// Create a clinic and print its id.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// IANA time zone of the clinic.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; the password is read as one line from stdin.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// ADMIN, DOCTOR, NURSE, RECEPTIONIST or PATIENT.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long)]
+        clinic_id: i64,
+        /// For a PATIENT account: the patient record's numeric key.
+        #[arg(long)]
+        patient_id: Option<i64>,
+    },
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    value.parse()
+}
+
+/// Runs the chosen command with a validated configuration.
+pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            let applied = migrations::run(&config.database_url).await?;
+            println!("applied {applied} migration(s)");
+            Ok(())
+        }
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Command::Seed(args) => seed_command(config, args).await,
+        Command::Clinic(ClinicCommand::Create { name, timezone }) => {
+            let (repos, _) = open(&config).await?;
+            let name = name.trim().to_owned();
+            anyhow::ensure!(
+                (1..=200).contains(&name.chars().count()),
+                "--name must be 1 to 200 characters"
+            );
+            let now = db::now();
+            let clinic = repos
+                .clinics
+                .insert(NewClinic {
+                    name,
+                    timezone,
+                    address: None,
+                    phone: None,
+                    created_at: now,
+                    updated_at: now,
+                })
+                .await?;
+            println!("{}", clinic.id);
+            Ok(())
+        }
+        Command::User(UserCommand::Create {
+            email,
+            name,
+            role,
+            clinic_id,
+            patient_id,
+        }) => {
+            let (_, services) = open(&config).await?;
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            let user = services
+                .auth
+                .create_account(NewAccount {
+                    clinic_id,
+                    email,
+                    name,
+                    role,
+                    password,
+                    patient_id,
+                })
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("{}", user.id);
+            Ok(())
+        }
+    }
+}
+
+async fn open(config: &Config) -> anyhow::Result<(Repositories, Services)> {
+    let pool = DbPool::connect(&config.database_url, config.db_pool_size).await?;
+    if config.migrate_on_start {
+        migrations::run(&config.database_url).await?;
+    }
+    let repos = Repositories::diesel(&pool);
+    let services = Services::new(config, &repos)?;
+    Ok((repos, services))
+}
+
+async fn seed_command(config: Config, args: SeedArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !config.is_production(),
+        "seeding is refused in production (APP_ENV=production)"
+    );
+    let (repos, services) = open(&config).await?;
+    if args.demo {
+        match seed::demo(&repos, &services).await? {
+            seed::DemoSeed::Created { .. } => print_demo_accounts(None),
+            seed::DemoSeed::AlreadyPresent => println!("demo data already present"),
+        }
+    }
+    if let Some(count) = args.patients {
+        let clinic_id = match args.clinic_id {
+            Some(id) => id,
+            None => {
+                repos
+                    .clinics
+                    .find_by_name(seed::DEMO_CLINIC)
+                    .await?
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "no demo clinic: run `seed --demo` first or pass --clinic-id"
+                        )
+                    })?
+                    .id
+            }
+        };
+        seed::bulk_patients(&repos, clinic_id, count).await?;
+        println!("added {count} patients to clinic {clinic_id}");
+    }
+    Ok(())
+}
+
+fn print_demo_accounts(graphiql_url: Option<&str>) {
+    println!(
+        "Demo data created. Accounts (password: {}):",
+        seed::DEMO_PASSWORD
+    );
+    for (email, _, role) in seed::DEMO_ACCOUNTS {
+        println!("  {email:<24} {}", role.as_str());
+    }
+    if let Some(url) = graphiql_url {
+        println!("GraphiQL: {url}");
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    if config.auth.jwt_secret_generated {
+        tracing::warn!(
+            "JWT_SECRET is not set: using a random secret, so tokens stop working on restart"
+        );
+    }
+    let pool = DbPool::connect(&config.database_url, config.db_pool_size).await?;
+    if config.migrate_on_start {
+        let applied = migrations::run(&config.database_url).await?;
+        tracing::info!(applied, backend = pool.backend_name(), "migrations checked");
+    }
+    let repos = Repositories::diesel(&pool);
+    let services = Services::new(&config, &repos)?;
+    let listener = TcpListener::bind(config.bind_addr).await?;
+    let address = listener.local_addr()?;
+    let graphiql_url = format!("http://{address}/graphql");
+    if config.env == crate::config::AppEnv::Development
+        && !services
+            .auth
+            .any_users()
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?
+    {
+        if let seed::DemoSeed::Created { .. } = seed::demo(&repos, &services).await? {
+            print_demo_accounts(config.graphiql.then_some(graphiql_url.as_str()));
+        }
+    } else if config.graphiql {
+        println!("GraphiQL: {graphiql_url}");
+    }
+    let app = crate::http::router(app_state(&config, pool, &services));
+    tracing::info!(%address, "clinicgraph listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Resolves on Ctrl-C or SIGTERM; in-flight requests then finish before the server exits.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "listening for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "listening for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received: finishing in-flight requests");
+}

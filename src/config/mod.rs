@@ -1,0 +1,351 @@
+//! Configuration from the environment (and `.env`), checked all at once before anything starts:
+//! one message lists every bad variable.
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use rand::Rng;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Where the service runs; decides the defaults that are safe there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Test,
+    Production,
+}
+
+impl FromStr for AppEnv {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "development" | "dev" => Ok(AppEnv::Development),
+            "test" => Ok(AppEnv::Test),
+            "production" | "prod" => Ok(AppEnv::Production),
+            _ => Err("must be development, test or production".into()),
+        }
+    }
+}
+
+/// The database to use, chosen by the scheme of `DATABASE_URL`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl fmt::Debug for DatabaseUrl {
+    // A PostgreSQL URL may carry a password: never print it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DatabaseUrl::Postgres(_) => f.write_str("Postgres(<redacted>)"),
+            DatabaseUrl::Sqlite(path) => write!(f, "Sqlite({})", path.display()),
+        }
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+    fn from_str(url: &str) -> Result<Self, String> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(DatabaseUrl::Postgres(url.to_owned()))
+        } else if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() || path == ":memory:" {
+                Err("sqlite needs a file path (sqlite://path/to/file.db)".into())
+            } else {
+                Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+            }
+        } else {
+            Err("must start with postgres://, postgresql:// or sqlite://".into())
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, String> {
+        match value {
+            "pretty" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("must be pretty or json".into()),
+        }
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub env: AppEnv,
+    pub database_url: DatabaseUrl,
+    pub db_pool_size: u32,
+    pub migrate_on_start: bool,
+    pub redis_url: Option<SecretString>,
+    pub auth: AuthConfig,
+    pub bind_addr: SocketAddr,
+    pub log_format: LogFormat,
+    pub graphiql: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub jwt_secret: SecretString,
+    /// True when no secret was configured and a random one was made for this process.
+    pub jwt_secret_generated: bool,
+    pub token_ttl: Duration,
+}
+
+const MIN_SECRET_BYTES: usize = 32;
+
+/// Every configuration problem found, printed together.
+#[derive(Debug)]
+pub struct ConfigErrors(pub Vec<String>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration:")?;
+        for problem in &self.0 {
+            writeln!(f, "  - {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Reads variables through `lookup` and remembers every problem.
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<String>,
+}
+
+impl Reader<'_> {
+    fn raw(&self, name: &str) -> Option<String> {
+        (self.lookup)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parsed<T: FromStr>(&mut self, name: &str, default: T) -> T
+    where
+        T::Err: fmt::Display,
+    {
+        match self.raw(name) {
+            None => default,
+            Some(value) => match value.trim().parse() {
+                Ok(parsed) => parsed,
+                Err(e) => {
+                    self.problems.push(format!("{name}: {e}"));
+                    default
+                }
+            },
+        }
+    }
+
+    fn flag(&mut self, name: &str, default: bool) -> bool {
+        match self.raw(name).map(|v| v.trim().to_ascii_lowercase()) {
+            None => default,
+            Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => true,
+            Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => false,
+            Some(_) => {
+                self.problems.push(format!("{name}: must be true or false"));
+                default
+            }
+        }
+    }
+}
+
+impl Config {
+    /// Loads `.env` when present, then reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigErrors> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// Builds the configuration from any variable source (tests pass a map).
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigErrors> {
+        let mut r = Reader {
+            lookup,
+            problems: Vec::new(),
+        };
+        let env = r.parsed("APP_ENV", AppEnv::Development);
+        let production = env == AppEnv::Production;
+
+        let database_url = match r.raw("DATABASE_URL") {
+            Some(url) => url.parse().unwrap_or_else(|e| {
+                r.problems.push(format!("DATABASE_URL: {e}"));
+                DatabaseUrl::Sqlite(PathBuf::new())
+            }),
+            None if production => {
+                r.problems
+                    .push("DATABASE_URL: required in production".into());
+                DatabaseUrl::Sqlite(PathBuf::new())
+            }
+            None => DatabaseUrl::Sqlite(PathBuf::from("data/clinicgraph.db")),
+        };
+        let db_pool_size = r.parsed("DB_POOL_SIZE", 10_u32);
+        if db_pool_size == 0 {
+            r.problems.push("DB_POOL_SIZE: must be at least 1".into());
+        }
+        let migrate_on_start = r.flag("MIGRATE_ON_START", true);
+        let redis_url = r.raw("REDIS_URL").map(SecretString::from);
+        if let Some(url) = &redis_url {
+            let url = url.expose_secret();
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                r.problems
+                    .push("REDIS_URL: must start with redis:// or rediss://".into());
+            }
+        }
+
+        let (jwt_secret, jwt_secret_generated) = match r.raw("JWT_SECRET") {
+            Some(secret) => {
+                if secret.len() < MIN_SECRET_BYTES {
+                    r.problems.push(format!(
+                        "JWT_SECRET: must be at least {MIN_SECRET_BYTES} bytes"
+                    ));
+                }
+                (SecretString::from(secret), false)
+            }
+            None if production => {
+                r.problems.push(format!(
+                    "JWT_SECRET: required in production (at least {MIN_SECRET_BYTES} bytes)"
+                ));
+                (SecretString::from(String::new()), false)
+            }
+            None => (SecretString::from(random_secret()), true),
+        };
+        let ttl_seconds = r.parsed("JWT_TTL_SECONDS", 900_u64);
+        if !(60..=86_400).contains(&ttl_seconds) {
+            r.problems
+                .push("JWT_TTL_SECONDS: must be between 60 and 86400".into());
+        }
+
+        let bind_addr = r.parsed("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let log_format = r.parsed(
+            "LOG_FORMAT",
+            if production {
+                LogFormat::Json
+            } else {
+                LogFormat::Pretty
+            },
+        );
+        let graphiql = r.flag("GRAPHIQL", !production);
+
+        if !r.problems.is_empty() {
+            return Err(ConfigErrors(r.problems));
+        }
+        Ok(Config {
+            env,
+            database_url,
+            db_pool_size,
+            migrate_on_start,
+            redis_url,
+            auth: AuthConfig {
+                jwt_secret,
+                jwt_secret_generated,
+                token_ttl: Duration::from_secs(ttl_seconds),
+            },
+            bind_addr,
+            log_format,
+            graphiql,
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.env == AppEnv::Production
+    }
+}
+
+fn random_secret() -> String {
+    let mut rng = rand::thread_rng();
+    (0..48)
+        .map(|_| rng.sample(rand::distributions::Alphanumeric) as char)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(&move |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn development_works_with_nothing_set() {
+        let config = load(&[]).expect("defaults are valid");
+        assert_eq!(config.env, AppEnv::Development);
+        assert_eq!(
+            config.database_url,
+            DatabaseUrl::Sqlite("data/clinicgraph.db".into())
+        );
+        assert!(config.auth.jwt_secret_generated);
+        assert!(config.graphiql);
+        assert_eq!(config.auth.token_ttl, Duration::from_secs(900));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let errors = load(&[
+            ("APP_ENV", "production"),
+            ("BIND_ADDR", "nowhere"),
+            ("DB_POOL_SIZE", "many"),
+            ("LOG_FORMAT", "xml"),
+        ])
+        .unwrap_err();
+        let text = errors.to_string();
+        for name in [
+            "DATABASE_URL",
+            "JWT_SECRET",
+            "BIND_ADDR",
+            "DB_POOL_SIZE",
+            "LOG_FORMAT",
+        ] {
+            assert!(text.contains(name), "{name} missing from: {text}");
+        }
+    }
+
+    #[test]
+    fn production_rejects_a_short_secret_and_defaults_graphiql_off() {
+        let errors = load(&[
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgres://localhost/x"),
+            ("JWT_SECRET", "short"),
+        ])
+        .unwrap_err();
+        assert!(errors.to_string().contains("at least 32 bytes"));
+
+        let config = load(&[
+            ("APP_ENV", "production"),
+            ("DATABASE_URL", "postgres://localhost/x"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ])
+        .expect("valid");
+        assert!(!config.graphiql);
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn database_urls_choose_the_backend() {
+        assert!(matches!(
+            "postgres://u@h/db".parse::<DatabaseUrl>(),
+            Ok(DatabaseUrl::Postgres(_))
+        ));
+        assert!(matches!(
+            "sqlite://x.db".parse::<DatabaseUrl>(),
+            Ok(DatabaseUrl::Sqlite(_))
+        ));
+        assert!("mysql://h/db".parse::<DatabaseUrl>().is_err());
+        assert!("sqlite://:memory:".parse::<DatabaseUrl>().is_err());
+    }
+}

@@ -1,0 +1,217 @@
+//! Identity: roles, the authenticated caller, JWT access tokens and password hashing.
+use std::str::FromStr;
+use std::time::Duration;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+/// What a user may do; stored as its SCREAMING_CASE name.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Role {
+    Admin,
+    Doctor,
+    Nurse,
+    Receptionist,
+    Patient,
+}
+
+impl Role {
+    pub const STAFF: &'static [Role] =
+        &[Role::Admin, Role::Doctor, Role::Nurse, Role::Receptionist];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "ADMIN",
+            Role::Doctor => "DOCTOR",
+            Role::Nurse => "NURSE",
+            Role::Receptionist => "RECEPTIONIST",
+            Role::Patient => "PATIENT",
+        }
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.to_ascii_uppercase().as_str() {
+            "ADMIN" => Ok(Role::Admin),
+            "DOCTOR" => Ok(Role::Doctor),
+            "NURSE" => Ok(Role::Nurse),
+            "RECEPTIONIST" => Ok(Role::Receptionist),
+            "PATIENT" => Ok(Role::Patient),
+            other => Err(format!(
+                "unknown role {other:?} (expected ADMIN, DOCTOR, NURSE, RECEPTIONIST or PATIENT)"
+            )),
+        }
+    }
+}
+
+/// The authenticated user a request acts for, as proven by its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: i64,
+    pub clinic_id: i64,
+    pub role: Role,
+    /// For a PATIENT: their own patient record.
+    pub patient_id: Option<i64>,
+}
+
+impl Caller {
+    pub fn has_any_role(&self, roles: &[Role]) -> bool {
+        roles.contains(&self.role)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    iss: String,
+    aud: String,
+    sub: String,
+    exp: i64,
+    iat: i64,
+    role: Role,
+    clinic: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    patient: Option<i64>,
+}
+
+/// Why a token was refused; logged at debug level, never sent (the client just gets
+/// UNAUTHENTICATED).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid access token: {0}")]
+pub struct InvalidToken(String);
+
+/// Issues and verifies HS256 access tokens.
+pub struct TokenService {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+const ISSUER: &str = "clinicgraph";
+const AUDIENCE: &str = "clinicgraph-api";
+
+impl TokenService {
+    pub fn new(secret: &SecretString, ttl: Duration) -> Self {
+        let bytes = secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+            validation,
+            ttl,
+        }
+    }
+
+    /// A signed token for `caller` and the moment it expires.
+    pub fn issue(&self, caller: &Caller) -> anyhow::Result<(String, DateTime<Utc>)> {
+        let now = Utc::now();
+        let expires_at = now + chrono::Duration::from_std(self.ttl)?;
+        let claims = Claims {
+            iss: ISSUER.to_owned(),
+            aud: AUDIENCE.to_owned(),
+            sub: caller.user_id.to_string(),
+            exp: expires_at.timestamp(),
+            iat: now.timestamp(),
+            role: caller.role,
+            clinic: caller.clinic_id,
+            patient: caller.patient_id,
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        Ok((token, expires_at))
+    }
+
+    /// Verifies signature, algorithm, issuer, audience and expiry.
+    pub fn verify(&self, token: &str) -> Result<Caller, InvalidToken> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| InvalidToken(e.to_string()))?;
+        let claims = data.claims;
+        let user_id = claims
+            .sub
+            .parse()
+            .map_err(|_| InvalidToken("subject is not a user id".into()))?;
+        Ok(Caller {
+            user_id,
+            clinic_id: claims.clinic,
+            role: claims.role,
+            patient_id: claims.patient,
+        })
+    }
+}
+
+/// Hashes a password with argon2id and a fresh salt.
+pub fn hash_password(password: &str) -> anyhow::Result<String> {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
+}
+
+/// Checks a password against a stored hash; a malformed hash is a non-match.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> TokenService {
+        TokenService::new(
+            &SecretString::from("a-test-secret-that-is-long-enough-0123456789"),
+            Duration::from_secs(60),
+        )
+    }
+
+    fn caller() -> Caller {
+        Caller {
+            user_id: 7,
+            clinic_id: 3,
+            role: Role::Nurse,
+            patient_id: None,
+        }
+    }
+
+    #[test]
+    fn issued_tokens_verify() {
+        let tokens = service();
+        let (token, _) = tokens.issue(&caller()).expect("issue");
+        assert_eq!(tokens.verify(&token).expect("verify"), caller());
+    }
+
+    #[test]
+    fn a_token_signed_with_another_secret_is_rejected() {
+        let other = TokenService::new(
+            &SecretString::from("another-secret-that-is-long-enough-9876543210"),
+            Duration::from_secs(60),
+        );
+        let (token, _) = other.issue(&caller()).expect("issue");
+        assert!(service().verify(&token).is_err());
+    }
+
+    #[test]
+    fn passwords_verify_only_with_the_right_password() {
+        let hash = hash_password("correct horse").expect("hash");
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("battery staple", &hash));
+        assert!(!verify_password("correct horse", "not-a-hash"));
+    }
+}

@@ -1,0 +1,30 @@
+//! What every resolver knows about the request it serves.
+use super::auth::Caller;
+use super::error::{AppError, AppResult};
+
+/// Attached to each GraphQL request by the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub authentication: Authentication,
+}
+
+/// The outcome of reading the `Authorization` header.
+#[derive(Debug, Clone)]
+pub enum Authentication {
+    /// No credentials were sent.
+    Anonymous,
+    Authenticated(Caller),
+    /// Credentials were sent but are invalid (bad signature, expired, wrong audience, ...).
+    Rejected,
+}
+
+impl RequestContext {
+    /// The authenticated caller, or UNAUTHENTICATED.
+    pub fn caller(&self) -> AppResult<&Caller> {
+        match &self.authentication {
+            Authentication::Authenticated(caller) => Ok(caller),
+            Authentication::Anonymous | Authentication::Rejected => Err(AppError::Unauthenticated),
+        }
+    }
+}

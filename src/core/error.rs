@@ -1,0 +1,178 @@
+//! The one error type of the service and the single place where errors become GraphQL errors.
+//!
+//! async-graphql would otherwise turn any `Display` into a client-visible message (a diesel error
+//! would leak SQL). The crate is built with `custom-error-conversion`, so only the conversions
+//! written here exist, and internal detail is logged, never sent.
+use async_graphql::ErrorExtensions;
+use serde::Serialize;
+
+/// Result of every service call.
+pub type AppResult<T> = Result<T, AppError>;
+
+/// One invalid input field, reported to the client in `extensions.fields`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldViolation {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every failure a client can meet; each variant has a stable `extensions.code`.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("authentication required: send a valid bearer token")]
+    Unauthenticated,
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the input is invalid")]
+    Validation(Vec<FieldViolation>),
+    #[error("a patient with this email already exists in this clinic")]
+    DuplicateEmail,
+    #[error("patient not found")]
+    PatientNotFound,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// Anything the client cannot act on. The detail is logged, never shown.
+    #[error("internal server error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl AppError {
+    /// The stable machine-readable code, sent as `extensions.code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Unauthenticated => "UNAUTHENTICATED",
+            AppError::InvalidCredentials => "INVALID_CREDENTIALS",
+            AppError::Forbidden(_) => "FORBIDDEN",
+            AppError::Validation(_) => "VALIDATION_FAILED",
+            AppError::DuplicateEmail => "DUPLICATE_EMAIL",
+            AppError::PatientNotFound => "PATIENT_NOT_FOUND",
+            AppError::NotFound(_) => "NOT_FOUND",
+            AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(error.into())
+    }
+
+    pub fn forbidden(reason: impl Into<String>) -> Self {
+        AppError::Forbidden(reason.into())
+    }
+
+    /// A single invalid field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Validation(vec![FieldViolation::new(field, message)])
+    }
+}
+
+impl From<crate::db::DbError> for AppError {
+    fn from(error: crate::db::DbError) -> Self {
+        AppError::Internal(error.into())
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(error: AppError) -> Self {
+        if let AppError::Internal(detail) = &error {
+            // Logged inside the request span, which carries the request id the client receives.
+            tracing::error!(error = format!("{detail:#}"), "internal error");
+        }
+        let code = error.code();
+        let fields = match &error {
+            AppError::Validation(fields) => Some(fields.clone()),
+            _ => None,
+        };
+        async_graphql::Error::new(error.to_string()).extend_with(|_, extensions| {
+            extensions.set("code", code);
+            if let Some(fields) = &fields {
+                let list = fields
+                    .iter()
+                    .map(|f| {
+                        let mut entry = async_graphql::indexmap::IndexMap::new();
+                        entry.insert(
+                            async_graphql::Name::new("field"),
+                            async_graphql::Value::from(f.field.as_str()),
+                        );
+                        entry.insert(
+                            async_graphql::Name::new("message"),
+                            async_graphql::Value::from(f.message.as_str()),
+                        );
+                        async_graphql::Value::Object(entry)
+                    })
+                    .collect::<Vec<_>>();
+                extensions.set("fields", async_graphql::Value::List(list));
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn extension(error: &async_graphql::Error, key: &str) -> Option<async_graphql::Value> {
+        error.extensions.as_ref()?.get(key).cloned()
+    }
+
+    #[test]
+    fn every_variant_maps_to_its_code() {
+        let cases = [
+            (AppError::Unauthenticated, "UNAUTHENTICATED"),
+            (AppError::InvalidCredentials, "INVALID_CREDENTIALS"),
+            (AppError::forbidden("no"), "FORBIDDEN"),
+            (AppError::invalid("name", "required"), "VALIDATION_FAILED"),
+            (AppError::DuplicateEmail, "DUPLICATE_EMAIL"),
+            (AppError::PatientNotFound, "PATIENT_NOT_FOUND"),
+            (AppError::NotFound("doctor"), "NOT_FOUND"),
+            (
+                AppError::internal(anyhow::anyhow!("boom")),
+                "INTERNAL_SERVER_ERROR",
+            ),
+        ];
+        for (error, code) in cases {
+            let gql: async_graphql::Error = error.into();
+            assert_eq!(
+                extension(&gql, "code"),
+                Some(async_graphql::Value::from(code))
+            );
+        }
+    }
+
+    #[test]
+    fn internal_detail_never_reaches_the_message() {
+        let gql: async_graphql::Error = AppError::internal(anyhow::anyhow!(
+            "SELECT * FROM patients failed at /src/x.rs"
+        ))
+        .into();
+        assert_eq!(gql.message, "internal server error");
+    }
+
+    #[test]
+    fn validation_lists_every_field() {
+        let gql: async_graphql::Error = AppError::Validation(vec![
+            FieldViolation::new("name", "is required"),
+            FieldViolation::new("email", "is not a valid email address"),
+        ])
+        .into();
+        let fields = extension(&gql, "fields").expect("fields extension");
+        let json = fields.into_json().expect("json");
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"field": "name", "message": "is required"},
+                {"field": "email", "message": "is not a valid email address"}
+            ])
+        );
+    }
+}

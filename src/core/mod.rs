@@ -1,0 +1,8 @@
+//! Cross-cutting building blocks every feature module uses: errors, request context, identity,
+//! global ids and pagination.
+pub mod auth;
+pub mod context;
+pub mod error;
+pub mod ids;
+pub mod pagination;
+pub mod text;

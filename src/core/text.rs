@@ -1,0 +1,101 @@
+//! Text normalisation shared by writes and searches, so both databases compare the same bytes.
+use unicode_normalization::UnicodeNormalization;
+
+/// Case-folded, NFC-normalised text: SQLite's `lower()` folds ASCII only, so folding happens here,
+/// at write time and at search time, identically on every backend.
+pub fn fold(text: &str) -> String {
+    text.nfc().collect::<String>().to_lowercase()
+}
+
+/// Escapes `%`, `_` and the escape character itself, so user text matches literally in `LIKE`.
+pub fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_non_ascii_and_decomposed_forms() {
+        assert_eq!(fold("ZOË"), "zoë");
+        assert_eq!(fold("Zoe\u{308}"), "zoë");
+    }
+
+    #[test]
+    fn escapes_like_wildcards() {
+        assert_eq!(escape_like(r"50%_a\b"), r"50\%\_a\\b");
+    }
+}
+
+/// Trims and lowercases an email address after checking its shape (one `@`, a dotted domain,
+/// no spaces, RFC length limits). Deliverability is not checked.
+pub fn normalize_email(raw: &str) -> Result<String, &'static str> {
+    let email = raw.trim().to_lowercase();
+    if email.is_empty() {
+        return Err("is required");
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err("is not a valid email address");
+    };
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && domain.len() <= 253
+        && labels.iter().all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_alphanumeric() || c == '-')
+        });
+    if local_ok && domain_ok && email.len() <= 254 {
+        Ok(email)
+    } else {
+        Err("is not a valid email address")
+    }
+}
+
+#[cfg(test)]
+mod email_tests {
+    use super::normalize_email;
+
+    #[test]
+    fn accepts_and_lowercases_plain_addresses() {
+        assert_eq!(
+            normalize_email("  Ann.Lee+x@Example.ORG "),
+            Ok("ann.lee+x@example.org".into())
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_addresses() {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.org",
+            "ann@example",
+            "a b@example.org",
+            "ann@@x.org",
+            "ann@-x.org",
+            "a..b@x.org",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! Database access: one pool enum over the supported backends and the macros that run one
+//! repository body on whichever backend is configured.
+//!
+//! Adding a backend (MySQL/MariaDB) means one more `DbPool` variant, one more arm in each macro
+//! below, and a migrations folder; repository bodies stay as they are.
+use std::time::Duration;
+
+use diesel::SqliteConnection;
+use diesel::result::DatabaseErrorKind;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, PoolError};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+
+use crate::config::DatabaseUrl;
+
+pub mod migrations;
+pub mod schema;
+
+pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
+pub type PgPool = bb8::Pool<AsyncDieselConnectionManager<AsyncPgConnection>>;
+pub type SqlitePool = bb8::Pool<AsyncDieselConnectionManager<SqliteAsync>>;
+
+/// A pool of connections to the configured database.
+#[derive(Clone)]
+pub enum DbPool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// What a repository call can fail with. Unique violations are singled out because services turn
+/// them into domain errors (e.g. DUPLICATE_EMAIL).
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The constraint name (PostgreSQL) or message (SQLite) of a violated unique index.
+    #[error("unique constraint violated: {0}")]
+    UniqueViolation(String),
+    #[error("database query failed")]
+    Query(#[source] diesel::result::Error),
+    #[error("no database connection available")]
+    Pool(#[source] bb8::RunError<PoolError>),
+}
+
+impl DbError {
+    /// Whether this is a unique violation of the index or columns named by `marker`.
+    pub fn is_unique_violation_of(&self, marker: &str) -> bool {
+        matches!(self, DbError::UniqueViolation(detail) if detail.contains(marker))
+    }
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(error: diesel::result::Error) -> Self {
+        match error {
+            diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                DbError::UniqueViolation(
+                    info.constraint_name()
+                        .unwrap_or_else(|| info.message())
+                        .to_owned(),
+                )
+            }
+            other => DbError::Query(other),
+        }
+    }
+}
+
+impl From<bb8::RunError<PoolError>> for DbError {
+    fn from(error: bb8::RunError<PoolError>) -> Self {
+        DbError::Pool(error)
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Runs `$body` with `$conn` bound to a pooled connection of whichever backend is configured.
+/// The body is expanded once per backend, so diesel checks it against each.
+#[macro_export]
+macro_rules! with_conn {
+    ($pool:expr, |$conn:ident| $body:expr) => {
+        match $pool {
+            $crate::db::DbPool::Postgres(pool) => {
+                let mut pooled = pool.get().await?;
+                let $conn = &mut *pooled;
+                $body
+            }
+            $crate::db::DbPool::Sqlite(pool) => {
+                let mut pooled = pool.get().await?;
+                let $conn = &mut *pooled;
+                $body
+            }
+        }
+    };
+}
+
+/// Like [`with_conn!`], inside a transaction. SQLite takes the write lock up front
+/// (`BEGIN IMMEDIATE`): a read-then-write transaction that upgrades its lock later fails with
+/// "database is locked" under concurrency.
+#[macro_export]
+macro_rules! in_transaction {
+    ($pool:expr, |$conn:ident| $body:expr) => {
+        match $pool {
+            $crate::db::DbPool::Postgres(pool) => {
+                use diesel_async::AsyncConnection as _;
+                let mut pooled = pool.get().await?;
+                pooled
+                    .transaction(async |$conn| -> $crate::db::DbResult<_> { $body })
+                    .await
+            }
+            $crate::db::DbPool::Sqlite(pool) => {
+                let mut pooled = pool.get().await?;
+                pooled
+                    .immediate_transaction(async |$conn| -> $crate::db::DbResult<_> { $body })
+                    .await
+            }
+        }
+    };
+}
+
+fn pool_builder<M: bb8::ManageConnection>(size: u32) -> bb8::Builder<M> {
+    bb8::Pool::builder()
+        .max_size(size)
+        .connection_timeout(Duration::from_secs(5))
+}
+
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
+     PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
+
+impl DbPool {
+    /// Opens a pool for `url`; a SQLite file (and its folder) is created if missing.
+    pub async fn connect(url: &DatabaseUrl, size: u32) -> anyhow::Result<DbPool> {
+        match url {
+            DatabaseUrl::Postgres(url) => {
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.clone());
+                let pool = pool_builder(size)
+                    .build(manager)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("connecting to PostgreSQL: {e}"))?;
+                Ok(DbPool::Postgres(pool))
+            }
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)?;
+                }
+                let mut config = ManagerConfig::<SqliteAsync>::default();
+                config.custom_setup = Box::new(|url| {
+                    Box::pin(async move {
+                        let mut conn = SqliteAsync::establish(url).await?;
+                        conn.batch_execute(SQLITE_PRAGMAS)
+                            .await
+                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                        Ok(conn)
+                    })
+                });
+                let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(
+                    path.to_string_lossy(),
+                    config,
+                );
+                let pool = pool_builder(size).build(manager).await.map_err(|e| {
+                    anyhow::anyhow!("opening SQLite database {}: {e}", path.display())
+                })?;
+                Ok(DbPool::Sqlite(pool))
+            }
+        }
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> DbResult<()> {
+        use diesel_async::RunQueryDsl;
+        with_conn!(self, |conn| {
+            diesel::sql_query("SELECT 1").execute(conn).await?;
+            Ok(())
+        })
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DbPool::Postgres(_) => "postgres",
+            DbPool::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+/// The current time as stored: UTC, truncated to microseconds so it round-trips exactly through
+/// both databases (keyset cursors compare it for equality).
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::{SubsecRound, Utc};
+    Utc::now().naive_utc().trunc_subsecs(6)
+}

@@ -1,0 +1,68 @@
+//! The portable table definitions shared by every backend. Written by hand (not by
+//! `diesel print-schema`) because the types must mean the same on each: BigInt ids, Text for
+//! enums, UTC Timestamps, Dates.
+
+diesel::table! {
+    clinics (id) {
+        id -> BigInt,
+        name -> Text,
+        timezone -> Text,
+        address -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        clinic_id -> BigInt,
+        email -> Text,
+        password_hash -> Text,
+        name -> Text,
+        role -> Text,
+        patient_id -> Nullable<BigInt>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    doctors (id) {
+        id -> BigInt,
+        clinic_id -> BigInt,
+        user_id -> Nullable<BigInt>,
+        name -> Text,
+        specialty -> Text,
+        license_number -> Nullable<Text>,
+        email -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    patients (id) {
+        id -> BigInt,
+        clinic_id -> BigInt,
+        primary_doctor_id -> Nullable<BigInt>,
+        name -> Text,
+        email -> Text,
+        phone -> Nullable<Text>,
+        blood_group -> Nullable<Text>,
+        date_of_birth -> Date,
+        internal_notes -> Nullable<Text>,
+        search_text -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(users -> clinics (clinic_id));
+diesel::joinable!(doctors -> clinics (clinic_id));
+diesel::joinable!(patients -> clinics (clinic_id));
+diesel::joinable!(patients -> doctors (primary_doctor_id));
+
+diesel::allow_tables_to_appear_in_same_query!(clinics, users, doctors, patients);

@@ -1,0 +1,8 @@
+//! Schema assembly and the GraphQL pieces shared by every module.
+pub mod guards;
+pub mod node;
+pub mod pagination;
+pub mod scalars;
+pub mod schema;
+
+pub use schema::{AppSchema, build_schema, sdl};

@@ -1,0 +1,46 @@
+//! Liveness and readiness probes.
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::AppState;
+
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The process is up.
+pub async fn health(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptimeSeconds": state.started_at.elapsed().as_secs(),
+    }))
+}
+
+/// The process can serve: its database answers.
+pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let database = match tokio::time::timeout(READY_TIMEOUT, state.pool.ping()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(format!("{error}")),
+        Err(_) => Some("timed out".to_owned()),
+    };
+    match database {
+        None => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "checks": { "database": "ok" } })),
+        ),
+        Some(problem) => {
+            tracing::warn!(%problem, "readiness check failed: database");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({
+                    "status": "unavailable",
+                    "failing": ["database"],
+                    "checks": { "database": "unavailable" },
+                })),
+            )
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The HTTP surface: `/graphql`, `/health`, `/ready`, and the layers around them.
+mod graphql;
+mod health;
+mod negotiation;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request};
+use axum::routing::get;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::core::auth::TokenService;
+use crate::db::DbPool;
+use crate::graphql::AppSchema;
+
+/// Requests larger than this are refused with 413 before they are read further.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Everything the handlers share. Cheap to clone; nothing in it is per-instance state that a
+/// second instance would disagree with.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: AppSchema,
+    pub tokens: Arc<TokenService>,
+    pub pool: DbPool,
+    pub graphiql: bool,
+    pub started_at: Instant,
+}
+
+/// The application router, as served by `main` and exercised by the tests.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/graphql",
+            get(graphql::graphql_get).post(graphql::graphql_post),
+        )
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request<_>| {
+                    // The path only: a GET query string can carry personal data in variables.
+                    let request_id = request
+                        .headers()
+                        .get(&REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = %request_id,
+                    )
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}

@@ -1,0 +1,15 @@
+//! clinicgraph: a GraphQL API for clinics.
+//!
+//! Layers, top to bottom: `http` (axum) → `graphql` (schema, guards) → `modules/*/resolvers`
+//! (thin) → `modules/*/service` (rules, per-record authorization) → `modules/*/repository`
+//! (the only diesel code) → `db` (pools for PostgreSQL and SQLite).
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod db;
+pub mod graphql;
+pub mod http;
+pub mod modules;
+pub mod seed;
+pub mod telemetry;

@@ -1,0 +1,45 @@
+use async_trait::async_trait;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::model::{Clinic, NewClinic};
+use crate::db::schema::clinics;
+use crate::db::{DbPool, DbResult};
+use crate::with_conn;
+
+#[async_trait]
+pub trait ClinicRepository: Send + Sync {
+    async fn insert(&self, clinic: NewClinic) -> DbResult<Clinic>;
+    async fn find_by_name(&self, name: &str) -> DbResult<Option<Clinic>>;
+}
+
+pub struct DieselClinicRepository {
+    pool: DbPool,
+}
+
+impl DieselClinicRepository {
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[async_trait]
+impl ClinicRepository for DieselClinicRepository {
+    async fn insert(&self, clinic: NewClinic) -> DbResult<Clinic> {
+        with_conn!(&self.pool, |conn| Ok(diesel::insert_into(clinics::table)
+            .values(&clinic)
+            .returning(Clinic::as_returning())
+            .get_result(conn)
+            .await?))
+    }
+
+    async fn find_by_name(&self, name: &str) -> DbResult<Option<Clinic>> {
+        with_conn!(&self.pool, |conn| Ok(clinics::table
+            .filter(clinics::name.eq(name))
+            .order(clinics::id.asc())
+            .select(Clinic::as_select())
+            .first(conn)
+            .await
+            .optional()?))
+    }
+}

@@ -1,0 +1,11 @@
+//! Patients: the records at the heart of the service.
+pub mod input;
+pub mod model;
+pub mod policy;
+pub mod repository;
+pub mod resolvers;
+pub mod service;
+pub mod validation;
+
+#[cfg(test)]
+mod service_tests;

@@ -1,0 +1,277 @@
+//! Patient queries. The only patient code that touches diesel; every query is scoped to a clinic
+//! and, except `restore`, to live (not soft-deleted) records.
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::model::{
+    OrderDirection, Patient, PatientCursor, PatientFilter, PatientOrder, PatientOrderField,
+    PatientWrite,
+};
+use crate::core::pagination::{Direction, PageRequest};
+use crate::core::text::escape_like;
+use crate::db::schema::patients;
+use crate::db::{DbPool, DbResult};
+use crate::{in_transaction, with_conn};
+
+#[async_trait]
+pub trait PatientRepository: Send + Sync {
+    async fn find(&self, clinic_id: i64, id: i64) -> DbResult<Option<Patient>>;
+    /// Rows in traversal order (reversed for backward pages), at most `page.limit + 1`.
+    async fn list(
+        &self,
+        clinic_id: i64,
+        filter: &PatientFilter,
+        order: PatientOrder,
+        page: &PageRequest<PatientCursor>,
+    ) -> DbResult<Vec<Patient>>;
+    async fn count(&self, clinic_id: i64, filter: &PatientFilter) -> DbResult<i64>;
+    async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient>;
+    /// Bulk insert for seeding; returns how many rows were written.
+    async fn insert_many(&self, clinic_id: i64, writes: Vec<PatientWrite>) -> DbResult<usize>;
+    /// Writes `write` only if the record is still live and unchanged since `seen_at`
+    /// (optimistic concurrency); `None` otherwise.
+    async fn update(
+        &self,
+        clinic_id: i64,
+        id: i64,
+        seen_at: NaiveDateTime,
+        write: PatientWrite,
+    ) -> DbResult<Option<Patient>>;
+    async fn soft_delete(&self, clinic_id: i64, id: i64, at: NaiveDateTime) -> DbResult<bool>;
+    /// Undeletes a soft-deleted record; `None` if there was no deleted record with that id.
+    async fn restore(
+        &self,
+        clinic_id: i64,
+        id: i64,
+        at: NaiveDateTime,
+    ) -> DbResult<Option<Patient>>;
+}
+
+pub struct DieselPatientRepository {
+    pool: DbPool,
+}
+
+impl DieselPatientRepository {
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = patients, treat_none_as_default_value = false)]
+struct NewPatientRow {
+    clinic_id: i64,
+    #[diesel(embed)]
+    write: PatientWrite,
+    created_at: NaiveDateTime,
+}
+
+impl NewPatientRow {
+    fn new(clinic_id: i64, write: PatientWrite) -> Self {
+        let created_at = write.updated_at;
+        NewPatientRow {
+            clinic_id,
+            write,
+            created_at,
+        }
+    }
+}
+
+/// Narrows a boxed patients query to a clinic's live records matching `filter`.
+macro_rules! filtered {
+    ($query:expr, $clinic_id:expr, $filter:expr) => {{
+        let filter: &PatientFilter = $filter;
+        let mut query = $query
+            .filter(patients::clinic_id.eq($clinic_id))
+            .filter(patients::deleted_at.is_null());
+        if let Some(search) = &filter.search {
+            let pattern = format!("%{}%", escape_like(search));
+            query = query.filter(patients::search_text.like(pattern).escape('\\'));
+        }
+        if let Some(group) = filter.blood_group {
+            query = query.filter(patients::blood_group.eq(group.as_str()));
+        }
+        if let Some(doctor_id) = filter.primary_doctor_id {
+            query = query.filter(patients::primary_doctor_id.eq(doctor_id));
+        }
+        if let Some(id) = filter.only_id {
+            query = query.filter(patients::id.eq(id));
+        }
+        query
+    }};
+}
+
+/// Orders by (`$column`, id) and starts after `$cursor` in that order: the keyset condition
+/// `(column, id) > (key, cursor id)`, spelled out because SQLite and diesel lack row values.
+macro_rules! keyset {
+    ($query:expr, $column:expr, $key:expr, $cursor_id:expr, $ascending:expr) => {{
+        let mut query = $query;
+        if let Some(key) = $key {
+            let cursor_id: i64 = $cursor_id;
+            query = if $ascending {
+                query.filter(
+                    $column
+                        .gt(key.clone())
+                        .or($column.eq(key).and(patients::id.gt(cursor_id))),
+                )
+            } else {
+                query.filter(
+                    $column
+                        .lt(key.clone())
+                        .or($column.eq(key).and(patients::id.lt(cursor_id))),
+                )
+            };
+        }
+        if $ascending {
+            query.order(($column.asc(), patients::id.asc()))
+        } else {
+            query.order(($column.desc(), patients::id.desc()))
+        }
+    }};
+}
+
+#[async_trait]
+impl PatientRepository for DieselPatientRepository {
+    async fn find(&self, clinic_id: i64, id: i64) -> DbResult<Option<Patient>> {
+        with_conn!(&self.pool, |conn| Ok(patients::table
+            .filter(patients::id.eq(id))
+            .filter(patients::clinic_id.eq(clinic_id))
+            .filter(patients::deleted_at.is_null())
+            .select(Patient::as_select())
+            .first(conn)
+            .await
+            .optional()?))
+    }
+
+    async fn list(
+        &self,
+        clinic_id: i64,
+        filter: &PatientFilter,
+        order: PatientOrder,
+        page: &PageRequest<PatientCursor>,
+    ) -> DbResult<Vec<Patient>> {
+        // Reading backward walks the order in reverse, then the page is flipped back.
+        let ascending =
+            (order.direction == OrderDirection::Asc) == (page.direction == Direction::Forward);
+        let cursor_id = page.cursor.as_ref().map_or(0, |c| c.id);
+        let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
+        with_conn!(&self.pool, |conn| {
+            let query = filtered!(
+                patients::table.select(Patient::as_select()).into_boxed(),
+                clinic_id,
+                filter
+            );
+            let query = match order.field {
+                PatientOrderField::CreatedAt => {
+                    let key = page.cursor.as_ref().and_then(PatientCursor::created_at);
+                    keyset!(query, patients::created_at, key, cursor_id, ascending)
+                }
+                PatientOrderField::Name => {
+                    let key = page.cursor.as_ref().map(|c| c.key.clone());
+                    keyset!(query, patients::name, key, cursor_id, ascending)
+                }
+            };
+            Ok(query.limit(limit).load(conn).await?)
+        })
+    }
+
+    async fn count(&self, clinic_id: i64, filter: &PatientFilter) -> DbResult<i64> {
+        with_conn!(&self.pool, |conn| {
+            let query = filtered!(
+                patients::table
+                    .select(diesel::dsl::count_star())
+                    .into_boxed(),
+                clinic_id,
+                filter
+            );
+            Ok(query.get_result(conn).await?)
+        })
+    }
+
+    async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient> {
+        let row = NewPatientRow::new(clinic_id, write);
+        with_conn!(&self.pool, |conn| Ok(diesel::insert_into(patients::table)
+            .values(&row)
+            .returning(Patient::as_returning())
+            .get_result(conn)
+            .await?))
+    }
+
+    async fn insert_many(&self, clinic_id: i64, writes: Vec<PatientWrite>) -> DbResult<usize> {
+        let rows: Vec<NewPatientRow> = writes
+            .into_iter()
+            .map(|w| NewPatientRow::new(clinic_id, w))
+            .collect();
+        // Row by row inside one transaction: diesel-async cannot batch-insert into SQLite, and
+        // one transaction keeps it fast and all-or-nothing on both backends.
+        in_transaction!(&self.pool, |conn| {
+            for row in &rows {
+                diesel::insert_into(patients::table)
+                    .values(row)
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(rows.len())
+        })
+    }
+
+    async fn update(
+        &self,
+        clinic_id: i64,
+        id: i64,
+        seen_at: NaiveDateTime,
+        write: PatientWrite,
+    ) -> DbResult<Option<Patient>> {
+        with_conn!(&self.pool, |conn| Ok(diesel::update(
+            patients::table
+                .filter(patients::id.eq(id))
+                .filter(patients::clinic_id.eq(clinic_id))
+                .filter(patients::deleted_at.is_null())
+                .filter(patients::updated_at.eq(seen_at))
+        )
+        .set(&write)
+        .returning(Patient::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?))
+    }
+
+    async fn soft_delete(&self, clinic_id: i64, id: i64, at: NaiveDateTime) -> DbResult<bool> {
+        with_conn!(&self.pool, |conn| {
+            let changed = diesel::update(
+                patients::table
+                    .filter(patients::id.eq(id))
+                    .filter(patients::clinic_id.eq(clinic_id))
+                    .filter(patients::deleted_at.is_null()),
+            )
+            .set((patients::deleted_at.eq(at), patients::updated_at.eq(at)))
+            .execute(conn)
+            .await?;
+            Ok(changed > 0)
+        })
+    }
+
+    async fn restore(
+        &self,
+        clinic_id: i64,
+        id: i64,
+        at: NaiveDateTime,
+    ) -> DbResult<Option<Patient>> {
+        with_conn!(&self.pool, |conn| Ok(diesel::update(
+            patients::table
+                .filter(patients::id.eq(id))
+                .filter(patients::clinic_id.eq(clinic_id))
+                .filter(patients::deleted_at.is_not_null())
+        )
+        .set((
+            patients::deleted_at.eq(None::<NaiveDateTime>),
+            patients::updated_at.eq(at)
+        ))
+        .returning(Patient::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?))
+    }
+}
