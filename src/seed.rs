@@ -1,6 +1,7 @@
 //! Demo data for a first run, and bulk synthetic patients for benchmarks.
 use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
+use unicode_normalization::UnicodeNormalization;
 
 use crate::app::{Repositories, Services};
 use crate::core::auth::Role;
@@ -194,22 +195,25 @@ pub async fn bulk_patients(
 fn synthetic_patient(i: usize, tag: &str, doctor_ids: &[i64]) -> PatientFields {
     let first = FIRST_NAMES[i % FIRST_NAMES.len()];
     let last = LAST_NAMES[(i / FIRST_NAMES.len()) % LAST_NAMES.len()];
-    let ascii_first: String = first.chars().filter(char::is_ascii_alphabetic).collect();
-    let ascii_last: String = last.chars().filter(char::is_ascii_alphabetic).collect();
+    // "Zoë" -> "zoe" for the address: decompose, keep the ASCII letters.
+    let ascii = |name: &str| -> String {
+        name.nfd()
+            .filter(char::is_ascii_alphabetic)
+            .collect::<String>()
+            .to_lowercase()
+    };
     let day = u32::try_from(i % 28).unwrap_or(0) + 1;
     let month = u32::try_from(i % 12).unwrap_or(0) + 1;
     let year = 1940 + i32::try_from(i % 80).unwrap_or(0);
     PatientFields {
         name: format!("{first} {last}"),
-        email: format!(
-            "{}.{}.{tag}{i}@example.com",
-            ascii_first.to_lowercase(),
-            ascii_last.to_lowercase()
-        ),
+        email: format!("{}.{}.{tag}{i}@example.com", ascii(first), ascii(last)),
         phone: Some(format!("555{:07}", i % 10_000_000)),
         blood_group: Some(BloodGroup::ALL[i % BloodGroup::ALL.len()]),
         date_of_birth: NaiveDate::from_ymd_opt(year, month, day).unwrap_or_default(),
-        internal_notes: (i % 5 == 0).then(|| format!("Follow-up needed (synthetic record {i}).")),
+        internal_notes: i
+            .is_multiple_of(5)
+            .then(|| format!("Follow-up needed (synthetic record {i}).")),
         primary_doctor_id: (!doctor_ids.is_empty()).then(|| doctor_ids[i % doctor_ids.len()]),
     }
 }

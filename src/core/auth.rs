@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-/// What a user may do; stored as its SCREAMING_CASE name.
+/// The role of a user account; it decides what the user may do.
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Role {
@@ -116,7 +116,8 @@ impl TokenService {
 
     /// A signed token for `caller` and the moment it expires.
     pub fn issue(&self, caller: &Caller) -> anyhow::Result<(String, DateTime<Utc>)> {
-        let now = Utc::now();
+        // Whole seconds, so `expiresAt` is exactly the token's `exp`.
+        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
         let expires_at = now + chrono::Duration::from_std(self.ttl)?;
         let claims = Claims {
             iss: ISSUER.to_owned(),

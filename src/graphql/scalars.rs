@@ -17,6 +17,11 @@ impl ScalarType for Date {
         }
     }
 
+    // Checked during validation too, so a bad date in variables is a request error (400).
+    fn is_valid(value: &Value) -> bool {
+        matches!(value, Value::String(text) if NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok())
+    }
+
     fn to_value(&self) -> Value {
         Value::String(self.0.format("%Y-%m-%d").to_string())
     }

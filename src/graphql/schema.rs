@@ -10,9 +10,11 @@ use crate::modules::patient::resolvers::{PatientMutation, PatientQuery};
 use crate::modules::patient::service::PatientService;
 
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(AuthQuery, PatientQuery, NodeQuery);
 
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(AuthMutation, PatientMutation);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;

@@ -364,6 +364,8 @@ async fn execute(
     if let Some(object) = body.as_object_mut() {
         if request_error {
             object.remove("data");
+        } else {
+            null_errored_fields(object);
         }
         if let Some(Value::Array(errors)) = object.get_mut("errors") {
             for error in errors {
@@ -379,6 +381,46 @@ async fn execute(
     (status, body)
 }
 
+/// A field that raised an error must be present as `null` (GraphQL spec, "Handling Field
+/// Errors"); async-graphql leaves such nullable fields out, which typed clients report as missing.
+fn null_errored_fields(body: &mut serde_json::Map<String, Value>) {
+    let paths: Vec<Vec<Value>> = match body.get("errors") {
+        Some(Value::Array(errors)) => errors
+            .iter()
+            .filter_map(|e| e.get("path").and_then(Value::as_array).cloned())
+            .collect(),
+        _ => return,
+    };
+    let Some(data) = body.get_mut("data") else {
+        return;
+    };
+    'paths: for path in paths {
+        let Some((Value::String(field), parents)) = path.split_last() else {
+            continue;
+        };
+        let mut node = &mut *data;
+        for segment in parents {
+            let child = match segment {
+                Value::String(key) => node.get_mut(key.as_str()),
+                Value::Number(index) => {
+                    match index.as_u64().and_then(|i| usize::try_from(i).ok()) {
+                        Some(i) => node.get_mut(i),
+                        None => None,
+                    }
+                }
+                _ => None,
+            };
+            match child {
+                Some(child) => node = child,
+                None => continue 'paths,
+            }
+        }
+        if let Value::Object(object) = node {
+            object.entry(field.clone()).or_insert(Value::Null);
+        }
+    }
+}
+
 /// Gives every error a code and the request id. An execution error without a code did not come
 /// through `AppError` (say, from the framework): its text is logged and replaced.
 fn stamp_error(error: &mut Value, request_id: &str, request_error: bool) {
@@ -389,9 +431,16 @@ fn stamp_error(error: &mut Value, request_id: &str, request_error: bool) {
         .get("extensions")
         .and_then(|e| e.get("code"))
         .is_some();
+    let is_input_error = error
+        .get("message")
+        .and_then(Value::as_str)
+        .is_some_and(|m| m.starts_with("Failed to parse"));
     if !has_code {
         if request_error {
             set_extension(error, "code", json!("GRAPHQL_VALIDATION_FAILED"));
+        } else if is_input_error {
+            // An argument that could not be coerced (async-graphql coerces some lazily).
+            set_extension(error, "code", json!("BAD_USER_INPUT"));
         } else {
             let message = error.get("message").cloned().unwrap_or(Value::Null);
             tracing::error!(%message, "uncoded error during execution");

@@ -36,7 +36,9 @@ pub struct UpdatePatientInput {
     pub primary_doctor_id: MaybeUndefined<ID>,
 }
 
+/// Narrows the patient list; every field is optional and they combine with AND.
 #[derive(InputObject, Debug, Default)]
+#[graphql(name = "PatientFilter")]
 pub struct PatientFilterInput {
     /// Matches name, email or phone, case-insensitively; `%` and `_` match literally.
     pub search: Option<String>,
@@ -44,7 +46,9 @@ pub struct PatientFilterInput {
     pub primary_doctor_id: Option<ID>,
 }
 
+/// The order of the patient list; ties are broken by id, so pages never overlap.
 #[derive(InputObject, Debug, Clone, Copy)]
+#[graphql(name = "PatientOrder")]
 pub struct PatientOrderInput {
     pub field: PatientOrderField,
     #[graphql(default)]

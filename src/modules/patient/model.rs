@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::schema::patients;
 
-/// ABO/Rh blood group, stored as its schema name.
+/// ABO blood group with Rh factor (`O_POS` is O positive).
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BloodGroup {
     #[graphql(name = "O_POS")]

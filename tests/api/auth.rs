@@ -1,0 +1,168 @@
+//! Login, tokens and `me`.
+use axum::http::StatusCode;
+use clinicgraph::core::auth::Role;
+use clinicgraph::seed::{DEMO_ACCOUNTS, DEMO_PASSWORD};
+use jsonwebtoken::{EncodingKey, Header};
+use serde_json::json;
+
+use crate::helpers::{JWT_SECRET, TestApp};
+use crate::on_both_backends;
+
+async fn every_demo_account_logs_in_and_sees_itself(app: TestApp) {
+    for (email, name, role) in DEMO_ACCOUNTS {
+        let response = app.login(email, DEMO_PASSWORD).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+        let login = &response.body["data"]["login"];
+        assert_eq!(login["user"]["email"], email);
+        assert_eq!(login["user"]["role"], role.as_str());
+        let token = login["accessToken"].as_str().expect("token");
+        let me = app.ok(token, "{ me { email name role } }", json!({})).await;
+        assert_eq!(
+            me["me"],
+            json!({ "email": email, "name": name, "role": role.as_str() })
+        );
+    }
+}
+
+async fn unknown_email_and_wrong_password_fail_alike(app: TestApp) {
+    let wrong_password = app.login("admin@demo.clinic", "not-the-password").await;
+    let unknown_email = app.login("nobody@demo.clinic", DEMO_PASSWORD).await;
+    for response in [&wrong_password, &unknown_email] {
+        assert_eq!(
+            response.code(),
+            Some("INVALID_CREDENTIALS"),
+            "{}",
+            response.text
+        );
+        assert!(response.body["data"].is_null());
+    }
+    assert_eq!(
+        wrong_password.body["errors"][0]["message"],
+        unknown_email.body["errors"][0]["message"]
+    );
+}
+
+async fn login_is_case_insensitive_on_email(app: TestApp) {
+    let response = app.login("  Admin@Demo.Clinic ", DEMO_PASSWORD).await;
+    assert!(
+        response.body["data"]["login"]["accessToken"].is_string(),
+        "{}",
+        response.text
+    );
+}
+
+async fn everything_but_login_needs_a_token(app: TestApp) {
+    for query in [
+        "{ me { id } }",
+        "{ patients { totalCount } }",
+        "{ patientByPatientId(patientId: \"PAT-000001\") { id } }",
+    ] {
+        let response = app.gql(None, query, json!({})).await;
+        assert_eq!(
+            response.code(),
+            Some("UNAUTHENTICATED"),
+            "{query}: {}",
+            response.text
+        );
+    }
+    let response = app
+        .gql(
+            None,
+            "mutation { createPatient(input: {name: \"A\", email: \"a@b.co\", dateOfBirth: \"1990-01-01\"}) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        response.code(),
+        Some("UNAUTHENTICATED"),
+        "{}",
+        response.text
+    );
+}
+
+#[derive(serde::Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    aud: &'a str,
+    sub: &'a str,
+    exp: i64,
+    iat: i64,
+    role: &'a str,
+    clinic: i64,
+}
+
+fn forge(secret: &str, aud: &str, exp_offset: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = Claims {
+        iss: "clinicgraph",
+        aud,
+        sub: "1",
+        exp: now + exp_offset,
+        iat: now - 10,
+        role: "ADMIN",
+        clinic: 1,
+    };
+    jsonwebtoken::encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("encode")
+}
+
+async fn bad_tokens_are_unauthenticated(app: TestApp) {
+    let valid = app.token(Role::Admin).await;
+    let (head, rest) = valid.split_once('.').expect("jwt");
+    let (payload, _) = rest.split_once('.').expect("jwt");
+    // alg "none" with an empty signature.
+    let none_header = base64_url(br#"{"alg":"none","typ":"JWT"}"#);
+    let alg_none = format!("{none_header}.{payload}.");
+    let bad_signature = format!("{head}.{payload}.c2lnbmF0dXJl");
+    let cases = [
+        ("bad signature", bad_signature),
+        ("alg none", alg_none),
+        (
+            "other secret",
+            forge(
+                "a-different-secret-0123456789abcdefgh",
+                "clinicgraph-api",
+                600,
+            ),
+        ),
+        ("expired", forge(JWT_SECRET, "clinicgraph-api", -600)),
+        ("wrong audience", forge(JWT_SECRET, "someone-else", 600)),
+        ("garbage", "not-a-token".to_owned()),
+    ];
+    for (what, token) in cases {
+        let response = app.gql(Some(&token), "{ me { id } }", json!({})).await;
+        assert_eq!(
+            response.code(),
+            Some("UNAUTHENTICATED"),
+            "{what}: {}",
+            response.text
+        );
+    }
+    // The right secret and audience is accepted, so the cases above fail for their reason only.
+    let forged_ok = forge(JWT_SECRET, "clinicgraph-api", 600);
+    let response = app
+        .gql(
+            Some(&forged_ok),
+            "{ patients(first: 1) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert!(response.body.get("errors").is_none(), "{}", response.text);
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+on_both_backends!(
+    every_demo_account_logs_in_and_sees_itself,
+    unknown_email_and_wrong_password_fail_alike,
+    login_is_case_insensitive_on_email,
+    everything_but_login_needs_a_token,
+    bad_tokens_are_unauthenticated,
+);

@@ -1,0 +1,345 @@
+//! The test harness: a fresh database per test, the real router, and GraphQL helpers.
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use clinicgraph::app::{Repositories, Services, app_state};
+use clinicgraph::config::Config;
+use clinicgraph::core::auth::Role;
+use clinicgraph::db::{DbPool, migrations};
+use clinicgraph::modules::auth::service::NewAccount;
+use clinicgraph::modules::clinic::model::NewClinic;
+use clinicgraph::seed;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub const JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test.
+enum TestDb {
+    /// Deleted with its directory when dropped.
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let TestDb::Postgres { admin_url, name } = self {
+            let (admin_url, database) = (admin_url.clone(), name.clone());
+            // Drop runs outside async code; a short-lived runtime on its own thread does the work.
+            let outcome = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(async {
+                    let mut conn = AsyncPgConnection::establish(&admin_url).await?;
+                    conn.batch_execute(&format!(
+                        "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+                    ))
+                    .await?;
+                    Ok::<_, anyhow::Error>(())
+                })
+            })
+            .join();
+            if !matches!(outcome, Ok(Ok(()))) {
+                eprintln!("could not drop test database {name}");
+            }
+        }
+    }
+}
+
+/// The running application for one test, seeded with the demo data.
+pub struct TestApp {
+    pub router: Router,
+    pub repos: Repositories,
+    pub services: Services,
+    // Declared last: dropped after the pool inside `router` is gone.
+    _db: TestDb,
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestResponse {
+    /// The `extensions.code` of the first error.
+    pub fn code(&self) -> Option<&str> {
+        self.body["errors"][0]["extensions"]["code"].as_str()
+    }
+}
+
+fn postgres_url_for(admin_url: &str, database: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (admin_url, String::new()),
+    };
+    let server = base.rsplit_once('/').map_or(base, |(server, _)| server);
+    format!("{server}/{database}{query}")
+}
+
+impl TestApp {
+    /// A fresh app, or `None` when the backend is not configured (PostgreSQL without
+    /// `TEST_DATABASE_URL`).
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        let (db, url) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                (TestDb::Sqlite { _dir: dir }, url)
+            }
+            Backend::Postgres => {
+                let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+                    eprintln!("TEST_DATABASE_URL is not set: PostgreSQL variant not run");
+                    return None;
+                };
+                let name = format!("cg_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = AsyncPgConnection::establish(&admin_url)
+                    .await
+                    .expect("TEST_DATABASE_URL must reach PostgreSQL");
+                admin
+                    .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                let url = postgres_url_for(&admin_url, &name);
+                (TestDb::Postgres { admin_url, name }, url)
+            }
+        };
+        let vars: HashMap<&str, String> = HashMap::from([
+            ("APP_ENV", "test".to_owned()),
+            ("DATABASE_URL", url),
+            ("JWT_SECRET", JWT_SECRET.to_owned()),
+            ("DB_POOL_SIZE", "8".to_owned()),
+            ("GRAPHIQL", "true".to_owned()),
+        ]);
+        let config = Config::from_lookup(&|name| vars.get(name).cloned()).expect("test config");
+        migrations::run(&config.database_url)
+            .await
+            .expect("migrations");
+        let pool = DbPool::connect(&config.database_url, config.db_pool_size)
+            .await
+            .expect("pool");
+        let repos = Repositories::diesel(&pool);
+        let services = Services::new(&config, &repos).expect("services");
+        seed::demo(&repos, &services).await.expect("demo seed");
+        let router = clinicgraph::http::router(app_state(&config, pool, &services));
+        Some(TestApp {
+            router,
+            repos,
+            services,
+            _db: db,
+        })
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router never fails");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        TestResponse {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// POSTs a JSON body to /graphql.
+    pub async fn post(&self, token: Option<&str>, body: &Value) -> TestResponse {
+        let mut request = Request::post("/graphql").header("content-type", "application/json");
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        self.send(request.body(Body::from(body.to_string())).expect("request"))
+            .await
+    }
+
+    /// Runs one operation and returns the whole response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> TestResponse {
+        self.post(token, &json!({ "query": query, "variables": variables }))
+            .await
+    }
+
+    /// Runs one operation that must succeed; returns `data`.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let response = self.gql(Some(token), query, variables).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+        assert!(
+            response.body.get("errors").is_none(),
+            "unexpected errors: {}",
+            response.text
+        );
+        response.body["data"].clone()
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> TestResponse {
+        self.gql(
+            None,
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken expiresAt user { id email role } } }",
+            json!({ "e": email, "p": password }),
+        )
+        .await
+    }
+
+    /// A token for the demo account of `role`.
+    pub async fn token(&self, role: Role) -> String {
+        let (email, ..) = seed::DEMO_ACCOUNTS
+            .iter()
+            .find(|(_, _, r)| *r == role)
+            .expect("a demo account per role");
+        let response = self.login(email, seed::DEMO_PASSWORD).await;
+        response.body["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login failed: {}", response.text))
+            .to_owned()
+    }
+
+    /// Another clinic with its own admin (`admin@other.clinic`), for tenancy tests.
+    pub async fn other_clinic_admin(&self) -> String {
+        let now = clinicgraph::db::now();
+        let clinic = self
+            .repos
+            .clinics
+            .insert(NewClinic {
+                name: "Other Clinic".into(),
+                timezone: "UTC".into(),
+                address: None,
+                phone: None,
+                created_at: now,
+                updated_at: now,
+            })
+            .await
+            .expect("clinic");
+        self.services
+            .auth
+            .create_account(NewAccount {
+                clinic_id: clinic.id,
+                email: "admin@other.clinic".into(),
+                name: "Other Admin".into(),
+                role: Role::Admin,
+                password: seed::DEMO_PASSWORD.into(),
+                patient_id: None,
+            })
+            .await
+            .expect("other admin");
+        let response = self.login("admin@other.clinic", seed::DEMO_PASSWORD).await;
+        response.body["data"]["login"]["accessToken"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// Creates a patient as `token` and returns its global id.
+    pub async fn create_patient(&self, token: &str, input: Value) -> String {
+        let data = self
+            .ok(
+                token,
+                "mutation($input: CreatePatientInput!) { createPatient(input: $input) { id } }",
+                json!({ "input": input }),
+            )
+            .await;
+        data["createPatient"]["id"].as_str().expect("id").to_owned()
+    }
+
+    /// The global id of a demo doctor (for primaryDoctorId).
+    pub async fn demo_doctor_ids(&self) -> Vec<String> {
+        let clinic = self
+            .repos
+            .clinics
+            .find_by_name(seed::DEMO_CLINIC)
+            .await
+            .expect("query")
+            .expect("demo clinic");
+        self.repos
+            .doctors
+            .list_ids(clinic.id)
+            .await
+            .expect("doctors")
+            .into_iter()
+            .map(|id| clinicgraph::core::ids::encode(clinicgraph::core::ids::NodeType::Doctor, id))
+            .collect()
+    }
+}
+
+/// A valid CreatePatientInput with the given email.
+pub fn patient_input(name: &str, email: &str) -> Value {
+    json!({
+        "name": name,
+        "email": email,
+        "phone": "5551234567",
+        "bloodGroup": "A_POS",
+        "dateOfBirth": "1985-04-12",
+    })
+}
+
+/// The `field`s of a VALIDATION_FAILED error.
+pub fn violated_fields(response: &TestResponse) -> Vec<String> {
+    response.body["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter_map(|f| f["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Declares each listed `async fn name(app: TestApp)` as a test on SQLite and on PostgreSQL.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite)
+                        .await
+                        .expect("SQLite is always available");
+                    super::$name(app).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) =
+                        $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await
+                    {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}

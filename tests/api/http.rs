@@ -1,0 +1,284 @@
+//! GraphQL over HTTP: media types, status codes, methods, limits, probes.
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use clinicgraph::core::auth::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, patient_input};
+use crate::on_both_backends;
+
+fn post(accept: Option<&str>, content_type: &str, body: impl Into<Body>) -> Request<Body> {
+    let mut request = Request::post("/graphql").header("content-type", content_type);
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    request.body(body.into()).expect("request")
+}
+
+fn get(uri: &str, accept: Option<&str>, token: Option<&str>) -> Request<Body> {
+    let mut request = Request::get(uri);
+    if let Some(accept) = accept {
+        request = request.header("accept", accept);
+    }
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.body(Body::empty()).expect("request")
+}
+
+fn content_type(response: &crate::helpers::TestResponse) -> &str {
+    response
+        .headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+const LOGIN: &str = r#"{"query":"mutation { login(email: \"admin@demo.clinic\", password: \"wrong\") { accessToken } }"}"#;
+
+async fn answers_json_unless_graphql_response_json_is_asked_for(app: TestApp) {
+    for (accept, expected) in [
+        (None, "application/json"),
+        (Some("*/*"), "application/json"),
+        (Some("application/json"), "application/json"),
+        (
+            Some("application/graphql-response+json"),
+            "application/graphql-response+json",
+        ),
+        (
+            Some("application/graphql-response+json, application/json;q=0.9"),
+            "application/graphql-response+json",
+        ),
+    ] {
+        let response = app.send(post(accept, "application/json", LOGIN)).await;
+        assert_eq!(response.status, StatusCode::OK, "{accept:?}");
+        assert_eq!(content_type(&response), expected, "{accept:?}");
+        assert_eq!(response.code(), Some("INVALID_CREDENTIALS"));
+    }
+    let refused = app
+        .send(post(Some("text/csv"), "application/json", LOGIN))
+        .await;
+    assert_eq!(refused.status, StatusCode::NOT_ACCEPTABLE);
+}
+
+async fn request_errors_are_400_without_data(app: TestApp) {
+    let token = app.token(Role::Admin).await;
+    let cases = [
+        ("{ patients { ", "GRAPHQL_PARSE_FAILED"),
+        ("{ patients { noSuchField } }", "GRAPHQL_VALIDATION_FAILED"),
+        (
+            "query($n: Int!) { patients(first: $n) { totalCount } }",
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+    ];
+    for accept in ["application/json", "application/graphql-response+json"] {
+        for (query, code) in cases {
+            let mut request = Request::post("/graphql")
+                .header("content-type", "application/json")
+                .header("accept", accept)
+                .header("authorization", format!("Bearer {token}"));
+            request = request.header("x-request-id", "test-request-1");
+            let body = json!({ "query": query, "variables": { "n": "not a number" } });
+            let response = app
+                .send(request.body(Body::from(body.to_string())).expect("request"))
+                .await;
+            assert_eq!(
+                response.status,
+                StatusCode::BAD_REQUEST,
+                "{query}: {}",
+                response.text
+            );
+            assert!(
+                response.body.get("data").is_none(),
+                "{query}: {}",
+                response.text
+            );
+            assert_eq!(response.code(), Some(code), "{query}");
+            assert_eq!(
+                response.body["errors"][0]["extensions"]["requestId"],
+                "test-request-1"
+            );
+        }
+    }
+}
+
+async fn get_runs_queries_and_honours_operation_name(app: TestApp) {
+    let token = app.token(Role::Nurse).await;
+    let uri = "/graphql?query=query%20A%20%7B%20me%20%7B%20role%20%7D%20%7D%20query%20B%20%7B%20me%20%7B%20email%20%7D%20%7D&operationName=B";
+    let response = app.send(get(uri, None, Some(&token))).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+    assert_eq!(
+        response.body["data"],
+        json!({ "me": { "email": "nurse@demo.clinic" } })
+    );
+}
+
+async fn mutations_over_get_are_405(app: TestApp) {
+    let token = app.token(Role::Admin).await;
+    let mutation = "mutation%20%7B%20deletePatient(id%3A%20%22UGF0aWVudDox%22)%20%7D";
+    let response = app
+        .send(get(
+            &format!("/graphql?query={mutation}"),
+            None,
+            Some(&token),
+        ))
+        .await;
+    assert_eq!(response.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        response.headers.get("allow").and_then(|v| v.to_str().ok()),
+        Some("POST")
+    );
+    // Nothing ran: the patient is still there.
+    let data = app
+        .ok(
+            &token,
+            "{ patient(id: \"UGF0aWVudDox\") { patientId } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data["patient"]["patientId"], "PAT-000001");
+}
+
+async fn non_json_posts_are_refused_before_anything_runs(app: TestApp) {
+    let token = app.token(Role::Admin).await;
+    let before = app
+        .ok(&token, "{ patients { totalCount } }", json!({}))
+        .await;
+    let create = json!({
+        "query": "mutation($i: CreatePatientInput!) { createPatient(input: $i) { id } }",
+        "variables": { "i": patient_input("Csrf Victim", "csrf@example.com") },
+    });
+    for content_type in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
+    ] {
+        let request = Request::post("/graphql")
+            .header("content-type", content_type)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::from(create.to_string()))
+            .expect("request");
+        let response = app.send(request).await;
+        assert_eq!(
+            response.status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}"
+        );
+        assert_eq!(response.code(), Some("UNSUPPORTED_MEDIA_TYPE"));
+    }
+    let after = app
+        .ok(&token, "{ patients { totalCount } }", json!({}))
+        .await;
+    assert_eq!(before, after);
+}
+
+async fn malformed_bodies_are_400_graphql_errors(app: TestApp) {
+    for body in [
+        "{not json",
+        r#"{"variables": {}}"#,
+        r#"{"query": 42}"#,
+        "[]",
+        r#""text""#,
+    ] {
+        let response = app.send(post(None, "application/json", body)).await;
+        assert_eq!(
+            response.status,
+            StatusCode::BAD_REQUEST,
+            "{body}: {}",
+            response.text
+        );
+        assert!(response.code().is_some(), "{body}: {}", response.text);
+        assert!(response.body["errors"][0]["message"].is_string());
+    }
+    let variables_not_object = json!({ "query": "{ me { id } }", "variables": [1] });
+    let response = app
+        .send(post(
+            None,
+            "application/json",
+            variables_not_object.to_string(),
+        ))
+        .await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+}
+
+async fn batches_hold_at_most_ten_operations(app: TestApp) {
+    let token = app.token(Role::Doctor).await;
+    let one = json!({ "query": "{ me { role } }" });
+    let ten = Value::Array(vec![one.clone(); 10]);
+    let response = app.post(Some(&token), &ten).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+    let answers = response.body.as_array().expect("array");
+    assert_eq!(answers.len(), 10);
+    assert!(answers.iter().all(|a| a["data"]["me"]["role"] == "DOCTOR"));
+
+    let eleven = Value::Array(vec![one; 11]);
+    let response = app.post(Some(&token), &eleven).await;
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+    assert_eq!(response.code(), Some("BATCH_TOO_LARGE"));
+}
+
+async fn bodies_over_one_mebibyte_are_413(app: TestApp) {
+    let padding = "x".repeat(1024 * 1024);
+    let body = json!({ "query": "{ me { id } }", "variables": { "pad": padding } });
+    let response = app
+        .send(post(None, "application/json", body.to_string()))
+        .await;
+    assert_eq!(response.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+async fn browsers_get_graphiql(app: TestApp) {
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let response = app.send(get("/graphql", Some(browser), None)).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(content_type(&response).starts_with("text/html"));
+    assert!(
+        response.text.contains("graphiql"),
+        "{}",
+        &response.text[..200.min(response.text.len())]
+    );
+}
+
+async fn health_and_readiness(app: TestApp) {
+    let health = app.send(get("/health", None, None)).await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.body["status"], "ok");
+    assert_eq!(health.body["version"], env!("CARGO_PKG_VERSION"));
+    assert!(health.body["uptimeSeconds"].is_u64());
+    let ready = app.send(get("/ready", None, None)).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.text);
+    assert_eq!(ready.body["checks"]["database"], "ok");
+}
+
+async fn request_ids_are_returned_and_generated(app: TestApp) {
+    let request = Request::get("/health")
+        .header("x-request-id", "abc-123")
+        .body(Body::empty())
+        .expect("request");
+    let response = app.send(request).await;
+    assert_eq!(response.headers.get("x-request-id").expect("id"), "abc-123");
+    let response = app.send(post(None, "application/json", LOGIN)).await;
+    let generated = response
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("generated id")
+        .to_owned();
+    assert_eq!(
+        response.body["errors"][0]["extensions"]["requestId"],
+        generated
+    );
+}
+
+on_both_backends!(
+    answers_json_unless_graphql_response_json_is_asked_for,
+    request_errors_are_400_without_data,
+    get_runs_queries_and_honours_operation_name,
+    mutations_over_get_are_405,
+    non_json_posts_are_refused_before_anything_runs,
+    malformed_bodies_are_400_graphql_errors,
+    batches_hold_at_most_ten_operations,
+    bodies_over_one_mebibyte_are_413,
+    browsers_get_graphiql,
+    health_and_readiness,
+    request_ids_are_returned_and_generated,
+);

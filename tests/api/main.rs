@@ -1,0 +1,12 @@
+//! Integration tests: the real router over HTTP semantics, on real databases. Every test runs on
+//! SQLite, and on PostgreSQL when `TEST_DATABASE_URL` is set (`.ci/run` always sets it); each
+//! gets a fresh database that is dropped afterwards.
+mod helpers;
+
+mod auth;
+mod http;
+mod patients;
+mod patients_list;
+mod readme;
+mod roles;
+mod schema;
