@@ -99,6 +99,11 @@ impl TestApp {
     /// A fresh app, or `None` when the backend is not configured (PostgreSQL without
     /// `TEST_DATABASE_URL`).
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Like [`TestApp::spawn`], with extra or overriding environment variables.
+    pub async fn spawn_with(backend: Backend, overrides: &[(&str, &str)]) -> Option<TestApp> {
         let (db, url) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -122,13 +127,16 @@ impl TestApp {
                 (TestDb::Postgres { admin_url, name }, url)
             }
         };
-        let vars: HashMap<&str, String> = HashMap::from([
+        let mut vars: HashMap<&str, String> = HashMap::from([
             ("APP_ENV", "test".to_owned()),
             ("DATABASE_URL", url),
             ("JWT_SECRET", JWT_SECRET.to_owned()),
             ("DB_POOL_SIZE", "8".to_owned()),
             ("GRAPHIQL", "true".to_owned()),
         ]);
+        for (name, value) in overrides {
+            vars.insert(name, (*value).to_owned());
+        }
         let config = Config::from_lookup(&|name| vars.get(name).cloned()).expect("test config");
         migrations::run(&config.database_url)
             .await

@@ -269,6 +269,42 @@ async fn request_ids_are_returned_and_generated(app: TestApp) {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_hides_graphiql_and_field_suggestions() {
+    let app = TestApp::spawn_with(
+        crate::helpers::Backend::Sqlite,
+        &[("APP_ENV", "production"), ("GRAPHIQL", "")],
+    )
+    .await
+    .expect("app");
+    let browser = "text/html,application/xhtml+xml,*/*;q=0.8";
+    let response = app.send(get("/graphql", Some(browser), None)).await;
+    assert!(!content_type(&response).starts_with("text/html"));
+    assert_eq!(response.status, StatusCode::BAD_REQUEST);
+
+    let token = app.token(Role::Admin).await;
+    let response = app
+        .gql(Some(&token), "{ patients { totalCont } }", json!({}))
+        .await;
+    assert_eq!(response.code(), Some("GRAPHQL_VALIDATION_FAILED"));
+    let message = response.body["errors"][0]["message"]
+        .as_str()
+        .expect("message");
+    assert!(!message.contains("Did you mean"), "{message}");
+
+    let development = TestApp::spawn(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("app");
+    let token = development.token(Role::Admin).await;
+    let response = development
+        .gql(Some(&token), "{ patients { totalCont } }", json!({}))
+        .await;
+    let message = response.body["errors"][0]["message"]
+        .as_str()
+        .expect("message");
+    assert!(message.contains("Did you mean"), "{message}");
+}
+
 on_both_backends!(
     answers_json_unless_graphql_response_json_is_asked_for,
     request_errors_are_400_without_data,

@@ -1,0 +1,167 @@
+//! The binary as operators meet it: configuration errors, setting up a clinic without demo data,
+//! seeding, and a clean shutdown on SIGTERM.
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_clinicgraph");
+
+/// The binary with a clean environment and a scratch working directory (so no `.env` is read).
+fn clinicgraph(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .current_dir(dir);
+    command
+}
+
+#[test]
+fn bad_configuration_stops_before_binding_with_one_message_listing_every_problem() {
+    let dir = tempfile::tempdir().expect("dir");
+    let output = clinicgraph(dir.path())
+        .args(["serve"])
+        .env("APP_ENV", "production")
+        .env("JWT_SECRET", "short")
+        .env("BIND_ADDR", "not-an-address")
+        .env("JWT_TTL_SECONDS", "forever")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for variable in ["DATABASE_URL", "JWT_SECRET", "BIND_ADDR", "JWT_TTL_SECONDS"] {
+        assert!(
+            stderr.contains(variable),
+            "{variable} missing from:\n{stderr}"
+        );
+    }
+    assert!(!stderr.contains("short"), "a secret was echoed:\n{stderr}");
+}
+
+#[test]
+fn an_operator_sets_up_a_clinic_and_an_admin_without_demo_data() {
+    let dir = tempfile::tempdir().expect("dir");
+    let run = |args: &[&str], stdin: Option<&str>| {
+        let mut child = clinicgraph(dir.path())
+            .args(args)
+            .env("DATABASE_URL", "sqlite://ops.db")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write");
+        }
+        let output = child.wait_with_output().expect("wait");
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    run(&["migrate"], None);
+    let clinic_id = run(&["clinic", "create", "--name", "North Clinic"], None);
+    assert!(clinic_id.parse::<i64>().is_ok(), "{clinic_id}");
+    let user_id = run(
+        &[
+            "user",
+            "create",
+            "--email",
+            "Boss@North.example",
+            "--name",
+            "North Boss",
+            "--role",
+            "ADMIN",
+            "--clinic-id",
+            &clinic_id,
+        ],
+        Some("a-long-enough-password\n"),
+    );
+    assert!(user_id.parse::<i64>().is_ok(), "{user_id}");
+    // Too short a password is refused and nothing is created.
+    let refused = clinicgraph(dir.path())
+        .args([
+            "user",
+            "create",
+            "--email",
+            "x@north.example",
+            "--name",
+            "X",
+            "--role",
+            "NURSE",
+        ])
+        .args(["--clinic-id", &clinic_id])
+        .env("DATABASE_URL", "sqlite://ops.db")
+        .stdin(Stdio::piped())
+        .output()
+        .expect("run");
+    assert!(!refused.status.success());
+
+    let seeded = run(
+        &["seed", "--patients", "25", "--clinic-id", &clinic_id],
+        None,
+    );
+    assert!(seeded.contains("added 25 patients"), "{seeded}");
+    assert!(run(&["seed", "--demo"], None).contains("admin@demo.clinic"));
+    assert_eq!(run(&["seed", "--demo"], None), "demo data already present");
+}
+
+#[test]
+fn seeding_is_refused_in_production() {
+    let dir = tempfile::tempdir().expect("dir");
+    let output = clinicgraph(dir.path())
+        .args(["seed", "--demo"])
+        .env("APP_ENV", "production")
+        .env("DATABASE_URL", "sqlite://prod.db")
+        .env("JWT_SECRET", "0123456789abcdef0123456789abcdef")
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("refused in production"));
+}
+
+#[test]
+fn serve_seeds_on_first_start_and_exits_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = clinicgraph(dir.path())
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .take_while(|line| !line.starts_with("GraphiQL:"))
+        .collect();
+    for email in ["admin@demo.clinic", "patient@demo.clinic"] {
+        assert!(lines.iter().any(|l| l.contains(email)), "{lines:?}");
+    }
+    assert!(dir.path().join("data/clinicgraph.db").exists());
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
