@@ -7,14 +7,22 @@ use crate::config::Config;
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::graphql::build_schema;
-use crate::graphql::schema::{SchemaServices, SchemaSettings};
+use crate::graphql::schema::SchemaSettings;
 use crate::http::AppState;
+use crate::modules::appointment::repository::{AppointmentRepository, DieselAppointmentRepository};
+use crate::modules::appointment::service::AppointmentService;
 use crate::modules::auth::repository::{DieselUserRepository, UserRepository};
 use crate::modules::auth::service::AuthService;
 use crate::modules::clinic::repository::{ClinicRepository, DieselClinicRepository};
+use crate::modules::clinic::service::ClinicService;
 use crate::modules::doctor::repository::{DieselDoctorRepository, DoctorRepository};
+use crate::modules::doctor::service::DoctorService;
 use crate::modules::patient::repository::{DieselPatientRepository, PatientRepository};
 use crate::modules::patient::service::PatientService;
+use crate::modules::prescription::repository::{
+    DieselPrescriptionRepository, PrescriptionRepository,
+};
+use crate::modules::prescription::service::PrescriptionService;
 
 /// Every repository, behind its trait.
 #[derive(Clone)]
@@ -23,6 +31,8 @@ pub struct Repositories {
     pub clinics: Arc<dyn ClinicRepository>,
     pub doctors: Arc<dyn DoctorRepository>,
     pub patients: Arc<dyn PatientRepository>,
+    pub appointments: Arc<dyn AppointmentRepository>,
+    pub prescriptions: Arc<dyn PrescriptionRepository>,
 }
 
 impl Repositories {
@@ -32,6 +42,8 @@ impl Repositories {
             clinics: Arc::new(DieselClinicRepository::new(pool.clone())),
             doctors: Arc::new(DieselDoctorRepository::new(pool.clone())),
             patients: Arc::new(DieselPatientRepository::new(pool.clone())),
+            appointments: Arc::new(DieselAppointmentRepository::new(pool.clone())),
+            prescriptions: Arc::new(DieselPrescriptionRepository::new(pool.clone())),
         }
     }
 }
@@ -41,7 +53,11 @@ impl Repositories {
 pub struct Services {
     pub tokens: Arc<TokenService>,
     pub auth: Arc<AuthService>,
+    pub clinics: Arc<ClinicService>,
     pub patients: Arc<PatientService>,
+    pub doctors: Arc<DoctorService>,
+    pub appointments: Arc<AppointmentService>,
+    pub prescriptions: Arc<PrescriptionService>,
 }
 
 impl Services {
@@ -55,8 +71,24 @@ impl Services {
                 repositories.users.clone(),
                 tokens.clone(),
             )?),
+            clinics: Arc::new(ClinicService::new(repositories.clinics.clone())),
             patients: Arc::new(PatientService::new(
                 repositories.patients.clone(),
+                repositories.doctors.clone(),
+            )),
+            doctors: Arc::new(DoctorService::new(
+                repositories.doctors.clone(),
+                repositories.users.clone(),
+            )),
+            appointments: Arc::new(AppointmentService::new(
+                repositories.appointments.clone(),
+                repositories.patients.clone(),
+                repositories.doctors.clone(),
+            )),
+            prescriptions: Arc::new(PrescriptionService::new(
+                repositories.prescriptions.clone(),
+                repositories.patients.clone(),
+                repositories.appointments.clone(),
                 repositories.doctors.clone(),
             )),
             tokens,
@@ -65,12 +97,14 @@ impl Services {
 }
 
 /// The state the router serves from.
-pub fn app_state(config: &Config, pool: DbPool, services: &Services) -> AppState {
+pub fn app_state(
+    config: &Config,
+    pool: DbPool,
+    repositories: &Repositories,
+    services: &Services,
+) -> AppState {
     let schema = build_schema(
-        SchemaServices {
-            auth: services.auth.clone(),
-            patients: services.patients.clone(),
-        },
+        services,
         SchemaSettings {
             suggestions: !config.is_production(),
         },
@@ -78,6 +112,7 @@ pub fn app_state(config: &Config, pool: DbPool, services: &Services) -> AppState
     AppState {
         schema,
         tokens: services.tokens.clone(),
+        repositories: repositories.clone(),
         pool,
         graphiql: config.graphiql,
         started_at: Instant::now(),

@@ -237,7 +237,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     } else if config.graphiql {
         println!("GraphiQL: {graphiql_url}");
     }
-    let app = crate::http::router(app_state(&config, pool, &services));
+    let app = crate::http::router(app_state(&config, pool, &repos, &services));
     tracing::info!(%address, "clinicgraph listening");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -42,6 +42,16 @@ pub enum AppError {
     PatientNotFound,
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// The slot overlaps another live appointment of the doctor or the patient (its global id).
+    #[error("the time overlaps appointment {0}")]
+    AppointmentConflict(String),
+    #[error("cannot {action} {entity} that is {current}")]
+    InvalidStateTransition {
+        /// With its article: "an appointment", "a prescription".
+        entity: &'static str,
+        action: &'static str,
+        current: &'static str,
+    },
     /// Anything the client cannot act on. The detail is logged, never shown.
     #[error("internal server error")]
     Internal(#[source] anyhow::Error),
@@ -58,6 +68,8 @@ impl AppError {
             AppError::DuplicateEmail => "DUPLICATE_EMAIL",
             AppError::PatientNotFound => "PATIENT_NOT_FOUND",
             AppError::NotFound(_) => "NOT_FOUND",
+            AppError::AppointmentConflict(_) => "APPOINTMENT_CONFLICT",
+            AppError::InvalidStateTransition { .. } => "INVALID_STATE_TRANSITION",
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -93,8 +105,18 @@ impl From<AppError> for async_graphql::Error {
             AppError::Validation(fields) => Some(fields.clone()),
             _ => None,
         };
+        let detail = match &error {
+            AppError::AppointmentConflict(id) => Some(("conflictingAppointmentId", id.clone())),
+            AppError::InvalidStateTransition { current, .. } => {
+                Some(("currentStatus", (*current).to_owned()))
+            }
+            _ => None,
+        };
         async_graphql::Error::new(error.to_string()).extend_with(|_, extensions| {
             extensions.set("code", code);
+            if let Some((key, value)) = &detail {
+                extensions.set(*key, value.as_str());
+            }
             if let Some(fields) = &fields {
                 let list = fields
                     .iter()
@@ -135,6 +157,18 @@ mod tests {
             (AppError::DuplicateEmail, "DUPLICATE_EMAIL"),
             (AppError::PatientNotFound, "PATIENT_NOT_FOUND"),
             (AppError::NotFound("doctor"), "NOT_FOUND"),
+            (
+                AppError::AppointmentConflict("QXBwb2ludG1lbnQ6MQ".into()),
+                "APPOINTMENT_CONFLICT",
+            ),
+            (
+                AppError::InvalidStateTransition {
+                    entity: "an appointment",
+                    action: "complete",
+                    current: "CANCELLED",
+                },
+                "INVALID_STATE_TRANSITION",
+            ),
             (
                 AppError::internal(anyhow::anyhow!("boom")),
                 "INTERNAL_SERVER_ERROR",

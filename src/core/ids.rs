@@ -10,14 +10,18 @@ pub enum NodeType {
     User,
     Doctor,
     Clinic,
+    Appointment,
+    Prescription,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 4] = [
+    const ALL: [NodeType; 6] = [
         NodeType::Patient,
         NodeType::User,
         NodeType::Doctor,
         NodeType::Clinic,
+        NodeType::Appointment,
+        NodeType::Prescription,
     ];
 
     fn name(self) -> &'static str {
@@ -26,6 +30,8 @@ impl NodeType {
             NodeType::User => "User",
             NodeType::Doctor => "Doctor",
             NodeType::Clinic => "Clinic",
+            NodeType::Appointment => "Appointment",
+            NodeType::Prescription => "Prescription",
         }
     }
 }

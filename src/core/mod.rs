@@ -5,4 +5,6 @@ pub mod context;
 pub mod error;
 pub mod ids;
 pub mod pagination;
+pub mod patch;
+pub mod scope;
 pub mod text;

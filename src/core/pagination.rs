@@ -200,3 +200,28 @@ mod tests {
         assert!(page.has_next_page);
     }
 }
+
+/// A cursor for lists with one fixed order: the sort value as text and the id breaking ties.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyCursor {
+    #[serde(rename = "k")]
+    pub key: String,
+    #[serde(rename = "i")]
+    pub id: i64,
+}
+
+const CURSOR_TIME_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.6f";
+
+impl KeyCursor {
+    pub fn at(time: chrono::NaiveDateTime, id: i64) -> KeyCursor {
+        KeyCursor {
+            key: time.format(CURSOR_TIME_FORMAT).to_string(),
+            id,
+        }
+    }
+
+    /// The sort value of a time-ordered list; `None` if the cursor came from another list.
+    pub fn time(&self) -> Option<chrono::NaiveDateTime> {
+        chrono::NaiveDateTime::parse_from_str(&self.key, CURSOR_TIME_FORMAT).ok()
+    }
+}

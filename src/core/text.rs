@@ -99,3 +99,21 @@ mod email_tests {
         }
     }
 }
+
+/// Trims optional free text; empty becomes `None`; more than `max_chars` is an error message.
+pub fn optional_text(value: Option<String>, max_chars: usize) -> Result<Option<String>, String> {
+    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        Some(text) if text.chars().count() > max_chars => {
+            Err(format!("must be at most {max_chars} characters"))
+        }
+        other => Ok(other),
+    }
+}
+
+/// Trims required text, which must have 1 to `max_chars` characters.
+pub fn required_text(value: &str, max_chars: usize) -> Result<String, String> {
+    match optional_text(Some(value.to_owned()), max_chars)? {
+        Some(text) => Ok(text),
+        None => Err("is required".to_owned()),
+    }
+}

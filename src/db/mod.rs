@@ -3,11 +3,16 @@
 //!
 //! Adding a backend (MySQL/MariaDB) means one more `DbPool` variant, one more arm in each macro
 //! below, and a migrations folder; repository bodies stay as they are.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::SqliteConnection;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::result::DatabaseErrorKind;
-use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, PoolError};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, PoolError, RecyclingMethod,
+};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
@@ -15,6 +20,7 @@ use crate::config::DatabaseUrl;
 
 pub mod migrations;
 pub mod schema;
+pub mod window;
 
 pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
 pub type PgPool = bb8::Pool<AsyncDieselConnectionManager<AsyncPgConnection>>;
@@ -34,6 +40,9 @@ pub enum DbError {
     /// The constraint name (PostgreSQL) or message (SQLite) of a violated unique index.
     #[error("unique constraint violated: {0}")]
     UniqueViolation(String),
+    /// The constraint name of a violated exclusion constraint (PostgreSQL only).
+    #[error("exclusion constraint violated: {0}")]
+    ExclusionViolation(String),
     #[error("database query failed")]
     Query(#[source] diesel::result::Error),
     #[error("no database connection available")]
@@ -56,6 +65,11 @@ impl From<diesel::result::Error> for DbError {
                         .unwrap_or_else(|| info.message())
                         .to_owned(),
                 )
+            }
+            diesel::result::Error::DatabaseError(DatabaseErrorKind::Unknown, info)
+                if info.message().contains("exclusion constraint") =>
+            {
+                DbError::ExclusionViolation(info.constraint_name().unwrap_or_default().to_owned())
             }
             other => DbError::Query(other),
         }
@@ -123,12 +137,73 @@ fn pool_builder<M: bb8::ManageConnection>(size: u32) -> bb8::Builder<M> {
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
      PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
 
+/// Counts the SQL statements sent through a pool (tests prove statement budgets with it).
+#[derive(Debug, Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn instrument(&self) -> impl Instrumentation {
+        let count = self.0.clone();
+        move |event: InstrumentationEvent<'_>| {
+            if matches!(event, InstrumentationEvent::StartQuery { .. }) {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+/// How connections are opened and checked out.
+fn manager_config<C>(
+    counter: Option<StatementCounter>,
+    setup_sql: Option<&'static str>,
+) -> ManagerConfig<C>
+where
+    C: AsyncConnection + SimpleAsyncConnection + 'static,
+{
+    let mut config = ManagerConfig::<C>::default();
+    // Checked-out connections are not pinged: a broken one fails its query and is replaced, and
+    // a ping per checkout would double the statements of every request.
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(move |url| {
+        let counter = counter.clone();
+        Box::pin(async move {
+            let mut conn = C::establish(url).await?;
+            if let Some(sql) = setup_sql {
+                conn.batch_execute(sql)
+                    .await
+                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            }
+            if let Some(counter) = counter {
+                conn.set_instrumentation(counter.instrument());
+            }
+            Ok(conn)
+        })
+    });
+    config
+}
+
 impl DbPool {
     /// Opens a pool for `url`; a SQLite file (and its folder) is created if missing.
     pub async fn connect(url: &DatabaseUrl, size: u32) -> anyhow::Result<DbPool> {
+        Self::connect_counted(url, size, None).await
+    }
+
+    /// Like [`DbPool::connect`], counting every statement in `counter`.
+    pub async fn connect_counted(
+        url: &DatabaseUrl,
+        size: u32,
+        counter: Option<StatementCounter>,
+    ) -> anyhow::Result<DbPool> {
         match url {
             DatabaseUrl::Postgres(url) => {
-                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url.clone());
+                let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+                    url.clone(),
+                    manager_config(counter, None),
+                );
                 let pool = pool_builder(size)
                     .build(manager)
                     .await
@@ -139,19 +214,9 @@ impl DbPool {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     std::fs::create_dir_all(parent)?;
                 }
-                let mut config = ManagerConfig::<SqliteAsync>::default();
-                config.custom_setup = Box::new(|url| {
-                    Box::pin(async move {
-                        let mut conn = SqliteAsync::establish(url).await?;
-                        conn.batch_execute(SQLITE_PRAGMAS)
-                            .await
-                            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-                        Ok(conn)
-                    })
-                });
                 let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(
                     path.to_string_lossy(),
-                    config,
+                    manager_config(counter, Some(SQLITE_PRAGMAS)),
                 );
                 let pool = pool_builder(size).build(manager).await.map_err(|e| {
                     anyhow::anyhow!("opening SQLite database {}: {e}", path.display())

@@ -39,6 +39,7 @@ diesel::table! {
         email -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        search_text -> Text,
     }
 }
 
@@ -60,9 +61,61 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    appointments (id) {
+        id -> BigInt,
+        clinic_id -> BigInt,
+        patient_id -> BigInt,
+        doctor_id -> BigInt,
+        scheduled_at -> Timestamp,
+        ends_at -> Timestamp,
+        duration_minutes -> Integer,
+        status -> Text,
+        reason -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        cancellation_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    prescriptions (id) {
+        id -> BigInt,
+        clinic_id -> BigInt,
+        patient_id -> BigInt,
+        prescriber_id -> BigInt,
+        appointment_id -> Nullable<BigInt>,
+        medication -> Text,
+        dosage -> Text,
+        frequency -> Text,
+        route -> Text,
+        start_date -> Date,
+        end_date -> Nullable<Date>,
+        refills -> Integer,
+        status -> Text,
+        discontinued_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> clinics (clinic_id));
 diesel::joinable!(doctors -> clinics (clinic_id));
 diesel::joinable!(patients -> clinics (clinic_id));
 diesel::joinable!(patients -> doctors (primary_doctor_id));
 
-diesel::allow_tables_to_appear_in_same_query!(clinics, users, doctors, patients);
+diesel::joinable!(appointments -> patients (patient_id));
+diesel::joinable!(appointments -> doctors (doctor_id));
+diesel::joinable!(prescriptions -> patients (patient_id));
+diesel::joinable!(prescriptions -> doctors (prescriber_id));
+diesel::joinable!(prescriptions -> appointments (appointment_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    clinics,
+    users,
+    doctors,
+    patients,
+    appointments,
+    prescriptions
+);

@@ -1,5 +1,7 @@
 //! Schema assembly and the GraphQL pieces shared by every module.
+pub mod connection;
 pub mod guards;
+pub mod loaders;
 pub mod node;
 pub mod pagination;
 pub mod scalars;

@@ -6,10 +6,18 @@ use async_graphql::{Context, ID, Interface, Object};
 use super::guards::caller;
 use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
+use crate::modules::appointment::resolvers::AppointmentObject;
+use crate::modules::appointment::service::AppointmentService;
 use crate::modules::auth::resolvers::UserObject;
 use crate::modules::auth::service::AuthService;
+use crate::modules::clinic::resolvers::ClinicObject;
+use crate::modules::clinic::service::ClinicService;
+use crate::modules::doctor::resolvers::DoctorObject;
+use crate::modules::doctor::service::DoctorService;
 use crate::modules::patient::resolvers::PatientObject;
 use crate::modules::patient::service::PatientService;
+use crate::modules::prescription::resolvers::PrescriptionObject;
+use crate::modules::prescription::service::PrescriptionService;
 
 /// An object with a globally unique, opaque id.
 #[derive(Interface)]
@@ -17,6 +25,10 @@ use crate::modules::patient::service::PatientService;
 pub enum Node {
     Patient(PatientObject),
     User(UserObject),
+    Clinic(ClinicObject),
+    Doctor(DoctorObject),
+    Appointment(AppointmentObject),
+    Prescription(PrescriptionObject),
 }
 
 #[derive(Default)]
@@ -39,7 +51,31 @@ impl NodeQuery {
                 let user = ctx.data::<Arc<AuthService>>()?.user(caller, key).await?;
                 Ok(Some(Node::User(UserObject(user))))
             }
-            NodeType::Doctor | NodeType::Clinic => Err(AppError::NotFound("node").into()),
+            NodeType::Clinic => {
+                let clinic = ctx.data::<Arc<ClinicService>>()?.own(caller).await?;
+                if clinic.id != key {
+                    return Err(AppError::NotFound("node").into());
+                }
+                Ok(Some(Node::Clinic(ClinicObject(clinic))))
+            }
+            NodeType::Doctor => {
+                let doctor = ctx.data::<Arc<DoctorService>>()?.get(caller, key).await?;
+                Ok(Some(Node::Doctor(DoctorObject(doctor))))
+            }
+            NodeType::Appointment => {
+                let appointment = ctx
+                    .data::<Arc<AppointmentService>>()?
+                    .get(caller, key)
+                    .await?;
+                Ok(Some(Node::Appointment(AppointmentObject(appointment))))
+            }
+            NodeType::Prescription => {
+                let prescription = ctx
+                    .data::<Arc<PrescriptionService>>()?
+                    .get(caller, key)
+                    .await?;
+                Ok(Some(Node::Prescription(PrescriptionObject(prescription))))
+            }
         }
     }
 }

@@ -1,21 +1,36 @@
 //! Builds the schema from the modules' roots; limits and settings are decided here only.
-use std::sync::Arc;
-
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use super::node::NodeQuery;
+use crate::app::Services;
+use crate::modules::appointment::resolvers::{AppointmentMutation, AppointmentQuery};
 use crate::modules::auth::resolvers::{AuthMutation, AuthQuery};
-use crate::modules::auth::service::AuthService;
+use crate::modules::clinic::resolvers::ClinicQuery;
+use crate::modules::doctor::resolvers::{DoctorMutation, DoctorQuery};
 use crate::modules::patient::resolvers::{PatientMutation, PatientQuery};
-use crate::modules::patient::service::PatientService;
+use crate::modules::prescription::resolvers::{PrescriptionMutation, PrescriptionQuery};
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(AuthQuery, PatientQuery, NodeQuery);
+pub struct QueryRoot(
+    AuthQuery,
+    ClinicQuery,
+    PatientQuery,
+    DoctorQuery,
+    AppointmentQuery,
+    PrescriptionQuery,
+    NodeQuery,
+);
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(AuthMutation, PatientMutation);
+pub struct MutationRoot(
+    AuthMutation,
+    PatientMutation,
+    DoctorMutation,
+    AppointmentMutation,
+    PrescriptionMutation,
+);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -34,14 +49,15 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     )
 }
 
-/// The services every resolver reaches through the context.
-pub struct SchemaServices {
-    pub auth: Arc<AuthService>,
-    pub patients: Arc<PatientService>,
-}
-
-pub fn build_schema(services: SchemaServices, settings: SchemaSettings) -> AppSchema {
-    let mut builder = builder().data(services.auth).data(services.patients);
+/// The schema with every service reachable from resolvers through the context.
+pub fn build_schema(services: &Services, settings: SchemaSettings) -> AppSchema {
+    let mut builder = builder()
+        .data(services.auth.clone())
+        .data(services.clinics.clone())
+        .data(services.patients.clone())
+        .data(services.doctors.clone())
+        .data(services.appointments.clone())
+        .data(services.prescriptions.clone());
     if !settings.suggestions {
         builder = builder.disable_suggestions();
     }

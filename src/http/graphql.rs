@@ -15,8 +15,11 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::negotiation::{ResponseFormat, is_json_content_type, negotiate};
+use crate::app::Repositories;
 use crate::core::auth::TokenService;
 use crate::core::context::{Authentication, RequestContext};
+use crate::core::scope::Scope;
+use crate::graphql::loaders;
 
 /// Most operations one batched POST may carry.
 pub const MAX_BATCH: usize = 10;
@@ -160,6 +163,7 @@ pub async fn graphql_post(
             for item in items {
                 let body = match wire_request(item) {
                     Ok(wire) => match build_request(
+                        &state.repositories,
                         wire.query,
                         wire.operation_name,
                         wire.variables,
@@ -176,7 +180,13 @@ pub async fn graphql_post(
         }
         single => {
             let request = wire_request(single).and_then(|wire| {
-                build_request(wire.query, wire.operation_name, wire.variables, &context)
+                build_request(
+                    &state.repositories,
+                    wire.query,
+                    wire.operation_name,
+                    wire.variables,
+                    &context,
+                )
             });
             match request {
                 Ok(request) => {
@@ -240,7 +250,13 @@ pub async fn graphql_get(
         request_id: request_id.clone(),
         authentication: authenticate(&state.tokens, &headers),
     };
-    match build_request(params.query, params.operation_name, variables, &context) {
+    match build_request(
+        &state.repositories,
+        params.query,
+        params.operation_name,
+        variables,
+        &context,
+    ) {
         Ok(request) => {
             let (status, body) = execute(&state, request, &request_id, false).await;
             if status == StatusCode::METHOD_NOT_ALLOWED {
@@ -278,6 +294,7 @@ fn wire_request(value: Value) -> Result<WireRequest, String> {
 }
 
 fn build_request(
+    repositories: &Repositories,
     query: Option<String>,
     operation_name: Option<String>,
     variables: Option<Value>,
@@ -294,6 +311,13 @@ fn build_request(
     let mut request = GqlRequest::new(query)
         .variables(variables)
         .data(context.clone());
+    // A fresh loader per request, scoped to the caller: nothing cached crosses requests.
+    if let Authentication::Authenticated(caller) = &context.authentication {
+        request = request.data(loaders::for_request(
+            repositories.clone(),
+            Scope::of(caller),
+        ));
+    }
     request.operation_name = operation_name;
     Ok(request)
 }

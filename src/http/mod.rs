@@ -14,6 +14,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::app::Repositories;
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::graphql::AppSchema;
@@ -29,6 +30,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct AppState {
     pub schema: AppSchema,
     pub tokens: Arc<TokenService>,
+    /// For the per-request DataLoaders.
+    pub repositories: Repositories,
     pub pool: DbPool,
     pub graphiql: bool,
     pub started_at: Instant,

@@ -1,5 +1,7 @@
-//! One folder per feature: model, repository, service, input, resolvers.
+//! One folder per feature: model, repository, service, input, resolvers, loaders.
+pub mod appointment;
 pub mod auth;
 pub mod clinic;
 pub mod doctor;
 pub mod patient;
+pub mod prescription;

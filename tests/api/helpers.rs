@@ -147,7 +147,7 @@ impl TestApp {
         let repos = Repositories::diesel(&pool);
         let services = Services::new(&config, &repos).expect("services");
         seed::demo(&repos, &services).await.expect("demo seed");
-        let router = clinicgraph::http::router(app_state(&config, pool, &services));
+        let router = clinicgraph::http::router(app_state(&config, pool, &repos, &services));
         Some(TestApp {
             router,
             repos,

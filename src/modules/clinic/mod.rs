@@ -1,4 +1,6 @@
-//! Clinics: the tenant every user and record belongs to. (Its GraphQL type arrives with the
-//! appointments issue; for now clinics are created from the command line and by the demo seed.)
+//! Clinics: the tenant every user and record belongs to.
+pub mod loaders;
 pub mod model;
 pub mod repository;
+pub mod resolvers;
+pub mod service;

@@ -11,6 +11,7 @@ use crate::with_conn;
 pub trait ClinicRepository: Send + Sync {
     async fn insert(&self, clinic: NewClinic) -> DbResult<Clinic>;
     async fn find_by_name(&self, name: &str) -> DbResult<Option<Clinic>>;
+    async fn find_many(&self, ids: &[i64]) -> DbResult<Vec<Clinic>>;
 }
 
 pub struct DieselClinicRepository {
@@ -41,5 +42,14 @@ impl ClinicRepository for DieselClinicRepository {
             .first(conn)
             .await
             .optional()?))
+    }
+
+    async fn find_many(&self, ids: &[i64]) -> DbResult<Vec<Clinic>> {
+        let ids = ids.to_vec();
+        with_conn!(&self.pool, |conn| Ok(clinics::table
+            .filter(clinics::id.eq_any(&ids))
+            .select(Clinic::as_select())
+            .load(conn)
+            .await?))
     }
 }

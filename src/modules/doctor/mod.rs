@@ -1,4 +1,7 @@
-//! Doctors: staff profiles. This issue needs them as the primary doctor of a patient; their
-//! GraphQL type and management arrive with the appointments issue.
+//! Doctors: staff profiles linked to DOCTOR accounts.
+pub mod input;
+pub mod loaders;
 pub mod model;
 pub mod repository;
+pub mod resolvers;
+pub mod service;

@@ -1,8 +1,11 @@
+//! Doctor queries, always scoped to a clinic.
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-use super::model::{Doctor, NewDoctor};
+use super::model::{Doctor, DoctorFilter, DoctorWrite, NewDoctor};
+use crate::core::pagination::{Direction, KeyCursor, PageRequest};
+use crate::core::text::escape_like;
 use crate::db::schema::doctors;
 use crate::db::{DbPool, DbResult};
 use crate::with_conn;
@@ -11,7 +14,20 @@ use crate::with_conn;
 pub trait DoctorRepository: Send + Sync {
     /// Whether `doctor_id` is a doctor of `clinic_id` (another clinic's doctor is "no").
     async fn exists_in_clinic(&self, clinic_id: i64, doctor_id: i64) -> DbResult<bool>;
+    async fn find_many(&self, clinic_id: i64, ids: &[i64]) -> DbResult<Vec<Doctor>>;
+    /// The doctor profile of a user account.
+    async fn find_by_user(&self, clinic_id: i64, user_id: i64) -> DbResult<Option<Doctor>>;
+    /// Rows in traversal order, at most `page.limit + 1`; by name, then id.
+    async fn list(
+        &self,
+        clinic_id: i64,
+        filter: &DoctorFilter,
+        page: &PageRequest<KeyCursor>,
+    ) -> DbResult<Vec<Doctor>>;
+    async fn count(&self, clinic_id: i64, filter: &DoctorFilter) -> DbResult<i64>;
     async fn insert(&self, doctor: NewDoctor) -> DbResult<Doctor>;
+    async fn update(&self, clinic_id: i64, id: i64, write: DoctorWrite)
+    -> DbResult<Option<Doctor>>;
     async fn list_ids(&self, clinic_id: i64) -> DbResult<Vec<i64>>;
 }
 
@@ -25,18 +41,96 @@ impl DieselDoctorRepository {
     }
 }
 
+macro_rules! filtered {
+    ($query:expr, $clinic_id:expr, $filter:expr) => {{
+        let filter: &DoctorFilter = $filter;
+        let mut query = $query.filter(doctors::clinic_id.eq($clinic_id));
+        if let Some(specialty) = &filter.specialty {
+            query = query.filter(doctors::specialty.eq(specialty.clone()));
+        }
+        if let Some(search) = &filter.search {
+            let pattern = format!("%{}%", escape_like(search));
+            query = query.filter(doctors::search_text.like(pattern).escape('\\'));
+        }
+        query
+    }};
+}
+
 #[async_trait]
 impl DoctorRepository for DieselDoctorRepository {
     async fn exists_in_clinic(&self, clinic_id: i64, doctor_id: i64) -> DbResult<bool> {
+        Ok(!self.find_many(clinic_id, &[doctor_id]).await?.is_empty())
+    }
+
+    async fn find_many(&self, clinic_id: i64, ids: &[i64]) -> DbResult<Vec<Doctor>> {
+        let ids = ids.to_vec();
+        with_conn!(&self.pool, |conn| Ok(doctors::table
+            .filter(doctors::clinic_id.eq(clinic_id))
+            .filter(doctors::id.eq_any(&ids))
+            .select(Doctor::as_select())
+            .load(conn)
+            .await?))
+    }
+
+    async fn find_by_user(&self, clinic_id: i64, user_id: i64) -> DbResult<Option<Doctor>> {
+        with_conn!(&self.pool, |conn| Ok(doctors::table
+            .filter(doctors::clinic_id.eq(clinic_id))
+            .filter(doctors::user_id.eq(user_id))
+            .select(Doctor::as_select())
+            .first(conn)
+            .await
+            .optional()?))
+    }
+
+    async fn list(
+        &self,
+        clinic_id: i64,
+        filter: &DoctorFilter,
+        page: &PageRequest<KeyCursor>,
+    ) -> DbResult<Vec<Doctor>> {
+        let forward = page.direction == Direction::Forward;
+        let cursor = page.cursor.clone();
+        let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
         with_conn!(&self.pool, |conn| {
-            let found: Option<i64> = doctors::table
-                .filter(doctors::id.eq(doctor_id))
-                .filter(doctors::clinic_id.eq(clinic_id))
-                .select(doctors::id)
-                .first(conn)
-                .await
-                .optional()?;
-            Ok(found.is_some())
+            let mut query = filtered!(
+                doctors::table.select(Doctor::as_select()).into_boxed(),
+                clinic_id,
+                filter
+            );
+            if let Some(KeyCursor { key, id }) = cursor.clone() {
+                query = if forward {
+                    query.filter(
+                        doctors::name
+                            .gt(key.clone())
+                            .or(doctors::name.eq(key).and(doctors::id.gt(id))),
+                    )
+                } else {
+                    query.filter(
+                        doctors::name
+                            .lt(key.clone())
+                            .or(doctors::name.eq(key).and(doctors::id.lt(id))),
+                    )
+                };
+            }
+            query = if forward {
+                query.order((doctors::name.asc(), doctors::id.asc()))
+            } else {
+                query.order((doctors::name.desc(), doctors::id.desc()))
+            };
+            Ok(query.limit(limit).load(conn).await?)
+        })
+    }
+
+    async fn count(&self, clinic_id: i64, filter: &DoctorFilter) -> DbResult<i64> {
+        with_conn!(&self.pool, |conn| {
+            let query = filtered!(
+                doctors::table
+                    .select(diesel::dsl::count_star())
+                    .into_boxed(),
+                clinic_id,
+                filter
+            );
+            Ok(query.get_result(conn).await?)
         })
     }
 
@@ -46,6 +140,24 @@ impl DoctorRepository for DieselDoctorRepository {
             .returning(Doctor::as_returning())
             .get_result(conn)
             .await?))
+    }
+
+    async fn update(
+        &self,
+        clinic_id: i64,
+        id: i64,
+        write: DoctorWrite,
+    ) -> DbResult<Option<Doctor>> {
+        with_conn!(&self.pool, |conn| Ok(diesel::update(
+            doctors::table
+                .filter(doctors::id.eq(id))
+                .filter(doctors::clinic_id.eq(clinic_id))
+        )
+        .set(&write)
+        .returning(Doctor::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?))
     }
 
     async fn list_ids(&self, clinic_id: i64) -> DbResult<Vec<i64>> {

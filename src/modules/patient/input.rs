@@ -112,11 +112,7 @@ impl From<PatientOrderInput> for PatientOrder {
 }
 
 fn patch<T>(value: MaybeUndefined<T>) -> Patch<T> {
-    match value {
-        MaybeUndefined::Undefined => Patch::Keep,
-        MaybeUndefined::Null => Patch::Clear,
-        MaybeUndefined::Value(v) => Patch::Set(v),
-    }
+    value.into()
 }
 
 fn doctor_ref(id: &ID) -> DoctorRef {

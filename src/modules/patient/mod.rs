@@ -1,5 +1,6 @@
 //! Patients: the records at the heart of the service.
 pub mod input;
+pub mod loaders;
 pub mod model;
 pub mod policy;
 pub mod repository;

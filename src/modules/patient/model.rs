@@ -55,8 +55,12 @@ impl BloodGroup {
     }
 }
 
+/// Column list of raw (per-parent) queries; must name every field of [`Patient`].
+pub const COLUMNS: &str = "id, clinic_id, primary_doctor_id, name, email, phone, blood_group, \
+     date_of_birth, internal_notes, created_at, updated_at";
+
 /// A patient record as stored.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = patients)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct Patient {

@@ -5,13 +5,16 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
+use super::model::COLUMNS;
 use super::model::{
     OrderDirection, Patient, PatientCursor, PatientFilter, PatientOrder, PatientOrderField,
     PatientWrite,
 };
 use crate::core::pagination::{Direction, PageRequest};
+use crate::core::scope::Scope;
 use crate::core::text::escape_like;
 use crate::db::schema::patients;
+use crate::db::window::PerParentQuery;
 use crate::db::{DbPool, DbResult};
 use crate::{in_transaction, with_conn};
 
@@ -27,9 +30,18 @@ pub trait PatientRepository: Send + Sync {
         page: &PageRequest<PatientCursor>,
     ) -> DbResult<Vec<Patient>>;
     async fn count(&self, clinic_id: i64, filter: &PatientFilter) -> DbResult<i64>;
+    /// Live patients among `ids`, within the scope.
+    async fn find_many(&self, scope: &Scope, ids: &[i64]) -> DbResult<Vec<Patient>>;
+    /// The first `per_parent` live patients (by name) of each primary doctor, in one statement.
+    async fn list_per_doctor(
+        &self,
+        scope: &Scope,
+        doctor_ids: &[i64],
+        per_parent: usize,
+    ) -> DbResult<Vec<Patient>>;
     async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient>;
-    /// Bulk insert for seeding; returns how many rows were written.
-    async fn insert_many(&self, clinic_id: i64, writes: Vec<PatientWrite>) -> DbResult<usize>;
+    /// Bulk insert for seeding, in one transaction; returns the new ids in input order.
+    async fn insert_many(&self, clinic_id: i64, writes: Vec<PatientWrite>) -> DbResult<Vec<i64>>;
     /// Writes `write` only if the record is still live and unchanged since `seen_at`
     /// (optimistic concurrency); `None` otherwise.
     async fn update(
@@ -190,6 +202,47 @@ impl PatientRepository for DieselPatientRepository {
         })
     }
 
+    async fn find_many(&self, scope: &Scope, ids: &[i64]) -> DbResult<Vec<Patient>> {
+        let ids = ids.to_vec();
+        with_conn!(&self.pool, |conn| {
+            let mut query = patients::table
+                .filter(patients::clinic_id.eq(scope.clinic_id))
+                .filter(patients::deleted_at.is_null())
+                .filter(patients::id.eq_any(&ids))
+                .select(Patient::as_select())
+                .into_boxed();
+            if let Some(own) = scope.patient_id {
+                query = query.filter(patients::id.eq(own));
+            }
+            Ok(query.load(conn).await?)
+        })
+    }
+
+    async fn list_per_doctor(
+        &self,
+        scope: &Scope,
+        doctor_ids: &[i64],
+        per_parent: usize,
+    ) -> DbResult<Vec<Patient>> {
+        let mut query = PerParentQuery::new(
+            "patients",
+            COLUMNS,
+            "primary_doctor_id",
+            "name, id",
+            per_parent,
+        )
+        .eq_id("clinic_id", scope.clinic_id)
+        .in_ids("primary_doctor_id", doctor_ids)
+        .is_null("deleted_at");
+        if let Some(own) = scope.patient_id {
+            query = query.eq_id("id", own);
+        }
+        let sql = query.sql();
+        with_conn!(&self.pool, |conn| Ok(diesel::sql_query(sql.as_str())
+            .load::<Patient>(conn)
+            .await?))
+    }
+
     async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient> {
         let row = NewPatientRow::new(clinic_id, write);
         with_conn!(&self.pool, |conn| Ok(diesel::insert_into(patients::table)
@@ -199,7 +252,7 @@ impl PatientRepository for DieselPatientRepository {
             .await?))
     }
 
-    async fn insert_many(&self, clinic_id: i64, writes: Vec<PatientWrite>) -> DbResult<usize> {
+    async fn insert_many(&self, clinic_id: i64, writes: Vec<PatientWrite>) -> DbResult<Vec<i64>> {
         let rows: Vec<NewPatientRow> = writes
             .into_iter()
             .map(|w| NewPatientRow::new(clinic_id, w))
@@ -207,13 +260,16 @@ impl PatientRepository for DieselPatientRepository {
         // Row by row inside one transaction: diesel-async cannot batch-insert into SQLite, and
         // one transaction keeps it fast and all-or-nothing on both backends.
         in_transaction!(&self.pool, |conn| {
+            let mut ids = Vec::with_capacity(rows.len());
             for row in &rows {
-                diesel::insert_into(patients::table)
+                let id = diesel::insert_into(patients::table)
                     .values(row)
-                    .execute(conn)
+                    .returning(patients::id)
+                    .get_result(conn)
                     .await?;
+                ids.push(id);
             }
-            Ok(rows.len())
+            Ok(ids)
         })
     }
 

@@ -5,15 +5,30 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::input::{CreatePatientInput, PatientFilterInput, PatientOrderInput, UpdatePatientInput};
-use super::model::{BloodGroup, Patient, PatientCursor, PatientFilter, PatientOrder};
+use super::model::{BloodGroup, Patient, PatientCursor, PatientOrder};
 use super::policy;
 use super::service::PatientService;
 use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
-use crate::core::pagination::{ConnectionArgs, Page, encode_cursor};
+use crate::core::pagination::ConnectionArgs;
+use crate::graphql::connection::{Connection, wants_total_count};
 use crate::graphql::guards::{RoleGuard, caller};
-use crate::graphql::pagination::PageInfo;
+use crate::graphql::loaders::loaders;
 use crate::graphql::scalars::Date;
+use crate::modules::appointment::input::nested_filter;
+use crate::modules::appointment::loaders::AppointmentCountOf;
+use crate::modules::appointment::model::{AppointmentFilter, AppointmentStatus};
+use crate::modules::appointment::repository::AppointmentParent;
+use crate::modules::appointment::resolvers::{AppointmentObject, appointments_of};
+use crate::modules::clinic::loaders::ClinicKey;
+use crate::modules::clinic::resolvers::ClinicObject;
+use crate::modules::doctor::loaders::DoctorKey;
+use crate::modules::doctor::resolvers::DoctorObject;
+use crate::modules::prescription::loaders::PrescriptionCountOf;
+use crate::modules::prescription::model::PrescriptionStatus;
+use crate::modules::prescription::repository::PrescriptionParent;
+use crate::modules::prescription::resolvers::{PrescriptionObject, prescriptions_of};
+use crate::modules::prescription::service::READERS as PRESCRIPTION_READERS;
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<PatientService>> {
     ctx.data::<Arc<PatientService>>()
@@ -25,6 +40,7 @@ fn patient_key(id: &ID) -> Result<i64> {
 }
 
 /// A patient of the caller's clinic.
+#[derive(Clone)]
 pub struct PatientObject(pub Patient);
 
 #[Object(name = "Patient")]
@@ -72,67 +88,68 @@ impl PatientObject {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at.and_utc()
     }
-}
 
-pub struct PatientEdge {
-    cursor: String,
-    node: Patient,
-}
-
-#[Object]
-impl PatientEdge {
-    async fn cursor(&self) -> &str {
-        &self.cursor
+    async fn clinic(&self, ctx: &Context<'_>) -> Result<ClinicObject> {
+        let clinic = loaders(ctx)?
+            .load_one(ClinicKey(self.0.clinic_id))
+            .await?
+            .ok_or(AppError::NotFound("clinic"))?;
+        Ok(ClinicObject(clinic))
     }
 
-    async fn node(&self) -> PatientObject {
-        PatientObject(self.node.clone())
+    async fn primary_doctor(&self, ctx: &Context<'_>) -> Result<Option<DoctorObject>> {
+        let Some(id) = self.0.primary_doctor_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)?
+            .load_one(DoctorKey(id))
+            .await?
+            .map(DoctorObject))
     }
-}
 
-/// A page of patients. `totalCount` is only computed when asked for.
-pub struct PatientConnection {
-    page: Page<Patient>,
-    order: PatientOrder,
-    filter: PatientFilter,
-}
-
-impl PatientConnection {
-    fn cursor_of(&self, patient: &Patient) -> String {
-        encode_cursor(&PatientCursor::for_patient(patient, self.order))
+    /// This patient's appointments by start time, earliest first.
+    async fn appointments(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<AppointmentStatus>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        first: Option<i32>,
+    ) -> Result<Connection<AppointmentObject>> {
+        let filter = nested_filter(status, from, to);
+        appointments_of(ctx, AppointmentParent::Patient, self.0.id, filter, first).await
     }
-}
 
-#[Object]
-impl PatientConnection {
-    /// How many patients match the filter, across all pages.
-    async fn total_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let count = service(ctx)?.count(caller(ctx)?, &self.filter).await?;
+    async fn appointment_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let key = AppointmentCountOf {
+            parent: AppointmentParent::Patient,
+            id: self.0.id,
+            filter: AppointmentFilter::default(),
+        };
+        let count = loaders(ctx)?.load_one(key).await?.unwrap_or(0);
         Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
 
-    async fn page_info(&self) -> PageInfo {
-        PageInfo {
-            has_next_page: self.page.has_next_page,
-            has_previous_page: self.page.has_previous_page,
-            start_cursor: self.page.items.first().map(|p| self.cursor_of(p)),
-            end_cursor: self.page.items.last().map(|p| self.cursor_of(p)),
-        }
+    /// This patient's prescriptions, newest first. Not for RECEPTIONIST.
+    #[graphql(guard = "RoleGuard::new(PRESCRIPTION_READERS)")]
+    async fn prescriptions(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<PrescriptionStatus>,
+        first: Option<i32>,
+    ) -> Result<Connection<PrescriptionObject>> {
+        prescriptions_of(ctx, PrescriptionParent::Patient, self.0.id, status, first).await
     }
 
-    async fn edges(&self) -> Vec<PatientEdge> {
-        self.page
-            .items
-            .iter()
-            .map(|p| PatientEdge {
-                cursor: self.cursor_of(p),
-                node: p.clone(),
-            })
-            .collect()
-    }
-
-    async fn nodes(&self) -> Vec<PatientObject> {
-        self.page.items.iter().cloned().map(PatientObject).collect()
+    #[graphql(guard = "RoleGuard::new(PRESCRIPTION_READERS)")]
+    async fn prescription_count(&self, ctx: &Context<'_>) -> Result<i32> {
+        let key = PrescriptionCountOf {
+            parent: PrescriptionParent::Patient,
+            id: self.0.id,
+            status: None,
+        };
+        let count = loaders(ctx)?.load_one(key).await?.unwrap_or(0);
+        Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
 }
 
@@ -175,7 +192,7 @@ impl PatientQuery {
         last: Option<i32>,
         before: Option<String>,
         order_by: Option<PatientOrderInput>,
-    ) -> Result<PatientConnection> {
+    ) -> Result<Connection<PatientObject>> {
         let caller = caller(ctx)?;
         let filter =
             PatientService::scoped_filter(caller, filter.unwrap_or_default().into_filter()?)?;
@@ -186,12 +203,15 @@ impl PatientQuery {
             last,
             before,
         };
-        let page = service(ctx)?.list(caller, &filter, order, args).await?;
-        Ok(PatientConnection {
-            page,
-            order,
-            filter,
-        })
+        let service = service(ctx)?;
+        let page = service.list(caller, &filter, order, args).await?;
+        let total = if wants_total_count(ctx) {
+            Some(service.count(caller, &filter).await?)
+        } else {
+            None
+        };
+        let cursor = |patient: &Patient| PatientCursor::for_patient(patient, order);
+        Ok(Connection::build(page, total, cursor, PatientObject))
     }
 }
 

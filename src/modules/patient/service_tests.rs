@@ -10,9 +10,10 @@ use super::service::PatientService;
 use super::validation::{DoctorRef, Patch, PatientInput};
 use crate::core::auth::{Caller, Role};
 use crate::core::error::AppError;
-use crate::core::pagination::{ConnectionArgs, PageRequest};
+use crate::core::pagination::{ConnectionArgs, KeyCursor, PageRequest};
+use crate::core::scope::Scope;
 use crate::db::{DbError, DbResult};
-use crate::modules::doctor::model::{Doctor, NewDoctor};
+use crate::modules::doctor::model::{Doctor, DoctorFilter, DoctorWrite, NewDoctor};
 use crate::modules::doctor::repository::DoctorRepository;
 
 #[derive(Clone)]
@@ -90,6 +91,36 @@ impl PatientRepository for FakePatients {
             .count() as i64)
     }
 
+    async fn find_many(&self, scope: &Scope, ids: &[i64]) -> DbResult<Vec<Patient>> {
+        let rows = self.rows.lock().expect("lock");
+        Ok(rows
+            .iter()
+            .filter(|s| !s.deleted && s.patient.clinic_id == scope.clinic_id)
+            .filter(|s| ids.contains(&s.patient.id) && scope.admits_patient(s.patient.id))
+            .map(|s| s.patient.clone())
+            .collect())
+    }
+
+    async fn list_per_doctor(
+        &self,
+        scope: &Scope,
+        doctor_ids: &[i64],
+        per_parent: usize,
+    ) -> DbResult<Vec<Patient>> {
+        let rows = self.rows.lock().expect("lock");
+        let mut found = Vec::new();
+        for doctor in doctor_ids {
+            found.extend(
+                rows.iter()
+                    .filter(|s| !s.deleted && s.patient.clinic_id == scope.clinic_id)
+                    .filter(|s| s.patient.primary_doctor_id == Some(*doctor))
+                    .take(per_parent)
+                    .map(|s| s.patient.clone()),
+            );
+        }
+        Ok(found)
+    }
+
     async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient> {
         let mut rows = self.rows.lock().expect("lock");
         if Self::email_taken(&rows, clinic_id, &write.email, 0) {
@@ -106,12 +137,12 @@ impl PatientRepository for FakePatients {
         Ok(patient)
     }
 
-    async fn insert_many(&self, clinic_id: i64, writes: Vec<PatientWrite>) -> DbResult<usize> {
-        let count = writes.len();
+    async fn insert_many(&self, clinic_id: i64, writes: Vec<PatientWrite>) -> DbResult<Vec<i64>> {
+        let mut ids = Vec::new();
         for write in writes {
-            self.insert(clinic_id, write).await?;
+            ids.push(self.insert(clinic_id, write).await?.id);
         }
-        Ok(count)
+        Ok(ids)
     }
 
     async fn update(
@@ -177,7 +208,8 @@ impl PatientRepository for FakePatients {
     }
 }
 
-/// Doctor 1 works at clinic 1, doctor 2 at clinic 2.
+/// Doctor 1 works at clinic 1, doctor 2 at clinic 2. The patient service only asks whether
+/// a doctor exists; everything else is out of its reach.
 struct FakeDoctors;
 
 #[async_trait]
@@ -186,8 +218,38 @@ impl DoctorRepository for FakeDoctors {
         Ok(doctor_id == clinic_id && doctor_id <= 2)
     }
 
+    async fn find_many(&self, _clinic_id: i64, _ids: &[i64]) -> DbResult<Vec<Doctor>> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn find_by_user(&self, _clinic_id: i64, _user_id: i64) -> DbResult<Option<Doctor>> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn list(
+        &self,
+        _clinic_id: i64,
+        _filter: &DoctorFilter,
+        _page: &PageRequest<KeyCursor>,
+    ) -> DbResult<Vec<Doctor>> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn count(&self, _clinic_id: i64, _filter: &DoctorFilter) -> DbResult<i64> {
+        unreachable!("not used by the patient service")
+    }
+
     async fn insert(&self, _doctor: NewDoctor) -> DbResult<Doctor> {
-        unreachable!("the patient service never creates doctors")
+        unreachable!("not used by the patient service")
+    }
+
+    async fn update(
+        &self,
+        _clinic_id: i64,
+        _id: i64,
+        _write: DoctorWrite,
+    ) -> DbResult<Option<Doctor>> {
+        unreachable!("not used by the patient service")
     }
 
     async fn list_ids(&self, clinic_id: i64) -> DbResult<Vec<i64>> {

@@ -9,16 +9,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_NOTES_CHARS: usize = 10_000;
 pub const PHONE_DIGITS: usize = 10;
 
-/// One field of a create or update, as the client sent it.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub enum Patch<T> {
-    /// Not sent: keep the current value (on create: nothing).
-    #[default]
-    Keep,
-    /// Sent as null.
-    Clear,
-    Set(T),
-}
+pub use crate::core::patch::Patch;
 
 /// A doctor reference as sent: a global id that may not even be a doctor's.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -158,11 +149,7 @@ fn required<T>(patch: Patch<T>, current: Option<T>) -> Result<T, &'static str> {
 }
 
 fn optional<T>(patch: Patch<T>, current: Option<T>) -> Option<T> {
-    match patch {
-        Patch::Set(value) => Some(value),
-        Patch::Keep => current,
-        Patch::Clear => None,
-    }
+    patch.apply(current)
 }
 
 /// Accepts common separators ("555-123-4567", "(555) 123 4567"); stores the 10 digits.

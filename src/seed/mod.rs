@@ -1,15 +1,20 @@
 //! Demo data for a first run, and bulk synthetic patients for benchmarks.
-use chrono::NaiveDate;
+mod synthetic;
+
+use std::collections::HashMap;
+
+use chrono::{Duration, DurationRound, NaiveDateTime};
 use indicatif::{ProgressBar, ProgressStyle};
-use unicode_normalization::UnicodeNormalization;
 
 use crate::app::{Repositories, Services};
 use crate::core::auth::Role;
 use crate::db;
+use crate::modules::appointment::model::AppointmentStatus;
 use crate::modules::auth::service::NewAccount;
 use crate::modules::clinic::model::NewClinic;
 use crate::modules::doctor::model::NewDoctor;
-use crate::modules::patient::model::{BloodGroup, PatientFields, PatientWrite};
+use crate::modules::patient::model::PatientWrite;
+use synthetic::{APPOINTMENTS_PER_PATIENT, FIRST_NAMES, LAST_NAMES, SLOT_MINUTES};
 
 pub const DEMO_CLINIC: &str = "Demo Clinic";
 /// Public on purpose: it is printed at start-up and in the README. Never seeded in production.
@@ -29,21 +34,6 @@ pub const DEMO_ACCOUNTS: [(&str, &str, Role); 5] = [
     ("patient@demo.clinic", "Zoë Adams", Role::Patient),
 ];
 
-const FIRST_NAMES: [&str; 10] = [
-    "Zoë", "José", "Amelia", "Björn", "Chloé", "Dmitri", "Émile", "Fatima", "Kenji", "Noor",
-];
-const LAST_NAMES: [&str; 10] = [
-    "Adams",
-    "Müller",
-    "García",
-    "O'Brien",
-    "Nakamura",
-    "Okafor",
-    "Kowalski",
-    "Lindqvist",
-    "Rossi",
-    "Singh",
-];
 const SPECIALTIES: [&str; 3] = ["General Practice", "Cardiology", "Pediatrics"];
 
 /// Whether the demo data went in now or was already there.
@@ -53,8 +43,9 @@ pub enum DemoSeed {
     AlreadyPresent,
 }
 
-/// Creates the demo clinic, 3 doctors, 50 patients and the five demo accounts. Idempotent: does
-/// nothing when the demo admin already exists (it is created last).
+/// Creates the demo clinic, 3 doctors, 50 patients with their appointments and prescriptions,
+/// and the five demo accounts. Idempotent: does nothing when the demo admin already exists (it
+/// is created last).
 pub async fn demo(repos: &Repositories, services: &Services) -> anyhow::Result<DemoSeed> {
     if repos
         .users
@@ -99,30 +90,44 @@ pub async fn demo(repos: &Repositories, services: &Services) -> anyhow::Result<D
         .map_err(|e| anyhow::anyhow!("creating the demo doctor: {e:?}"))?;
     let mut doctor_ids = Vec::new();
     for (index, specialty) in SPECIALTIES.iter().enumerate() {
+        let name = if index == 0 {
+            doctor_user.name.clone()
+        } else {
+            format!("Dr. {} {}", FIRST_NAMES[index + 3], LAST_NAMES[index + 3])
+        };
+        let email = (index == 0).then(|| doctor_user.email.clone());
         let doctor = repos
             .doctors
             .insert(NewDoctor {
                 clinic_id: clinic.id,
                 user_id: (index == 0).then_some(doctor_user.id),
-                name: if index == 0 {
-                    doctor_user.name.clone()
-                } else {
-                    format!("Dr. {} {}", FIRST_NAMES[index + 3], LAST_NAMES[index + 3])
-                },
+                name: name.clone(),
                 specialty: (*specialty).into(),
                 license_number: Some(format!("LIC-{:05}", 1001 + index)),
-                email: (index == 0).then(|| doctor_user.email.clone()),
+                email: email.clone(),
                 created_at: now,
                 updated_at: now,
+                search_text: crate::modules::doctor::model::doctor_search_text(
+                    &name,
+                    email.as_deref(),
+                    specialty,
+                ),
             })
             .await?;
         doctor_ids.push(doctor.id);
     }
     let patients: Vec<PatientWrite> = (0..DEMO_PATIENTS)
-        .map(|i| PatientWrite::new(&synthetic_patient(i, "demo", &doctor_ids), now))
+        .map(|i| PatientWrite::new(&synthetic::patient(i, "demo", &doctor_ids), now))
         .collect();
-    repos.patients.insert_many(clinic.id, patients).await?;
-    let first_patient = first_patient_id(repos, clinic.id).await?;
+    let patient_ids = repos.patients.insert_many(clinic.id, patients).await?;
+    let first_patient = *patient_ids
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("the demo patients were not stored"))?;
+    // Half the visits lie in the past, half ahead.
+    let span = Duration::minutes(SLOT_MINUTES * (DEMO_PATIENTS * APPOINTMENTS_PER_PATIENT) as i64);
+    let base = whole_hour(now) - span / 2;
+    let numbered: Vec<(i64, usize)> = patient_ids.into_iter().zip(0..).collect();
+    add_history(repos, clinic.id, &numbered, &doctor_ids, 0, base).await?;
     for index in [2, 3, 4, 0] {
         let patient_id = (DEMO_ACCOUNTS[index].2 == Role::Patient).then_some(first_patient);
         services
@@ -138,30 +143,51 @@ pub async fn demo(repos: &Repositories, services: &Services) -> anyhow::Result<D
     })
 }
 
-async fn first_patient_id(repos: &Repositories, clinic_id: i64) -> anyhow::Result<i64> {
-    use crate::core::pagination::{Direction, PageRequest};
-    use crate::modules::patient::model::{
-        OrderDirection, PatientFilter, PatientOrder, PatientOrderField,
-    };
-    let page = PageRequest {
-        limit: 1,
-        direction: Direction::Forward,
-        cursor: None,
-    };
-    let order = PatientOrder {
-        field: PatientOrderField::CreatedAt,
-        direction: OrderDirection::Asc,
-    };
-    let rows = repos
-        .patients
-        .list(clinic_id, &PatientFilter::default(), order, &page)
-        .await?;
-    rows.first()
-        .map(|p| p.id)
-        .ok_or_else(|| anyhow::anyhow!("the demo patients were not stored"))
+fn whole_hour(at: NaiveDateTime) -> NaiveDateTime {
+    at.duration_trunc(Duration::hours(1)).unwrap_or(at)
 }
 
-/// Adds `count` synthetic patients to a clinic, in batches, with a progress bar.
+/// About five appointments and three prescriptions for each `(patient id, index)`; slots are
+/// numbered from `first_slot` after `base`, one per appointment, so none overlap.
+async fn add_history(
+    repos: &Repositories,
+    clinic_id: i64,
+    patients: &[(i64, usize)],
+    doctor_ids: &[i64],
+    first_slot: i64,
+    base: NaiveDateTime,
+) -> anyhow::Result<()> {
+    let now = db::now();
+    let visits: Vec<_> = patients
+        .iter()
+        .enumerate()
+        .flat_map(|(n, (patient_id, _))| {
+            let slot = first_slot + (n * APPOINTMENTS_PER_PATIENT) as i64;
+            synthetic::appointments(clinic_id, *patient_id, slot, base, now, doctor_ids)
+        })
+        .collect();
+    let ids = repos.appointments.insert_many(visits.clone()).await?;
+    let mut first_completed: HashMap<i64, (i64, i64)> = HashMap::new();
+    for (visit, id) in visits.iter().zip(ids) {
+        if visit.status == AppointmentStatus::Completed.as_str() {
+            first_completed
+                .entry(visit.patient_id)
+                .or_insert((id, visit.doctor_id));
+        }
+    }
+    let prescriptions = patients
+        .iter()
+        .flat_map(|(patient_id, i)| {
+            let visit = first_completed.get(patient_id).copied();
+            synthetic::prescriptions(clinic_id, *patient_id, *i, visit, now, doctor_ids)
+        })
+        .collect();
+    repos.prescriptions.insert_many(prescriptions).await?;
+    Ok(())
+}
+
+/// Adds `count` synthetic patients, with their appointments and prescriptions, to a clinic, in
+/// batches, with a progress bar.
 pub async fn bulk_patients(
     repos: &Repositories,
     clinic_id: i64,
@@ -171,6 +197,14 @@ pub async fn bulk_patients(
     let doctor_ids = repos.doctors.list_ids(clinic_id).await?;
     // A tag per run keeps emails unique when the command runs more than once.
     let tag = format!("bulk{}", chrono::Utc::now().timestamp());
+    // After every appointment the clinic already has, so the new ones never overlap them.
+    let base = match repos.appointments.latest_end(clinic_id).await? {
+        Some(end) => whole_hour(end) + Duration::hours(1),
+        None => {
+            let span = Duration::minutes(SLOT_MINUTES * (count * APPOINTMENTS_PER_PATIENT) as i64);
+            whole_hour(db::now()) - span / 2
+        }
+    };
     let progress = ProgressBar::new(count as u64);
     progress.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} patients ({per_sec}, eta {eta})")
@@ -181,39 +215,15 @@ pub async fn bulk_patients(
         let end = (start + BATCH).min(count);
         let now = db::now();
         let batch = (start..end)
-            .map(|i| PatientWrite::new(&synthetic_patient(i, &tag, &doctor_ids), now))
+            .map(|i| PatientWrite::new(&synthetic::patient(i, &tag, &doctor_ids), now))
             .collect();
-        repos.patients.insert_many(clinic_id, batch).await?;
+        let ids = repos.patients.insert_many(clinic_id, batch).await?;
+        let numbered: Vec<(i64, usize)> = ids.into_iter().zip(start..).collect();
+        let first_slot = (start * APPOINTMENTS_PER_PATIENT) as i64;
+        add_history(repos, clinic_id, &numbered, &doctor_ids, first_slot, base).await?;
         progress.inc((end - start) as u64);
         start = end;
     }
     progress.finish();
     Ok(())
-}
-
-/// A deterministic, plausible patient; `tag` keeps emails unique across runs.
-fn synthetic_patient(i: usize, tag: &str, doctor_ids: &[i64]) -> PatientFields {
-    let first = FIRST_NAMES[i % FIRST_NAMES.len()];
-    let last = LAST_NAMES[(i / FIRST_NAMES.len()) % LAST_NAMES.len()];
-    // "Zoë" -> "zoe" for the address: decompose, keep the ASCII letters.
-    let ascii = |name: &str| -> String {
-        name.nfd()
-            .filter(char::is_ascii_alphabetic)
-            .collect::<String>()
-            .to_lowercase()
-    };
-    let day = u32::try_from(i % 28).unwrap_or(0) + 1;
-    let month = u32::try_from(i % 12).unwrap_or(0) + 1;
-    let year = 1940 + i32::try_from(i % 80).unwrap_or(0);
-    PatientFields {
-        name: format!("{first} {last}"),
-        email: format!("{}.{}.{tag}{i}@example.com", ascii(first), ascii(last)),
-        phone: Some(format!("555{:07}", i % 10_000_000)),
-        blood_group: Some(BloodGroup::ALL[i % BloodGroup::ALL.len()]),
-        date_of_birth: NaiveDate::from_ymd_opt(year, month, day).unwrap_or_default(),
-        internal_notes: i
-            .is_multiple_of(5)
-            .then(|| format!("Follow-up needed (synthetic record {i}).")),
-        primary_doctor_id: (!doctor_ids.is_empty()).then(|| doctor_ids[i % doctor_ids.len()]),
-    }
 }

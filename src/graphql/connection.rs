@@ -1,0 +1,102 @@
+//! Relay connections, one generic type for every list.
+use async_graphql::{Context, OutputType, SimpleObject};
+use serde::Serialize;
+
+use super::pagination::PageInfo;
+use crate::core::pagination::{Page, encode_cursor};
+use crate::modules::appointment::resolvers::AppointmentObject;
+use crate::modules::doctor::resolvers::DoctorObject;
+use crate::modules::patient::resolvers::PatientObject;
+use crate::modules::prescription::resolvers::PrescriptionObject;
+
+/// A page of a list, with its cursors.
+#[derive(SimpleObject)]
+#[graphql(concrete(name = "PatientConnection", params(PatientObject)))]
+#[graphql(concrete(name = "DoctorConnection", params(DoctorObject)))]
+#[graphql(concrete(name = "AppointmentConnection", params(AppointmentObject)))]
+#[graphql(concrete(name = "PrescriptionConnection", params(PrescriptionObject)))]
+pub struct Connection<T: OutputType>
+where
+    Edge<T>: OutputType,
+{
+    /// How many items match, across all pages. Counted only when selected.
+    pub total_count: i32,
+    pub page_info: PageInfo,
+    pub edges: Vec<Edge<T>>,
+    pub nodes: Vec<T>,
+}
+
+#[derive(SimpleObject)]
+#[graphql(concrete(name = "PatientEdge", params(PatientObject)))]
+#[graphql(concrete(name = "DoctorEdge", params(DoctorObject)))]
+#[graphql(concrete(name = "AppointmentEdge", params(AppointmentObject)))]
+#[graphql(concrete(name = "PrescriptionEdge", params(PrescriptionObject)))]
+pub struct Edge<T: OutputType> {
+    pub cursor: String,
+    pub node: T,
+}
+
+/// Whether the client selected `totalCount` on the connection this resolver returns, so the
+/// count query runs only when someone reads it.
+pub fn wants_total_count(ctx: &Context<'_>) -> bool {
+    ctx.look_ahead().field("totalCount").exists()
+}
+
+impl<T: OutputType + Clone> Connection<T>
+where
+    Edge<T>: OutputType,
+{
+    /// Builds the connection of `page`; `cursor_of` gives each row's cursor key.
+    pub fn build<R, K: Serialize>(
+        page: Page<R>,
+        total_count: Option<i64>,
+        cursor_of: impl Fn(&R) -> K,
+        node_of: impl Fn(R) -> T,
+    ) -> Self {
+        let cursors: Vec<String> = page
+            .items
+            .iter()
+            .map(|row| encode_cursor(&cursor_of(row)))
+            .collect();
+        let nodes: Vec<T> = page.items.into_iter().map(node_of).collect();
+        let edges = cursors
+            .iter()
+            .zip(&nodes)
+            .map(|(cursor, node)| Edge {
+                cursor: cursor.clone(),
+                node: node.clone(),
+            })
+            .collect();
+        Connection {
+            total_count: total_count.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
+            page_info: PageInfo {
+                has_next_page: page.has_next_page,
+                has_previous_page: page.has_previous_page,
+                start_cursor: cursors.first().cloned(),
+                end_cursor: cursors.last().cloned(),
+            },
+            edges,
+            nodes,
+        }
+    }
+}
+
+/// The size of a nested list (`first`, default 20, at most 100, never silently cut).
+pub fn nested_size(first: Option<i32>) -> crate::core::error::AppResult<usize> {
+    let request = crate::core::pagination::ConnectionArgs {
+        first,
+        ..Default::default()
+    }
+    .parse::<crate::core::pagination::KeyCursor>()?;
+    Ok(request.limit)
+}
+
+/// The page of a nested list whose loader fetched one row more than `size`.
+pub fn nested_page<R>(rows: Vec<R>, size: usize) -> Page<R> {
+    let request = crate::core::pagination::PageRequest::<()> {
+        limit: size,
+        direction: crate::core::pagination::Direction::Forward,
+        cursor: None,
+    };
+    Page::from_rows(rows, &request)
+}

@@ -1,0 +1,48 @@
+//! The per-request DataLoader. One is built for each authenticated request, scoped to the
+//! caller, so cached rows never cross requests or users and no batch can read another clinic.
+//! Each module implements `Loader<Key>` for [`BatchLoader`] in its own `loaders.rs`.
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use async_graphql::Context;
+use async_graphql::dataloader::DataLoader;
+
+use crate::app::Repositories;
+use crate::core::error::AppError;
+use crate::core::scope::Scope;
+
+pub struct BatchLoader {
+    pub repos: Repositories,
+    pub scope: Scope,
+}
+
+pub type Loaders = DataLoader<BatchLoader>;
+
+pub fn for_request(repos: Repositories, scope: Scope) -> Loaders {
+    DataLoader::new(BatchLoader { repos, scope }, tokio::spawn)
+}
+
+/// The request's loader (present whenever a caller is authenticated).
+pub fn loaders<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {
+    ctx.data_opt::<Loaders>()
+        .ok_or_else(|| AppError::Unauthenticated.into())
+}
+
+/// Loader errors must be cloneable; async-graphql's error is, and converting here logs an
+/// internal failure once per batch rather than once per field.
+pub fn load_error(error: crate::db::DbError) -> async_graphql::Error {
+    AppError::from(error).into()
+}
+
+/// Groups keys that share everything but the parent id, so each group is one statement.
+pub fn group_by_shape<K, S>(keys: &[K], shape: impl Fn(&K) -> (S, i64)) -> HashMap<S, Vec<i64>>
+where
+    S: Eq + Hash,
+{
+    let mut groups: HashMap<S, Vec<i64>> = HashMap::new();
+    for key in keys {
+        let (shape, parent) = shape(key);
+        groups.entry(shape).or_default().push(parent);
+    }
+    groups
+}

@@ -1,0 +1,86 @@
+//! GraphQL inputs of the appointment API.
+use async_graphql::{ID, InputObject};
+use chrono::{DateTime, Utc};
+
+use super::model::{AppointmentFilter, AppointmentStatus};
+use super::service::ScheduleRequest;
+use crate::core::error::{AppError, AppResult};
+use crate::core::ids::{NodeType, decode_as};
+
+#[derive(InputObject, Debug)]
+pub struct ScheduleAppointmentInput {
+    pub patient_id: ID,
+    pub doctor_id: ID,
+    /// Must be in the future; stored to the second.
+    pub scheduled_at: DateTime<Utc>,
+    /// 5 to 480.
+    #[graphql(default = 30)]
+    pub duration_minutes: i32,
+    pub reason: Option<String>,
+    pub notes: Option<String>,
+}
+
+#[derive(InputObject, Debug)]
+pub struct RescheduleAppointmentInput {
+    pub scheduled_at: DateTime<Utc>,
+    /// Keeps the current length when omitted.
+    pub duration_minutes: Option<i32>,
+}
+
+/// Narrows appointment lists; fields combine with AND.
+#[derive(InputObject, Debug, Default)]
+#[graphql(name = "AppointmentFilter")]
+pub struct AppointmentFilterInput {
+    pub patient_id: Option<ID>,
+    pub doctor_id: Option<ID>,
+    pub status: Option<AppointmentStatus>,
+    /// Starting at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Starting before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl From<ScheduleAppointmentInput> for ScheduleRequest {
+    fn from(input: ScheduleAppointmentInput) -> Self {
+        ScheduleRequest {
+            patient_id: decode_as(NodeType::Patient, &input.patient_id),
+            doctor_id: decode_as(NodeType::Doctor, &input.doctor_id),
+            scheduled_at: input.scheduled_at,
+            duration_minutes: input.duration_minutes,
+            reason: input.reason,
+            notes: input.notes,
+        }
+    }
+}
+
+impl AppointmentFilterInput {
+    pub fn into_filter(self) -> AppResult<AppointmentFilter> {
+        let id = |value: Option<ID>, node_type, field: &str| match value {
+            None => Ok(None),
+            Some(id) => decode_as(node_type, &id)
+                .map(Some)
+                .ok_or_else(|| AppError::invalid(field, "is not an id of that type")),
+        };
+        Ok(AppointmentFilter {
+            patient_id: id(self.patient_id, NodeType::Patient, "filter.patientId")?,
+            doctor_id: id(self.doctor_id, NodeType::Doctor, "filter.doctorId")?,
+            status: self.status,
+            from: self.from.map(|t| t.naive_utc()),
+            to: self.to.map(|t| t.naive_utc()),
+        })
+    }
+}
+
+/// The filter arguments of nested appointment lists.
+pub fn nested_filter(
+    status: Option<AppointmentStatus>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> AppointmentFilter {
+    AppointmentFilter {
+        status,
+        from: from.map(|t| t.naive_utc()),
+        to: to.map(|t| t.naive_utc()),
+        ..Default::default()
+    }
+}

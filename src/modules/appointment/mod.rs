@@ -1,0 +1,7 @@
+//! Appointments: booking without overlaps, and a status state machine.
+pub mod input;
+pub mod loaders;
+pub mod model;
+pub mod repository;
+pub mod resolvers;
+pub mod service;

@@ -1,0 +1,192 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::appointments;
+
+/// Where an appointment is in its life. COMPLETED, CANCELLED and NO_SHOW are final.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AppointmentStatus {
+    Scheduled,
+    Confirmed,
+    CheckedIn,
+    Completed,
+    Cancelled,
+    NoShow,
+}
+
+impl AppointmentStatus {
+    pub const ALL: [AppointmentStatus; 6] = [
+        AppointmentStatus::Scheduled,
+        AppointmentStatus::Confirmed,
+        AppointmentStatus::CheckedIn,
+        AppointmentStatus::Completed,
+        AppointmentStatus::Cancelled,
+        AppointmentStatus::NoShow,
+    ];
+    /// Statuses that hold their time slot (the others free it).
+    pub const ACTIVE: [&'static str; 4] = ["SCHEDULED", "CONFIRMED", "CHECKED_IN", "COMPLETED"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppointmentStatus::Scheduled => "SCHEDULED",
+            AppointmentStatus::Confirmed => "CONFIRMED",
+            AppointmentStatus::CheckedIn => "CHECKED_IN",
+            AppointmentStatus::Completed => "COMPLETED",
+            AppointmentStatus::Cancelled => "CANCELLED",
+            AppointmentStatus::NoShow => "NO_SHOW",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<AppointmentStatus> {
+        Self::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// The moves of the state machine and the statuses each may start from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Reschedule,
+    Confirm,
+    CheckIn,
+    Complete,
+    Cancel,
+    MarkNoShow,
+}
+
+impl Transition {
+    pub fn allowed_from(self) -> &'static [AppointmentStatus] {
+        use AppointmentStatus::*;
+        match self {
+            Transition::Reschedule | Transition::Cancel | Transition::MarkNoShow => {
+                &[Scheduled, Confirmed]
+            }
+            Transition::Confirm => &[Scheduled],
+            Transition::CheckIn => &[Scheduled, Confirmed],
+            Transition::Complete => &[CheckedIn],
+        }
+    }
+
+    /// The status after the move (a reschedule needs confirming again).
+    pub fn target(self) -> AppointmentStatus {
+        match self {
+            Transition::Reschedule => AppointmentStatus::Scheduled,
+            Transition::Confirm => AppointmentStatus::Confirmed,
+            Transition::CheckIn => AppointmentStatus::CheckedIn,
+            Transition::Complete => AppointmentStatus::Completed,
+            Transition::Cancel => AppointmentStatus::Cancelled,
+            Transition::MarkNoShow => AppointmentStatus::NoShow,
+        }
+    }
+
+    pub fn verb(self) -> &'static str {
+        match self {
+            Transition::Reschedule => "reschedule",
+            Transition::Confirm => "confirm",
+            Transition::CheckIn => "check in",
+            Transition::Complete => "complete",
+            Transition::Cancel => "cancel",
+            Transition::MarkNoShow => "mark as no-show",
+        }
+    }
+}
+
+/// Column list of raw (per-parent) queries; must name every field of [`Appointment`].
+pub const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, scheduled_at, ends_at, \
+     duration_minutes, status, reason, notes, cancellation_reason, created_at, updated_at";
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, QueryableByName)]
+#[diesel(table_name = appointments)]
+#[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
+pub struct Appointment {
+    pub id: i64,
+    pub clinic_id: i64,
+    pub patient_id: i64,
+    pub doctor_id: i64,
+    pub scheduled_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub duration_minutes: i32,
+    pub status: String,
+    pub reason: Option<String>,
+    pub notes: Option<String>,
+    pub cancellation_reason: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl Appointment {
+    pub fn status(&self) -> AppointmentStatus {
+        // The CHECK constraint admits only known names.
+        AppointmentStatus::parse(&self.status).unwrap_or(AppointmentStatus::Scheduled)
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = appointments, treat_none_as_default_value = false)]
+pub struct NewAppointment {
+    pub clinic_id: i64,
+    pub patient_id: i64,
+    pub doctor_id: i64,
+    pub scheduled_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub duration_minutes: i32,
+    pub status: String,
+    pub reason: Option<String>,
+    pub notes: Option<String>,
+    pub cancellation_reason: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A time slot: `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub start: NaiveDateTime,
+    pub end: NaiveDateTime,
+    pub minutes: i32,
+}
+
+/// Filters of appointment lists; all optional, combined with AND.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct AppointmentFilter {
+    pub patient_id: Option<i64>,
+    pub doctor_id: Option<i64>,
+    pub status: Option<AppointmentStatus>,
+    /// Starts at or after.
+    pub from: Option<NaiveDateTime>,
+    /// Starts before.
+    pub to: Option<NaiveDateTime>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn final_statuses_allow_no_move() {
+        let moves = [
+            Transition::Reschedule,
+            Transition::Confirm,
+            Transition::CheckIn,
+            Transition::Complete,
+            Transition::Cancel,
+            Transition::MarkNoShow,
+        ];
+        for status in [
+            AppointmentStatus::Completed,
+            AppointmentStatus::Cancelled,
+            AppointmentStatus::NoShow,
+        ] {
+            assert!(
+                moves.iter().all(|m| !m.allowed_from().contains(&status)),
+                "{status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn status_names_round_trip() {
+        for status in AppointmentStatus::ALL {
+            assert_eq!(AppointmentStatus::parse(status.as_str()), Some(status));
+        }
+    }
+}

@@ -1,0 +1,464 @@
+//! Appointment queries, always scoped (clinic, and for a PATIENT their own rows).
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::model::{
+    Appointment, AppointmentFilter, AppointmentStatus, COLUMNS, NewAppointment, Slot,
+};
+use crate::core::pagination::{Direction, KeyCursor, PageRequest};
+use crate::core::scope::Scope;
+use crate::db::schema::appointments;
+use crate::db::window::PerParentQuery;
+use crate::db::{DbError, DbPool, DbResult};
+use crate::{in_transaction, with_conn};
+
+/// Which rows a per-parent list is grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AppointmentParent {
+    Patient,
+    Doctor,
+}
+
+/// The outcome of booking a slot.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Booking {
+    Booked(Appointment),
+    /// The slot overlaps this live appointment of the doctor or the patient.
+    Clash(i64),
+    /// No appointment with that id is in a status the move starts from.
+    NotFound,
+}
+
+#[async_trait]
+pub trait AppointmentRepository: Send + Sync {
+    async fn find(&self, scope: &Scope, id: i64) -> DbResult<Option<Appointment>>;
+    async fn find_many(&self, scope: &Scope, ids: &[i64]) -> DbResult<Vec<Appointment>>;
+    /// Rows in traversal order, at most `page.limit + 1`; ordered by start time, then id.
+    async fn list(
+        &self,
+        scope: &Scope,
+        filter: &AppointmentFilter,
+        page: &PageRequest<KeyCursor>,
+    ) -> DbResult<Vec<Appointment>>;
+    async fn count(&self, scope: &Scope, filter: &AppointmentFilter) -> DbResult<i64>;
+    /// The first `per_parent` appointments (by start time) of each parent, in one statement.
+    async fn list_per_parent(
+        &self,
+        scope: &Scope,
+        parent: AppointmentParent,
+        parent_ids: &[i64],
+        filter: &AppointmentFilter,
+        per_parent: usize,
+    ) -> DbResult<Vec<Appointment>>;
+    /// `(parent id, count)` for each parent that has matching appointments.
+    async fn count_per_parent(
+        &self,
+        scope: &Scope,
+        parent: AppointmentParent,
+        parent_ids: &[i64],
+        filter: &AppointmentFilter,
+    ) -> DbResult<Vec<(i64, i64)>>;
+    /// Inserts after checking, in the same write transaction, that the slot is free for the
+    /// doctor and the patient.
+    async fn book(&self, appointment: NewAppointment) -> DbResult<Booking>;
+    /// Moves an appointment in one of `from` to `slot`, with the same overlap rule.
+    async fn rebook(
+        &self,
+        clinic_id: i64,
+        id: i64,
+        slot: Slot,
+        from: &[AppointmentStatus],
+        at: NaiveDateTime,
+    ) -> DbResult<Booking>;
+    /// Changes the status if it is one of `from`; `None` otherwise.
+    async fn transition(
+        &self,
+        clinic_id: i64,
+        id: i64,
+        from: &[AppointmentStatus],
+        to: AppointmentStatus,
+        cancellation_reason: Option<String>,
+        at: NaiveDateTime,
+    ) -> DbResult<Option<Appointment>>;
+    /// Bulk insert for seeding (the caller guarantees free slots); the new ids in input order.
+    async fn insert_many(&self, rows: Vec<NewAppointment>) -> DbResult<Vec<i64>>;
+    /// When the clinic's last appointment ends, if it has any.
+    async fn latest_end(&self, clinic_id: i64) -> DbResult<Option<NaiveDateTime>>;
+}
+
+pub struct DieselAppointmentRepository {
+    pool: DbPool,
+}
+
+impl DieselAppointmentRepository {
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+fn names(statuses: &[AppointmentStatus]) -> Vec<&'static str> {
+    statuses.iter().map(|s| s.as_str()).collect()
+}
+
+/// Narrows a boxed appointments query to the scope and the filter.
+macro_rules! scoped {
+    ($query:expr, $scope:expr, $filter:expr) => {{
+        let scope: &Scope = $scope;
+        let filter: &AppointmentFilter = $filter;
+        let mut query = $query.filter(appointments::clinic_id.eq(scope.clinic_id));
+        if let Some(own) = scope.patient_id {
+            query = query.filter(appointments::patient_id.eq(own));
+        }
+        if let Some(id) = filter.patient_id {
+            query = query.filter(appointments::patient_id.eq(id));
+        }
+        if let Some(id) = filter.doctor_id {
+            query = query.filter(appointments::doctor_id.eq(id));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(appointments::status.eq(status.as_str()));
+        }
+        if let Some(from) = filter.from {
+            query = query.filter(appointments::scheduled_at.ge(from));
+        }
+        if let Some(to) = filter.to {
+            query = query.filter(appointments::scheduled_at.lt(to));
+        }
+        query
+    }};
+}
+
+/// The id of a live appointment of `doctor_id` or `patient_id` overlapping `slot`.
+macro_rules! clash {
+    ($conn:expr, $clinic_id:expr, $doctor_id:expr, $patient_id:expr, $slot:expr, $except:expr) => {{
+        let slot: Slot = $slot;
+        appointments::table
+            .filter(appointments::clinic_id.eq($clinic_id))
+            .filter(appointments::status.eq_any(AppointmentStatus::ACTIVE))
+            .filter(appointments::scheduled_at.lt(slot.end))
+            .filter(appointments::ends_at.gt(slot.start))
+            .filter(
+                appointments::doctor_id
+                    .eq($doctor_id)
+                    .or(appointments::patient_id.eq($patient_id)),
+            )
+            .filter(appointments::id.ne($except))
+            .order(appointments::scheduled_at.asc())
+            .select(appointments::id)
+            .first::<i64>($conn)
+            .await
+            .optional()?
+    }};
+}
+
+impl DieselAppointmentRepository {
+    /// After PostgreSQL's exclusion constraint refused a racing booking: which appointment won.
+    async fn winner(
+        &self,
+        clinic_id: i64,
+        doctor_id: i64,
+        patient_id: i64,
+        slot: Slot,
+        except: i64,
+    ) -> DbResult<Booking> {
+        let winner = with_conn!(&self.pool, |conn| Ok::<_, DbError>(clash!(
+            conn, clinic_id, doctor_id, patient_id, slot, except
+        )))?;
+        // The winner may have been cancelled since; its slot was taken when we tried.
+        Ok(Booking::Clash(winner.unwrap_or(0)))
+    }
+}
+
+#[async_trait]
+impl AppointmentRepository for DieselAppointmentRepository {
+    async fn find(&self, scope: &Scope, id: i64) -> DbResult<Option<Appointment>> {
+        Ok(self.find_many(scope, &[id]).await?.into_iter().next())
+    }
+
+    async fn find_many(&self, scope: &Scope, ids: &[i64]) -> DbResult<Vec<Appointment>> {
+        let ids = ids.to_vec();
+        with_conn!(&self.pool, |conn| {
+            let query = scoped!(
+                appointments::table
+                    .select(Appointment::as_select())
+                    .into_boxed(),
+                scope,
+                &AppointmentFilter::default()
+            );
+            Ok(query
+                .filter(appointments::id.eq_any(&ids))
+                .load(conn)
+                .await?)
+        })
+    }
+
+    async fn list(
+        &self,
+        scope: &Scope,
+        filter: &AppointmentFilter,
+        page: &PageRequest<KeyCursor>,
+    ) -> DbResult<Vec<Appointment>> {
+        let forward = page.direction == Direction::Forward;
+        let cursor = page.cursor.as_ref().and_then(|c| Some((c.time()?, c.id)));
+        let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
+        with_conn!(&self.pool, |conn| {
+            let mut query = scoped!(
+                appointments::table
+                    .select(Appointment::as_select())
+                    .into_boxed(),
+                scope,
+                filter
+            );
+            if let Some((at, id)) = cursor {
+                query = if forward {
+                    query.filter(
+                        appointments::scheduled_at
+                            .gt(at)
+                            .or(appointments::scheduled_at
+                                .eq(at)
+                                .and(appointments::id.gt(id))),
+                    )
+                } else {
+                    query.filter(
+                        appointments::scheduled_at
+                            .lt(at)
+                            .or(appointments::scheduled_at
+                                .eq(at)
+                                .and(appointments::id.lt(id))),
+                    )
+                };
+            }
+            query = if forward {
+                query.order((appointments::scheduled_at.asc(), appointments::id.asc()))
+            } else {
+                query.order((appointments::scheduled_at.desc(), appointments::id.desc()))
+            };
+            Ok(query.limit(limit).load(conn).await?)
+        })
+    }
+
+    async fn count(&self, scope: &Scope, filter: &AppointmentFilter) -> DbResult<i64> {
+        with_conn!(&self.pool, |conn| {
+            let query = scoped!(
+                appointments::table
+                    .select(diesel::dsl::count_star())
+                    .into_boxed(),
+                scope,
+                filter
+            );
+            Ok(query.get_result(conn).await?)
+        })
+    }
+
+    async fn list_per_parent(
+        &self,
+        scope: &Scope,
+        parent: AppointmentParent,
+        parent_ids: &[i64],
+        filter: &AppointmentFilter,
+        per_parent: usize,
+    ) -> DbResult<Vec<Appointment>> {
+        let parent_column = match parent {
+            AppointmentParent::Patient => "patient_id",
+            AppointmentParent::Doctor => "doctor_id",
+        };
+        let mut query = PerParentQuery::new(
+            "appointments",
+            COLUMNS,
+            parent_column,
+            "scheduled_at, id",
+            per_parent,
+        )
+        .eq_id("clinic_id", scope.clinic_id)
+        .in_ids(parent_column, parent_ids);
+        if let Some(own) = scope.patient_id {
+            query = query.eq_id("patient_id", own);
+        }
+        if let Some(status) = filter.status {
+            query = query.eq_name("status", status.as_str());
+        }
+        if let Some(from) = filter.from {
+            query = query.at_or_after("scheduled_at", from);
+        }
+        if let Some(to) = filter.to {
+            query = query.before("scheduled_at", to);
+        }
+        let sql = query.sql();
+        with_conn!(&self.pool, |conn| Ok(diesel::sql_query(sql.as_str())
+            .load::<Appointment>(conn)
+            .await?))
+    }
+
+    async fn count_per_parent(
+        &self,
+        scope: &Scope,
+        parent: AppointmentParent,
+        parent_ids: &[i64],
+        filter: &AppointmentFilter,
+    ) -> DbResult<Vec<(i64, i64)>> {
+        let ids = parent_ids.to_vec();
+        with_conn!(&self.pool, |conn| Ok(match parent {
+            AppointmentParent::Patient => {
+                scoped!(
+                    appointments::table
+                        .group_by(appointments::patient_id)
+                        .select((appointments::patient_id, diesel::dsl::count_star()))
+                        .into_boxed(),
+                    scope,
+                    filter
+                )
+                .filter(appointments::patient_id.eq_any(&ids))
+                .load(conn)
+                .await?
+            }
+            AppointmentParent::Doctor => {
+                scoped!(
+                    appointments::table
+                        .group_by(appointments::doctor_id)
+                        .select((appointments::doctor_id, diesel::dsl::count_star()))
+                        .into_boxed(),
+                    scope,
+                    filter
+                )
+                .filter(appointments::doctor_id.eq_any(&ids))
+                .load(conn)
+                .await?
+            }
+        }))
+    }
+
+    async fn book(&self, appointment: NewAppointment) -> DbResult<Booking> {
+        let slot = Slot {
+            start: appointment.scheduled_at,
+            end: appointment.ends_at,
+            minutes: appointment.duration_minutes,
+        };
+        let (clinic_id, doctor_id, patient_id) = (
+            appointment.clinic_id,
+            appointment.doctor_id,
+            appointment.patient_id,
+        );
+        let outcome = in_transaction!(&self.pool, |conn| {
+            if let Some(other) = clash!(conn, clinic_id, doctor_id, patient_id, slot, 0_i64) {
+                return Ok(Booking::Clash(other));
+            }
+            let booked = diesel::insert_into(appointments::table)
+                .values(&appointment)
+                .returning(Appointment::as_returning())
+                .get_result(conn)
+                .await?;
+            Ok(Booking::Booked(booked))
+        });
+        match outcome {
+            Err(DbError::ExclusionViolation(_)) => {
+                self.winner(clinic_id, doctor_id, patient_id, slot, 0).await
+            }
+            other => other,
+        }
+    }
+
+    async fn rebook(
+        &self,
+        clinic_id: i64,
+        id: i64,
+        slot: Slot,
+        from: &[AppointmentStatus],
+        at: NaiveDateTime,
+    ) -> DbResult<Booking> {
+        let from = names(from);
+        let mut parties = None;
+        let outcome = in_transaction!(&self.pool, |conn| {
+            let current: Option<(i64, i64)> = appointments::table
+                .filter(appointments::id.eq(id))
+                .filter(appointments::clinic_id.eq(clinic_id))
+                .filter(appointments::status.eq_any(&from))
+                .select((appointments::doctor_id, appointments::patient_id))
+                .first(conn)
+                .await
+                .optional()?;
+            let Some((doctor_id, patient_id)) = current else {
+                return Ok(Booking::NotFound);
+            };
+            parties = Some((doctor_id, patient_id));
+            if let Some(other) = clash!(conn, clinic_id, doctor_id, patient_id, slot, id) {
+                return Ok(Booking::Clash(other));
+            }
+            let moved = diesel::update(
+                appointments::table
+                    .filter(appointments::id.eq(id))
+                    .filter(appointments::status.eq_any(&from)),
+            )
+            .set((
+                appointments::scheduled_at.eq(slot.start),
+                appointments::ends_at.eq(slot.end),
+                appointments::duration_minutes.eq(slot.minutes),
+                appointments::status.eq(AppointmentStatus::Scheduled.as_str()),
+                appointments::updated_at.eq(at),
+            ))
+            .returning(Appointment::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+            Ok(moved.map_or(Booking::NotFound, Booking::Booked))
+        });
+        match (outcome, parties) {
+            (Err(DbError::ExclusionViolation(_)), Some((doctor_id, patient_id))) => {
+                self.winner(clinic_id, doctor_id, patient_id, slot, id)
+                    .await
+            }
+            (other, _) => other,
+        }
+    }
+
+    async fn transition(
+        &self,
+        clinic_id: i64,
+        id: i64,
+        from: &[AppointmentStatus],
+        to: AppointmentStatus,
+        cancellation_reason: Option<String>,
+        at: NaiveDateTime,
+    ) -> DbResult<Option<Appointment>> {
+        let from = names(from);
+        with_conn!(&self.pool, |conn| Ok(diesel::update(
+            appointments::table
+                .filter(appointments::id.eq(id))
+                .filter(appointments::clinic_id.eq(clinic_id))
+                .filter(appointments::status.eq_any(&from))
+        )
+        .set((
+            appointments::status.eq(to.as_str()),
+            appointments::cancellation_reason.eq(cancellation_reason),
+            appointments::updated_at.eq(at),
+        ))
+        .returning(Appointment::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?))
+    }
+
+    async fn insert_many(&self, rows: Vec<NewAppointment>) -> DbResult<Vec<i64>> {
+        in_transaction!(&self.pool, |conn| {
+            let mut ids = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let id = diesel::insert_into(appointments::table)
+                    .values(row)
+                    .returning(appointments::id)
+                    .get_result(conn)
+                    .await?;
+                ids.push(id);
+            }
+            Ok(ids)
+        })
+    }
+
+    async fn latest_end(&self, clinic_id: i64) -> DbResult<Option<NaiveDateTime>> {
+        with_conn!(&self.pool, |conn| Ok(appointments::table
+            .filter(appointments::clinic_id.eq(clinic_id))
+            .select(diesel::dsl::max(appointments::ends_at))
+            .first(conn)
+            .await?))
+    }
+}

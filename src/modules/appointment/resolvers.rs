@@ -1,0 +1,285 @@
+//! The appointment part of the schema.
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::input::{AppointmentFilterInput, RescheduleAppointmentInput, ScheduleAppointmentInput};
+use super::loaders::{AppointmentCountOf, AppointmentsOf};
+use super::model::{Appointment, AppointmentFilter, AppointmentStatus};
+use super::repository::AppointmentParent;
+use super::service::{AppointmentService, FRONT_DESK};
+use crate::core::auth::Role;
+use crate::core::error::AppError;
+use crate::core::ids::{self, NodeType};
+use crate::core::pagination::{ConnectionArgs, KeyCursor};
+use crate::graphql::connection::{Connection, nested_page, nested_size, wants_total_count};
+use crate::graphql::guards::{RoleGuard, caller};
+use crate::graphql::loaders::loaders;
+use crate::modules::clinic::loaders::ClinicKey;
+use crate::modules::clinic::resolvers::ClinicObject;
+use crate::modules::doctor::loaders::DoctorKey;
+use crate::modules::doctor::resolvers::DoctorObject;
+use crate::modules::patient::loaders::PatientKey;
+use crate::modules::patient::resolvers::PatientObject;
+use crate::modules::prescription::model::PrescriptionStatus;
+use crate::modules::prescription::repository::PrescriptionParent;
+use crate::modules::prescription::resolvers::{PrescriptionObject, prescriptions_of};
+use crate::modules::prescription::service::READERS as PRESCRIPTION_READERS;
+
+fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<AppointmentService>> {
+    ctx.data::<Arc<AppointmentService>>()
+}
+
+fn appointment_key(id: &ID) -> Result<i64> {
+    Ok(ids::decode_as(NodeType::Appointment, id).ok_or(AppError::NotFound("appointment"))?)
+}
+
+pub fn cursor_of(appointment: &Appointment) -> KeyCursor {
+    KeyCursor::at(appointment.scheduled_at, appointment.id)
+}
+
+/// Builds a nested appointments connection of a patient or doctor, through the loaders.
+pub async fn appointments_of(
+    ctx: &Context<'_>,
+    parent: AppointmentParent,
+    id: i64,
+    filter: AppointmentFilter,
+    first: Option<i32>,
+) -> Result<Connection<AppointmentObject>> {
+    let size = nested_size(first)?;
+    let loader = loaders(ctx)?;
+    let rows = loader
+        .load_one(AppointmentsOf {
+            parent,
+            id,
+            filter: filter.clone(),
+            fetch: size + 1,
+        })
+        .await?
+        .unwrap_or_default();
+    let total = if wants_total_count(ctx) {
+        let key = AppointmentCountOf { parent, id, filter };
+        Some(loader.load_one(key).await?.unwrap_or(0))
+    } else {
+        None
+    };
+    Ok(Connection::build(
+        nested_page(rows, size),
+        total,
+        cursor_of,
+        AppointmentObject,
+    ))
+}
+
+/// A visit of a patient to a doctor.
+#[derive(Clone)]
+pub struct AppointmentObject(pub Appointment);
+
+#[Object(name = "Appointment")]
+impl AppointmentObject {
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Appointment, self.0.id).into()
+    }
+
+    async fn patient(&self, ctx: &Context<'_>) -> Result<PatientObject> {
+        let patient = loaders(ctx)?
+            .load_one(PatientKey(self.0.patient_id))
+            .await?
+            .ok_or(AppError::PatientNotFound)?;
+        Ok(PatientObject(patient))
+    }
+
+    async fn doctor(&self, ctx: &Context<'_>) -> Result<DoctorObject> {
+        let doctor = loaders(ctx)?
+            .load_one(DoctorKey(self.0.doctor_id))
+            .await?
+            .ok_or(AppError::NotFound("doctor"))?;
+        Ok(DoctorObject(doctor))
+    }
+
+    async fn clinic(&self, ctx: &Context<'_>) -> Result<ClinicObject> {
+        let clinic = loaders(ctx)?
+            .load_one(ClinicKey(self.0.clinic_id))
+            .await?
+            .ok_or(AppError::NotFound("clinic"))?;
+        Ok(ClinicObject(clinic))
+    }
+
+    async fn scheduled_at(&self) -> DateTime<Utc> {
+        self.0.scheduled_at.and_utc()
+    }
+
+    async fn duration_minutes(&self) -> i32 {
+        self.0.duration_minutes
+    }
+
+    async fn ends_at(&self) -> DateTime<Utc> {
+        self.0.ends_at.and_utc()
+    }
+
+    async fn status(&self) -> AppointmentStatus {
+        self.0.status()
+    }
+
+    async fn reason(&self) -> Option<&str> {
+        self.0.reason.as_deref()
+    }
+
+    async fn notes(&self) -> Option<&str> {
+        self.0.notes.as_deref()
+    }
+
+    async fn cancellation_reason(&self) -> Option<&str> {
+        self.0.cancellation_reason.as_deref()
+    }
+
+    /// Prescriptions written at this appointment, newest first. Not for RECEPTIONIST.
+    #[graphql(guard = "RoleGuard::new(PRESCRIPTION_READERS)")]
+    async fn prescriptions(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<PrescriptionStatus>,
+        first: Option<i32>,
+    ) -> Result<Connection<PrescriptionObject>> {
+        prescriptions_of(
+            ctx,
+            PrescriptionParent::Appointment,
+            self.0.id,
+            status,
+            first,
+        )
+        .await
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at.and_utc()
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at.and_utc()
+    }
+}
+
+#[derive(Default)]
+pub struct AppointmentQuery;
+
+#[Object]
+impl AppointmentQuery {
+    /// An appointment of the caller's clinic (a PATIENT: only their own).
+    async fn appointment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<AppointmentObject>> {
+        let appointment = service(ctx)?
+            .get(caller(ctx)?, appointment_key(&id)?)
+            .await?;
+        Ok(Some(AppointmentObject(appointment)))
+    }
+
+    /// Appointments by start time, earliest first.
+    async fn appointments(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AppointmentFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<AppointmentObject>> {
+        let caller = caller(ctx)?;
+        let filter = filter.unwrap_or_default().into_filter()?;
+        let service = service(ctx)?;
+        let args = ConnectionArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let page = service.list(caller, &filter, args).await?;
+        let total = if wants_total_count(ctx) {
+            Some(service.count(caller, &filter).await?)
+        } else {
+            None
+        };
+        Ok(Connection::build(page, total, cursor_of, AppointmentObject))
+    }
+}
+
+#[derive(Default)]
+pub struct AppointmentMutation;
+
+#[Object]
+impl AppointmentMutation {
+    #[graphql(guard = "RoleGuard::new(FRONT_DESK)")]
+    async fn schedule_appointment(
+        &self,
+        ctx: &Context<'_>,
+        input: ScheduleAppointmentInput,
+    ) -> Result<AppointmentObject> {
+        let appointment = service(ctx)?.schedule(caller(ctx)?, input.into()).await?;
+        Ok(AppointmentObject(appointment))
+    }
+
+    /// Moves the appointment; it goes back to SCHEDULED and needs confirming again.
+    #[graphql(guard = "RoleGuard::new(FRONT_DESK)")]
+    async fn reschedule_appointment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: RescheduleAppointmentInput,
+    ) -> Result<AppointmentObject> {
+        let appointment = service(ctx)?
+            .reschedule(
+                caller(ctx)?,
+                appointment_key(&id)?,
+                input.scheduled_at,
+                input.duration_minutes,
+            )
+            .await?;
+        Ok(AppointmentObject(appointment))
+    }
+
+    #[graphql(guard = "RoleGuard::new(FRONT_DESK)")]
+    async fn confirm_appointment(&self, ctx: &Context<'_>, id: ID) -> Result<AppointmentObject> {
+        let appointment = service(ctx)?
+            .confirm(caller(ctx)?, appointment_key(&id)?)
+            .await?;
+        Ok(AppointmentObject(appointment))
+    }
+
+    #[graphql(guard = "RoleGuard::new(FRONT_DESK)")]
+    async fn check_in_appointment(&self, ctx: &Context<'_>, id: ID) -> Result<AppointmentObject> {
+        let appointment = service(ctx)?
+            .check_in(caller(ctx)?, appointment_key(&id)?)
+            .await?;
+        Ok(AppointmentObject(appointment))
+    }
+
+    /// By the appointment's own doctor, after check-in.
+    #[graphql(guard = "RoleGuard::new(&[Role::Doctor])")]
+    async fn complete_appointment(&self, ctx: &Context<'_>, id: ID) -> Result<AppointmentObject> {
+        let appointment = service(ctx)?
+            .complete(caller(ctx)?, appointment_key(&id)?)
+            .await?;
+        Ok(AppointmentObject(appointment))
+    }
+
+    /// Staff cancel any appointment; a PATIENT their own.
+    async fn cancel_appointment(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> Result<AppointmentObject> {
+        let appointment = service(ctx)?
+            .cancel(caller(ctx)?, appointment_key(&id)?, &reason)
+            .await?;
+        Ok(AppointmentObject(appointment))
+    }
+
+    #[graphql(guard = "RoleGuard::new(FRONT_DESK)")]
+    async fn mark_no_show(&self, ctx: &Context<'_>, id: ID) -> Result<AppointmentObject> {
+        let appointment = service(ctx)?
+            .mark_no_show(caller(ctx)?, appointment_key(&id)?)
+            .await?;
+        Ok(AppointmentObject(appointment))
+    }
+}

@@ -1,0 +1,336 @@
+//! The rules of appointments: who may book and move them, the state machine, no overlaps.
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::model::{
+    Appointment, AppointmentFilter, AppointmentStatus, NewAppointment, Slot, Transition,
+};
+use super::repository::{AppointmentRepository, Booking};
+use crate::core::auth::{Caller, Role};
+use crate::core::error::{AppError, AppResult, FieldViolation};
+use crate::core::ids::{self, NodeType};
+use crate::core::pagination::{ConnectionArgs, KeyCursor, Page};
+use crate::core::scope::Scope;
+use crate::core::text::{optional_text, required_text};
+use crate::db;
+use crate::modules::doctor::repository::DoctorRepository;
+use crate::modules::patient::repository::PatientRepository;
+
+/// May schedule, reschedule and cancel any appointment, confirm, check in and mark no-shows.
+pub const FRONT_DESK: &[Role] = &[Role::Admin, Role::Doctor, Role::Nurse, Role::Receptionist];
+pub const MIN_MINUTES: i32 = 5;
+pub const MAX_MINUTES: i32 = 480;
+const MAX_REASON_CHARS: usize = 500;
+const MAX_NOTES_CHARS: usize = 2000;
+
+/// A booking request; ids are `None` when the client sent something that is not such an id.
+#[derive(Debug, Clone)]
+pub struct ScheduleRequest {
+    pub patient_id: Option<i64>,
+    pub doctor_id: Option<i64>,
+    pub scheduled_at: DateTime<Utc>,
+    pub duration_minutes: i32,
+    pub reason: Option<String>,
+    pub notes: Option<String>,
+}
+
+pub struct AppointmentService {
+    appointments: Arc<dyn AppointmentRepository>,
+    patients: Arc<dyn PatientRepository>,
+    doctors: Arc<dyn DoctorRepository>,
+}
+
+impl AppointmentService {
+    pub fn new(
+        appointments: Arc<dyn AppointmentRepository>,
+        patients: Arc<dyn PatientRepository>,
+        doctors: Arc<dyn DoctorRepository>,
+    ) -> Self {
+        Self {
+            appointments,
+            patients,
+            doctors,
+        }
+    }
+
+    /// An appointment the caller may read (a PATIENT only their own); NOT_FOUND otherwise.
+    pub async fn get(&self, caller: &Caller, id: i64) -> AppResult<Appointment> {
+        self.appointments
+            .find(&Scope::of(caller), id)
+            .await?
+            .ok_or(AppError::NotFound("appointment"))
+    }
+
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        filter: &AppointmentFilter,
+        args: ConnectionArgs,
+    ) -> AppResult<Page<Appointment>> {
+        let cursor_field = if args.before.is_some() {
+            "before"
+        } else {
+            "after"
+        };
+        let request = args.parse::<KeyCursor>()?;
+        if request.cursor.as_ref().is_some_and(|c| c.time().is_none()) {
+            return Err(AppError::invalid(
+                cursor_field,
+                "is not a cursor of this list",
+            ));
+        }
+        let rows = self
+            .appointments
+            .list(&Scope::of(caller), filter, &request)
+            .await?;
+        Ok(Page::from_rows(rows, &request))
+    }
+
+    pub async fn count(&self, caller: &Caller, filter: &AppointmentFilter) -> AppResult<i64> {
+        Ok(self.appointments.count(&Scope::of(caller), filter).await?)
+    }
+
+    pub async fn schedule(
+        &self,
+        caller: &Caller,
+        request: ScheduleRequest,
+    ) -> AppResult<Appointment> {
+        require(
+            caller,
+            FRONT_DESK,
+            "your role may not schedule appointments",
+        )?;
+        let mut problems = Vec::new();
+        let slot = checked_slot(
+            request.scheduled_at,
+            request.duration_minutes,
+            &mut problems,
+        );
+        let reason = checked_text("reason", request.reason, MAX_REASON_CHARS, &mut problems);
+        let notes = checked_text("notes", request.notes, MAX_NOTES_CHARS, &mut problems);
+        let scope = Scope::of(caller);
+        let patient_id = match request.patient_id {
+            Some(id) if !self.patients.find_many(&scope, &[id]).await?.is_empty() => Some(id),
+            _ => {
+                problems.push(FieldViolation::new(
+                    "patientId",
+                    "is not a patient of this clinic",
+                ));
+                None
+            }
+        };
+        let doctor_id = match request.doctor_id {
+            Some(id) if self.doctors.exists_in_clinic(caller.clinic_id, id).await? => Some(id),
+            _ => {
+                problems.push(FieldViolation::new(
+                    "doctorId",
+                    "is not a doctor of this clinic",
+                ));
+                None
+            }
+        };
+        let (Some(slot), Some(patient_id), Some(doctor_id), true) =
+            (slot, patient_id, doctor_id, problems.is_empty())
+        else {
+            return Err(AppError::Validation(problems));
+        };
+        let now = db::now();
+        let booking = self
+            .appointments
+            .book(NewAppointment {
+                clinic_id: caller.clinic_id,
+                patient_id,
+                doctor_id,
+                scheduled_at: slot.start,
+                ends_at: slot.end,
+                duration_minutes: slot.minutes,
+                status: AppointmentStatus::Scheduled.as_str().to_owned(),
+                reason: reason.flatten(),
+                notes: notes.flatten(),
+                cancellation_reason: None,
+                created_at: now,
+                updated_at: now,
+            })
+            .await?;
+        match booking {
+            Booking::Booked(appointment) => Ok(appointment),
+            Booking::Clash(other) => Err(conflict(other)),
+            Booking::NotFound => Err(AppError::NotFound("appointment")),
+        }
+    }
+
+    /// Moves an appointment to a new time (and length); it then needs confirming again.
+    pub async fn reschedule(
+        &self,
+        caller: &Caller,
+        id: i64,
+        scheduled_at: DateTime<Utc>,
+        duration_minutes: Option<i32>,
+    ) -> AppResult<Appointment> {
+        require(
+            caller,
+            FRONT_DESK,
+            "your role may not reschedule appointments",
+        )?;
+        let current = self.get(caller, id).await?;
+        let mut problems = Vec::new();
+        let minutes = duration_minutes.unwrap_or(current.duration_minutes);
+        let Some(slot) = checked_slot(scheduled_at, minutes, &mut problems) else {
+            return Err(AppError::Validation(problems));
+        };
+        let transition = Transition::Reschedule;
+        match self
+            .appointments
+            .rebook(
+                caller.clinic_id,
+                id,
+                slot,
+                transition.allowed_from(),
+                db::now(),
+            )
+            .await?
+        {
+            Booking::Booked(appointment) => Ok(appointment),
+            Booking::Clash(other) => Err(conflict(other)),
+            Booking::NotFound => Err(self.refused(caller, id, transition).await),
+        }
+    }
+
+    pub async fn confirm(&self, caller: &Caller, id: i64) -> AppResult<Appointment> {
+        require(caller, FRONT_DESK, "your role may not confirm appointments")?;
+        self.apply(caller, id, Transition::Confirm, None).await
+    }
+
+    pub async fn check_in(&self, caller: &Caller, id: i64) -> AppResult<Appointment> {
+        require(caller, FRONT_DESK, "your role may not check patients in")?;
+        self.apply(caller, id, Transition::CheckIn, None).await
+    }
+
+    pub async fn mark_no_show(&self, caller: &Caller, id: i64) -> AppResult<Appointment> {
+        require(caller, FRONT_DESK, "your role may not mark no-shows")?;
+        self.apply(caller, id, Transition::MarkNoShow, None).await
+    }
+
+    /// Only the appointment's own doctor completes it.
+    pub async fn complete(&self, caller: &Caller, id: i64) -> AppResult<Appointment> {
+        require(
+            caller,
+            &[Role::Doctor],
+            "only the appointment's doctor may complete it",
+        )?;
+        let appointment = self.get(caller, id).await?;
+        let own_profile = self
+            .doctors
+            .find_by_user(caller.clinic_id, caller.user_id)
+            .await?;
+        if own_profile.map(|d| d.id) != Some(appointment.doctor_id) {
+            return Err(AppError::forbidden(
+                "only the appointment's doctor may complete it",
+            ));
+        }
+        self.apply(caller, id, Transition::Complete, None).await
+    }
+
+    /// Staff cancel any appointment; a PATIENT only their own (others read as not found).
+    pub async fn cancel(&self, caller: &Caller, id: i64, reason: &str) -> AppResult<Appointment> {
+        if !caller.has_any_role(FRONT_DESK) && caller.role != Role::Patient {
+            return Err(AppError::forbidden("your role may not cancel appointments"));
+        }
+        let reason = required_text(reason, MAX_REASON_CHARS)
+            .map_err(|message| AppError::invalid("reason", message))?;
+        // `apply` reads through the caller's scope: a PATIENT cannot reach others' appointments.
+        self.apply(caller, id, Transition::Cancel, Some(reason))
+            .await
+    }
+
+    async fn apply(
+        &self,
+        caller: &Caller,
+        id: i64,
+        transition: Transition,
+        cancellation_reason: Option<String>,
+    ) -> AppResult<Appointment> {
+        self.get(caller, id).await?;
+        let moved = self
+            .appointments
+            .transition(
+                caller.clinic_id,
+                id,
+                transition.allowed_from(),
+                transition.target(),
+                cancellation_reason,
+                db::now(),
+            )
+            .await?;
+        match moved {
+            Some(appointment) => Ok(appointment),
+            None => Err(self.refused(caller, id, transition).await),
+        }
+    }
+
+    /// Why a move matched no row: gone, or in a status the move cannot start from.
+    async fn refused(&self, caller: &Caller, id: i64, transition: Transition) -> AppError {
+        match self.get(caller, id).await {
+            Ok(current) => AppError::InvalidStateTransition {
+                entity: "an appointment",
+                action: transition.verb(),
+                current: current.status().as_str(),
+            },
+            Err(error) => error,
+        }
+    }
+}
+
+fn require(caller: &Caller, roles: &[Role], reason: &str) -> AppResult<()> {
+    if caller.has_any_role(roles) {
+        Ok(())
+    } else {
+        Err(AppError::forbidden(reason))
+    }
+}
+
+fn conflict(other: i64) -> AppError {
+    AppError::AppointmentConflict(ids::encode(NodeType::Appointment, other))
+}
+
+/// A future slot of an allowed length, truncated to whole seconds.
+fn checked_slot(
+    start: DateTime<Utc>,
+    minutes: i32,
+    problems: &mut Vec<FieldViolation>,
+) -> Option<Slot> {
+    let mut ok = true;
+    if start <= Utc::now() {
+        problems.push(FieldViolation::new("scheduledAt", "must be in the future"));
+        ok = false;
+    }
+    if !(MIN_MINUTES..=MAX_MINUTES).contains(&minutes) {
+        problems.push(FieldViolation::new(
+            "durationMinutes",
+            format!("must be between {MIN_MINUTES} and {MAX_MINUTES}"),
+        ));
+        ok = false;
+    }
+    let start = DateTime::from_timestamp(start.timestamp(), 0)?.naive_utc();
+    ok.then(|| Slot {
+        start,
+        end: start + Duration::minutes(i64::from(minutes)),
+        minutes,
+    })
+}
+
+fn checked_text(
+    field: &str,
+    value: Option<String>,
+    max_chars: usize,
+    problems: &mut Vec<FieldViolation>,
+) -> Option<Option<String>> {
+    match optional_text(value, max_chars) {
+        Ok(text) => Some(text),
+        Err(message) => {
+            problems.push(FieldViolation::new(field, message));
+            None
+        }
+    }
+}

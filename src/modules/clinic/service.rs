@@ -1,0 +1,27 @@
+//! The caller's clinic.
+use std::sync::Arc;
+
+use super::model::Clinic;
+use super::repository::ClinicRepository;
+use crate::core::auth::Caller;
+use crate::core::error::{AppError, AppResult};
+
+pub struct ClinicService {
+    clinics: Arc<dyn ClinicRepository>,
+}
+
+impl ClinicService {
+    pub fn new(clinics: Arc<dyn ClinicRepository>) -> Self {
+        Self { clinics }
+    }
+
+    /// Every user reads their own clinic, and only that one.
+    pub async fn own(&self, caller: &Caller) -> AppResult<Clinic> {
+        self.clinics
+            .find_many(&[caller.clinic_id])
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(AppError::NotFound("clinic"))
+    }
+}

@@ -1,0 +1,26 @@
+use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
+
+use super::model::Doctor;
+use crate::graphql::loaders::{BatchLoader, load_error};
+
+/// A doctor of the caller's clinic by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DoctorKey(pub i64);
+
+impl Loader<DoctorKey> for BatchLoader {
+    type Value = Doctor;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[DoctorKey]) -> Result<HashMap<DoctorKey, Doctor>, Self::Error> {
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let doctors = self
+            .repos
+            .doctors
+            .find_many(self.scope.clinic_id, &ids)
+            .await
+            .map_err(load_error)?;
+        Ok(doctors.into_iter().map(|d| (DoctorKey(d.id), d)).collect())
+    }
+}

@@ -1,0 +1,179 @@
+//! The doctor part of the schema.
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::input::{CreateDoctorInput, DoctorFilterInput, UpdateDoctorInput};
+use super::model::Doctor;
+use super::service::DoctorService;
+use crate::core::auth::Role;
+use crate::core::error::AppError;
+use crate::core::ids::{self, NodeType};
+use crate::core::pagination::{ConnectionArgs, KeyCursor};
+use crate::graphql::connection::{Connection, nested_page, nested_size};
+use crate::graphql::guards::{RoleGuard, caller};
+use crate::graphql::loaders::loaders;
+use crate::modules::appointment::input::nested_filter;
+use crate::modules::appointment::model::AppointmentStatus;
+use crate::modules::appointment::repository::AppointmentParent;
+use crate::modules::appointment::resolvers::{AppointmentObject, appointments_of};
+use crate::modules::clinic::loaders::ClinicKey;
+use crate::modules::clinic::resolvers::ClinicObject;
+use crate::modules::patient::loaders::PatientsOfDoctor;
+use crate::modules::patient::resolvers::PatientObject;
+
+fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<DoctorService>> {
+    ctx.data::<Arc<DoctorService>>()
+}
+
+fn doctor_key(id: &ID) -> Result<i64> {
+    Ok(ids::decode_as(NodeType::Doctor, id).ok_or(AppError::NotFound("doctor"))?)
+}
+
+fn cursor_of(doctor: &Doctor) -> KeyCursor {
+    KeyCursor {
+        key: doctor.name.clone(),
+        id: doctor.id,
+    }
+}
+
+/// A doctor's staff profile.
+#[derive(Clone)]
+pub struct DoctorObject(pub Doctor);
+
+#[Object(name = "Doctor")]
+impl DoctorObject {
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Doctor, self.0.id).into()
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn specialty(&self) -> &str {
+        &self.0.specialty
+    }
+
+    async fn license_number(&self) -> Option<&str> {
+        self.0.license_number.as_deref()
+    }
+
+    async fn email(&self) -> Option<&str> {
+        self.0.email.as_deref()
+    }
+
+    async fn clinic(&self, ctx: &Context<'_>) -> Result<ClinicObject> {
+        let clinic = loaders(ctx)?
+            .load_one(ClinicKey(self.0.clinic_id))
+            .await?
+            .ok_or(AppError::NotFound("clinic"))?;
+        Ok(ClinicObject(clinic))
+    }
+
+    /// This doctor's appointments by start time (a PATIENT sees only their own).
+    async fn appointments(
+        &self,
+        ctx: &Context<'_>,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        status: Option<AppointmentStatus>,
+        first: Option<i32>,
+    ) -> Result<Connection<AppointmentObject>> {
+        let filter = nested_filter(status, from, to);
+        appointments_of(ctx, AppointmentParent::Doctor, self.0.id, filter, first).await
+    }
+
+    /// Patients whose primary doctor this is, by name (a PATIENT sees only themself).
+    async fn patients(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+    ) -> Result<Connection<PatientObject>> {
+        let size = nested_size(first)?;
+        let key = PatientsOfDoctor {
+            doctor_id: self.0.id,
+            fetch: size + 1,
+        };
+        let rows = loaders(ctx)?.load_one(key).await?.unwrap_or_default();
+        let cursor = |p: &crate::modules::patient::model::Patient| KeyCursor {
+            key: p.name.clone(),
+            id: p.id,
+        };
+        Ok(Connection::build(
+            nested_page(rows, size),
+            None,
+            cursor,
+            PatientObject,
+        ))
+    }
+}
+
+#[derive(Default)]
+pub struct DoctorQuery;
+
+#[Object]
+impl DoctorQuery {
+    async fn doctor(&self, ctx: &Context<'_>, id: ID) -> Result<Option<DoctorObject>> {
+        let doctor = service(ctx)?.get(caller(ctx)?, doctor_key(&id)?).await?;
+        Ok(Some(DoctorObject(doctor)))
+    }
+
+    /// The clinic's doctors by name.
+    async fn doctors(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<DoctorFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<DoctorObject>> {
+        let caller = caller(ctx)?;
+        let filter = DoctorService::scoped_filter(filter.unwrap_or_default().into());
+        let service = service(ctx)?;
+        let args = ConnectionArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let page = service.list(caller, &filter, args).await?;
+        let total = if crate::graphql::connection::wants_total_count(ctx) {
+            Some(service.count(caller, &filter).await?)
+        } else {
+            None
+        };
+        Ok(Connection::build(page, total, cursor_of, DoctorObject))
+    }
+}
+
+#[derive(Default)]
+pub struct DoctorMutation;
+
+#[Object]
+impl DoctorMutation {
+    #[graphql(guard = "RoleGuard::new(&[Role::Admin])")]
+    async fn create_doctor(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateDoctorInput,
+    ) -> Result<DoctorObject> {
+        let doctor = service(ctx)?.create(caller(ctx)?, input.into()).await?;
+        Ok(DoctorObject(doctor))
+    }
+
+    #[graphql(guard = "RoleGuard::new(&[Role::Admin])")]
+    async fn update_doctor(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: UpdateDoctorInput,
+    ) -> Result<DoctorObject> {
+        let doctor = service(ctx)?
+            .update(caller(ctx)?, doctor_key(&id)?, input.into())
+            .await?;
+        Ok(DoctorObject(doctor))
+    }
+}

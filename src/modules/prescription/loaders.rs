@@ -1,0 +1,86 @@
+use std::collections::HashMap;
+
+use async_graphql::dataloader::Loader;
+
+use super::model::{Prescription, PrescriptionStatus};
+use super::repository::PrescriptionParent;
+use crate::graphql::loaders::{BatchLoader, group_by_shape, load_error};
+
+/// The newest `fetch` prescriptions of a patient or an appointment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PrescriptionsOf {
+    pub parent: PrescriptionParent,
+    pub id: i64,
+    pub status: Option<PrescriptionStatus>,
+    pub fetch: usize,
+}
+
+impl Loader<PrescriptionsOf> for BatchLoader {
+    type Value = Vec<Prescription>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[PrescriptionsOf],
+    ) -> Result<HashMap<PrescriptionsOf, Vec<Prescription>>, Self::Error> {
+        let mut found: HashMap<PrescriptionsOf, Vec<Prescription>> = HashMap::new();
+        for ((parent, status, fetch), ids) in
+            group_by_shape(keys, |k| ((k.parent, k.status, k.fetch), k.id))
+        {
+            let rows = self
+                .repos
+                .prescriptions
+                .list_per_parent(&self.scope, parent, &ids, status, fetch)
+                .await
+                .map_err(load_error)?;
+            for prescription in rows {
+                let id = match parent {
+                    PrescriptionParent::Patient => Some(prescription.patient_id),
+                    PrescriptionParent::Appointment => prescription.appointment_id,
+                };
+                if let Some(id) = id {
+                    let key = PrescriptionsOf {
+                        parent,
+                        id,
+                        status,
+                        fetch,
+                    };
+                    found.entry(key).or_default().push(prescription);
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// How many prescriptions (of a status) a patient or an appointment has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PrescriptionCountOf {
+    pub parent: PrescriptionParent,
+    pub id: i64,
+    pub status: Option<PrescriptionStatus>,
+}
+
+impl Loader<PrescriptionCountOf> for BatchLoader {
+    type Value = i64;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[PrescriptionCountOf],
+    ) -> Result<HashMap<PrescriptionCountOf, i64>, Self::Error> {
+        let mut found = HashMap::new();
+        for ((parent, status), ids) in group_by_shape(keys, |k| ((k.parent, k.status), k.id)) {
+            let counts = self
+                .repos
+                .prescriptions
+                .count_per_parent(&self.scope, parent, &ids, status)
+                .await
+                .map_err(load_error)?;
+            for (id, count) in counts {
+                found.insert(PrescriptionCountOf { parent, id, status }, count);
+            }
+        }
+        Ok(found)
+    }
+}

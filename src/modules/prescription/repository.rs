@@ -1,0 +1,310 @@
+//! Prescription queries, always scoped (clinic, and for a PATIENT their own rows).
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+use super::model::{
+    COLUMNS, NewPrescription, Prescription, PrescriptionFilter, PrescriptionStatus,
+};
+use crate::core::pagination::{Direction, KeyCursor, PageRequest};
+use crate::core::scope::Scope;
+use crate::core::text::escape_like;
+use crate::db::schema::prescriptions;
+use crate::db::window::PerParentQuery;
+use crate::db::{DbPool, DbResult};
+use crate::{in_transaction, with_conn};
+
+diesel::define_sql_function! {
+    /// SQL `lower()`: full case folding on PostgreSQL, ASCII only on SQLite.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// Which rows a per-parent list is grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PrescriptionParent {
+    Patient,
+    Appointment,
+}
+
+#[async_trait]
+pub trait PrescriptionRepository: Send + Sync {
+    async fn find(&self, scope: &Scope, id: i64) -> DbResult<Option<Prescription>>;
+    /// Rows in traversal order, at most `page.limit + 1`; newest first.
+    async fn list(
+        &self,
+        scope: &Scope,
+        filter: &PrescriptionFilter,
+        page: &PageRequest<KeyCursor>,
+    ) -> DbResult<Vec<Prescription>>;
+    async fn count(&self, scope: &Scope, filter: &PrescriptionFilter) -> DbResult<i64>;
+    /// The newest `per_parent` prescriptions of each parent, in one statement.
+    async fn list_per_parent(
+        &self,
+        scope: &Scope,
+        parent: PrescriptionParent,
+        parent_ids: &[i64],
+        status: Option<PrescriptionStatus>,
+        per_parent: usize,
+    ) -> DbResult<Vec<Prescription>>;
+    /// `(parent id, count)` for each parent that has matching prescriptions.
+    async fn count_per_parent(
+        &self,
+        scope: &Scope,
+        parent: PrescriptionParent,
+        parent_ids: &[i64],
+        status: Option<PrescriptionStatus>,
+    ) -> DbResult<Vec<(i64, i64)>>;
+    async fn insert(&self, prescription: NewPrescription) -> DbResult<Prescription>;
+    async fn insert_many(&self, rows: Vec<NewPrescription>) -> DbResult<usize>;
+    /// ACTIVE -> DISCONTINUED; `None` if it was not ACTIVE (or does not exist).
+    async fn discontinue(
+        &self,
+        clinic_id: i64,
+        id: i64,
+        reason: String,
+        at: NaiveDateTime,
+    ) -> DbResult<Option<Prescription>>;
+}
+
+pub struct DieselPrescriptionRepository {
+    pool: DbPool,
+}
+
+impl DieselPrescriptionRepository {
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+macro_rules! scoped {
+    ($query:expr, $scope:expr, $filter:expr) => {{
+        let scope: &Scope = $scope;
+        let filter: &PrescriptionFilter = $filter;
+        let mut query = $query.filter(prescriptions::clinic_id.eq(scope.clinic_id));
+        if let Some(own) = scope.patient_id {
+            query = query.filter(prescriptions::patient_id.eq(own));
+        }
+        if let Some(id) = filter.patient_id {
+            query = query.filter(prescriptions::patient_id.eq(id));
+        }
+        if let Some(id) = filter.prescriber_id {
+            query = query.filter(prescriptions::prescriber_id.eq(id));
+        }
+        if let Some(id) = filter.appointment_id {
+            query = query.filter(prescriptions::appointment_id.eq(id));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(prescriptions::status.eq(status.as_str()));
+        }
+        if let Some(medication) = &filter.medication {
+            let pattern = format!("%{}%", escape_like(&medication.to_lowercase()));
+            query = query.filter(lower(prescriptions::medication).like(pattern).escape('\\'));
+        }
+        query
+    }};
+}
+
+#[async_trait]
+impl PrescriptionRepository for DieselPrescriptionRepository {
+    async fn find(&self, scope: &Scope, id: i64) -> DbResult<Option<Prescription>> {
+        with_conn!(&self.pool, |conn| {
+            let query = scoped!(
+                prescriptions::table
+                    .select(Prescription::as_select())
+                    .into_boxed(),
+                scope,
+                &PrescriptionFilter::default()
+            );
+            Ok(query
+                .filter(prescriptions::id.eq(id))
+                .first(conn)
+                .await
+                .optional()?)
+        })
+    }
+
+    async fn list(
+        &self,
+        scope: &Scope,
+        filter: &PrescriptionFilter,
+        page: &PageRequest<KeyCursor>,
+    ) -> DbResult<Vec<Prescription>> {
+        // Newest first: reading forward walks created_at downwards.
+        let forward = page.direction == Direction::Forward;
+        let cursor = page.cursor.as_ref().and_then(|c| Some((c.time()?, c.id)));
+        let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
+        with_conn!(&self.pool, |conn| {
+            let mut query = scoped!(
+                prescriptions::table
+                    .select(Prescription::as_select())
+                    .into_boxed(),
+                scope,
+                filter
+            );
+            if let Some((at, id)) = cursor {
+                query = if forward {
+                    query.filter(
+                        prescriptions::created_at
+                            .lt(at)
+                            .or(prescriptions::created_at
+                                .eq(at)
+                                .and(prescriptions::id.lt(id))),
+                    )
+                } else {
+                    query.filter(
+                        prescriptions::created_at
+                            .gt(at)
+                            .or(prescriptions::created_at
+                                .eq(at)
+                                .and(prescriptions::id.gt(id))),
+                    )
+                };
+            }
+            query = if forward {
+                query.order((prescriptions::created_at.desc(), prescriptions::id.desc()))
+            } else {
+                query.order((prescriptions::created_at.asc(), prescriptions::id.asc()))
+            };
+            Ok(query.limit(limit).load(conn).await?)
+        })
+    }
+
+    async fn count(&self, scope: &Scope, filter: &PrescriptionFilter) -> DbResult<i64> {
+        with_conn!(&self.pool, |conn| {
+            let query = scoped!(
+                prescriptions::table
+                    .select(diesel::dsl::count_star())
+                    .into_boxed(),
+                scope,
+                filter
+            );
+            Ok(query.get_result(conn).await?)
+        })
+    }
+
+    async fn list_per_parent(
+        &self,
+        scope: &Scope,
+        parent: PrescriptionParent,
+        parent_ids: &[i64],
+        status: Option<PrescriptionStatus>,
+        per_parent: usize,
+    ) -> DbResult<Vec<Prescription>> {
+        let parent_column = match parent {
+            PrescriptionParent::Patient => "patient_id",
+            PrescriptionParent::Appointment => "appointment_id",
+        };
+        let mut query = PerParentQuery::new(
+            "prescriptions",
+            COLUMNS,
+            parent_column,
+            "created_at DESC, id DESC",
+            per_parent,
+        )
+        .eq_id("clinic_id", scope.clinic_id)
+        .in_ids(parent_column, parent_ids);
+        if let Some(own) = scope.patient_id {
+            query = query.eq_id("patient_id", own);
+        }
+        if let Some(status) = status {
+            query = query.eq_name("status", status.as_str());
+        }
+        let sql = query.sql();
+        with_conn!(&self.pool, |conn| Ok(diesel::sql_query(sql.as_str())
+            .load::<Prescription>(conn)
+            .await?))
+    }
+
+    async fn count_per_parent(
+        &self,
+        scope: &Scope,
+        parent: PrescriptionParent,
+        parent_ids: &[i64],
+        status: Option<PrescriptionStatus>,
+    ) -> DbResult<Vec<(i64, i64)>> {
+        let ids = parent_ids.to_vec();
+        let filter = PrescriptionFilter {
+            status,
+            ..Default::default()
+        };
+        with_conn!(&self.pool, |conn| Ok(match parent {
+            PrescriptionParent::Patient => {
+                scoped!(
+                    prescriptions::table
+                        .group_by(prescriptions::patient_id)
+                        .select((prescriptions::patient_id, diesel::dsl::count_star()))
+                        .into_boxed(),
+                    scope,
+                    &filter
+                )
+                .filter(prescriptions::patient_id.eq_any(&ids))
+                .load(conn)
+                .await?
+            }
+            PrescriptionParent::Appointment => {
+                let counts: Vec<(Option<i64>, i64)> = scoped!(
+                    prescriptions::table
+                        .group_by(prescriptions::appointment_id)
+                        .select((prescriptions::appointment_id, diesel::dsl::count_star()))
+                        .into_boxed(),
+                    scope,
+                    &filter
+                )
+                .filter(prescriptions::appointment_id.eq_any(&ids))
+                .load(conn)
+                .await?;
+                counts
+                    .into_iter()
+                    .filter_map(|(id, count)| Some((id?, count)))
+                    .collect()
+            }
+        }))
+    }
+
+    async fn insert(&self, prescription: NewPrescription) -> DbResult<Prescription> {
+        with_conn!(&self.pool, |conn| Ok(diesel::insert_into(
+            prescriptions::table
+        )
+        .values(&prescription)
+        .returning(Prescription::as_returning())
+        .get_result(conn)
+        .await?))
+    }
+
+    async fn insert_many(&self, rows: Vec<NewPrescription>) -> DbResult<usize> {
+        in_transaction!(&self.pool, |conn| {
+            for row in &rows {
+                diesel::insert_into(prescriptions::table)
+                    .values(row)
+                    .execute(conn)
+                    .await?;
+            }
+            Ok(rows.len())
+        })
+    }
+
+    async fn discontinue(
+        &self,
+        clinic_id: i64,
+        id: i64,
+        reason: String,
+        at: NaiveDateTime,
+    ) -> DbResult<Option<Prescription>> {
+        with_conn!(&self.pool, |conn| Ok(diesel::update(
+            prescriptions::table
+                .filter(prescriptions::id.eq(id))
+                .filter(prescriptions::clinic_id.eq(clinic_id))
+                .filter(prescriptions::status.eq(PrescriptionStatus::Active.as_str()))
+        )
+        .set((
+            prescriptions::status.eq(PrescriptionStatus::Discontinued.as_str()),
+            prescriptions::discontinued_reason.eq(Some(reason)),
+            prescriptions::updated_at.eq(at),
+        ))
+        .returning(Prescription::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?))
+    }
+}

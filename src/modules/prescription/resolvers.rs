@@ -1,0 +1,223 @@
+//! The prescription part of the schema.
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::input::{PrescribeInput, PrescriptionFilterInput};
+use super::loaders::{PrescriptionCountOf, PrescriptionsOf};
+use super::model::{Prescription, PrescriptionStatus};
+use super::repository::PrescriptionParent;
+use super::service::{PrescriptionService, READERS};
+use crate::core::auth::Role;
+use crate::core::error::AppError;
+use crate::core::ids::{self, NodeType};
+use crate::core::pagination::{ConnectionArgs, KeyCursor};
+use crate::graphql::connection::{Connection, nested_page, nested_size, wants_total_count};
+use crate::graphql::guards::{RoleGuard, caller};
+use crate::graphql::loaders::loaders;
+use crate::graphql::scalars::Date;
+use crate::modules::appointment::loaders::AppointmentKey;
+use crate::modules::appointment::resolvers::AppointmentObject;
+use crate::modules::doctor::loaders::DoctorKey;
+use crate::modules::doctor::resolvers::DoctorObject;
+use crate::modules::patient::loaders::PatientKey;
+use crate::modules::patient::resolvers::PatientObject;
+
+fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<PrescriptionService>> {
+    ctx.data::<Arc<PrescriptionService>>()
+}
+
+fn prescription_key(id: &ID) -> Result<i64> {
+    Ok(ids::decode_as(NodeType::Prescription, id).ok_or(AppError::NotFound("prescription"))?)
+}
+
+pub fn cursor_of(prescription: &Prescription) -> KeyCursor {
+    KeyCursor::at(prescription.created_at, prescription.id)
+}
+
+/// Builds a nested prescriptions connection of a patient or appointment, through the loaders.
+/// Callers guard it with [`READERS`].
+pub async fn prescriptions_of(
+    ctx: &Context<'_>,
+    parent: PrescriptionParent,
+    id: i64,
+    status: Option<PrescriptionStatus>,
+    first: Option<i32>,
+) -> Result<Connection<PrescriptionObject>> {
+    let size = nested_size(first)?;
+    let loader = loaders(ctx)?;
+    let key = PrescriptionsOf {
+        parent,
+        id,
+        status,
+        fetch: size + 1,
+    };
+    let rows = loader.load_one(key).await?.unwrap_or_default();
+    let total = if wants_total_count(ctx) {
+        let key = PrescriptionCountOf { parent, id, status };
+        Some(loader.load_one(key).await?.unwrap_or(0))
+    } else {
+        None
+    };
+    Ok(Connection::build(
+        nested_page(rows, size),
+        total,
+        cursor_of,
+        PrescriptionObject,
+    ))
+}
+
+/// A medication prescribed to a patient by a doctor.
+#[derive(Clone)]
+pub struct PrescriptionObject(pub Prescription);
+
+#[Object(name = "Prescription")]
+impl PrescriptionObject {
+    pub async fn id(&self) -> ID {
+        ids::encode(NodeType::Prescription, self.0.id).into()
+    }
+
+    async fn patient(&self, ctx: &Context<'_>) -> Result<PatientObject> {
+        let patient = loaders(ctx)?
+            .load_one(PatientKey(self.0.patient_id))
+            .await?
+            .ok_or(AppError::PatientNotFound)?;
+        Ok(PatientObject(patient))
+    }
+
+    async fn prescriber(&self, ctx: &Context<'_>) -> Result<DoctorObject> {
+        let doctor = loaders(ctx)?
+            .load_one(DoctorKey(self.0.prescriber_id))
+            .await?
+            .ok_or(AppError::NotFound("doctor"))?;
+        Ok(DoctorObject(doctor))
+    }
+
+    async fn appointment(&self, ctx: &Context<'_>) -> Result<Option<AppointmentObject>> {
+        let Some(id) = self.0.appointment_id else {
+            return Ok(None);
+        };
+        let appointment = loaders(ctx)?.load_one(AppointmentKey(id)).await?;
+        Ok(appointment.map(AppointmentObject))
+    }
+
+    async fn medication(&self) -> &str {
+        &self.0.medication
+    }
+
+    async fn dosage(&self) -> &str {
+        &self.0.dosage
+    }
+
+    async fn frequency(&self) -> &str {
+        &self.0.frequency
+    }
+
+    async fn route(&self) -> &str {
+        &self.0.route
+    }
+
+    async fn start_date(&self) -> Date {
+        Date(self.0.start_date)
+    }
+
+    async fn end_date(&self) -> Option<Date> {
+        self.0.end_date.map(Date)
+    }
+
+    async fn refills(&self) -> i32 {
+        self.0.refills
+    }
+
+    async fn status(&self) -> PrescriptionStatus {
+        self.0.status()
+    }
+
+    async fn discontinued_reason(&self) -> Option<&str> {
+        self.0.discontinued_reason.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at.and_utc()
+    }
+}
+
+#[derive(Default)]
+pub struct PrescriptionQuery;
+
+#[Object]
+impl PrescriptionQuery {
+    #[graphql(guard = "RoleGuard::new(READERS)")]
+    async fn prescription(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PrescriptionObject>> {
+        let prescription = service(ctx)?
+            .get(caller(ctx)?, prescription_key(&id)?)
+            .await?;
+        Ok(Some(PrescriptionObject(prescription)))
+    }
+
+    /// Prescriptions, newest first. Not for RECEPTIONIST; a PATIENT sees their own.
+    #[graphql(guard = "RoleGuard::new(READERS)")]
+    async fn prescriptions(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PrescriptionFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> Result<Connection<PrescriptionObject>> {
+        let caller = caller(ctx)?;
+        let filter = filter.unwrap_or_default().into_filter()?;
+        let service = service(ctx)?;
+        let args = ConnectionArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let page = service.list(caller, &filter, args).await?;
+        let total = if wants_total_count(ctx) {
+            Some(service.count(caller, &filter).await?)
+        } else {
+            None
+        };
+        Ok(Connection::build(
+            page,
+            total,
+            cursor_of,
+            PrescriptionObject,
+        ))
+    }
+}
+
+#[derive(Default)]
+pub struct PrescriptionMutation;
+
+#[Object]
+impl PrescriptionMutation {
+    /// Written by the calling DOCTOR, who becomes the prescriber.
+    #[graphql(guard = "RoleGuard::new(&[Role::Doctor])")]
+    async fn prescribe(
+        &self,
+        ctx: &Context<'_>,
+        input: PrescribeInput,
+    ) -> Result<PrescriptionObject> {
+        let prescription = service(ctx)?.prescribe(caller(ctx)?, input.into()).await?;
+        Ok(PrescriptionObject(prescription))
+    }
+
+    /// Stops an ACTIVE prescription; only its prescriber may.
+    #[graphql(guard = "RoleGuard::new(&[Role::Doctor])")]
+    async fn discontinue_prescription(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: String,
+    ) -> Result<PrescriptionObject> {
+        let prescription = service(ctx)?
+            .discontinue(caller(ctx)?, prescription_key(&id)?, &reason)
+            .await?;
+        Ok(PrescriptionObject(prescription))
+    }
+}
