@@ -4,9 +4,12 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
+use std::time::Duration;
+
 use async_graphql::Context;
 use async_graphql::dataloader::DataLoader;
 
+use super::batching::BatchQueue;
 use crate::app::Repositories;
 use crate::core::error::AppError;
 use crate::core::scope::Scope;
@@ -18,8 +21,13 @@ pub struct BatchLoader {
 
 pub type Loaders = DataLoader<BatchLoader>;
 
-pub fn for_request(repos: Repositories, scope: Scope) -> Loaders {
-    DataLoader::new(BatchLoader { repos, scope }, tokio::spawn)
+/// A loader for one request, and the queue whose batches [`BatchQueue::drive`] runs.
+pub fn for_request(repos: Repositories, scope: Scope) -> (Loaders, BatchQueue) {
+    let queue = BatchQueue::default();
+    // No timer: the queue starts each batch as soon as the request is blocked on it.
+    let loader =
+        DataLoader::new(BatchLoader { repos, scope }, queue.spawner()).delay(Duration::ZERO);
+    (loader, queue)
 }
 
 /// The request's loader (present whenever a caller is authenticated).

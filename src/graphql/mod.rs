@@ -1,4 +1,5 @@
 //! Schema assembly and the GraphQL pieces shared by every module.
+pub mod batching;
 pub mod connection;
 pub mod guards;
 pub mod loaders;

@@ -19,6 +19,7 @@ use crate::app::Repositories;
 use crate::core::auth::TokenService;
 use crate::core::context::{Authentication, RequestContext};
 use crate::core::scope::Scope;
+use crate::graphql::batching::BatchQueue;
 use crate::graphql::loaders;
 
 /// Most operations one batched POST may carry.
@@ -299,7 +300,7 @@ fn build_request(
     operation_name: Option<String>,
     variables: Option<Value>,
     context: &RequestContext,
-) -> Result<GqlRequest, String> {
+) -> Result<Prepared, String> {
     let query = query
         .filter(|q| !q.trim().is_empty())
         .ok_or("the request has no `query`")?;
@@ -312,14 +313,20 @@ fn build_request(
         .variables(variables)
         .data(context.clone());
     // A fresh loader per request, scoped to the caller: nothing cached crosses requests.
+    let mut batches = None;
     if let Authentication::Authenticated(caller) = &context.authentication {
-        request = request.data(loaders::for_request(
-            repositories.clone(),
-            Scope::of(caller),
-        ));
+        let (loader, queue) = loaders::for_request(repositories.clone(), Scope::of(caller));
+        request = request.data(loader);
+        batches = Some(queue);
     }
     request.operation_name = operation_name;
-    Ok(request)
+    Ok(Prepared { request, batches })
+}
+
+/// A GraphQL request ready to run, with the queue its DataLoader batches go to.
+struct Prepared {
+    request: GqlRequest,
+    batches: Option<BatchQueue>,
 }
 
 fn problem_body(code: &str, message: &str, request_id: &str) -> Value {
@@ -346,10 +353,14 @@ fn operation_type(document: &ExecutableDocument, name: Option<&str>) -> Option<O
 /// Parses, checks the method rule, executes, and shapes the body and status.
 async fn execute(
     state: &AppState,
-    mut request: GqlRequest,
+    prepared: Prepared,
     request_id: &str,
     mutations_allowed: bool,
 ) -> (StatusCode, Value) {
+    let Prepared {
+        mut request,
+        batches,
+    } = prepared;
     let operation_name = request.operation_name.clone();
     let document = match request.parsed_query() {
         Ok(document) => document,
@@ -375,7 +386,10 @@ async fn execute(
             ),
         );
     }
-    let response = state.schema.execute(request).await;
+    let response = match batches {
+        Some(queue) => queue.drive(state.schema.execute(request)).await,
+        None => state.schema.execute(request).await,
+    };
     // A request error (the document or variables were refused before execution) has no data
     // and no error path; it gets 400 and no `data` entry.
     let request_error = response.data == async_graphql::Value::Null

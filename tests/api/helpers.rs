@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use clinicgraph::app::{Repositories, Services, app_state};
 use clinicgraph::config::Config;
 use clinicgraph::core::auth::Role;
-use clinicgraph::db::{DbPool, migrations};
+use clinicgraph::db::{DbPool, StatementCounter, migrations};
 use clinicgraph::modules::auth::service::NewAccount;
 use clinicgraph::modules::clinic::model::NewClinic;
 use clinicgraph::seed;
@@ -68,6 +68,8 @@ pub struct TestApp {
     pub router: Router,
     pub repos: Repositories,
     pub services: Services,
+    /// Every SQL statement the app's pool has sent.
+    pub statements: StatementCounter,
     // Declared last: dropped after the pool inside `router` is gone.
     _db: TestDb,
 }
@@ -141,9 +143,14 @@ impl TestApp {
         migrations::run(&config.database_url)
             .await
             .expect("migrations");
-        let pool = DbPool::connect(&config.database_url, config.db_pool_size)
-            .await
-            .expect("pool");
+        let statements = StatementCounter::default();
+        let pool = DbPool::connect_counted(
+            &config.database_url,
+            config.db_pool_size,
+            Some(statements.clone()),
+        )
+        .await
+        .expect("pool");
         let repos = Repositories::diesel(&pool);
         let services = Services::new(&config, &repos).expect("services");
         seed::demo(&repos, &services).await.expect("demo seed");
@@ -152,6 +159,7 @@ impl TestApp {
             router,
             repos,
             services,
+            statements,
             _db: db,
         })
     }
@@ -189,6 +197,13 @@ impl TestApp {
         }
         self.send(request.body(Body::from(body.to_string())).expect("request"))
             .await
+    }
+
+    /// Runs one operation and returns its data and how many SQL statements it sent.
+    pub async fn counted(&self, token: &str, query: &str, variables: Value) -> (Value, u64) {
+        let before = self.statements.get();
+        let data = self.ok(token, query, variables).await;
+        (data, self.statements.get() - before)
     }
 
     /// Runs one operation and returns the whole response.

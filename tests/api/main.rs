@@ -5,6 +5,7 @@ mod helpers;
 
 mod auth;
 mod cli;
+mod graph;
 mod http;
 mod patients;
 mod patients_list;

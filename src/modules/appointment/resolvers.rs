@@ -12,6 +12,7 @@ use super::service::{AppointmentService, FRONT_DESK};
 use crate::core::auth::Role;
 use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
+use crate::core::pagination::MAX_PAGE_SIZE;
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::{Connection, nested_page, nested_size, wants_total_count};
 use crate::graphql::guards::{RoleGuard, caller};
@@ -22,9 +23,9 @@ use crate::modules::doctor::loaders::DoctorKey;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::patient::loaders::PatientKey;
 use crate::modules::patient::resolvers::PatientObject;
-use crate::modules::prescription::model::PrescriptionStatus;
+use crate::modules::prescription::loaders::PrescriptionsOf;
 use crate::modules::prescription::repository::PrescriptionParent;
-use crate::modules::prescription::resolvers::{PrescriptionObject, prescriptions_of};
+use crate::modules::prescription::resolvers::PrescriptionObject;
 use crate::modules::prescription::service::READERS as PRESCRIPTION_READERS;
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<AppointmentService>> {
@@ -134,22 +135,18 @@ impl AppointmentObject {
         self.0.cancellation_reason.as_deref()
     }
 
-    /// Prescriptions written at this appointment, newest first. Not for RECEPTIONIST.
+    /// Prescriptions written at this appointment (at most 100), newest first. Not for
+    /// RECEPTIONIST.
     #[graphql(guard = "RoleGuard::new(PRESCRIPTION_READERS)")]
-    async fn prescriptions(
-        &self,
-        ctx: &Context<'_>,
-        status: Option<PrescriptionStatus>,
-        first: Option<i32>,
-    ) -> Result<Connection<PrescriptionObject>> {
-        prescriptions_of(
-            ctx,
-            PrescriptionParent::Appointment,
-            self.0.id,
-            status,
-            first,
-        )
-        .await
+    async fn prescriptions(&self, ctx: &Context<'_>) -> Result<Vec<PrescriptionObject>> {
+        let key = PrescriptionsOf {
+            parent: PrescriptionParent::Appointment,
+            id: self.0.id,
+            status: None,
+            fetch: MAX_PAGE_SIZE,
+        };
+        let rows = loaders(ctx)?.load_one(key).await?.unwrap_or_default();
+        Ok(rows.into_iter().map(PrescriptionObject).collect())
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
