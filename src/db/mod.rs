@@ -66,9 +66,7 @@ impl From<diesel::result::Error> for DbError {
                         .to_owned(),
                 )
             }
-            diesel::result::Error::DatabaseError(DatabaseErrorKind::Unknown, info)
-                if info.message().contains("exclusion constraint") =>
-            {
+            diesel::result::Error::DatabaseError(DatabaseErrorKind::ExclusionViolation, info) => {
                 DbError::ExclusionViolation(info.constraint_name().unwrap_or_default().to_owned())
             }
             other => DbError::Query(other),

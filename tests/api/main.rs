@@ -3,6 +3,7 @@
 //! gets a fresh database that is dropped afterwards.
 mod helpers;
 
+mod appointments;
 mod auth;
 mod cli;
 mod graph;
