@@ -1,8 +1,8 @@
 //! The graph: nested reads across every type, batched into a fixed number of statements.
 use clinicgraph::core::auth::Role;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, at, patient_input};
 use crate::on_both_backends;
 
 const NESTED: &str = "query($n: Int) { patients(first: $n) { nodes {
@@ -47,4 +47,167 @@ async fn the_nested_page_costs_the_same_few_statements_for_any_size(app: TestApp
     );
 }
 
-on_both_backends!(the_nested_page_costs_the_same_few_statements_for_any_size);
+async fn a_nested_query_across_the_graph_returns_what_was_written(app: TestApp) {
+    let admin = app.token(Role::Admin).await;
+    let doctor = app.token(Role::Doctor).await;
+    let doctors = app.demo_doctor_ids().await;
+    let mut input = patient_input("Graph Walker", "graph@example.com");
+    input["primaryDoctorId"] = json!(doctors[0]);
+    let patient = app.create_patient(&admin, input).await;
+    let first = app
+        .scheduled(&admin, &patient, &doctors[0], &at(200, 9, 0))
+        .await;
+    let second = app
+        .scheduled(&admin, &patient, &doctors[1], &at(201, 14, 30))
+        .await;
+    let prescribe = "mutation($i: PrescribeInput!) { prescribe(input: $i) { id } }";
+    let tied = app
+        .ok(
+            &doctor,
+            prescribe,
+            json!({ "i": { "patientId": patient, "appointmentId": first, "medication": "Amoxicillin",
+                "dosage": "500 mg", "frequency": "three times daily", "route": "oral",
+                "startDate": "2027-01-01", "endDate": "2027-01-08", "refills": 0 } }),
+        )
+        .await["prescribe"]["id"]
+        .clone();
+    let loose = app
+        .ok(
+            &doctor,
+            prescribe,
+            json!({ "i": { "patientId": patient, "medication": "Vitamin D", "dosage": "1000 IU",
+                "frequency": "daily", "route": "oral", "startDate": "2027-01-01", "refills": 3 } }),
+        )
+        .await["prescribe"]["id"]
+        .clone();
+
+    let data = app
+        .ok(
+            &doctor,
+            "query($id: ID!) { patient(id: $id) {
+              name clinic { name timezone } primaryDoctor { name specialty }
+              appointmentCount prescriptionCount
+              appointments { totalCount nodes { id scheduledAt endsAt durationMinutes status
+                doctor { name } clinic { name } patient { name } prescriptions { id medication } } }
+              prescriptions { totalCount nodes { id medication dosage frequency route startDate endDate
+                refills status prescriber { name } appointment { id } patient { name } } }
+            } }",
+            json!({ "id": patient }),
+        )
+        .await;
+    let expected = json!({ "patient": {
+        "name": "Graph Walker",
+        "clinic": { "name": "Demo Clinic", "timezone": "Europe/London" },
+        "primaryDoctor": { "name": "Dr. Grace Hopper", "specialty": "General Practice" },
+        "appointmentCount": 2,
+        "prescriptionCount": 2,
+        "appointments": { "totalCount": 2, "nodes": [
+            { "id": first, "scheduledAt": at(200, 9, 0), "endsAt": at(200, 9, 30), "durationMinutes": 30,
+              "status": "SCHEDULED", "doctor": { "name": "Dr. Grace Hopper" }, "clinic": { "name": "Demo Clinic" },
+              "patient": { "name": "Graph Walker" }, "prescriptions": [{ "id": tied, "medication": "Amoxicillin" }] },
+            { "id": second, "scheduledAt": at(201, 14, 30), "endsAt": at(201, 15, 0), "durationMinutes": 30,
+              "status": "SCHEDULED", "doctor": { "name": "Dr. Chloé Nakamura" }, "clinic": { "name": "Demo Clinic" },
+              "patient": { "name": "Graph Walker" }, "prescriptions": [] },
+        ] },
+        "prescriptions": { "totalCount": 2, "nodes": [
+            { "id": loose, "medication": "Vitamin D", "dosage": "1000 IU", "frequency": "daily", "route": "oral",
+              "startDate": "2027-01-01", "endDate": null, "refills": 3, "status": "ACTIVE",
+              "prescriber": { "name": "Dr. Grace Hopper" }, "appointment": null, "patient": { "name": "Graph Walker" } },
+            { "id": tied, "medication": "Amoxicillin", "dosage": "500 mg", "frequency": "three times daily", "route": "oral",
+              "startDate": "2027-01-01", "endDate": "2027-01-08", "refills": 0, "status": "ACTIVE",
+              "prescriber": { "name": "Dr. Grace Hopper" }, "appointment": { "id": first }, "patient": { "name": "Graph Walker" } },
+        ] },
+    } });
+    assert_eq!(data, expected);
+
+    // The same records from the doctor's side, and by global id.
+    let from_doctor = app
+        .ok(
+            &doctor,
+            "query($d: ID!, $from: DateTime!) { doctor(id: $d) { name appointments(from: $from) { nodes { id } } patients(first: 100) { nodes { name } } } }",
+            json!({ "d": doctors[1], "from": at(201, 0, 0) }),
+        )
+        .await;
+    assert_eq!(
+        from_doctor["doctor"]["appointments"]["nodes"],
+        json!([{ "id": second }])
+    );
+    let names = from_doctor["doctor"]["patients"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .len();
+    assert_eq!(
+        names, 17,
+        "the seed gives doctor 2 of 3 seventeen of the 50 patients"
+    );
+    for (id, typename) in [
+        (&json!(first), "Appointment"),
+        (&tied, "Prescription"),
+        (&json!(doctors[0]), "Doctor"),
+        (&json!(patient), "Patient"),
+    ] {
+        let node = app
+            .ok(
+                &doctor,
+                "query($id: ID!) { node(id: $id) { id __typename } }",
+                json!({ "id": id }),
+            )
+            .await;
+        assert_eq!(node["node"], json!({ "id": id, "__typename": typename }));
+    }
+    let clinic = app.ok(&doctor, "{ clinic { id name } }", json!({})).await;
+    let node = app
+        .ok(
+            &doctor,
+            "query($id: ID!) { node(id: $id) { __typename } }",
+            json!({ "id": clinic["clinic"]["id"] }),
+        )
+        .await;
+    assert_eq!(node["node"]["__typename"], "Clinic");
+}
+
+async fn doctors_are_listed_filtered_and_paged(app: TestApp) {
+    let nurse = app.token(Role::Nurse).await;
+    let page = "query($f: DoctorFilter, $after: String) { doctors(filter: $f, first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { name specialty } } }";
+    let first = app.ok(&nurse, page, json!({})).await["doctors"].clone();
+    assert_eq!(first["totalCount"], 3);
+    assert_eq!(first["pageInfo"]["hasNextPage"], true);
+    let rest = app
+        .ok(
+            &nurse,
+            page,
+            json!({ "after": first["pageInfo"]["endCursor"] }),
+        )
+        .await["doctors"]
+        .clone();
+    let mut names: Vec<Value> = first["nodes"].as_array().expect("nodes").clone();
+    names.extend(rest["nodes"].as_array().expect("nodes").iter().cloned());
+    assert_eq!(
+        names
+            .iter()
+            .map(|n| n["name"].as_str().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        [
+            "Dr. Chloé Nakamura",
+            "Dr. Dmitri Okafor",
+            "Dr. Grace Hopper"
+        ]
+    );
+    let cardiology = app
+        .ok(&nurse, page, json!({ "f": { "specialty": "Cardiology" } }))
+        .await;
+    assert_eq!(
+        cardiology["doctors"]["nodes"],
+        json!([{ "name": "Dr. Chloé Nakamura", "specialty": "Cardiology" }])
+    );
+    let search = app
+        .ok(&nurse, page, json!({ "f": { "search": "GRACE" } }))
+        .await;
+    assert_eq!(search["doctors"]["totalCount"], 1);
+}
+
+on_both_backends!(
+    the_nested_page_costs_the_same_few_statements_for_any_size,
+    a_nested_query_across_the_graph_returns_what_was_written,
+    doctors_are_listed_filtered_and_paged,
+);

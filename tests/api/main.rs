@@ -10,6 +10,8 @@ mod graph;
 mod http;
 mod patients;
 mod patients_list;
+mod permissions;
+mod prescriptions;
 mod readme;
 mod roles;
 mod schema;
