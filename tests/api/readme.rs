@@ -30,8 +30,25 @@ fn readme_operations() -> Vec<String> {
 async fn readme_examples_run_as_documented(app: TestApp) {
     let operations = readme_operations();
     assert!(operations.len() >= 6, "the README lost its examples");
-    let token = app.token(Role::Admin).await;
+    let admin = app.token(Role::Admin).await;
     for operation in operations {
+        // A block that starts with `# as <email>` runs as that demo account.
+        let token = match operation
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("# as "))
+        {
+            Some(email) => {
+                let response = app
+                    .login(email.trim(), clinicgraph::seed::DEMO_PASSWORD)
+                    .await;
+                response.body["data"]["login"]["accessToken"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("README account {email}: {}", response.text))
+                    .to_owned()
+            }
+            None => admin.clone(),
+        };
         let response = app.gql(Some(&token), &operation, json!({})).await;
         assert_eq!(response.status, 200, "{operation}\n{}", response.text);
         assert!(
@@ -42,4 +59,32 @@ async fn readme_examples_run_as_documented(app: TestApp) {
     }
 }
 
-on_both_backends!(readme_examples_run_as_documented);
+/// The benchmark's request bodies, with the first patient's id as the benchmark substitutes it.
+async fn bench_queries_run(app: TestApp) {
+    let admin = app.token(Role::Admin).await;
+    let first = app
+        .ok(&admin, "{ patients(first: 1) { nodes { id } } }", json!({}))
+        .await;
+    let id = first["patients"]["nodes"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    for (name, body) in [
+        ("q1", include_str!("../../bench/queries/q1.json")),
+        ("q2", include_str!("../../bench/queries/q2.json")),
+        ("q3", include_str!("../../bench/queries/q3.json")),
+    ] {
+        let body: serde_json::Value =
+            serde_json::from_str(&body.replace("__PATIENT_ID__", &id)).expect("bench body is JSON");
+        let response = app.post(Some(&admin), &body).await;
+        assert_eq!(response.status, 200, "{name}: {}", response.text);
+        assert!(
+            response.body.get("errors").is_none(),
+            "{name}: {}",
+            response.text
+        );
+        assert!(!response.body["data"].is_null(), "{name}");
+    }
+}
+
+on_both_backends!(readme_examples_run_as_documented, bench_queries_run);
