@@ -1,4 +1,5 @@
 //! The HTTP surface: `/graphql`, `/health`, `/ready`, and the layers around them.
+mod execution;
 mod graphql;
 mod health;
 mod negotiation;

@@ -9,4 +9,6 @@ pub mod service;
 pub mod validation;
 
 #[cfg(test)]
+mod fakes;
+#[cfg(test)]
 mod service_tests;

@@ -11,8 +11,10 @@ use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::db::schema::appointments;
 use crate::db::window::PerParentQuery;
-use crate::db::{DbError, DbPool, DbResult};
+use crate::db::{DbPool, DbResult};
 use crate::{in_transaction, with_conn};
+
+mod booking;
 
 /// Which rows a per-parent list is grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,47 +130,6 @@ macro_rules! scoped {
         }
         query
     }};
-}
-
-/// The id of a live appointment of `doctor_id` or `patient_id` overlapping `slot`.
-macro_rules! clash {
-    ($conn:expr, $clinic_id:expr, $doctor_id:expr, $patient_id:expr, $slot:expr, $except:expr) => {{
-        let slot: Slot = $slot;
-        appointments::table
-            .filter(appointments::clinic_id.eq($clinic_id))
-            .filter(appointments::status.eq_any(AppointmentStatus::ACTIVE))
-            .filter(appointments::scheduled_at.lt(slot.end))
-            .filter(appointments::ends_at.gt(slot.start))
-            .filter(
-                appointments::doctor_id
-                    .eq($doctor_id)
-                    .or(appointments::patient_id.eq($patient_id)),
-            )
-            .filter(appointments::id.ne($except))
-            .order(appointments::scheduled_at.asc())
-            .select(appointments::id)
-            .first::<i64>($conn)
-            .await
-            .optional()?
-    }};
-}
-
-impl DieselAppointmentRepository {
-    /// After PostgreSQL's exclusion constraint refused a racing booking: which appointment won.
-    async fn winner(
-        &self,
-        clinic_id: i64,
-        doctor_id: i64,
-        patient_id: i64,
-        slot: Slot,
-        except: i64,
-    ) -> DbResult<Booking> {
-        let winner = with_conn!(&self.pool, |conn| Ok::<_, DbError>(clash!(
-            conn, clinic_id, doctor_id, patient_id, slot, except
-        )))?;
-        // The winner may have been cancelled since; its slot was taken when we tried.
-        Ok(Booking::Clash(winner.unwrap_or(0)))
-    }
 }
 
 #[async_trait]
@@ -330,33 +291,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
     }
 
     async fn book(&self, appointment: NewAppointment) -> DbResult<Booking> {
-        let slot = Slot {
-            start: appointment.scheduled_at,
-            end: appointment.ends_at,
-            minutes: appointment.duration_minutes,
-        };
-        let (clinic_id, doctor_id, patient_id) = (
-            appointment.clinic_id,
-            appointment.doctor_id,
-            appointment.patient_id,
-        );
-        let outcome = in_transaction!(&self.pool, |conn| {
-            if let Some(other) = clash!(conn, clinic_id, doctor_id, patient_id, slot, 0_i64) {
-                return Ok(Booking::Clash(other));
-            }
-            let booked = diesel::insert_into(appointments::table)
-                .values(&appointment)
-                .returning(Appointment::as_returning())
-                .get_result(conn)
-                .await?;
-            Ok(Booking::Booked(booked))
-        });
-        match outcome {
-            Err(DbError::ExclusionViolation(_)) => {
-                self.winner(clinic_id, doctor_id, patient_id, slot, 0).await
-            }
-            other => other,
-        }
+        self.book_free_slot(appointment).await
     }
 
     async fn rebook(
@@ -367,49 +302,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
         from: &[AppointmentStatus],
         at: NaiveDateTime,
     ) -> DbResult<Booking> {
-        let from = names(from);
-        let mut parties = None;
-        let outcome = in_transaction!(&self.pool, |conn| {
-            let current: Option<(i64, i64)> = appointments::table
-                .filter(appointments::id.eq(id))
-                .filter(appointments::clinic_id.eq(clinic_id))
-                .filter(appointments::status.eq_any(&from))
-                .select((appointments::doctor_id, appointments::patient_id))
-                .first(conn)
-                .await
-                .optional()?;
-            let Some((doctor_id, patient_id)) = current else {
-                return Ok(Booking::NotFound);
-            };
-            parties = Some((doctor_id, patient_id));
-            if let Some(other) = clash!(conn, clinic_id, doctor_id, patient_id, slot, id) {
-                return Ok(Booking::Clash(other));
-            }
-            let moved = diesel::update(
-                appointments::table
-                    .filter(appointments::id.eq(id))
-                    .filter(appointments::status.eq_any(&from)),
-            )
-            .set((
-                appointments::scheduled_at.eq(slot.start),
-                appointments::ends_at.eq(slot.end),
-                appointments::duration_minutes.eq(slot.minutes),
-                appointments::status.eq(AppointmentStatus::Scheduled.as_str()),
-                appointments::updated_at.eq(at),
-            ))
-            .returning(Appointment::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-            Ok(moved.map_or(Booking::NotFound, Booking::Booked))
-        });
-        match (outcome, parties) {
-            (Err(DbError::ExclusionViolation(_)), Some((doctor_id, patient_id))) => {
-                self.winner(clinic_id, doctor_id, patient_id, slot, id)
-                    .await
-            }
-            (other, _) => other,
-        }
+        self.move_to_free_slot(clinic_id, id, slot, from, at).await
     }
 
     async fn transition(

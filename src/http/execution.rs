@@ -1,0 +1,218 @@
+//! Running one GraphQL operation and shaping its answer: a fresh DataLoader per request, no
+//! mutations over GET, 400 without `data` for request errors, and every error given a code and
+//! the request id.
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::{Request as GqlRequest, Variables};
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::app::Repositories;
+use crate::core::context::{Authentication, RequestContext};
+use crate::core::scope::Scope;
+use crate::graphql::batching::BatchQueue;
+use crate::graphql::loaders;
+
+pub(super) fn build_request(
+    repositories: &Repositories,
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<Value>,
+    context: &RequestContext,
+) -> Result<Prepared, String> {
+    let query = query
+        .filter(|q| !q.trim().is_empty())
+        .ok_or("the request has no `query`")?;
+    let variables = match variables {
+        None | Some(Value::Null) => Variables::default(),
+        Some(value @ Value::Object(_)) => Variables::from_json(value),
+        Some(_) => return Err("`variables` must be an object".into()),
+    };
+    let mut request = GqlRequest::new(query)
+        .variables(variables)
+        .data(context.clone());
+    // A fresh loader per request, scoped to the caller: nothing cached crosses requests.
+    let mut batches = None;
+    if let Authentication::Authenticated(caller) = &context.authentication {
+        let (loader, queue) = loaders::for_request(repositories.clone(), Scope::of(caller));
+        request = request.data(loader);
+        batches = Some(queue);
+    }
+    request.operation_name = operation_name;
+    Ok(Prepared { request, batches })
+}
+
+/// A GraphQL request ready to run, with the queue its DataLoader batches go to.
+pub(super) struct Prepared {
+    request: GqlRequest,
+    batches: Option<BatchQueue>,
+}
+
+pub(super) fn problem_body(code: &str, message: &str, request_id: &str) -> Value {
+    json!({
+        "errors": [{
+            "message": message,
+            "extensions": { "code": code, "requestId": request_id },
+        }]
+    })
+}
+
+/// The type of the operation that will run, when the document says so unambiguously.
+fn operation_type(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .iter()
+            .find(|(op_name, _)| op_name.as_str() == name)
+            .map(|(_, op)| op.node.ty),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// Parses, checks the method rule, executes, and shapes the body and status.
+pub(super) async fn execute(
+    state: &AppState,
+    prepared: Prepared,
+    request_id: &str,
+    mutations_allowed: bool,
+) -> (StatusCode, Value) {
+    let Prepared {
+        mut request,
+        batches,
+    } = prepared;
+    let operation_name = request.operation_name.clone();
+    let document = match request.parsed_query() {
+        Ok(document) => document,
+        Err(error) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                problem_body("GRAPHQL_PARSE_FAILED", &error.message, request_id),
+            );
+        }
+    };
+    if !mutations_allowed
+        && matches!(
+            operation_type(document, operation_name.as_deref()),
+            Some(OperationType::Mutation | OperationType::Subscription)
+        )
+    {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            problem_body(
+                "METHOD_NOT_ALLOWED",
+                "mutations must be sent with POST",
+                request_id,
+            ),
+        );
+    }
+    let response = match batches {
+        Some(queue) => queue.drive(state.schema.execute(request)).await,
+        None => state.schema.execute(request).await,
+    };
+    // A request error (the document or variables were refused before execution) has no data
+    // and no error path; it gets 400 and no `data` entry.
+    let request_error = response.data == async_graphql::Value::Null
+        && !response.errors.is_empty()
+        && response.errors.iter().all(|e| e.path.is_empty());
+    let mut body = serde_json::to_value(&response).unwrap_or_else(|error| {
+        tracing::error!(%error, "serialising a GraphQL response");
+        problem_body("INTERNAL_SERVER_ERROR", "internal server error", request_id)
+    });
+    if let Some(object) = body.as_object_mut() {
+        if request_error {
+            object.remove("data");
+        } else {
+            null_errored_fields(object);
+        }
+        if let Some(Value::Array(errors)) = object.get_mut("errors") {
+            for error in errors {
+                stamp_error(error, request_id, request_error);
+            }
+        }
+    }
+    let status = if request_error {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    (status, body)
+}
+
+/// A field that raised an error must be present as `null` (GraphQL spec, "Handling Field
+/// Errors"); async-graphql leaves such nullable fields out, which typed clients report as missing.
+fn null_errored_fields(body: &mut serde_json::Map<String, Value>) {
+    let paths: Vec<Vec<Value>> = match body.get("errors") {
+        Some(Value::Array(errors)) => errors
+            .iter()
+            .filter_map(|e| e.get("path").and_then(Value::as_array).cloned())
+            .collect(),
+        _ => return,
+    };
+    let Some(data) = body.get_mut("data") else {
+        return;
+    };
+    'paths: for path in paths {
+        let Some((Value::String(field), parents)) = path.split_last() else {
+            continue;
+        };
+        let mut node = &mut *data;
+        for segment in parents {
+            let child = match segment {
+                Value::String(key) => node.get_mut(key.as_str()),
+                Value::Number(index) => {
+                    match index.as_u64().and_then(|i| usize::try_from(i).ok()) {
+                        Some(i) => node.get_mut(i),
+                        None => None,
+                    }
+                }
+                _ => None,
+            };
+            match child {
+                Some(child) => node = child,
+                None => continue 'paths,
+            }
+        }
+        if let Value::Object(object) = node {
+            object.entry(field.clone()).or_insert(Value::Null);
+        }
+    }
+}
+
+/// Gives every error a code and the request id. An execution error without a code did not come
+/// through `AppError` (say, from the framework): its text is logged and replaced.
+fn stamp_error(error: &mut Value, request_id: &str, request_error: bool) {
+    let Some(error) = error.as_object_mut() else {
+        return;
+    };
+    let has_code = error
+        .get("extensions")
+        .and_then(|e| e.get("code"))
+        .is_some();
+    let is_input_error = error
+        .get("message")
+        .and_then(Value::as_str)
+        .is_some_and(|m| m.starts_with("Failed to parse"));
+    if !has_code {
+        if request_error {
+            set_extension(error, "code", json!("GRAPHQL_VALIDATION_FAILED"));
+        } else if is_input_error {
+            // An argument that could not be coerced (async-graphql coerces some lazily).
+            set_extension(error, "code", json!("BAD_USER_INPUT"));
+        } else {
+            let message = error.get("message").cloned().unwrap_or(Value::Null);
+            tracing::error!(%message, "uncoded error during execution");
+            error.insert("message".into(), json!("internal server error"));
+            set_extension(error, "code", json!("INTERNAL_SERVER_ERROR"));
+        }
+    }
+    set_extension(error, "requestId", json!(request_id));
+}
+
+fn set_extension(error: &mut serde_json::Map<String, Value>, key: &str, value: Value) {
+    let extensions = error
+        .entry("extensions")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(extensions) = extensions.as_object_mut() {
+        extensions.insert(key.to_owned(), value);
+    }
+}

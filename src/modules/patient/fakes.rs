@@ -1,0 +1,255 @@
+//! In-memory stand-ins for the repositories the patient service uses, enforcing the same rules as
+//! the database (tenancy, the live-email unique index, optimistic updates).
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::NaiveDateTime;
+
+use super::model::{Patient, PatientCursor, PatientFilter, PatientOrder, PatientWrite};
+use super::repository::PatientRepository;
+use crate::core::pagination::{KeyCursor, PageRequest};
+use crate::core::scope::Scope;
+use crate::db::{DbError, DbResult};
+use crate::modules::doctor::model::{Doctor, DoctorFilter, DoctorWrite, NewDoctor};
+use crate::modules::doctor::repository::DoctorRepository;
+
+#[derive(Clone)]
+struct Stored {
+    patient: Patient,
+    deleted: bool,
+}
+
+/// Holds rows in memory and enforces the same unique rule as the database's partial index.
+#[derive(Default)]
+pub struct FakePatients {
+    rows: Mutex<Vec<Stored>>,
+}
+
+fn row_from(id: i64, clinic_id: i64, write: PatientWrite, created_at: NaiveDateTime) -> Patient {
+    Patient {
+        id,
+        clinic_id,
+        primary_doctor_id: write.primary_doctor_id,
+        name: write.name,
+        email: write.email,
+        phone: write.phone,
+        blood_group: write.blood_group,
+        date_of_birth: write.date_of_birth,
+        internal_notes: write.internal_notes,
+        created_at,
+        updated_at: write.updated_at,
+    }
+}
+
+impl FakePatients {
+    fn email_taken(rows: &[Stored], clinic_id: i64, email: &str, except: i64) -> bool {
+        rows.iter().any(|s| {
+            !s.deleted
+                && s.patient.clinic_id == clinic_id
+                && s.patient.email == email
+                && s.patient.id != except
+        })
+    }
+}
+
+#[async_trait]
+impl PatientRepository for FakePatients {
+    async fn find(&self, clinic_id: i64, id: i64) -> DbResult<Option<Patient>> {
+        let rows = self.rows.lock().expect("lock");
+        Ok(rows
+            .iter()
+            .find(|s| !s.deleted && s.patient.id == id && s.patient.clinic_id == clinic_id)
+            .map(|s| s.patient.clone()))
+    }
+
+    async fn list(
+        &self,
+        clinic_id: i64,
+        filter: &PatientFilter,
+        _order: PatientOrder,
+        page: &PageRequest<PatientCursor>,
+    ) -> DbResult<Vec<Patient>> {
+        let rows = self.rows.lock().expect("lock");
+        Ok(rows
+            .iter()
+            .filter(|s| !s.deleted && s.patient.clinic_id == clinic_id)
+            .filter(|s| filter.only_id.is_none_or(|id| id == s.patient.id))
+            .map(|s| s.patient.clone())
+            .take(page.limit + 1)
+            .collect())
+    }
+
+    async fn count(&self, clinic_id: i64, filter: &PatientFilter) -> DbResult<i64> {
+        let rows = self.rows.lock().expect("lock");
+        Ok(rows
+            .iter()
+            .filter(|s| !s.deleted && s.patient.clinic_id == clinic_id)
+            .filter(|s| filter.only_id.is_none_or(|id| id == s.patient.id))
+            .count() as i64)
+    }
+
+    async fn find_many(&self, scope: &Scope, ids: &[i64]) -> DbResult<Vec<Patient>> {
+        let rows = self.rows.lock().expect("lock");
+        Ok(rows
+            .iter()
+            .filter(|s| !s.deleted && s.patient.clinic_id == scope.clinic_id)
+            .filter(|s| ids.contains(&s.patient.id) && scope.admits_patient(s.patient.id))
+            .map(|s| s.patient.clone())
+            .collect())
+    }
+
+    async fn list_per_doctor(
+        &self,
+        scope: &Scope,
+        doctor_ids: &[i64],
+        per_parent: usize,
+    ) -> DbResult<Vec<Patient>> {
+        let rows = self.rows.lock().expect("lock");
+        let mut found = Vec::new();
+        for doctor in doctor_ids {
+            found.extend(
+                rows.iter()
+                    .filter(|s| !s.deleted && s.patient.clinic_id == scope.clinic_id)
+                    .filter(|s| s.patient.primary_doctor_id == Some(*doctor))
+                    .take(per_parent)
+                    .map(|s| s.patient.clone()),
+            );
+        }
+        Ok(found)
+    }
+
+    async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient> {
+        let mut rows = self.rows.lock().expect("lock");
+        if Self::email_taken(&rows, clinic_id, &write.email, 0) {
+            return Err(DbError::UniqueViolation(
+                "patients_clinic_email_live_key".into(),
+            ));
+        }
+        let created_at = write.updated_at;
+        let patient = row_from(rows.len() as i64 + 1, clinic_id, write, created_at);
+        rows.push(Stored {
+            patient: patient.clone(),
+            deleted: false,
+        });
+        Ok(patient)
+    }
+
+    async fn insert_many(&self, clinic_id: i64, writes: Vec<PatientWrite>) -> DbResult<Vec<i64>> {
+        let mut ids = Vec::new();
+        for write in writes {
+            ids.push(self.insert(clinic_id, write).await?.id);
+        }
+        Ok(ids)
+    }
+
+    async fn update(
+        &self,
+        clinic_id: i64,
+        id: i64,
+        seen_at: NaiveDateTime,
+        write: PatientWrite,
+    ) -> DbResult<Option<Patient>> {
+        let mut rows = self.rows.lock().expect("lock");
+        if Self::email_taken(&rows, clinic_id, &write.email, id) {
+            return Err(DbError::UniqueViolation(
+                "patients_clinic_email_live_key".into(),
+            ));
+        }
+        let Some(stored) = rows.iter_mut().find(|s| {
+            !s.deleted
+                && s.patient.id == id
+                && s.patient.clinic_id == clinic_id
+                && s.patient.updated_at == seen_at
+        }) else {
+            return Ok(None);
+        };
+        stored.patient = row_from(id, clinic_id, write, stored.patient.created_at);
+        Ok(Some(stored.patient.clone()))
+    }
+
+    async fn soft_delete(&self, clinic_id: i64, id: i64, _at: NaiveDateTime) -> DbResult<bool> {
+        let mut rows = self.rows.lock().expect("lock");
+        match rows
+            .iter_mut()
+            .find(|s| !s.deleted && s.patient.id == id && s.patient.clinic_id == clinic_id)
+        {
+            Some(stored) => {
+                stored.deleted = true;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn restore(
+        &self,
+        clinic_id: i64,
+        id: i64,
+        _at: NaiveDateTime,
+    ) -> DbResult<Option<Patient>> {
+        let mut rows = self.rows.lock().expect("lock");
+        let snapshot = rows.clone();
+        let Some(stored) = rows
+            .iter_mut()
+            .find(|s| s.deleted && s.patient.id == id && s.patient.clinic_id == clinic_id)
+        else {
+            return Ok(None);
+        };
+        if Self::email_taken(&snapshot, clinic_id, &stored.patient.email, id) {
+            return Err(DbError::UniqueViolation(
+                "patients_clinic_email_live_key".into(),
+            ));
+        }
+        stored.deleted = false;
+        Ok(Some(stored.patient.clone()))
+    }
+}
+
+/// Doctor 1 works at clinic 1, doctor 2 at clinic 2. The patient service only asks whether
+/// a doctor exists; everything else is out of its reach.
+pub struct FakeDoctors;
+
+#[async_trait]
+impl DoctorRepository for FakeDoctors {
+    async fn exists_in_clinic(&self, clinic_id: i64, doctor_id: i64) -> DbResult<bool> {
+        Ok(doctor_id == clinic_id && doctor_id <= 2)
+    }
+
+    async fn find_many(&self, _clinic_id: i64, _ids: &[i64]) -> DbResult<Vec<Doctor>> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn find_by_user(&self, _clinic_id: i64, _user_id: i64) -> DbResult<Option<Doctor>> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn list(
+        &self,
+        _clinic_id: i64,
+        _filter: &DoctorFilter,
+        _page: &PageRequest<KeyCursor>,
+    ) -> DbResult<Vec<Doctor>> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn count(&self, _clinic_id: i64, _filter: &DoctorFilter) -> DbResult<i64> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn insert(&self, _doctor: NewDoctor) -> DbResult<Doctor> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn update(
+        &self,
+        _clinic_id: i64,
+        _id: i64,
+        _write: DoctorWrite,
+    ) -> DbResult<Option<Doctor>> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn list_ids(&self, clinic_id: i64) -> DbResult<Vec<i64>> {
+        Ok(vec![clinic_id])
+    }
+}
