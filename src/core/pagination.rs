@@ -94,6 +94,25 @@ impl ConnectionArgs {
     }
 }
 
+impl ConnectionArgs {
+    /// Like [`ConnectionArgs::parse`], for lists ordered by a time: the cursor must carry one.
+    pub fn parse_timed(self) -> AppResult<PageRequest<KeyCursor>> {
+        let cursor_field = if self.before.is_some() {
+            "before"
+        } else {
+            "after"
+        };
+        let request = self.parse::<KeyCursor>()?;
+        if request.cursor.as_ref().is_some_and(|c| c.time().is_none()) {
+            return Err(AppError::invalid(
+                cursor_field,
+                "is not a cursor of this list",
+            ));
+        }
+        Ok(request)
+    }
+}
+
 /// Encodes a cursor key as an opaque string.
 pub fn encode_cursor<K: Serialize>(key: &K) -> String {
     // Serialising plain keys (numbers and strings) cannot fail.

@@ -132,6 +132,37 @@ fn pool_builder<M: bb8::ManageConnection>(size: u32) -> bb8::Builder<M> {
         .connection_timeout(Duration::from_secs(5))
 }
 
+/// Orders a boxed query by (`$column`, `$id`) and, given a cursor `Some(key)` with `$cursor_id`,
+/// keeps the rows after it in that order: `(column, id) > (key, cursor id)`, spelled out because
+/// SQLite and diesel lack row-value comparison. `$ascending` false reverses both.
+#[macro_export]
+macro_rules! keyset {
+    ($query:expr, $column:expr, $id:expr, $key:expr, $cursor_id:expr, $ascending:expr) => {{
+        let mut query = $query;
+        if let Some(key) = $key {
+            let cursor_id: i64 = $cursor_id;
+            query = if $ascending {
+                query.filter(
+                    $column
+                        .gt(key.clone())
+                        .or($column.eq(key).and($id.gt(cursor_id))),
+                )
+            } else {
+                query.filter(
+                    $column
+                        .lt(key.clone())
+                        .or($column.eq(key).and($id.lt(cursor_id))),
+                )
+            };
+        }
+        if $ascending {
+            query.order(($column.asc(), $id.asc()))
+        } else {
+            query.order(($column.desc(), $id.desc()))
+        }
+    }};
+}
+
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
      PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
 

@@ -81,6 +81,27 @@ where
     }
 }
 
+/// A top-level connection of `page`; `count` runs only when the client selected `totalCount`.
+pub async fn respond<T, R, K>(
+    ctx: &Context<'_>,
+    page: Page<R>,
+    count: impl std::future::Future<Output = crate::core::error::AppResult<i64>>,
+    cursor_of: impl Fn(&R) -> K,
+    node_of: impl Fn(R) -> T,
+) -> async_graphql::Result<Connection<T>>
+where
+    T: OutputType + Clone,
+    Edge<T>: OutputType,
+    K: Serialize,
+{
+    let total = if wants_total_count(ctx) {
+        Some(count.await?)
+    } else {
+        None
+    };
+    Ok(Connection::build(page, total, cursor_of, node_of))
+}
+
 /// The size of a nested list (`first`, default 20, at most 100, never silently cut).
 pub fn nested_size(first: Option<i32>) -> crate::core::error::AppResult<usize> {
     let request = crate::core::pagination::ConnectionArgs {

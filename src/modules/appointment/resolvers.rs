@@ -14,7 +14,9 @@ use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::MAX_PAGE_SIZE;
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
-use crate::graphql::connection::{Connection, nested_page, nested_size, wants_total_count};
+use crate::graphql::connection::{
+    Connection, nested_page, nested_size, respond, wants_total_count,
+};
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
 use crate::modules::clinic::loaders::ClinicKey;
@@ -191,12 +193,8 @@ impl AppointmentQuery {
             before,
         };
         let page = service.list(caller, &filter, args).await?;
-        let total = if wants_total_count(ctx) {
-            Some(service.count(caller, &filter).await?)
-        } else {
-            None
-        };
-        Ok(Connection::build(page, total, cursor_of, AppointmentObject))
+        let count = service.count(caller, &filter);
+        respond(ctx, page, count, cursor_of, AppointmentObject).await
     }
 }
 

@@ -10,7 +10,7 @@ use super::repository::{AppointmentRepository, Booking};
 use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult, FieldViolation};
 use crate::core::ids::{self, NodeType};
-use crate::core::pagination::{ConnectionArgs, KeyCursor, Page};
+use crate::core::pagination::{ConnectionArgs, Page};
 use crate::core::scope::Scope;
 use crate::core::text::{optional_text, required_text};
 use crate::db;
@@ -68,18 +68,7 @@ impl AppointmentService {
         filter: &AppointmentFilter,
         args: ConnectionArgs,
     ) -> AppResult<Page<Appointment>> {
-        let cursor_field = if args.before.is_some() {
-            "before"
-        } else {
-            "after"
-        };
-        let request = args.parse::<KeyCursor>()?;
-        if request.cursor.as_ref().is_some_and(|c| c.time().is_none()) {
-            return Err(AppError::invalid(
-                cursor_field,
-                "is not a cursor of this list",
-            ));
-        }
+        let request = args.parse_timed()?;
         let rows = self
             .appointments
             .list(&Scope::of(caller), filter, &request)

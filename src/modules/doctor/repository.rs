@@ -8,7 +8,7 @@ use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::text::escape_like;
 use crate::db::schema::doctors;
 use crate::db::{DbPool, DbResult};
-use crate::with_conn;
+use crate::{keyset, with_conn};
 
 #[async_trait]
 pub trait DoctorRepository: Send + Sync {
@@ -88,35 +88,17 @@ impl DoctorRepository for DieselDoctorRepository {
         filter: &DoctorFilter,
         page: &PageRequest<KeyCursor>,
     ) -> DbResult<Vec<Doctor>> {
-        let forward = page.direction == Direction::Forward;
-        let cursor = page.cursor.clone();
+        let ascending = page.direction == Direction::Forward;
+        let key = page.cursor.as_ref().map(|c| c.key.clone());
+        let cursor_id = page.cursor.as_ref().map_or(0, |c| c.id);
         let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
         with_conn!(&self.pool, |conn| {
-            let mut query = filtered!(
+            let query = filtered!(
                 doctors::table.select(Doctor::as_select()).into_boxed(),
                 clinic_id,
                 filter
             );
-            if let Some(KeyCursor { key, id }) = cursor.clone() {
-                query = if forward {
-                    query.filter(
-                        doctors::name
-                            .gt(key.clone())
-                            .or(doctors::name.eq(key).and(doctors::id.gt(id))),
-                    )
-                } else {
-                    query.filter(
-                        doctors::name
-                            .lt(key.clone())
-                            .or(doctors::name.eq(key).and(doctors::id.lt(id))),
-                    )
-                };
-            }
-            query = if forward {
-                query.order((doctors::name.asc(), doctors::id.asc()))
-            } else {
-                query.order((doctors::name.desc(), doctors::id.desc()))
-            };
+            let query = keyset!(query, doctors::name, doctors::id, key, cursor_id, ascending);
             Ok(query.limit(limit).load(conn).await?)
         })
     }

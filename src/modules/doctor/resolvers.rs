@@ -11,7 +11,7 @@ use crate::core::auth::Role;
 use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
-use crate::graphql::connection::{Connection, nested_page, nested_size};
+use crate::graphql::connection::{Connection, nested_page, nested_size, respond};
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
 use crate::modules::appointment::input::nested_filter;
@@ -140,12 +140,8 @@ impl DoctorQuery {
             before,
         };
         let page = service.list(caller, &filter, args).await?;
-        let total = if crate::graphql::connection::wants_total_count(ctx) {
-            Some(service.count(caller, &filter).await?)
-        } else {
-            None
-        };
-        Ok(Connection::build(page, total, cursor_of, DoctorObject))
+        let count = service.count(caller, &filter);
+        respond(ctx, page, count, cursor_of, DoctorObject).await
     }
 }
 

@@ -16,7 +16,7 @@ use crate::core::text::escape_like;
 use crate::db::schema::patients;
 use crate::db::window::PerParentQuery;
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, with_conn};
+use crate::{in_transaction, keyset, with_conn};
 
 #[async_trait]
 pub trait PatientRepository: Send + Sync {
@@ -115,35 +115,6 @@ macro_rules! filtered {
     }};
 }
 
-/// Orders by (`$column`, id) and starts after `$cursor` in that order: the keyset condition
-/// `(column, id) > (key, cursor id)`, spelled out because SQLite and diesel lack row values.
-macro_rules! keyset {
-    ($query:expr, $column:expr, $key:expr, $cursor_id:expr, $ascending:expr) => {{
-        let mut query = $query;
-        if let Some(key) = $key {
-            let cursor_id: i64 = $cursor_id;
-            query = if $ascending {
-                query.filter(
-                    $column
-                        .gt(key.clone())
-                        .or($column.eq(key).and(patients::id.gt(cursor_id))),
-                )
-            } else {
-                query.filter(
-                    $column
-                        .lt(key.clone())
-                        .or($column.eq(key).and(patients::id.lt(cursor_id))),
-                )
-            };
-        }
-        if $ascending {
-            query.order(($column.asc(), patients::id.asc()))
-        } else {
-            query.order(($column.desc(), patients::id.desc()))
-        }
-    }};
-}
-
 #[async_trait]
 impl PatientRepository for DieselPatientRepository {
     async fn find(&self, clinic_id: i64, id: i64) -> DbResult<Option<Patient>> {
@@ -178,11 +149,25 @@ impl PatientRepository for DieselPatientRepository {
             let query = match order.field {
                 PatientOrderField::CreatedAt => {
                     let key = page.cursor.as_ref().and_then(PatientCursor::created_at);
-                    keyset!(query, patients::created_at, key, cursor_id, ascending)
+                    keyset!(
+                        query,
+                        patients::created_at,
+                        patients::id,
+                        key,
+                        cursor_id,
+                        ascending
+                    )
                 }
                 PatientOrderField::Name => {
                     let key = page.cursor.as_ref().map(|c| c.key.clone());
-                    keyset!(query, patients::name, key, cursor_id, ascending)
+                    keyset!(
+                        query,
+                        patients::name,
+                        patients::id,
+                        key,
+                        cursor_id,
+                        ascending
+                    )
                 }
             };
             Ok(query.limit(limit).load(conn).await?)

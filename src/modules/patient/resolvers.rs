@@ -11,7 +11,7 @@ use super::service::PatientService;
 use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::ConnectionArgs;
-use crate::graphql::connection::{Connection, wants_total_count};
+use crate::graphql::connection::{Connection, respond};
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
 use crate::graphql::scalars::Date;
@@ -205,13 +205,9 @@ impl PatientQuery {
         };
         let service = service(ctx)?;
         let page = service.list(caller, &filter, order, args).await?;
-        let total = if wants_total_count(ctx) {
-            Some(service.count(caller, &filter).await?)
-        } else {
-            None
-        };
+        let count = service.count(caller, &filter);
         let cursor = |patient: &Patient| PatientCursor::for_patient(patient, order);
-        Ok(Connection::build(page, total, cursor, PatientObject))
+        respond(ctx, page, count, cursor, PatientObject).await
     }
 }
 

@@ -13,7 +13,7 @@ use crate::core::text::escape_like;
 use crate::db::schema::prescriptions;
 use crate::db::window::PerParentQuery;
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, with_conn};
+use crate::{in_transaction, keyset, with_conn};
 
 diesel::define_sql_function! {
     /// SQL `lower()`: full case folding on PostgreSQL, ASCII only on SQLite.
@@ -131,41 +131,26 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
         page: &PageRequest<KeyCursor>,
     ) -> DbResult<Vec<Prescription>> {
         // Newest first: reading forward walks created_at downwards.
-        let forward = page.direction == Direction::Forward;
-        let cursor = page.cursor.as_ref().and_then(|c| Some((c.time()?, c.id)));
+        let ascending = page.direction == Direction::Backward;
+        let key = page.cursor.as_ref().and_then(KeyCursor::time);
+        let cursor_id = page.cursor.as_ref().map_or(0, |c| c.id);
         let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
         with_conn!(&self.pool, |conn| {
-            let mut query = scoped!(
+            let query = scoped!(
                 prescriptions::table
                     .select(Prescription::as_select())
                     .into_boxed(),
                 scope,
                 filter
             );
-            if let Some((at, id)) = cursor {
-                query = if forward {
-                    query.filter(
-                        prescriptions::created_at
-                            .lt(at)
-                            .or(prescriptions::created_at
-                                .eq(at)
-                                .and(prescriptions::id.lt(id))),
-                    )
-                } else {
-                    query.filter(
-                        prescriptions::created_at
-                            .gt(at)
-                            .or(prescriptions::created_at
-                                .eq(at)
-                                .and(prescriptions::id.gt(id))),
-                    )
-                };
-            }
-            query = if forward {
-                query.order((prescriptions::created_at.desc(), prescriptions::id.desc()))
-            } else {
-                query.order((prescriptions::created_at.asc(), prescriptions::id.asc()))
-            };
+            let query = keyset!(
+                query,
+                prescriptions::created_at,
+                prescriptions::id,
+                key,
+                cursor_id,
+                ascending
+            );
             Ok(query.limit(limit).load(conn).await?)
         })
     }

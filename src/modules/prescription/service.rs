@@ -7,7 +7,7 @@ use super::model::{NewPrescription, Prescription, PrescriptionFilter, Prescripti
 use super::repository::PrescriptionRepository;
 use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult, FieldViolation};
-use crate::core::pagination::{ConnectionArgs, KeyCursor, Page};
+use crate::core::pagination::{ConnectionArgs, Page};
 use crate::core::scope::Scope;
 use crate::core::text::required_text;
 use crate::db;
@@ -79,18 +79,7 @@ impl PrescriptionService {
         args: ConnectionArgs,
     ) -> AppResult<Page<Prescription>> {
         Self::require_reader(caller)?;
-        let cursor_field = if args.before.is_some() {
-            "before"
-        } else {
-            "after"
-        };
-        let request = args.parse::<KeyCursor>()?;
-        if request.cursor.as_ref().is_some_and(|c| c.time().is_none()) {
-            return Err(AppError::invalid(
-                cursor_field,
-                "is not a cursor of this list",
-            ));
-        }
+        let request = args.parse_timed()?;
         let rows = self
             .prescriptions
             .list(&Scope::of(caller), filter, &request)

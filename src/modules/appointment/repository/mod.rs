@@ -12,7 +12,7 @@ use crate::core::scope::Scope;
 use crate::db::schema::appointments;
 use crate::db::window::PerParentQuery;
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, with_conn};
+use crate::{in_transaction, keyset, with_conn};
 
 mod booking;
 
@@ -161,41 +161,26 @@ impl AppointmentRepository for DieselAppointmentRepository {
         filter: &AppointmentFilter,
         page: &PageRequest<KeyCursor>,
     ) -> DbResult<Vec<Appointment>> {
-        let forward = page.direction == Direction::Forward;
-        let cursor = page.cursor.as_ref().and_then(|c| Some((c.time()?, c.id)));
+        let ascending = page.direction == Direction::Forward;
+        let key = page.cursor.as_ref().and_then(KeyCursor::time);
+        let cursor_id = page.cursor.as_ref().map_or(0, |c| c.id);
         let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
         with_conn!(&self.pool, |conn| {
-            let mut query = scoped!(
+            let query = scoped!(
                 appointments::table
                     .select(Appointment::as_select())
                     .into_boxed(),
                 scope,
                 filter
             );
-            if let Some((at, id)) = cursor {
-                query = if forward {
-                    query.filter(
-                        appointments::scheduled_at
-                            .gt(at)
-                            .or(appointments::scheduled_at
-                                .eq(at)
-                                .and(appointments::id.gt(id))),
-                    )
-                } else {
-                    query.filter(
-                        appointments::scheduled_at
-                            .lt(at)
-                            .or(appointments::scheduled_at
-                                .eq(at)
-                                .and(appointments::id.lt(id))),
-                    )
-                };
-            }
-            query = if forward {
-                query.order((appointments::scheduled_at.asc(), appointments::id.asc()))
-            } else {
-                query.order((appointments::scheduled_at.desc(), appointments::id.desc()))
-            };
+            let query = keyset!(
+                query,
+                appointments::scheduled_at,
+                appointments::id,
+                key,
+                cursor_id,
+                ascending
+            );
             Ok(query.limit(limit).load(conn).await?)
         })
     }
