@@ -100,6 +100,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    clinic_patient_counts (clinic_id) {
+        clinic_id -> BigInt,
+        live_patients -> BigInt,
+    }
+}
+
 diesel::joinable!(users -> clinics (clinic_id));
 diesel::joinable!(doctors -> clinics (clinic_id));
 diesel::joinable!(patients -> clinics (clinic_id));
@@ -117,5 +124,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     doctors,
     patients,
     appointments,
-    prescriptions
+    prescriptions,
+    clinic_patient_counts
 );

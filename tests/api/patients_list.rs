@@ -268,7 +268,62 @@ async fn total_count_is_only_computed_when_asked(app: TestApp) {
     assert!(data["patients"].get("totalCount").is_none());
 }
 
+async fn total_count_stays_exact_under_concurrent_writes(app: TestApp) {
+    let admin = app.token(Role::Admin).await;
+    let create = "mutation($i: CreatePatientInput!) { createPatient(input: $i) { id } }";
+    let delete = "mutation($id: ID!) { deletePatient(id: $id) }";
+    let restore = "mutation($id: ID!) { restorePatient(id: $id) { id } }";
+    // 30 creates over 25 emails (so some lose to DUPLICATE_EMAIL), 10 deletes, and restores
+    // racing the deletes of the same records.
+    let mut writes = Vec::new();
+    for i in 0..30 {
+        let input = patient_input("Load Test", &format!("load{}@example.com", i % 25));
+        writes.push((create, json!({ "i": input })));
+    }
+    for n in 2..12 {
+        writes.push((delete, json!({ "id": crate::helpers::demo_patient(n) })));
+    }
+    for n in 2..7 {
+        writes.push((restore, json!({ "id": crate::helpers::demo_patient(n) })));
+    }
+    let responses = futures_util::future::join_all(
+        writes
+            .iter()
+            .map(|(query, variables)| app.gql(Some(&admin), query, variables.clone())),
+    )
+    .await;
+    let succeeded = |query: &str| {
+        writes
+            .iter()
+            .zip(&responses)
+            .filter(|((q, _), r)| *q == query && r.body.get("errors").is_none())
+            .count() as i64
+    };
+    assert_eq!((succeeded(create), succeeded(delete)), (25, 10));
+    // A restore that ran before its delete found a live record and changed nothing.
+    let live = 50 + 25 - 10;
+
+    // Unfiltered: the maintained counter. Searching "@" matches every email: a real count(*).
+    let counted =
+        app.ok(&admin, PAGE, json!({ "first": 1 })).await["patients"]["totalCount"].clone();
+    let scanned = app
+        .ok(
+            &admin,
+            PAGE,
+            json!({ "first": 1, "filter": { "search": "@" } }),
+        )
+        .await["patients"]["totalCount"]
+        .clone();
+    assert_eq!(counted, scanned);
+    let counted = counted.as_i64().expect("count");
+    assert!(
+        (live..=live + 5).contains(&counted),
+        "{counted} live patients"
+    );
+}
+
 on_both_backends!(
+    total_count_stays_exact_under_concurrent_writes,
     forward_pages_cover_every_patient_once,
     backward_pages_mirror_forward_pages,
     page_size_is_capped_at_one_hundred_never_cut,

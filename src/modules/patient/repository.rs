@@ -13,7 +13,7 @@ use super::model::{
 use crate::core::pagination::{Direction, PageRequest};
 use crate::core::scope::Scope;
 use crate::core::text::escape_like;
-use crate::db::schema::patients;
+use crate::db::schema::{clinic_patient_counts, patients};
 use crate::db::window::PerParentQuery;
 use crate::db::{DbPool, DbResult};
 use crate::{in_transaction, keyset, with_conn};
@@ -89,6 +89,40 @@ impl NewPatientRow {
             created_at,
         }
     }
+}
+
+/// Moves a clinic's live-patient counter by `$delta` inside the caller's transaction, so it
+/// changes exactly when the rows do (the counter row's lock orders concurrent writers).
+macro_rules! add_live_patients {
+    ($conn:expr, $clinic_id:expr, $delta:expr) => {{
+        let delta: i64 = $delta;
+        if delta >= 0 {
+            // The clinic's first patient creates its row.
+            diesel::insert_into(clinic_patient_counts::table)
+                .values((
+                    clinic_patient_counts::clinic_id.eq($clinic_id),
+                    clinic_patient_counts::live_patients.eq(delta),
+                ))
+                .on_conflict(clinic_patient_counts::clinic_id)
+                .do_update()
+                .set(
+                    clinic_patient_counts::live_patients
+                        .eq(clinic_patient_counts::live_patients + delta),
+                )
+                .execute($conn)
+                .await?;
+        } else {
+            // A live patient is being removed, so the row exists; an upsert would check the
+            // negative candidate row against `live_patients >= 0` before finding the conflict.
+            diesel::update(clinic_patient_counts::table.find($clinic_id))
+                .set(
+                    clinic_patient_counts::live_patients
+                        .eq(clinic_patient_counts::live_patients + delta),
+                )
+                .execute($conn)
+                .await?;
+        }
+    }};
 }
 
 /// Narrows a boxed patients query to a clinic's live records matching `filter`.
@@ -175,6 +209,18 @@ impl PatientRepository for DieselPatientRepository {
     }
 
     async fn count(&self, clinic_id: i64, filter: &PatientFilter) -> DbResult<i64> {
+        if *filter == PatientFilter::default() {
+            // Every live patient: the maintained counter answers without scanning.
+            return with_conn!(&self.pool, |conn| {
+                let counted: Option<i64> = clinic_patient_counts::table
+                    .find(clinic_id)
+                    .select(clinic_patient_counts::live_patients)
+                    .first(conn)
+                    .await
+                    .optional()?;
+                Ok(counted.unwrap_or(0))
+            });
+        }
         with_conn!(&self.pool, |conn| {
             let query = filtered!(
                 patients::table
@@ -230,11 +276,15 @@ impl PatientRepository for DieselPatientRepository {
 
     async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient> {
         let row = NewPatientRow::new(clinic_id, write);
-        with_conn!(&self.pool, |conn| Ok(diesel::insert_into(patients::table)
-            .values(&row)
-            .returning(Patient::as_returning())
-            .get_result(conn)
-            .await?))
+        in_transaction!(&self.pool, |conn| {
+            let patient = diesel::insert_into(patients::table)
+                .values(&row)
+                .returning(Patient::as_returning())
+                .get_result(conn)
+                .await?;
+            add_live_patients!(conn, clinic_id, 1);
+            Ok(patient)
+        })
     }
 
     async fn insert_many(&self, clinic_id: i64, writes: Vec<PatientWrite>) -> DbResult<Vec<i64>> {
@@ -254,6 +304,7 @@ impl PatientRepository for DieselPatientRepository {
                     .await?;
                 ids.push(id);
             }
+            add_live_patients!(conn, clinic_id, ids.len() as i64);
             Ok(ids)
         })
     }
@@ -280,7 +331,7 @@ impl PatientRepository for DieselPatientRepository {
     }
 
     async fn soft_delete(&self, clinic_id: i64, id: i64, at: NaiveDateTime) -> DbResult<bool> {
-        with_conn!(&self.pool, |conn| {
+        in_transaction!(&self.pool, |conn| {
             let changed = diesel::update(
                 patients::table
                     .filter(patients::id.eq(id))
@@ -290,6 +341,9 @@ impl PatientRepository for DieselPatientRepository {
             .set((patients::deleted_at.eq(at), patients::updated_at.eq(at)))
             .execute(conn)
             .await?;
+            if changed > 0 {
+                add_live_patients!(conn, clinic_id, -1);
+            }
             Ok(changed > 0)
         })
     }
@@ -300,19 +354,25 @@ impl PatientRepository for DieselPatientRepository {
         id: i64,
         at: NaiveDateTime,
     ) -> DbResult<Option<Patient>> {
-        with_conn!(&self.pool, |conn| Ok(diesel::update(
-            patients::table
-                .filter(patients::id.eq(id))
-                .filter(patients::clinic_id.eq(clinic_id))
-                .filter(patients::deleted_at.is_not_null())
-        )
-        .set((
-            patients::deleted_at.eq(None::<NaiveDateTime>),
-            patients::updated_at.eq(at)
-        ))
-        .returning(Patient::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?))
+        in_transaction!(&self.pool, |conn| {
+            let restored = diesel::update(
+                patients::table
+                    .filter(patients::id.eq(id))
+                    .filter(patients::clinic_id.eq(clinic_id))
+                    .filter(patients::deleted_at.is_not_null()),
+            )
+            .set((
+                patients::deleted_at.eq(None::<NaiveDateTime>),
+                patients::updated_at.eq(at),
+            ))
+            .returning(Patient::as_returning())
+            .get_result(conn)
+            .await
+            .optional()?;
+            if restored.is_some() {
+                add_live_patients!(conn, clinic_id, 1);
+            }
+            Ok(restored)
+        })
     }
 }

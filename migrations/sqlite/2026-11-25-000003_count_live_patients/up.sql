@@ -1,0 +1,10 @@
+-- The number of live (not soft-deleted) patients per clinic, changed in the same transaction as
+-- every write that changes it, so an unfiltered `totalCount` is one primary-key read instead of a
+-- count(*) over the clinic's patients.
+CREATE TABLE clinic_patient_counts (
+    clinic_id INTEGER PRIMARY KEY REFERENCES clinics (id),
+    live_patients INTEGER NOT NULL CHECK (live_patients >= 0)
+);
+INSERT INTO clinic_patient_counts (clinic_id, live_patients)
+SELECT c.id, (SELECT count(*) FROM patients p WHERE p.clinic_id = c.id AND p.deleted_at IS NULL)
+FROM clinics c;
