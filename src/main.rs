@@ -1,5 +1,10 @@
 use std::process::ExitCode;
 
+// Profiling the nested-page benchmark (perf, cpu-clock) put a third of the server's time in
+// glibc's malloc and free; mimalloc is the measured fix (see bench/README.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 use clinicgraph::cli::{Cli, Command};
 use clinicgraph::config::Config;

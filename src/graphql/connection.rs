@@ -46,35 +46,52 @@ impl<T: OutputType + Clone> Connection<T>
 where
     Edge<T>: OutputType,
 {
-    /// Builds the connection of `page`; `cursor_of` gives each row's cursor key.
+    /// Builds the connection of `page`; `cursor_of` gives each row's cursor key. Cursors and
+    /// edges cost an encoding and a copy per row, so only what the client selected is built.
     pub fn build<R, K: Serialize>(
+        ctx: &Context<'_>,
         page: Page<R>,
         total_count: Option<i64>,
         cursor_of: impl Fn(&R) -> K,
         node_of: impl Fn(R) -> T,
     ) -> Self {
-        let cursors: Vec<String> = page
-            .items
-            .iter()
-            .map(|row| encode_cursor(&cursor_of(row)))
-            .collect();
+        let selection = ctx.look_ahead();
+        let wants_edges = selection.field("edges").exists();
+        let wants_page_info = selection.field("pageInfo").exists();
+        let cursors: Vec<String> = if wants_edges {
+            page.items
+                .iter()
+                .map(|row| encode_cursor(&cursor_of(row)))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let (start_cursor, end_cursor) = match (wants_edges, wants_page_info) {
+            (true, _) => (cursors.first().cloned(), cursors.last().cloned()),
+            (false, true) => (
+                page.items.first().map(|row| encode_cursor(&cursor_of(row))),
+                page.items.last().map(|row| encode_cursor(&cursor_of(row))),
+            ),
+            (false, false) => (None, None),
+        };
+        let page_info = PageInfo {
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+            start_cursor,
+            end_cursor,
+        };
         let nodes: Vec<T> = page.items.into_iter().map(node_of).collect();
         let edges = cursors
-            .iter()
+            .into_iter()
             .zip(&nodes)
             .map(|(cursor, node)| Edge {
-                cursor: cursor.clone(),
+                cursor,
                 node: node.clone(),
             })
             .collect();
         Connection {
             total_count: total_count.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
-            page_info: PageInfo {
-                has_next_page: page.has_next_page,
-                has_previous_page: page.has_previous_page,
-                start_cursor: cursors.first().cloned(),
-                end_cursor: cursors.last().cloned(),
-            },
+            page_info,
             edges,
             nodes,
         }
@@ -99,7 +116,7 @@ where
     } else {
         None
     };
-    Ok(Connection::build(page, total, cursor_of, node_of))
+    Ok(Connection::build(ctx, page, total, cursor_of, node_of))
 }
 
 /// The size of a nested list (`first`, default 20, at most 100, never silently cut).

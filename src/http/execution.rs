@@ -75,7 +75,7 @@ pub(super) async fn execute(
     prepared: Prepared,
     request_id: &str,
     mutations_allowed: bool,
-) -> (StatusCode, Value) {
+) -> (StatusCode, String) {
     let Prepared {
         mut request,
         batches,
@@ -86,7 +86,7 @@ pub(super) async fn execute(
         Err(error) => {
             return (
                 StatusCode::BAD_REQUEST,
-                problem_body("GRAPHQL_PARSE_FAILED", &error.message, request_id),
+                problem_body("GRAPHQL_PARSE_FAILED", &error.message, request_id).to_string(),
             );
         }
     };
@@ -102,13 +102,21 @@ pub(super) async fn execute(
                 "METHOD_NOT_ALLOWED",
                 "mutations must be sent with POST",
                 request_id,
-            ),
+            )
+            .to_string(),
         );
     }
     let response = match batches {
         Some(queue) => queue.drive(state.schema.execute(request)).await,
         None => state.schema.execute(request).await,
     };
+    if response.errors.is_empty() {
+        // The common case needs no reshaping: serialise straight to text.
+        match serde_json::to_string(&response) {
+            Ok(text) => return (StatusCode::OK, text),
+            Err(error) => tracing::error!(%error, "serialising a GraphQL response"),
+        }
+    }
     // A request error (the document or variables were refused before execution) has no data
     // and no error path; it gets 400 and no `data` entry.
     let request_error = response.data == async_graphql::Value::Null
@@ -135,7 +143,7 @@ pub(super) async fn execute(
     } else {
         StatusCode::OK
     };
-    (status, body)
+    (status, body.to_string())
 }
 
 /// A field that raised an error must be present as `null` (GraphQL spec, "Handling Field

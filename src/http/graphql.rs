@@ -88,15 +88,16 @@ fn error_response(
             "extensions": { "code": code, "requestId": request_id },
         }]
     });
-    json_response(status, format, &body)
+    json_response(status, format, body.to_string())
 }
 
-fn json_response(status: StatusCode, format: ResponseFormat, body: &Value) -> Response {
+/// A JSON text response in the negotiated media type.
+fn json_response(status: StatusCode, format: ResponseFormat, body: String) -> Response {
     let format = match format {
         ResponseFormat::Html => ResponseFormat::Json,
         other => other,
     };
-    let mut response = (status, body.to_string()).into_response();
+    let mut response = (status, body).into_response();
     response.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
@@ -166,13 +167,15 @@ pub async fn graphql_post(
                         &context,
                     ) {
                         Ok(request) => execute(&state, request, &request_id, true).await.1,
-                        Err(message) => problem_body("BAD_REQUEST", &message, &request_id),
+                        Err(message) => {
+                            problem_body("BAD_REQUEST", &message, &request_id).to_string()
+                        }
                     },
-                    Err(message) => problem_body("BAD_REQUEST", &message, &request_id),
+                    Err(message) => problem_body("BAD_REQUEST", &message, &request_id).to_string(),
                 };
                 bodies.push(body);
             }
-            json_response(StatusCode::OK, format, &Value::Array(bodies))
+            json_response(StatusCode::OK, format, format!("[{}]", bodies.join(",")))
         }
         single => {
             let request = wire_request(single).and_then(|wire| {
@@ -187,7 +190,7 @@ pub async fn graphql_post(
             match request {
                 Ok(request) => {
                     let (status, body) = execute(&state, request, &request_id, true).await;
-                    json_response(status, format, &body)
+                    json_response(status, format, body)
                 }
                 Err(message) => bad_request(&message),
             }
@@ -256,13 +259,13 @@ pub async fn graphql_get(
         Ok(request) => {
             let (status, body) = execute(&state, request, &request_id, false).await;
             if status == StatusCode::METHOD_NOT_ALLOWED {
-                let mut response = json_response(status, format, &body);
+                let mut response = json_response(status, format, body);
                 response
                     .headers_mut()
                     .insert(ALLOW, HeaderValue::from_static("POST"));
                 return response;
             }
-            json_response(status, format, &body)
+            json_response(status, format, body)
         }
         Err(message) => error_response(
             StatusCode::BAD_REQUEST,

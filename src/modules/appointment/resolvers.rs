@@ -68,6 +68,7 @@ pub async fn appointments_of(
         None
     };
     Ok(Connection::build(
+        ctx,
         nested_page(rows, size),
         total,
         cursor_of,

@@ -102,6 +102,7 @@ impl DoctorObject {
             id: p.id,
         };
         Ok(Connection::build(
+            ctx,
             nested_page(rows, size),
             None,
             cursor,

@@ -63,6 +63,7 @@ pub async fn prescriptions_of(
         None
     };
     Ok(Connection::build(
+        ctx,
         nested_page(rows, size),
         total,
         cursor_of,
