@@ -59,7 +59,8 @@ async fn readme_examples_run_as_documented(app: TestApp) {
     }
 }
 
-/// The benchmark's request bodies, with the first patient's id as the benchmark substitutes it.
+/// The benchmark's request bodies, with the first patient's id as the benchmark substitutes it,
+/// each within its budget of SQL statements (q1: 1, q2: 2, q3: 5).
 async fn bench_queries_run(app: TestApp) {
     let admin = app.token(Role::Admin).await;
     let first = app
@@ -69,14 +70,20 @@ async fn bench_queries_run(app: TestApp) {
         .as_str()
         .expect("id")
         .to_owned();
-    for (name, body) in [
-        ("q1", include_str!("../../bench/queries/q1.json")),
-        ("q2", include_str!("../../bench/queries/q2.json")),
-        ("q3", include_str!("../../bench/queries/q3.json")),
+    for (name, body, budget) in [
+        ("q1", include_str!("../../bench/queries/q1.json"), 1),
+        ("q2", include_str!("../../bench/queries/q2.json"), 2),
+        ("q3", include_str!("../../bench/queries/q3.json"), 5),
     ] {
         let body: serde_json::Value =
             serde_json::from_str(&body.replace("__PATIENT_ID__", &id)).expect("bench body is JSON");
+        let before = app.statements.get();
         let response = app.post(Some(&admin), &body).await;
+        let statements = app.statements.get() - before;
+        assert!(
+            statements <= budget,
+            "{name}: {statements} statements, budget {budget}"
+        );
         assert_eq!(response.status, 200, "{name}: {}", response.text);
         assert!(
             response.body.get("errors").is_none(),
