@@ -238,6 +238,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     } else if config.graphiql {
         println!("GraphiQL: {graphiql_url}");
     }
+    let statistics_pool = pool.clone();
+    tokio::spawn(async move {
+        let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every_hour.tick().await;
+            if let Err(error) = statistics_pool.optimize().await {
+                tracing::warn!(%error, "refreshing SQLite planner statistics");
+            }
+        }
+    });
     let app = crate::http::router(app_state(&config, pool, &repos, &services));
     tracing::info!(%address, "clinicgraph listening");
     axum::serve(listener, app)

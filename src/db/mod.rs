@@ -163,8 +163,12 @@ macro_rules! keyset {
     }};
 }
 
+/// Per-connection SQLite settings. `optimize` keeps planner statistics current (bounded by
+/// `analysis_limit`): without them SQLite picks the clinic index for "the first rows of these
+/// patients" and scans every appointment of the clinic (10 ms instead of 0.1 ms per batch).
 const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-     PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;";
+     PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
+     PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;";
 
 /// Counts the SQL statements sent through a pool (tests prove statement budgets with it).
 #[derive(Debug, Clone, Default)]
@@ -262,6 +266,18 @@ impl DbPool {
             diesel::sql_query("SELECT 1").execute(conn).await?;
             Ok(())
         })
+    }
+
+    /// Refreshes SQLite's planner statistics where the data changed much (a no-op on
+    /// PostgreSQL, whose autovacuum does this). Long-lived pooled connections only run it when
+    /// opened, so the server also calls this periodically.
+    pub async fn optimize(&self) -> DbResult<()> {
+        use diesel_async::SimpleAsyncConnection as _;
+        if let DbPool::Sqlite(pool) = self {
+            let mut conn = pool.get().await?;
+            conn.batch_execute("PRAGMA optimize;").await?;
+        }
+        Ok(())
     }
 
     pub fn backend_name(&self) -> &'static str {

@@ -262,7 +262,7 @@ impl PatientRepository for DieselPatientRepository {
             "name, id",
             per_parent,
         )
-        .eq_id("clinic_id", scope.clinic_id)
+        .in_clinic("clinic_id", scope.clinic_id)
         .in_ids("primary_doctor_id", doctor_ids)
         .is_null("deleted_at");
         if let Some(own) = scope.patient_id {

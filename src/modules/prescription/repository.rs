@@ -187,7 +187,7 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
             "created_at DESC, id DESC",
             per_parent,
         )
-        .eq_id("clinic_id", scope.clinic_id)
+        .in_clinic("clinic_id", scope.clinic_id)
         .in_ids(parent_column, parent_ids);
         if let Some(own) = scope.patient_id {
             query = query.eq_id("patient_id", own);

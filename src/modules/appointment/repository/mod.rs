@@ -217,7 +217,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
             "scheduled_at, id",
             per_parent,
         )
-        .eq_id("clinic_id", scope.clinic_id)
+        .in_clinic("clinic_id", scope.clinic_id)
         .in_ids(parent_column, parent_ids);
         if let Some(own) = scope.patient_id {
             query = query.eq_id("patient_id", own);
