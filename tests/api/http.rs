@@ -305,6 +305,40 @@ async fn production_hides_graphiql_and_field_suggestions() {
     assert!(message.contains("Did you mean"), "{message}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_is_503_naming_the_database_when_it_does_not_answer() {
+    use clinicgraph::app::{Repositories, Services, app_state};
+    use clinicgraph::config::Config;
+    use clinicgraph::db::DbPool;
+    use tower::ServiceExt;
+
+    // Nothing listens on port 1: the pool opens, every connection attempt fails.
+    let vars = std::collections::HashMap::from([
+        ("APP_ENV", "test"),
+        ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere"),
+        ("JWT_SECRET", crate::helpers::JWT_SECRET),
+    ]);
+    let config =
+        Config::from_lookup(&|name| vars.get(name).map(|v| v.to_string())).expect("config");
+    let pool = DbPool::connect(&config.database_url, 1)
+        .await
+        .expect("lazy pool");
+    let repos = Repositories::diesel(&pool);
+    let services = Services::new(&config, &repos).expect("services");
+    let router = clinicgraph::http::router(app_state(&config, pool, &repos, &services));
+    let response = router
+        .oneshot(Request::get("/ready").body(Body::empty()).expect("request"))
+        .await
+        .expect("response");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    let body: Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(body["failing"], json!(["database"]));
+}
+
 on_both_backends!(
     answers_json_unless_graphql_response_json_is_asked_for,
     request_errors_are_400_without_data,

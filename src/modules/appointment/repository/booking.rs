@@ -34,6 +34,9 @@ macro_rules! clash {
     }};
 }
 
+/// Bookings retried when the appointment that beat them is already gone.
+const MAX_ATTEMPTS: usize = 3;
+
 impl DieselAppointmentRepository {
     /// Inserts after checking, inside the same write transaction, that the slot is free.
     pub(super) async fn book_free_slot(&self, appointment: NewAppointment) -> DbResult<Booking> {
@@ -47,22 +50,34 @@ impl DieselAppointmentRepository {
             appointment.doctor_id,
             appointment.patient_id,
         );
-        let outcome = in_transaction!(&self.pool, |conn| {
-            if let Some(other) = clash!(conn, clinic_id, doctor_id, patient_id, slot, 0_i64) {
-                return Ok(Booking::Clash(other));
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let outcome = in_transaction!(&self.pool, |conn| {
+                if let Some(other) = clash!(conn, clinic_id, doctor_id, patient_id, slot, 0_i64) {
+                    return Ok(Booking::Clash(other));
+                }
+                let booked = diesel::insert_into(appointments::table)
+                    .values(&appointment)
+                    .returning(Appointment::as_returning())
+                    .get_result(conn)
+                    .await?;
+                Ok(Booking::Booked(booked))
+            });
+            match outcome {
+                Err(DbError::ExclusionViolation(constraint)) => {
+                    match self
+                        .winner(clinic_id, doctor_id, patient_id, slot, 0)
+                        .await?
+                    {
+                        Some(other) => return Ok(Booking::Clash(other)),
+                        // The winner was cancelled in the meantime: the slot may be free.
+                        None if attempts < MAX_ATTEMPTS => continue,
+                        None => return Err(DbError::ExclusionViolation(constraint)),
+                    }
+                }
+                other => return other,
             }
-            let booked = diesel::insert_into(appointments::table)
-                .values(&appointment)
-                .returning(Appointment::as_returning())
-                .get_result(conn)
-                .await?;
-            Ok(Booking::Booked(booked))
-        });
-        match outcome {
-            Err(DbError::ExclusionViolation(_)) => {
-                self.winner(clinic_id, doctor_id, patient_id, slot, 0).await
-            }
-            other => other,
         }
     }
 
@@ -76,51 +91,63 @@ impl DieselAppointmentRepository {
         at: NaiveDateTime,
     ) -> DbResult<Booking> {
         let from = names(from);
-        let mut parties = None;
-        let outcome = in_transaction!(&self.pool, |conn| {
-            let current: Option<(i64, i64)> = appointments::table
-                .filter(appointments::id.eq(id))
-                .filter(appointments::clinic_id.eq(clinic_id))
-                .filter(appointments::status.eq_any(&from))
-                .select((appointments::doctor_id, appointments::patient_id))
-                .first(conn)
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut parties = None;
+            let outcome = in_transaction!(&self.pool, |conn| {
+                let current: Option<(i64, i64)> = appointments::table
+                    .filter(appointments::id.eq(id))
+                    .filter(appointments::clinic_id.eq(clinic_id))
+                    .filter(appointments::status.eq_any(&from))
+                    .select((appointments::doctor_id, appointments::patient_id))
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some((doctor_id, patient_id)) = current else {
+                    return Ok(Booking::NotFound);
+                };
+                parties = Some((doctor_id, patient_id));
+                if let Some(other) = clash!(conn, clinic_id, doctor_id, patient_id, slot, id) {
+                    return Ok(Booking::Clash(other));
+                }
+                let moved = diesel::update(
+                    appointments::table
+                        .filter(appointments::id.eq(id))
+                        .filter(appointments::status.eq_any(&from)),
+                )
+                .set((
+                    appointments::scheduled_at.eq(slot.start),
+                    appointments::ends_at.eq(slot.end),
+                    appointments::duration_minutes.eq(slot.minutes),
+                    appointments::status.eq(AppointmentStatus::Scheduled.as_str()),
+                    appointments::updated_at.eq(at),
+                ))
+                .returning(Appointment::as_returning())
+                .get_result(conn)
                 .await
                 .optional()?;
-            let Some((doctor_id, patient_id)) = current else {
-                return Ok(Booking::NotFound);
-            };
-            parties = Some((doctor_id, patient_id));
-            if let Some(other) = clash!(conn, clinic_id, doctor_id, patient_id, slot, id) {
-                return Ok(Booking::Clash(other));
+                Ok(moved.map_or(Booking::NotFound, Booking::Booked))
+            });
+            match (outcome, parties) {
+                (Err(DbError::ExclusionViolation(constraint)), Some((doctor_id, patient_id))) => {
+                    match self
+                        .winner(clinic_id, doctor_id, patient_id, slot, id)
+                        .await?
+                    {
+                        Some(other) => return Ok(Booking::Clash(other)),
+                        // The winner was cancelled in the meantime: the slot may be free.
+                        None if attempts < MAX_ATTEMPTS => continue,
+                        None => return Err(DbError::ExclusionViolation(constraint)),
+                    }
+                }
+                (other, _) => return other,
             }
-            let moved = diesel::update(
-                appointments::table
-                    .filter(appointments::id.eq(id))
-                    .filter(appointments::status.eq_any(&from)),
-            )
-            .set((
-                appointments::scheduled_at.eq(slot.start),
-                appointments::ends_at.eq(slot.end),
-                appointments::duration_minutes.eq(slot.minutes),
-                appointments::status.eq(AppointmentStatus::Scheduled.as_str()),
-                appointments::updated_at.eq(at),
-            ))
-            .returning(Appointment::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
-            Ok(moved.map_or(Booking::NotFound, Booking::Booked))
-        });
-        match (outcome, parties) {
-            (Err(DbError::ExclusionViolation(_)), Some((doctor_id, patient_id))) => {
-                self.winner(clinic_id, doctor_id, patient_id, slot, id)
-                    .await
-            }
-            (other, _) => other,
         }
     }
 
-    /// After PostgreSQL's exclusion constraint refused a racing booking: which appointment won.
+    /// After PostgreSQL's exclusion constraint refused a racing booking: which appointment won
+    /// (none if it was cancelled since).
     async fn winner(
         &self,
         clinic_id: i64,
@@ -128,11 +155,9 @@ impl DieselAppointmentRepository {
         patient_id: i64,
         slot: Slot,
         except: i64,
-    ) -> DbResult<Booking> {
-        let winner = with_conn!(&self.pool, |conn| Ok::<_, DbError>(clash!(
+    ) -> DbResult<Option<i64>> {
+        with_conn!(&self.pool, |conn| Ok::<_, DbError>(clash!(
             conn, clinic_id, doctor_id, patient_id, slot, except
-        )))?;
-        // The winner may have been cancelled since; its slot was taken when we tried.
-        Ok(Booking::Clash(winner.unwrap_or(0)))
+        )))
     }
 }
