@@ -230,40 +230,37 @@ async fn missing_and_deleted_patients_are_not_found(app: TestApp) {
     assert_eq!(deleted["deletePatient"], true);
     let unknown =
         clinicgraph::core::ids::encode(clinicgraph::core::ids::NodeType::Patient, 999_999);
-    for (query, variables) in [
-        (
-            "query($id: ID!) { patient(id: $id) { id } }",
-            json!({ "id": id }),
-        ),
-        (
-            "query($id: ID!) { patient(id: $id) { id } }",
-            json!({ "id": unknown }),
-        ),
-        (
-            "query($id: ID!) { patient(id: $id) { id } }",
-            json!({ "id": "garbage" }),
-        ),
-        (
-            "{ patientByPatientId(patientId: \"PAT-999999\") { id } }",
-            json!({}),
-        ),
-        (
-            "mutation($id: ID!) { deletePatient(id: $id) }",
-            json!({ "id": id }),
-        ),
-        (
-            "mutation($id: ID!) { updatePatient(id: $id, input: {name: \"X\"}) { id } }",
-            json!({ "id": id }),
-        ),
-    ] {
-        let response = app.gql(Some(&token), query, variables).await;
-        assert_eq!(
-            response.code(),
-            Some("PATIENT_NOT_FOUND"),
-            "{query}: {}",
-            response.text
-        );
-    }
+    app.assert_each_fails(
+        &token,
+        "PATIENT_NOT_FOUND",
+        vec![
+            (
+                "query($id: ID!) { patient(id: $id) { id } }",
+                json!({ "id": id }),
+            ),
+            (
+                "query($id: ID!) { patient(id: $id) { id } }",
+                json!({ "id": unknown }),
+            ),
+            (
+                "query($id: ID!) { patient(id: $id) { id } }",
+                json!({ "id": "garbage" }),
+            ),
+            (
+                "{ patientByPatientId(patientId: \"PAT-999999\") { id } }",
+                json!({}),
+            ),
+            (
+                "mutation($id: ID!) { deletePatient(id: $id) }",
+                json!({ "id": id }),
+            ),
+            (
+                "mutation($id: ID!) { updatePatient(id: $id, input: {name: \"X\"}) { id } }",
+                json!({ "id": id }),
+            ),
+        ],
+    )
+    .await;
     // Deleted patients leave lists and free their email; restoring brings them back.
     let listed = app
         .ok(
@@ -300,36 +297,33 @@ async fn another_clinics_patients_do_not_exist_for_you(app: TestApp) {
         .create_patient(&ours, patient_input("Ann", "ann@example.com"))
         .await;
     let theirs = app.other_clinic_admin().await;
-    for (query, variables) in [
-        (
-            "query($id: ID!) { patient(id: $id) { id } }",
-            json!({ "id": id }),
-        ),
-        (
-            "query($id: ID!) { node(id: $id) { id } }",
-            json!({ "id": id }),
-        ),
-        (
-            "{ patientByPatientId(patientId: \"PAT-000001\") { id } }",
-            json!({}),
-        ),
-        (
-            "mutation($id: ID!) { updatePatient(id: $id, input: {name: \"X\"}) { id } }",
-            json!({ "id": id }),
-        ),
-        (
-            "mutation($id: ID!) { deletePatient(id: $id) }",
-            json!({ "id": id }),
-        ),
-    ] {
-        let response = app.gql(Some(&theirs), query, variables).await;
-        assert_eq!(
-            response.code(),
-            Some("PATIENT_NOT_FOUND"),
-            "{query}: {}",
-            response.text
-        );
-    }
+    app.assert_each_fails(
+        &theirs,
+        "PATIENT_NOT_FOUND",
+        vec![
+            (
+                "query($id: ID!) { patient(id: $id) { id } }",
+                json!({ "id": id }),
+            ),
+            (
+                "query($id: ID!) { node(id: $id) { id } }",
+                json!({ "id": id }),
+            ),
+            (
+                "{ patientByPatientId(patientId: \"PAT-000001\") { id } }",
+                json!({}),
+            ),
+            (
+                "mutation($id: ID!) { updatePatient(id: $id, input: {name: \"X\"}) { id } }",
+                json!({ "id": id }),
+            ),
+            (
+                "mutation($id: ID!) { deletePatient(id: $id) }",
+                json!({ "id": id }),
+            ),
+        ],
+    )
+    .await;
     let list = app
         .ok(
             &theirs,

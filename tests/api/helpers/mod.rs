@@ -209,6 +209,14 @@ impl TestApp {
         (data, self.statements.get() - before)
     }
 
+    /// Runs each `(operation, variables)` as `token` and checks that it fails with `code`.
+    pub async fn assert_each_fails(&self, token: &str, code: &str, cases: Vec<(&str, Value)>) {
+        for (query, variables) in cases {
+            let response = self.gql(Some(token), query, variables).await;
+            assert_eq!(response.code(), Some(code), "{query}: {}", response.text);
+        }
+    }
+
     /// Runs one operation and returns the whole response.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> TestResponse {
         self.post(token, &json!({ "query": query, "variables": variables }))
