@@ -322,7 +322,65 @@ async fn total_count_stays_exact_under_concurrent_writes(app: TestApp) {
     );
 }
 
+async fn primary_doctor_must_be_of_the_same_clinic(app: TestApp) {
+    let token = app.token(Role::Admin).await;
+    let doctors = app.demo_doctor_ids().await;
+    let mut input = patient_input("Ann", "ann@example.com");
+    input["primaryDoctorId"] = json!(doctors[0]);
+    let id = app.create_patient(&token, input).await;
+
+    let theirs = app.other_clinic_admin().await;
+    let mut foreign = patient_input("Bo", "bo@example.com");
+    foreign["primaryDoctorId"] = json!(doctors[0]);
+    let response = app
+        .gql(
+            Some(&theirs),
+            "mutation($i: CreatePatientInput!) { createPatient(input: $i) { id } }",
+            json!({ "i": foreign }),
+        )
+        .await;
+    assert_eq!(
+        response.code(),
+        Some("VALIDATION_FAILED"),
+        "{}",
+        response.text
+    );
+    assert_eq!(violated_fields(&response), ["primaryDoctorId"]);
+    // The filter follows the same rule: another clinic's doctor is an error, not an empty page.
+    let response = app
+        .gql(
+            Some(&theirs),
+            "query($d: ID!) { patients(filter: {primaryDoctorId: $d}) { totalCount } }",
+            json!({ "d": doctors[0] }),
+        )
+        .await;
+    assert_eq!(
+        violated_fields(&response),
+        ["filter.primaryDoctorId"],
+        "{}",
+        response.text
+    );
+
+    let filtered = app
+        .ok(
+            &token,
+            "query($d: ID!) { patients(filter: {primaryDoctorId: $d}, first: 100) { nodes { id } } }",
+            json!({ "d": doctors[0] }),
+        )
+        .await;
+    let ids: Vec<&Value> = filtered["patients"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| &n["id"])
+        .collect();
+    assert!(ids.contains(&&json!(id)));
+    // The demo seed spreads 50 patients over 3 doctors, plus the one above.
+    assert_eq!(ids.len(), 18);
+}
+
 on_both_backends!(
+    primary_doctor_must_be_of_the_same_clinic,
     total_count_stays_exact_under_concurrent_writes,
     forward_pages_cover_every_patient_once,
     backward_pages_mirror_forward_pages,

@@ -92,6 +92,18 @@ impl PatientService {
                 "is not a cursor of this list and order",
             ));
         }
+        // Filtering by another clinic's (or no) doctor is a mistake to report, not an empty page.
+        if let Some(doctor_id) = filter.primary_doctor_id
+            && !self
+                .doctors
+                .exists_in_clinic(caller.clinic_id, doctor_id)
+                .await?
+        {
+            return Err(AppError::invalid(
+                "filter.primaryDoctorId",
+                "is not a doctor of this clinic",
+            ));
+        }
         let rows = self
             .patients
             .list(caller.clinic_id, filter, order, &request)
