@@ -156,14 +156,6 @@ impl<T> Page<T> {
             }
         }
     }
-
-    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            has_next_page: self.has_next_page,
-            has_previous_page: self.has_previous_page,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -17,9 +17,4 @@ impl Scope {
             patient_id: (caller.role == Role::Patient).then(|| caller.patient_id.unwrap_or(0)),
         }
     }
-
-    /// Whether a row of `patient_id` is inside this scope (the clinic is checked by the query).
-    pub fn admits_patient(&self, patient_id: i64) -> bool {
-        self.patient_id.is_none_or(|own| own == patient_id)
-    }
 }

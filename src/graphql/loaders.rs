@@ -11,22 +11,29 @@ use async_graphql::dataloader::DataLoader;
 
 use super::batching::BatchQueue;
 use crate::app::Repositories;
+use crate::core::auth::{Caller, Role};
 use crate::core::error::AppError;
 use crate::core::scope::Scope;
 
 pub struct BatchLoader {
     pub repos: Repositories,
     pub scope: Scope,
+    /// The caller's role, for loaders whose rows only some roles may read.
+    pub role: Role,
 }
 
 pub type Loaders = DataLoader<BatchLoader>;
 
 /// A loader for one request, and the queue whose batches [`BatchQueue::drive`] runs.
-pub fn for_request(repos: Repositories, scope: Scope) -> (Loaders, BatchQueue) {
+pub fn for_request(repos: Repositories, caller: &Caller) -> (Loaders, BatchQueue) {
     let queue = BatchQueue::default();
+    let batch_loader = BatchLoader {
+        repos,
+        scope: Scope::of(caller),
+        role: caller.role,
+    };
     // No timer: the queue starts each batch as soon as the request is blocked on it.
-    let loader =
-        DataLoader::new(BatchLoader { repos, scope }, queue.spawner()).delay(Duration::ZERO);
+    let loader = DataLoader::new(batch_loader, queue.spawner()).delay(Duration::ZERO);
     (loader, queue)
 }
 

@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use super::AppState;
 use crate::app::Repositories;
 use crate::core::context::{Authentication, RequestContext};
-use crate::core::scope::Scope;
 use crate::graphql::batching::BatchQueue;
 use crate::graphql::loaders;
 
@@ -34,7 +33,7 @@ pub(super) fn build_request(
     // A fresh loader per request, scoped to the caller: nothing cached crosses requests.
     let mut batches = None;
     if let Authentication::Authenticated(caller) = &context.authentication {
-        let (loader, queue) = loaders::for_request(repositories.clone(), Scope::of(caller));
+        let (loader, queue) = loaders::for_request(repositories.clone(), caller);
         request = request.data(loader);
         batches = Some(queue);
     }

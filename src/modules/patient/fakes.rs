@@ -93,7 +93,10 @@ impl PatientRepository for FakePatients {
         Ok(rows
             .iter()
             .filter(|s| !s.deleted && s.patient.clinic_id == scope.clinic_id)
-            .filter(|s| ids.contains(&s.patient.id) && scope.admits_patient(s.patient.id))
+            .filter(|s| {
+                ids.contains(&s.patient.id)
+                    && scope.patient_id.is_none_or(|own| own == s.patient.id)
+            })
             .map(|s| s.patient.clone())
             .collect())
     }

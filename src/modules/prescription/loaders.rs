@@ -4,7 +4,21 @@ use async_graphql::dataloader::Loader;
 
 use super::model::{Prescription, PrescriptionStatus};
 use super::repository::PrescriptionParent;
+use super::service::READERS;
+use crate::core::error::AppError;
 use crate::graphql::loaders::{BatchLoader, group_by_shape, load_error};
+
+impl BatchLoader {
+    /// The service's reader rule, held here too: a nested field's guard is not the only thing
+    /// between a RECEPTIONIST and prescription rows.
+    fn require_prescription_reader(&self) -> Result<(), async_graphql::Error> {
+        if READERS.contains(&self.role) {
+            Ok(())
+        } else {
+            Err(AppError::forbidden("your role may not read prescriptions").into())
+        }
+    }
+}
 
 /// The newest `fetch` prescriptions of a patient or an appointment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,6 +37,7 @@ impl Loader<PrescriptionsOf> for BatchLoader {
         &self,
         keys: &[PrescriptionsOf],
     ) -> Result<HashMap<PrescriptionsOf, Vec<Prescription>>, Self::Error> {
+        self.require_prescription_reader()?;
         let mut found: HashMap<PrescriptionsOf, Vec<Prescription>> = HashMap::new();
         for ((parent, status, fetch), ids) in
             group_by_shape(keys, |k| ((k.parent, k.status, k.fetch), k.id))
@@ -69,6 +84,7 @@ impl Loader<PrescriptionCountOf> for BatchLoader {
         &self,
         keys: &[PrescriptionCountOf],
     ) -> Result<HashMap<PrescriptionCountOf, i64>, Self::Error> {
+        self.require_prescription_reader()?;
         let mut found = HashMap::new();
         for ((parent, status), ids) in group_by_shape(keys, |k| ((k.parent, k.status), k.id)) {
             let counts = self
