@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::Router;
 use axum::body::Body;
 use axum::http::Request;
-use clinicgraph::app::{Repositories, Services, app_state};
+use clinicgraph::app::{Repositories, Services, Shared, app_state};
 use clinicgraph::config::Config;
 use clinicgraph::db::{DbPool, migrations};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -60,12 +60,13 @@ async fn setup() -> Bench {
     let pool = DbPool::connect(&config.database_url, config.db_pool_size)
         .await
         .expect("pool");
-    let repos = Repositories::diesel(&pool);
-    let services = Services::new(&config, &repos).expect("services");
+    let shared = Shared::from_config(&config.shared).expect("shared state");
+    let repos = Repositories::cached(&pool, &shared.cache);
+    let services = Services::new(&config, &repos, &shared).expect("services");
     clinicgraph::seed::demo(&repos, &services)
         .await
         .expect("demo data");
-    let router = clinicgraph::http::router(app_state(&config, pool, &repos, &services));
+    let router = clinicgraph::http::router(app_state(&config, pool, &repos, &services, &shared));
     let login = json!({ "query": "mutation { login(email: \"admin@demo.clinic\", password: \"clinicgraph-demo\") { accessToken } }" });
     let token = call(&router, None, &login).await["data"]["login"]["accessToken"]
         .as_str()

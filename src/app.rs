@@ -3,26 +3,34 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::Config;
+use crate::cache::{CacheStore, EntityCache, MemoryStore, RedisStore};
+use crate::config::{Config, SharedStateConfig};
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
+use crate::events::EventBus;
 use crate::graphql::build_schema;
 use crate::graphql::schema::SchemaSettings;
 use crate::http::AppState;
+use crate::modules::appointment::cached::CachedAppointmentRepository;
 use crate::modules::appointment::repository::{AppointmentRepository, DieselAppointmentRepository};
 use crate::modules::appointment::service::AppointmentService;
 use crate::modules::auth::repository::{DieselUserRepository, UserRepository};
 use crate::modules::auth::service::AuthService;
+use crate::modules::clinic::cached::CachedClinicRepository;
 use crate::modules::clinic::repository::{ClinicRepository, DieselClinicRepository};
 use crate::modules::clinic::service::ClinicService;
+use crate::modules::doctor::cached::CachedDoctorRepository;
 use crate::modules::doctor::repository::{DieselDoctorRepository, DoctorRepository};
 use crate::modules::doctor::service::DoctorService;
+use crate::modules::patient::cached::CachedPatientRepository;
 use crate::modules::patient::repository::{DieselPatientRepository, PatientRepository};
 use crate::modules::patient::service::PatientService;
 use crate::modules::prescription::repository::{
     DieselPrescriptionRepository, PrescriptionRepository,
 };
 use crate::modules::prescription::service::PrescriptionService;
+use crate::ratelimit::RateLimiter;
+use crate::redis::Redis;
 
 /// Every repository, behind its trait.
 #[derive(Clone)]
@@ -36,6 +44,7 @@ pub struct Repositories {
 }
 
 impl Repositories {
+    /// Straight to the database (commands that only write, such as seeding).
     pub fn diesel(pool: &DbPool) -> Self {
         Self {
             users: Arc::new(DieselUserRepository::new(pool.clone())),
@@ -44,6 +53,67 @@ impl Repositories {
             patients: Arc::new(DieselPatientRepository::new(pool.clone())),
             appointments: Arc::new(DieselAppointmentRepository::new(pool.clone())),
             prescriptions: Arc::new(DieselPrescriptionRepository::new(pool.clone())),
+        }
+    }
+
+    /// Reads by id through the entity cache; writes invalidate it.
+    pub fn cached(pool: &DbPool, cache: &EntityCache) -> Self {
+        let direct = Self::diesel(pool);
+        Self {
+            clinics: Arc::new(CachedClinicRepository::new(direct.clinics, cache.clone())),
+            doctors: Arc::new(CachedDoctorRepository::new(direct.doctors, cache.clone())),
+            patients: Arc::new(CachedPatientRepository::new(direct.patients, cache.clone())),
+            appointments: Arc::new(CachedAppointmentRepository::new(
+                direct.appointments,
+                cache.clone(),
+            )),
+            ..direct
+        }
+    }
+}
+
+/// What instances share, through Redis when it is configured and in process otherwise.
+#[derive(Clone)]
+pub struct Shared {
+    pub redis: Option<Redis>,
+    pub cache: EntityCache,
+    pub events: EventBus,
+    pub limiter: Arc<RateLimiter>,
+}
+
+/// Entries the in-process cache holds at most (a few hundred bytes each).
+const MEMORY_CACHE_ENTRIES: u64 = 100_000;
+
+impl Shared {
+    /// Must run inside the Tokio runtime: with Redis, it starts the event relay.
+    pub fn from_config(config: &SharedStateConfig) -> anyhow::Result<Self> {
+        let redis = config
+            .redis_url
+            .as_ref()
+            .map(|url| Redis::new(url, &config.redis_prefix))
+            .transpose()?;
+        let store: Arc<dyn CacheStore> = match &redis {
+            Some(redis) => Arc::new(RedisStore::new(redis.clone())),
+            None => Arc::new(MemoryStore::new(MEMORY_CACHE_ENTRIES)),
+        };
+        Ok(Self {
+            cache: EntityCache::new(store, config.cache_ttl),
+            events: match &redis {
+                Some(redis) => EventBus::shared(redis.clone()),
+                None => EventBus::in_process(),
+            },
+            limiter: Arc::new(RateLimiter::new(config.limits, redis.clone())),
+            redis,
+        })
+    }
+
+    /// For one-off commands (seeding, accounts): nothing cached, nobody listening.
+    pub fn for_commands(config: &SharedStateConfig) -> Self {
+        Self {
+            redis: None,
+            cache: EntityCache::disabled(),
+            events: EventBus::in_process(),
+            limiter: Arc::new(RateLimiter::new(config.limits, None)),
         }
     }
 }
@@ -61,7 +131,11 @@ pub struct Services {
 }
 
 impl Services {
-    pub fn new(config: &Config, repositories: &Repositories) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &Config,
+        repositories: &Repositories,
+        shared: &Shared,
+    ) -> anyhow::Result<Self> {
         let tokens = Arc::new(TokenService::new(
             &config.auth.jwt_secret,
             config.auth.token_ttl,
@@ -70,6 +144,7 @@ impl Services {
             auth: Arc::new(AuthService::new(
                 repositories.users.clone(),
                 tokens.clone(),
+                shared.limiter.clone(),
             )?),
             clinics: Arc::new(ClinicService::new(repositories.clinics.clone())),
             patients: Arc::new(PatientService::new(
@@ -84,6 +159,7 @@ impl Services {
                 repositories.appointments.clone(),
                 repositories.patients.clone(),
                 repositories.doctors.clone(),
+                shared.events.clone(),
             )),
             prescriptions: Arc::new(PrescriptionService::new(
                 repositories.prescriptions.clone(),
@@ -102,6 +178,7 @@ pub fn app_state(
     pool: DbPool,
     repositories: &Repositories,
     services: &Services,
+    shared: &Shared,
 ) -> AppState {
     let schema = build_schema(
         services,
@@ -116,5 +193,7 @@ pub fn app_state(
         pool,
         graphiql: config.graphiql,
         started_at: Instant::now(),
+        shared: shared.clone(),
+        trust_forwarded_for: config.shared.limits.trust_forwarded_for,
     }
 }

@@ -4,7 +4,7 @@ use std::io::BufRead;
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
-use crate::app::{Repositories, Services, app_state};
+use crate::app::{Repositories, Services, Shared, app_state};
 use crate::config::Config;
 use crate::core::auth::Role;
 use crate::db::{self, DbPool, migrations};
@@ -157,7 +157,7 @@ async fn open(config: &Config) -> anyhow::Result<(Repositories, Services)> {
         migrations::run(&config.database_url).await?;
     }
     let repos = Repositories::diesel(&pool);
-    let services = Services::new(config, &repos)?;
+    let services = Services::new(config, &repos, &Shared::for_commands(&config.shared))?;
     Ok((repos, services))
 }
 
@@ -219,8 +219,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let applied = migrations::run(&config.database_url).await?;
         tracing::info!(applied, backend = pool.backend_name(), "migrations checked");
     }
-    let repos = Repositories::diesel(&pool);
-    let services = Services::new(&config, &repos)?;
+    let shared = Shared::from_config(&config.shared)?;
+    let repos = Repositories::cached(&pool, &shared.cache);
+    let services = Services::new(&config, &repos, &shared)?;
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(config.bind_addr).await?;
     let address = listener.local_addr()?;
@@ -248,11 +249,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     });
-    let app = crate::http::router(app_state(&config, pool, &repos, &services));
-    tracing::info!(%address, "clinicgraph listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let app = crate::http::router(app_state(&config, pool, &repos, &services, &shared));
+    tracing::info!(%address, redis = shared.redis.is_some(), "clinicgraph listening");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -4,12 +4,16 @@
 //! (thin) → `modules/*/service` (rules, per-record authorization) → `modules/*/repository`
 //! (the only diesel code) → `db` (pools for PostgreSQL and SQLite).
 pub mod app;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod core;
 pub mod db;
+pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod modules;
+pub mod ratelimit;
+pub mod redis;
 pub mod seed;
 pub mod telemetry;

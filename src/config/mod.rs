@@ -7,7 +7,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use rand::Rng;
-use secrecy::{ExposeSecret, SecretString};
+
+mod shared_state;
+use secrecy::SecretString;
+pub use shared_state::{RateLimits, SharedStateConfig};
 
 /// Where the service runs; decides the defaults that are safe there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +90,7 @@ pub struct Config {
     pub database_url: DatabaseUrl,
     pub db_pool_size: u32,
     pub migrate_on_start: bool,
-    pub redis_url: Option<SecretString>,
+    pub shared: SharedStateConfig,
     pub auth: AuthConfig,
     pub bind_addr: SocketAddr,
     pub log_format: LogFormat,
@@ -193,14 +196,7 @@ impl Config {
             r.problems.push("DB_POOL_SIZE: must be at least 1".into());
         }
         let migrate_on_start = r.flag("MIGRATE_ON_START", true);
-        let redis_url = r.raw("REDIS_URL").map(SecretString::from);
-        if let Some(url) = &redis_url {
-            let url = url.expose_secret();
-            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-                r.problems
-                    .push("REDIS_URL: must start with redis:// or rediss://".into());
-            }
-        }
+        let shared = shared_state::read(&mut r);
 
         let (jwt_secret, jwt_secret_generated) = match r.raw("JWT_SECRET") {
             Some(secret) => {
@@ -244,7 +240,7 @@ impl Config {
             database_url,
             db_pool_size,
             migrate_on_start,
-            redis_url,
+            shared,
             auth: AuthConfig {
                 jwt_secret,
                 jwt_secret_generated,

@@ -135,6 +135,11 @@ impl TokenService {
 
     /// Verifies signature, algorithm, issuer, audience and expiry.
     pub fn verify(&self, token: &str) -> Result<Caller, InvalidToken> {
+        self.verify_with_expiry(token).map(|(caller, _)| caller)
+    }
+
+    /// The caller and the moment the token stops being valid (long-lived connections end then).
+    pub fn verify_with_expiry(&self, token: &str) -> Result<(Caller, DateTime<Utc>), InvalidToken> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| InvalidToken(e.to_string()))?;
         let claims = data.claims;
@@ -142,12 +147,15 @@ impl TokenService {
             .sub
             .parse()
             .map_err(|_| InvalidToken("subject is not a user id".into()))?;
-        Ok(Caller {
+        let expires_at = DateTime::from_timestamp(claims.exp, 0)
+            .ok_or_else(|| InvalidToken("expiry out of range".into()))?;
+        let caller = Caller {
             user_id,
             clinic_id: claims.clinic,
             role: claims.role,
             patient_id: claims.patient,
-        })
+        };
+        Ok((caller, expires_at))
     }
 }
 

@@ -1,4 +1,8 @@
 //! What every resolver knows about the request it serves.
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+
 use super::auth::Caller;
 use super::error::{AppError, AppResult};
 
@@ -6,8 +10,14 @@ use super::error::{AppError, AppResult};
 #[derive(Debug, Clone)]
 pub struct RequestContext {
     pub request_id: String,
+    /// The client's address, for rate limits (never logged with personal data).
+    pub client_ip: IpAddr,
     pub authentication: Authentication,
 }
+
+/// When a long-lived connection's token expires; its subscriptions end then.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionExpiry(pub DateTime<Utc>);
 
 /// The outcome of reading the `Authorization` header.
 #[derive(Debug, Clone)]

@@ -52,6 +52,9 @@ pub enum AppError {
         action: &'static str,
         current: &'static str,
     },
+    /// Too many requests or login attempts; the client may retry after this many seconds.
+    #[error("too many requests: retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// Anything the client cannot act on. The detail is logged, never shown.
     #[error("internal server error")]
     Internal(#[source] anyhow::Error),
@@ -70,6 +73,7 @@ impl AppError {
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::AppointmentConflict(_) => "APPOINTMENT_CONFLICT",
             AppError::InvalidStateTransition { .. } => "INVALID_STATE_TRANSITION",
+            AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -105,6 +109,10 @@ impl From<AppError> for async_graphql::Error {
             AppError::Validation(fields) => Some(fields.clone()),
             _ => None,
         };
+        let retry_after = match &error {
+            AppError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
         let detail = match &error {
             AppError::AppointmentConflict(id) => Some(("conflictingAppointmentId", id.clone())),
             AppError::InvalidStateTransition { current, .. } => {
@@ -116,6 +124,9 @@ impl From<AppError> for async_graphql::Error {
             extensions.set("code", code);
             if let Some((key, value)) = &detail {
                 extensions.set(*key, value.as_str());
+            }
+            if let Some(seconds) = retry_after {
+                extensions.set("retryAfter", seconds);
             }
             if let Some(fields) = &fields {
                 let list = fields
@@ -157,6 +168,12 @@ mod tests {
             (AppError::DuplicateEmail, "DUPLICATE_EMAIL"),
             (AppError::PatientNotFound, "PATIENT_NOT_FOUND"),
             (AppError::NotFound("doctor"), "NOT_FOUND"),
+            (
+                AppError::RateLimited {
+                    retry_after_secs: 3,
+                },
+                "RATE_LIMITED",
+            ),
             (
                 AppError::AppointmentConflict("QXBwb2ludG1lbnQ6MQ".into()),
                 "APPOINTMENT_CONFLICT",

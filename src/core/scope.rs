@@ -10,6 +10,12 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// Whether a row of `clinic_id` about `patient_id` is inside the scope: the rule every
+    /// scoped query applies, for rows that did not come from such a query (cache, events).
+    pub fn admits(&self, clinic_id: i64, patient_id: i64) -> bool {
+        clinic_id == self.clinic_id && self.patient_id.is_none_or(|own| own == patient_id)
+    }
+
     pub fn of(caller: &Caller) -> Scope {
         Scope {
             clinic_id: caller.clinic_id,

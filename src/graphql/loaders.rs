@@ -37,6 +37,18 @@ pub fn for_request(repos: Repositories, caller: &Caller) -> (Loaders, BatchQueue
     (loader, queue)
 }
 
+/// A loader for a long-lived connection (subscriptions). It keeps no rows between events:
+/// async-graphql's loader caches nothing unless asked to. Its batches run as ordinary tasks,
+/// since no request future drives a queue here.
+pub fn for_connection(repos: Repositories, caller: &Caller) -> Loaders {
+    let batch_loader = BatchLoader {
+        repos,
+        scope: Scope::of(caller),
+        role: caller.role,
+    };
+    DataLoader::new(batch_loader, tokio::spawn)
+}
+
 /// The request's loader (present whenever a caller is authenticated).
 pub fn loaders<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {
     ctx.data_opt::<Loaders>()

@@ -1,9 +1,10 @@
 //! Builds the schema from the modules' roots; limits and settings are decided here only.
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use super::node::NodeQuery;
 use crate::app::Services;
 use crate::modules::appointment::resolvers::{AppointmentMutation, AppointmentQuery};
+use crate::modules::appointment::subscription::AppointmentSubscription;
 use crate::modules::auth::resolvers::{AuthMutation, AuthQuery};
 use crate::modules::clinic::resolvers::ClinicQuery;
 use crate::modules::doctor::resolvers::{DoctorMutation, DoctorQuery};
@@ -32,7 +33,11 @@ pub struct MutationRoot(
     PrescriptionMutation,
 );
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub struct SubscriptionRoot(AppointmentSubscription);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
 /// How the schema behaves for one deployment.
 #[derive(Debug, Clone, Copy)]
@@ -41,11 +46,11 @@ pub struct SchemaSettings {
     pub suggestions: bool,
 }
 
-fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
 }
 

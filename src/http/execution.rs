@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::cost;
 use crate::app::Repositories;
 use crate::core::context::{Authentication, RequestContext};
 use crate::graphql::batching::BatchQueue;
@@ -47,6 +48,37 @@ pub(super) struct Prepared {
     batches: Option<BatchQueue>,
 }
 
+impl Prepared {
+    /// What the request costs against the rate limit: the root fields of the operation that
+    /// will run, aliases included, so a query full of aliases counts as what it is. A document
+    /// that does not parse costs one (it is refused without running anything).
+    pub(super) fn operations(&mut self) -> u32 {
+        let name = self.request.operation_name.clone();
+        match self.request.parsed_query() {
+            Ok(document) => cost::root_fields(document, name.as_deref()),
+            Err(_) => 1,
+        }
+    }
+}
+
+/// An executed request's HTTP answer.
+pub(super) struct Answer {
+    pub status: StatusCode,
+    pub body: String,
+    /// Seconds, when an operation was refused by a rate limit.
+    pub retry_after: Option<u64>,
+}
+
+impl Answer {
+    fn new(status: StatusCode, body: String) -> Self {
+        Self {
+            status,
+            body,
+            retry_after: None,
+        }
+    }
+}
+
 pub(super) fn problem_body(code: &str, message: &str, request_id: &str) -> Value {
     json!({
         "errors": [{
@@ -74,7 +106,7 @@ pub(super) async fn execute(
     prepared: Prepared,
     request_id: &str,
     mutations_allowed: bool,
-) -> (StatusCode, String) {
+) -> Answer {
     let Prepared {
         mut request,
         batches,
@@ -83,7 +115,7 @@ pub(super) async fn execute(
     let document = match request.parsed_query() {
         Ok(document) => document,
         Err(error) => {
-            return (
+            return Answer::new(
                 StatusCode::BAD_REQUEST,
                 problem_body("GRAPHQL_PARSE_FAILED", &error.message, request_id).to_string(),
             );
@@ -95,7 +127,7 @@ pub(super) async fn execute(
             Some(OperationType::Mutation | OperationType::Subscription)
         )
     {
-        return (
+        return Answer::new(
             StatusCode::METHOD_NOT_ALLOWED,
             problem_body(
                 "METHOD_NOT_ALLOWED",
@@ -112,7 +144,7 @@ pub(super) async fn execute(
     if response.errors.is_empty() {
         // The common case needs no reshaping: serialise straight to text.
         match serde_json::to_string(&response) {
-            Ok(text) => return (StatusCode::OK, text),
+            Ok(text) => return Answer::new(StatusCode::OK, text),
             Err(error) => tracing::error!(%error, "serialising a GraphQL response"),
         }
     }
@@ -137,12 +169,31 @@ pub(super) async fn execute(
             }
         }
     }
+    let retry_after = body.get("errors").and_then(retry_after);
     let status = if request_error {
         StatusCode::BAD_REQUEST
+    } else if retry_after.is_some() && body.get("data").is_none_or(Value::is_null) {
+        // Nothing ran because of the limit (a refused login): say so in HTTP terms too.
+        StatusCode::TOO_MANY_REQUESTS
     } else {
         StatusCode::OK
     };
-    (status, body.to_string())
+    Answer {
+        status,
+        body: body.to_string(),
+        retry_after,
+    }
+}
+
+/// The longest wait any RATE_LIMITED error asks for.
+fn retry_after(errors: &Value) -> Option<u64> {
+    errors
+        .as_array()?
+        .iter()
+        .filter_map(|e| e.get("extensions"))
+        .filter(|x| x.get("code").and_then(Value::as_str) == Some("RATE_LIMITED"))
+        .filter_map(|x| x.get("retryAfter").and_then(Value::as_u64))
+        .max()
 }
 
 /// A field that raised an error must be present as `null` (GraphQL spec, "Handling Field

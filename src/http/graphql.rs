@@ -5,14 +5,15 @@ use async_graphql::http::GraphiQLSource;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::header::{ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::{ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::execution::{build_request, execute, problem_body};
+use super::client_ip::ClientIp;
+use super::execution::{Answer, Prepared, build_request, execute, problem_body};
 use super::negotiation::{ResponseFormat, is_json_content_type, negotiate};
 use crate::core::auth::TokenService;
 use crate::core::context::{Authentication, RequestContext};
@@ -111,6 +112,7 @@ fn accept(headers: &HeaderMap) -> Option<&str> {
 
 pub async fn graphql_post(
     State(state): State<AppState>,
+    ClientIp(client_ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -143,7 +145,19 @@ pub async fn graphql_post(
     };
     let context = RequestContext {
         request_id: request_id.clone(),
+        client_ip,
         authentication: authenticate(&state.tokens, &headers),
+    };
+    let prepare = |item: Value| {
+        wire_request(item).and_then(|wire| {
+            build_request(
+                &state.repositories,
+                wire.query,
+                wire.operation_name,
+                wire.variables,
+                &context,
+            )
+        })
     };
     match parsed {
         Value::Array(items) => {
@@ -156,50 +170,97 @@ pub async fn graphql_post(
                     &request_id,
                 );
             }
-            let mut bodies = Vec::with_capacity(items.len());
-            for item in items {
-                let body = match wire_request(item) {
-                    Ok(wire) => match build_request(
-                        &state.repositories,
-                        wire.query,
-                        wire.operation_name,
-                        wire.variables,
-                        &context,
-                    ) {
-                        Ok(request) => execute(&state, request, &request_id, true).await.1,
-                        Err(message) => {
-                            problem_body("BAD_REQUEST", &message, &request_id).to_string()
-                        }
-                    },
+            let mut requests: Vec<_> = items.into_iter().map(prepare).collect();
+            let operations = requests
+                .iter_mut()
+                .map(|r| r.as_mut().map_or(1, Prepared::operations))
+                .fold(0_u32, u32::saturating_add);
+            if let Err(refusal) = charge(&state, &context, operations, format).await {
+                return refusal;
+            }
+            let mut bodies = Vec::with_capacity(requests.len());
+            let mut retry_after = None;
+            for request in requests {
+                let body = match request {
+                    Ok(request) => {
+                        let answer = execute(&state, request, &request_id, true).await;
+                        retry_after = retry_after.max(answer.retry_after);
+                        answer.body
+                    }
                     Err(message) => problem_body("BAD_REQUEST", &message, &request_id).to_string(),
                 };
                 bodies.push(body);
             }
-            json_response(StatusCode::OK, format, format!("[{}]", bodies.join(",")))
+            let body = format!("[{}]", bodies.join(","));
+            with_retry_after(json_response(StatusCode::OK, format, body), retry_after)
         }
-        single => {
-            let request = wire_request(single).and_then(|wire| {
-                build_request(
-                    &state.repositories,
-                    wire.query,
-                    wire.operation_name,
-                    wire.variables,
-                    &context,
-                )
-            });
-            match request {
-                Ok(request) => {
-                    let (status, body) = execute(&state, request, &request_id, true).await;
-                    json_response(status, format, body)
+        single => match prepare(single) {
+            Ok(mut request) => {
+                let operations = request.operations();
+                if let Err(refusal) = charge(&state, &context, operations, format).await {
+                    return refusal;
                 }
-                Err(message) => bad_request(&message),
+                answer_response(execute(&state, request, &request_id, true).await, format)
             }
-        }
+            Err(message) => bad_request(&message),
+        },
     }
+}
+
+/// Charges the operations to the client's and the user's allowance; a refusal is the whole
+/// response (429, `Retry-After`, code RATE_LIMITED), sent before anything runs.
+async fn charge(
+    state: &AppState,
+    context: &RequestContext,
+    operations: u32,
+    format: ResponseFormat,
+) -> Result<(), Response> {
+    let user_id = match &context.authentication {
+        Authentication::Authenticated(caller) => Some(caller.user_id),
+        _ => None,
+    };
+    let Err(limited) = state
+        .shared
+        .limiter
+        .charge_operations(context.client_ip, user_id, operations)
+        .await
+    else {
+        return Ok(());
+    };
+    let seconds = limited.retry_after_secs();
+    let body = json!({
+        "errors": [{
+            "message": format!("too many requests: retry in {seconds} s"),
+            "extensions": {
+                "code": "RATE_LIMITED",
+                "retryAfter": seconds,
+                "requestId": context.request_id,
+            },
+        }]
+    });
+    let response = json_response(StatusCode::TOO_MANY_REQUESTS, format, body.to_string());
+    Err(with_retry_after(response, Some(seconds)))
+}
+
+fn with_retry_after(mut response: Response, seconds: Option<u64>) -> Response {
+    if let Some(seconds) = seconds {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
+}
+
+fn answer_response(answer: Answer, format: ResponseFormat) -> Response {
+    with_retry_after(
+        json_response(answer.status, format, answer.body),
+        answer.retry_after,
+    )
 }
 
 pub async fn graphql_get(
     State(state): State<AppState>,
+    ClientIp(client_ip): ClientIp,
     headers: HeaderMap,
     params: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
@@ -247,6 +308,7 @@ pub async fn graphql_get(
     };
     let context = RequestContext {
         request_id: request_id.clone(),
+        client_ip,
         authentication: authenticate(&state.tokens, &headers),
     };
     match build_request(
@@ -256,16 +318,20 @@ pub async fn graphql_get(
         variables,
         &context,
     ) {
-        Ok(request) => {
-            let (status, body) = execute(&state, request, &request_id, false).await;
-            if status == StatusCode::METHOD_NOT_ALLOWED {
-                let mut response = json_response(status, format, body);
+        Ok(mut request) => {
+            let operations = request.operations();
+            if let Err(refusal) = charge(&state, &context, operations, format).await {
+                return refusal;
+            }
+            let answer = execute(&state, request, &request_id, false).await;
+            let method_not_allowed = answer.status == StatusCode::METHOD_NOT_ALLOWED;
+            let mut response = answer_response(answer, format);
+            if method_not_allowed {
                 response
                     .headers_mut()
                     .insert(ALLOW, HeaderValue::from_static("POST"));
-                return response;
             }
-            json_response(status, format, body)
+            response
         }
         Err(message) => error_response(
             StatusCode::BAD_REQUEST,

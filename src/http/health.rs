@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::AppState;
+use crate::redis::RedisHealth;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -19,18 +20,36 @@ pub async fn health(State(state): State<AppState>) -> Json<Value> {
     }))
 }
 
-/// The process can serve: its database answers.
+/// The process can serve: its database answers. Redis, when configured, is reported but does
+/// not decide readiness: without it requests fall back to the database ("degraded").
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let database = match tokio::time::timeout(READY_TIMEOUT, state.pool.ping()).await {
         Ok(Ok(())) => None,
         Ok(Err(error)) => Some(format!("{error}")),
         Err(_) => Some("timed out".to_owned()),
     };
+    let redis = match &state.shared.redis {
+        None => None,
+        Some(redis) => Some(match redis.health().await {
+            RedisHealth::Ok => "ok",
+            RedisHealth::Degraded => "degraded",
+        }),
+    };
     match database {
-        None => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "checks": { "database": "ok" } })),
-        ),
+        None => {
+            let mut checks = json!({ "database": "ok" });
+            let mut status = "ready";
+            if let Some(redis) = redis {
+                checks["redis"] = json!(redis);
+                if redis != "ok" {
+                    status = "degraded";
+                }
+            }
+            (
+                StatusCode::OK,
+                Json(json!({ "status": status, "checks": checks })),
+            )
+        }
         Some(problem) => {
             tracing::warn!(%problem, "readiness check failed: database");
             (

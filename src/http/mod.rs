@@ -1,8 +1,11 @@
 //! The HTTP surface: `/graphql`, `/health`, `/ready`, and the layers around them.
+mod client_ip;
+mod cost;
 mod execution;
 mod graphql;
 mod health;
 mod negotiation;
+mod subscriptions;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,7 +18,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::app::Repositories;
+use crate::app::{Repositories, Shared};
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::graphql::AppSchema;
@@ -36,6 +39,9 @@ pub struct AppState {
     pub pool: DbPool,
     pub graphiql: bool,
     pub started_at: Instant,
+    /// Redis, cache, events and rate limits.
+    pub shared: Shared,
+    pub trust_forwarded_for: bool,
 }
 
 /// The application router, as served by `main` and exercised by the tests.
@@ -45,6 +51,7 @@ pub fn router(state: AppState) -> Router {
             "/graphql",
             get(graphql::graphql_get).post(graphql::graphql_post),
         )
+        .route("/graphql/ws", get(subscriptions::graphql_ws))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

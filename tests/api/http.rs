@@ -307,7 +307,7 @@ async fn production_hides_graphiql_and_field_suggestions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_is_503_naming_the_database_when_it_does_not_answer() {
-    use clinicgraph::app::{Repositories, Services, app_state};
+    use clinicgraph::app::{Repositories, Services, Shared, app_state};
     use clinicgraph::config::Config;
     use clinicgraph::db::DbPool;
     use tower::ServiceExt;
@@ -323,9 +323,10 @@ async fn ready_is_503_naming_the_database_when_it_does_not_answer() {
     let pool = DbPool::connect(&config.database_url, 1)
         .await
         .expect("lazy pool");
+    let shared = Shared::for_commands(&config.shared);
     let repos = Repositories::diesel(&pool);
-    let services = Services::new(&config, &repos).expect("services");
-    let router = clinicgraph::http::router(app_state(&config, pool, &repos, &services));
+    let services = Services::new(&config, &repos, &shared).expect("services");
+    let router = clinicgraph::http::router(app_state(&config, pool, &repos, &services, &shared));
     let response = router
         .oneshot(Request::get("/ready").body(Body::empty()).expect("request"))
         .await

@@ -5,6 +5,7 @@ mod helpers;
 
 mod appointments;
 mod auth;
+mod cache;
 mod cli;
 mod graph;
 mod http;
@@ -14,4 +15,5 @@ mod permissions;
 mod prescriptions;
 mod readme;
 mod roles;
+mod scale_out;
 mod schema;

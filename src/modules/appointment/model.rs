@@ -1,5 +1,6 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
 
 use crate::db::schema::appointments;
 
@@ -94,7 +95,9 @@ impl Transition {
 pub const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, scheduled_at, ends_at, \
      duration_minutes, status, reason, notes, cancellation_reason, created_at, updated_at";
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, QueryableByName)]
+#[derive(
+    Debug, Clone, PartialEq, Queryable, Selectable, QueryableByName, Serialize, Deserialize,
+)]
 #[diesel(table_name = appointments)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct Appointment {

@@ -2,6 +2,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
 
 use super::model::{
     Appointment, AppointmentFilter, AppointmentStatus, NewAppointment, Slot, Transition,
@@ -14,6 +16,7 @@ use crate::core::pagination::{ConnectionArgs, Page};
 use crate::core::scope::Scope;
 use crate::core::text::{optional_text, required_text};
 use crate::db;
+use crate::events::{AppointmentChange, AppointmentEvent, EventBus};
 use crate::modules::doctor::repository::DoctorRepository;
 use crate::modules::patient::repository::PatientRepository;
 
@@ -39,6 +42,7 @@ pub struct AppointmentService {
     appointments: Arc<dyn AppointmentRepository>,
     patients: Arc<dyn PatientRepository>,
     doctors: Arc<dyn DoctorRepository>,
+    events: EventBus,
 }
 
 impl AppointmentService {
@@ -46,12 +50,48 @@ impl AppointmentService {
         appointments: Arc<dyn AppointmentRepository>,
         patients: Arc<dyn PatientRepository>,
         doctors: Arc<dyn DoctorRepository>,
+        events: EventBus,
     ) -> Self {
         Self {
             appointments,
             patients,
             doctors,
+            events,
         }
+    }
+
+    /// Tells subscribers, then hands the appointment back to the caller.
+    async fn announce(&self, change: AppointmentChange, appointment: Appointment) -> Appointment {
+        self.events
+            .publish(AppointmentEvent {
+                change,
+                appointment: appointment.clone(),
+            })
+            .await;
+        appointment
+    }
+
+    /// Changes the caller may see, as they happen: their clinic's appointments, and for a
+    /// PATIENT only their own — the rule every appointment read applies.
+    pub fn changes(&self, caller: &Caller) -> impl Stream<Item = Arc<AppointmentEvent>> + use<> {
+        let scope = Scope::of(caller);
+        futures_util::stream::unfold(self.events.subscribe(), move |mut events| async move {
+            loop {
+                match events.recv().await {
+                    Ok(event)
+                        if scope
+                            .admits(event.appointment.clinic_id, event.appointment.patient_id) =>
+                    {
+                        return Some((event, events));
+                    }
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(skipped)) => {
+                        tracing::warn!(skipped, "a slow subscriber skipped appointment events");
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        })
     }
 
     /// An appointment the caller may read (a PATIENT only their own); NOT_FOUND otherwise.
@@ -143,7 +183,9 @@ impl AppointmentService {
             })
             .await?;
         match booking {
-            Booking::Booked(appointment) => Ok(appointment),
+            Booking::Booked(appointment) => Ok(self
+                .announce(AppointmentChange::Scheduled, appointment)
+                .await),
             Booking::Clash(other) => Err(conflict(other)),
             Booking::NotFound => Err(AppError::NotFound("appointment")),
         }
@@ -180,7 +222,9 @@ impl AppointmentService {
             )
             .await?
         {
-            Booking::Booked(appointment) => Ok(appointment),
+            Booking::Booked(appointment) => Ok(self
+                .announce(AppointmentChange::Rescheduled, appointment)
+                .await),
             Booking::Clash(other) => Err(conflict(other)),
             Booking::NotFound => Err(self.refused(caller, id, transition).await),
         }
@@ -252,8 +296,12 @@ impl AppointmentService {
                 db::now(),
             )
             .await?;
+        let change = match transition {
+            Transition::Cancel => AppointmentChange::Cancelled,
+            _ => AppointmentChange::StatusChanged,
+        };
         match moved {
-            Some(appointment) => Ok(appointment),
+            Some(appointment) => Ok(self.announce(change, appointment).await),
             None => Err(self.refused(caller, id, transition).await),
         }
     }

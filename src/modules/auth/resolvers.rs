@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::model::User;
 use super::service::AuthService;
 use crate::core::auth::Role;
+use crate::core::context::RequestContext;
 use crate::core::ids::{self, NodeType};
 use crate::graphql::guards::caller;
 use crate::modules::patient::resolvers::PatientObject;
@@ -85,7 +86,8 @@ impl AuthMutation {
         email: String,
         #[graphql(secret)] password: String,
     ) -> Result<LoginPayload> {
-        let session = service(ctx)?.login(&email, &password).await?;
+        let client_ip = ctx.data::<RequestContext>()?.client_ip;
+        let session = service(ctx)?.login(client_ip, &email, &password).await?;
         Ok(LoginPayload {
             access_token: session.access_token,
             expires_at: session.expires_at,

@@ -1,4 +1,5 @@
 //! Login, token issue and user accounts.
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -9,6 +10,7 @@ use crate::core::auth::{Caller, Role, TokenService, hash_password, verify_passwo
 use crate::core::error::{AppError, AppResult, FieldViolation};
 use crate::core::text::normalize_email;
 use crate::db;
+use crate::ratelimit::RateLimiter;
 
 pub const MIN_PASSWORD_LENGTH: usize = 12;
 
@@ -34,21 +36,40 @@ pub struct NewAccount {
 pub struct AuthService {
     users: Arc<dyn UserRepository>,
     tokens: Arc<TokenService>,
+    limiter: Arc<RateLimiter>,
     /// Verified against when the email is unknown, so both failures cost the same time.
     decoy_hash: String,
 }
 
 impl AuthService {
-    pub fn new(users: Arc<dyn UserRepository>, tokens: Arc<TokenService>) -> anyhow::Result<Self> {
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        tokens: Arc<TokenService>,
+        limiter: Arc<RateLimiter>,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             users,
             tokens,
+            limiter,
             decoy_hash: hash_password("decoy password that matches nothing")?,
         })
     }
 
     /// Unknown email and wrong password fail alike (INVALID_CREDENTIALS) and take similar time.
-    pub async fn login(&self, email: &str, password: &str) -> AppResult<Session> {
+    /// Attempts are limited per client address and per email, before any password is checked,
+    /// so guessing is slow from one address and for one account from many.
+    pub async fn login(
+        &self,
+        client_ip: IpAddr,
+        email: &str,
+        password: &str,
+    ) -> AppResult<Session> {
+        self.limiter
+            .charge_login(client_ip, email)
+            .await
+            .map_err(|limited| AppError::RateLimited {
+                retry_after_secs: limited.retry_after_secs(),
+            })?;
         let row = match normalize_email(email) {
             Ok(email) => self.users.find_by_email(&email).await?,
             Err(_) => None,

@@ -1,4 +1,5 @@
 //! Doctors: staff profiles linked to DOCTOR accounts.
+pub mod cached;
 pub mod input;
 pub mod loaders;
 pub mod model;

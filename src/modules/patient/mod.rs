@@ -1,4 +1,5 @@
 //! Patients: the records at the heart of the service.
+pub mod cached;
 pub mod input;
 pub mod loaders;
 pub mod model;

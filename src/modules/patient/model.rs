@@ -60,7 +60,9 @@ pub const COLUMNS: &str = "id, clinic_id, primary_doctor_id, name, email, phone,
      date_of_birth, internal_notes, created_at, updated_at";
 
 /// A patient record as stored.
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, QueryableByName)]
+#[derive(
+    Debug, Clone, PartialEq, Queryable, Selectable, QueryableByName, Serialize, Deserialize,
+)]
 #[diesel(table_name = patients)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]
 pub struct Patient {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
-use clinicgraph::app::{Repositories, Services, app_state};
+use clinicgraph::app::{Repositories, Services, Shared, app_state};
 use clinicgraph::config::Config;
 use clinicgraph::core::auth::Role;
 use clinicgraph::db::{DbPool, StatementCounter, migrations};
@@ -17,6 +17,8 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 mod booking;
+pub mod redis_proxy;
+pub mod server;
 pub use booking::{at, demo_patient};
 
 pub const JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
@@ -73,6 +75,8 @@ pub struct TestApp {
     pub services: Services,
     /// Every SQL statement the app's pool has sent.
     pub statements: StatementCounter,
+    /// The test database, for server processes started against it.
+    pub database_url: String,
     // Declared last: dropped after the pool inside `router` is gone.
     _db: TestDb,
 }
@@ -134,10 +138,14 @@ impl TestApp {
         };
         let mut vars: HashMap<&str, String> = HashMap::from([
             ("APP_ENV", "test".to_owned()),
-            ("DATABASE_URL", url),
+            ("DATABASE_URL", url.clone()),
             ("JWT_SECRET", JWT_SECRET.to_owned()),
             ("DB_POOL_SIZE", "8".to_owned()),
             ("GRAPHIQL", "true".to_owned()),
+            // Suites log in and query far more often than a person would; the limits have
+            // their own tests, which set them.
+            ("RATE_LIMIT_PER_MINUTE", "0".to_owned()),
+            ("LOGIN_RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
         ]);
         for (name, value) in overrides {
             vars.insert(name, (*value).to_owned());
@@ -154,15 +162,18 @@ impl TestApp {
         )
         .await
         .expect("pool");
-        let repos = Repositories::diesel(&pool);
-        let services = Services::new(&config, &repos).expect("services");
+        let shared = Shared::from_config(&config.shared).expect("shared state");
+        let repos = Repositories::cached(&pool, &shared.cache);
+        let services = Services::new(&config, &repos, &shared).expect("services");
         seed::demo(&repos, &services).await.expect("demo seed");
-        let router = clinicgraph::http::router(app_state(&config, pool, &repos, &services));
+        let router =
+            clinicgraph::http::router(app_state(&config, pool, &repos, &services, &shared));
         Some(TestApp {
             router,
             repos,
             services,
             statements,
+            database_url: url,
             _db: db,
         })
     }
@@ -348,17 +359,24 @@ pub fn violated_fields(response: &TestResponse) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Declares each listed `async fn name(app: TestApp)` as a test on SQLite and on PostgreSQL.
+/// Declares each listed `async fn name(app: TestApp)` as a test on SQLite and on PostgreSQL,
+/// optionally with extra environment (`on_both_backends!(env [("NAME", "value")]; name, …)`).
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
+        $crate::on_both_backends!(env []; $($name),*);
+    };
+    (env $env:tt; $($name:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite)
-                        .await
-                        .expect("SQLite is always available");
+                    let app = $crate::helpers::TestApp::spawn_with(
+                        $crate::helpers::Backend::Sqlite,
+                        &$env,
+                    )
+                    .await
+                    .expect("SQLite is always available");
                     super::$name(app).await;
                 }
             )*
@@ -367,8 +385,11 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    if let Some(app) =
-                        $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await
+                    if let Some(app) = $crate::helpers::TestApp::spawn_with(
+                        $crate::helpers::Backend::Postgres,
+                        &$env,
+                    )
+                    .await
                     {
                         super::$name(app).await;
                     }

@@ -1,0 +1,162 @@
+//! Real server processes on one database (and one Redis), as behind a load balancer.
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::JWT_SECRET;
+
+const BIN: &str = env!("CARGO_BIN_EXE_clinicgraph");
+
+/// `TEST_REDIS_URL`, or `None` (with a note) when it is not set; `.ci/run` always sets it.
+pub fn redis_url() -> Option<String> {
+    let url = std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("TEST_REDIS_URL is not set: Redis variant not run");
+    }
+    url
+}
+
+/// A key namespace of its own in the test Redis, so parallel tests never meet; its keys are
+/// deleted when it is dropped.
+pub struct Namespace {
+    pub prefix: String,
+    redis_url: String,
+}
+
+impl Namespace {
+    pub fn new(redis_url: &str) -> Namespace {
+        Namespace {
+            prefix: format!("cgtest-{}", uuid::Uuid::new_v4().simple()),
+            redis_url: redis_url.to_owned(),
+        }
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        let Ok(mut conn) =
+            redis::Client::open(self.redis_url.as_str()).and_then(|client| client.get_connection())
+        else {
+            return;
+        };
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg(format!("{}:*", self.prefix))
+            .query(&mut conn)
+            .unwrap_or_default();
+        if !keys.is_empty() {
+            let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
+        }
+    }
+}
+
+/// A `clinicgraph serve` process, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    client: reqwest::Client,
+}
+
+impl Server {
+    /// Starts a server on a free port and waits until it answers `/health`.
+    pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut command = Command::new(BIN);
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RUST_LOG", "warn")
+            .env("APP_ENV", "test")
+            .env("DATABASE_URL", database_url)
+            .env("MIGRATE_ON_START", "false")
+            .env("JWT_SECRET", JWT_SECRET)
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command.arg("serve").spawn().expect("start clinicgraph");
+        let server = Server {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let health = server.client.get(server.url("/health")).send().await;
+            if health.is_ok_and(|r| r.status().is_success()) {
+                return server;
+            }
+            assert!(Instant::now() < deadline, "server did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn ws_url(&self) -> String {
+        format!("{}/graphql/ws", self.base.replacen("http", "ws", 1))
+    }
+
+    /// Runs one operation; returns the HTTP status, the `Retry-After` header and the body.
+    pub async fn gql(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> (u16, Option<String>, Value) {
+        let mut request = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("server answers");
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (
+            status,
+            retry_after,
+            response.json().await.unwrap_or(Value::Null),
+        )
+    }
+
+    /// Runs one operation that must succeed; returns `data`.
+    pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let (status, _, body) = self.gql(Some(token), query, variables).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    pub async fn get_json(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("answer");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,219 @@
+//! Several instances as one service: two real server processes on one PostgreSQL database and
+//! one Redis share the cache (and its invalidation) and the rate limits; Redis going down or
+//! slow fails no request.
+use std::time::{Duration, Instant};
+
+use clinicgraph::core::auth::Role;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+
+use crate::helpers::redis_proxy::RedisProxy;
+use crate::helpers::server::{Namespace, Server, redis_url};
+use crate::helpers::{Backend, TestApp, demo_patient};
+
+const PATIENT: &str = "query($id: ID!) { patient(id: $id) { name } }";
+const RENAME: &str = "mutation($id: ID!, $name: String!) { updatePatient(id: $id, input: { name: $name }) { name } }";
+const LOGIN: &str =
+    "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
+
+fn name(data: &Value) -> String {
+    data["patient"]["name"].as_str().expect("a name").to_owned()
+}
+
+/// A PostgreSQL test database with the demo data, and Redis; `None` when either is not
+/// configured (`.ci/run` configures both).
+async fn setup() -> Option<(TestApp, String)> {
+    let redis = redis_url()?;
+    let app = TestApp::spawn(Backend::Postgres).await?;
+    Some((app, redis))
+}
+
+/// Changes a name straight in the database, behind every instance's back.
+async fn rename_in_database(app: &TestApp, patient_key: i64, name: &str) {
+    let mut conn = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .expect("database");
+    conn.batch_execute(&format!(
+        "UPDATE patients SET name = '{name}' WHERE id = {patient_key}"
+    ))
+    .await
+    .expect("update");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_the_cache_and_see_each_others_writes() {
+    let Some((app, redis)) = setup().await else {
+        return;
+    };
+    let namespace = Namespace::new(&redis);
+    let env = [
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_PREFIX", &namespace.prefix),
+    ];
+    let a = Server::start(&app.database_url, &env).await;
+    let b = Server::start(&app.database_url, &env).await;
+    let admin = app.token(Role::Admin).await;
+    let id = json!({ "id": demo_patient(3) });
+
+    let original = name(&a.ok(&admin, PATIENT, id.clone()).await);
+    rename_in_database(&app, 3, "Changed Behind The Cache").await;
+    assert_eq!(
+        name(&b.ok(&admin, PATIENT, id.clone()).await),
+        original,
+        "B answers from the entry A put in the shared cache"
+    );
+
+    let renamed = json!({ "id": demo_patient(3), "name": "Written Through B" });
+    b.ok(&admin, RENAME, renamed).await;
+    assert_eq!(
+        name(&a.ok(&admin, PATIENT, id).await),
+        "Written Through B",
+        "B's write invalidated the entry for A"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_keep_succeeding_while_redis_is_down_or_slow() {
+    let Some((app, redis)) = setup().await else {
+        return;
+    };
+    let namespace = Namespace::new(&redis);
+    let proxy = RedisProxy::start(&redis).await;
+    let env = [
+        ("REDIS_URL", proxy.url.as_str()),
+        ("REDIS_PREFIX", &namespace.prefix),
+    ];
+    let server = Server::start(&app.database_url, &env).await;
+    let admin = app.token(Role::Admin).await;
+    let id = json!({ "id": demo_patient(4) });
+    let before = name(&server.ok(&admin, PATIENT, id.clone()).await);
+    let (status, ready) = server.get_json("/ready").await;
+    assert_eq!(
+        (status, &ready["checks"]["redis"]),
+        (200, &json!("ok")),
+        "{ready}"
+    );
+
+    proxy.cut();
+    for _ in 0..5 {
+        assert_eq!(name(&server.ok(&admin, PATIENT, id.clone()).await), before);
+    }
+    let (status, ready) = server.get_json("/ready").await;
+    assert_eq!(status, 200, "the database still serves: {ready}");
+    assert_eq!(ready["checks"]["redis"], "degraded", "{ready}");
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    // A write while Redis is away is seen at once, and not undone when Redis returns.
+    let renamed = json!({ "id": demo_patient(4), "name": "Renamed During Outage" });
+    server.ok(&admin, RENAME, renamed).await;
+    assert_eq!(
+        name(&server.ok(&admin, PATIENT, id.clone()).await),
+        "Renamed During Outage"
+    );
+
+    proxy.stall();
+    let started = Instant::now();
+    for _ in 0..5 {
+        server.ok(&admin, PATIENT, id.clone()).await;
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a silent Redis costs at most its short timeout: {:?}",
+        started.elapsed()
+    );
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, ready) = server.get_json("/ready").await;
+        if ready["checks"]["redis"] == "ok" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "Redis not used again: {ready}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for _ in 0..3 {
+        assert_eq!(
+            name(&server.ok(&admin, PATIENT, id.clone()).await),
+            "Renamed During Outage",
+            "the entry cached before the outage was invalidated once Redis returned"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_holds_across_instances() {
+    let Some((app, redis)) = setup().await else {
+        return;
+    };
+    let namespace = Namespace::new(&redis);
+    let env = [
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_PREFIX", &namespace.prefix),
+        ("RATE_LIMIT_PER_MINUTE", "20"),
+    ];
+    let a = Server::start(&app.database_url, &env).await;
+    let b = Server::start(&app.database_url, &env).await;
+    let requests = (0..40).map(|i| {
+        let server = if i % 2 == 0 { &a } else { &b };
+        server.gql(None, "{ __typename }", json!({}))
+    });
+    let answers = join_all(requests).await;
+    let admitted = answers.iter().filter(|(status, ..)| *status == 200).count();
+    assert_eq!(admitted, 20, "the configured total, not twice it");
+    for (status, retry_after, body) in answers.iter().filter(|(s, ..)| *s != 200) {
+        assert_eq!(*status, 429, "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+        let seconds = body["errors"][0]["extensions"]["retryAfter"]
+            .as_u64()
+            .expect("retryAfter");
+        assert!(seconds >= 1, "{body}");
+        assert_eq!(retry_after.as_deref(), Some(seconds.to_string().as_str()));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_attempts_are_limited_across_instances_and_without_redis() {
+    let Some((app, redis)) = setup().await else {
+        return;
+    };
+    let namespace = Namespace::new(&redis);
+    let proxy = RedisProxy::start(&redis).await;
+    let env = [
+        ("REDIS_URL", proxy.url.as_str()),
+        ("REDIS_PREFIX", &namespace.prefix),
+        ("LOGIN_RATE_LIMIT_PER_MINUTE", "3"),
+    ];
+    let a = Server::start(&app.database_url, &env).await;
+    let b = Server::start(&app.database_url, &env).await;
+    let attempt = json!({ "e": "admin@demo.clinic", "p": "guessed-password" });
+    let mut codes = Vec::new();
+    for server in [&a, &b, &a, &b] {
+        let (status, retry_after, body) = server.gql(None, LOGIN, attempt.clone()).await;
+        let code = body["errors"][0]["extensions"]["code"].clone();
+        if code == "RATE_LIMITED" {
+            assert_eq!(status, 429, "{body}");
+            assert!(retry_after.is_some(), "{body}");
+        }
+        codes.push(code);
+    }
+    assert_eq!(
+        codes,
+        [
+            "INVALID_CREDENTIALS",
+            "INVALID_CREDENTIALS",
+            "INVALID_CREDENTIALS",
+            "RATE_LIMITED"
+        ]
+    );
+
+    // Without Redis each instance limits on its own: never unlimited.
+    proxy.cut();
+    let other = json!({ "e": "doctor@demo.clinic", "p": "guessed-password" });
+    let mut refused = false;
+    for _ in 0..4 {
+        let (_, _, body) = a.gql(None, LOGIN, other.clone()).await;
+        refused |= body["errors"][0]["extensions"]["code"] == "RATE_LIMITED";
+    }
+    assert!(refused, "login stayed limited while Redis was down");
+}
