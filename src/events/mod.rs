@@ -5,6 +5,7 @@
 //! Events are notifications, not a log: a subscriber that is not connected when one happens
 //! does not receive it later.
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -39,6 +40,8 @@ pub struct AppointmentEvent {
 pub struct EventBus {
     local: broadcast::Sender<Arc<AppointmentEvent>>,
     redis: Option<(Redis, String)>,
+    /// Whether the relay is subscribed to the Redis channel (for `/ready`).
+    relaying: Arc<AtomicBool>,
 }
 
 impl EventBus {
@@ -47,6 +50,7 @@ impl EventBus {
         Self {
             local: broadcast::channel(BUFFER).0,
             redis: None,
+            relaying: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -57,8 +61,14 @@ impl EventBus {
         let bus = Self {
             local: broadcast::channel(BUFFER).0,
             redis: Some((redis.clone(), channel.clone())),
+            relaying: Arc::new(AtomicBool::new(false)),
         };
-        tokio::spawn(relay(redis, channel, bus.local.clone()));
+        tokio::spawn(relay(
+            redis,
+            channel,
+            bus.local.clone(),
+            bus.relaying.clone(),
+        ));
         bus
     }
 
@@ -92,15 +102,28 @@ impl EventBus {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<AppointmentEvent>> {
         self.local.subscribe()
     }
+
+    /// `None` without Redis; otherwise whether events from other instances arrive.
+    pub fn relaying(&self) -> Option<bool> {
+        self.redis
+            .as_ref()
+            .map(|_| self.relaying.load(Ordering::Relaxed))
+    }
 }
 
-async fn relay(redis: Redis, channel: String, local: broadcast::Sender<Arc<AppointmentEvent>>) {
+async fn relay(
+    redis: Redis,
+    channel: String,
+    local: broadcast::Sender<Arc<AppointmentEvent>>,
+    relaying: Arc<AtomicBool>,
+) {
     let mut delay = Duration::from_millis(100);
     loop {
         match redis.pubsub().await {
             Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
                 Ok(()) => {
                     tracing::info!("relaying events from Redis");
+                    relaying.store(true, Ordering::Relaxed);
                     delay = Duration::from_millis(100);
                     let mut messages = pubsub.on_message();
                     while let Some(message) = messages.next().await {
@@ -113,6 +136,7 @@ async fn relay(redis: Redis, channel: String, local: broadcast::Sender<Arc<Appoi
                             Err(error) => tracing::warn!(%error, "undecodable event"),
                         }
                     }
+                    relaying.store(false, Ordering::Relaxed);
                     tracing::warn!("Redis event subscription closed; reconnecting");
                 }
                 Err(error) => tracing::warn!(%error, "subscribing to Redis events"),

@@ -276,6 +276,7 @@ pub async fn graphql_get(
     if format == ResponseFormat::Html {
         let page = GraphiQLSource::build()
             .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
             .title("clinicgraph")
             .finish();
         return axum::response::Html(page).into_response();

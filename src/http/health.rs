@@ -45,6 +45,13 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
                     status = "degraded";
                 }
             }
+            // Without the relay, subscribers here miss changes made on other instances.
+            if let Some(relaying) = state.shared.events.relaying() {
+                checks["events"] = json!(if relaying { "ok" } else { "degraded" });
+                if !relaying {
+                    status = "degraded";
+                }
+            }
             (
                 StatusCode::OK,
                 Json(json!({ "status": status, "checks": checks })),

@@ -102,6 +102,7 @@ async fn requests_keep_succeeding_while_redis_is_down_or_slow() {
     let (status, ready) = server.get_json("/ready").await;
     assert_eq!(status, 200, "the database still serves: {ready}");
     assert_eq!(ready["checks"]["redis"], "degraded", "{ready}");
+    assert_eq!(ready["checks"]["events"], "degraded", "{ready}");
     assert_eq!(ready["status"], "degraded", "{ready}");
     // A write while Redis is away is seen at once, and not undone when Redis returns.
     let renamed = json!({ "id": demo_patient(4), "name": "Renamed During Outage" });

@@ -47,6 +47,7 @@ const describe = (err) =>
     : err;
 
 let received = 0;
+let ready = false; // the subscription is in place (see keepAlive below)
 let succeeded = false; // got enough events; now only waiting for the close
 let finished = false; // first outcome wins; later callbacks are echoes of it
 
@@ -85,8 +86,18 @@ const client = createClient({
   retryAttempts: 0, // a reconnect would hide the failure the test looks for
   connectionParams: env.GRAPHQL_TOKEN ? { token: env.GRAPHQL_TOKEN } : undefined,
   onNonLazyError: onError,
+  // The protocol has no "subscribed" acknowledgement. A ping sent after the subscribe message
+  // is answered after the server has read it (one socket, in order), so the first pong tells
+  // the test that the subscription is in place and mutations may start.
+  keepAlive: 100,
   on: {
     connected: () => emit({ type: 'connected' }),
+    pong: (received) => {
+      if (received && !ready) {
+        ready = true;
+        emit({ type: 'ready' });
+      }
+    },
     closed: (event) => (succeeded ? finish(0) : onClosed(event)),
   },
 });

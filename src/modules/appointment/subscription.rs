@@ -34,9 +34,9 @@ impl From<AppointmentChange> for AppointmentChangeType {
     }
 }
 
-/// One change, with the appointment as it is after it.
 pub struct AppointmentChangedEvent(Arc<AppointmentEvent>);
 
+/// One change, with the appointment as it is after it.
 #[Object(name = "AppointmentChangedEvent")]
 impl AppointmentChangedEvent {
     #[graphql(name = "type")]

@@ -19,6 +19,7 @@ use tower::ServiceExt;
 mod booking;
 pub mod redis_proxy;
 pub mod server;
+pub mod subscriber;
 pub use booking::{at, demo_patient};
 
 pub const JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";

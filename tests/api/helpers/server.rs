@@ -60,7 +60,8 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts a server on a free port and waits until it answers `/health`.
+    /// Starts a server on a free port and waits until `/ready` says it is fully ready (with
+    /// Redis: relaying events too).
     pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -89,8 +90,10 @@ impl Server {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let health = server.client.get(server.url("/health")).send().await;
-            if health.is_ok_and(|r| r.status().is_success()) {
+            if let Ok(ready) = server.client.get(server.url("/ready")).send().await
+                && let Ok(body) = ready.json::<Value>().await
+                && body["status"] == "ready"
+            {
                 return server;
             }
             assert!(Instant::now() < deadline, "server did not start");

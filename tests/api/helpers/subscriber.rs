@@ -1,0 +1,116 @@
+//! A subscriber as a single-page app is one: the `graphql-ws` client from npm, run by Node.js
+//! (`tests/js/subscribe.mjs`), reporting what it receives as JSON lines.
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+fn client_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js")
+}
+
+/// Installs the client's packages from the lock file once per test run.
+fn install_client() {
+    static INSTALLED: Mutex<bool> = Mutex::new(false);
+    let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
+    if *installed || client_dir().join("node_modules/graphql-ws").exists() {
+        *installed = true;
+        return;
+    }
+    let status = std::process::Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund", "--silent"])
+        .current_dir(client_dir())
+        .status()
+        .expect("npm (Node.js) is needed for the subscription tests");
+    assert!(status.success(), "npm ci in tests/js failed");
+    *installed = true;
+}
+
+pub struct Subscriber {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl Subscriber {
+    /// Subscribes with `query` and waits until the subscription is in place.
+    /// `expect` events end the client; without them it exits after `timeout`.
+    pub async fn start(
+        ws_url: &str,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+        expect: usize,
+        timeout: Duration,
+    ) -> Subscriber {
+        install_client();
+        let mut command = Command::new("node");
+        command
+            .arg(client_dir().join("subscribe.mjs"))
+            .env("GRAPHQL_WS_URL", ws_url)
+            .env("GRAPHQL_QUERY", query)
+            .env("GRAPHQL_VARIABLES", variables.to_string())
+            .env("EXPECT_EVENTS", expect.to_string())
+            .env("TIMEOUT_MS", timeout.as_millis().to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        if let Some(token) = token {
+            command.env("GRAPHQL_TOKEN", token);
+        }
+        let mut child = command.spawn().expect("node");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut subscriber = Subscriber {
+            child,
+            lines: BufReader::new(stdout).lines(),
+        };
+        for expected in ["connected", "ready"] {
+            let line = subscriber.next_line().await;
+            assert_eq!(line, json!({ "type": expected }), "not {expected}");
+        }
+        subscriber
+    }
+
+    /// Connects with `token` and returns the first thing the client reports (for refusals).
+    pub async fn refused(ws_url: &str, token: &str, query: &str) -> Value {
+        install_client();
+        let output = Command::new("node")
+            .arg(client_dir().join("subscribe.mjs"))
+            .env("GRAPHQL_WS_URL", ws_url)
+            .env("GRAPHQL_QUERY", query)
+            .env("GRAPHQL_TOKEN", token)
+            .env("TIMEOUT_MS", "10000")
+            .stderr(Stdio::null())
+            .output()
+            .await
+            .expect("node");
+        let text = String::from_utf8_lossy(&output.stdout);
+        serde_json::from_str(text.lines().next().unwrap_or("null")).unwrap_or(Value::Null)
+    }
+
+    async fn next_line(&mut self) -> Value {
+        match self.lines.next_line().await.expect("read") {
+            Some(line) => serde_json::from_str(&line).expect("a JSON line"),
+            None => Value::Null,
+        }
+    }
+
+    /// Every event payload received, once the client has exited; and whether it got all it
+    /// expected (exit 0) rather than timing out.
+    pub async fn events(mut self) -> (Vec<Value>, bool) {
+        let mut events = Vec::new();
+        loop {
+            let line = self.next_line().await;
+            match line["type"].as_str() {
+                Some("next") => events.push(line["payload"].clone()),
+                Some(_) => panic!("subscription failed: {line}"),
+                None => break,
+            }
+        }
+        let status = self.child.wait().await.expect("exit");
+        (events, status.success())
+    }
+}
