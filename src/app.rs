@@ -9,7 +9,7 @@ use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::events::EventBus;
 use crate::graphql::build_schema;
-use crate::graphql::schema::SchemaSettings;
+use crate::graphql::schema::{SchemaSettings, build_subscription_schema};
 use crate::http::AppState;
 use crate::modules::appointment::cached::CachedAppointmentRepository;
 use crate::modules::appointment::repository::{AppointmentRepository, DieselAppointmentRepository};
@@ -87,6 +87,8 @@ const MEMORY_CACHE_ENTRIES: u64 = 100_000;
 impl Shared {
     /// Must run inside the Tokio runtime: with Redis, it starts the event relay.
     pub fn from_config(config: &SharedStateConfig) -> anyhow::Result<Self> {
+        // Installed before anything counts, so no early failure goes uncounted.
+        crate::telemetry::metrics();
         let redis = config
             .redis_url
             .as_ref()
@@ -180,14 +182,12 @@ pub fn app_state(
     services: &Services,
     shared: &Shared,
 ) -> AppState {
-    let schema = build_schema(
-        services,
-        SchemaSettings {
-            suggestions: !config.is_production(),
-        },
-    );
+    let settings = SchemaSettings {
+        suggestions: !config.is_production(),
+    };
     AppState {
-        schema,
+        schema: build_schema(services, settings),
+        subscription_schema: build_subscription_schema(services, settings),
         tokens: services.tokens.clone(),
         repositories: repositories.clone(),
         pool,

@@ -1,4 +1,8 @@
-//! Logging setup: human-readable in development, JSON in production; `RUST_LOG` filters.
+//! Logging setup (human-readable in development, JSON in production; `RUST_LOG` filters) and
+//! the Prometheus metrics recorder.
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -12,4 +16,21 @@ pub fn init(format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+}
+
+static METRICS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process's Prometheus recorder, installed on first use; `None` if another recorder was
+/// installed first (an embedding application's). Every instance of the app in this process
+/// (tests run several) reports through the same one.
+pub fn metrics() -> Option<&'static PrometheusHandle> {
+    METRICS
+        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
+            Ok(handle) => Some(handle),
+            Err(error) => {
+                tracing::warn!(%error, "metrics recorder not installed");
+                None
+            }
+        })
+        .as_ref()
 }

@@ -1,19 +1,39 @@
 //! "The first n rows of each parent" in one statement, for DataLoaders: diesel's DSL can select
-//! window functions but not filter on them, so this builds the SQL text.
+//! window functions but not filter on them, so this writes the SQL itself.
 //!
-//! Only values the service generates go into the text — integer ids, enum names and formatted
-//! timestamps, never client strings — so it needs no bind parameters and the same text runs on
-//! PostgreSQL and SQLite.
+//! On PostgreSQL every value is a bind parameter and the ids one array (`= ANY($n)`), so the
+//! text depends only on the query's shape: diesel's statement cache prepares it once per
+//! connection, and PostgreSQL stops planning it for every batch (planning cost more than
+//! running it). On SQLite, where preparing is cheap and in process, the values are written into
+//! the text — only values the service generates (integer ids, enum names, formatted
+//! timestamps), never client strings.
 use chrono::NaiveDateTime;
+use diesel::QueryResult;
+use diesel::pg::Pg;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Array, BigInt, Timestamp, Untyped};
+use diesel::sqlite::Sqlite;
+
+/// One condition of the inner `WHERE`.
+enum Condition {
+    InClinic(&'static str, i64),
+    EqId(&'static str, i64),
+    InIds(&'static str, Vec<i64>),
+    IsNull(&'static str),
+    EqName(&'static str, &'static str),
+    AtOrAfter(&'static str, NaiveDateTime),
+    Before(&'static str, NaiveDateTime),
+}
 
 /// `SELECT columns ... WHERE conditions` ranked per parent, at most `per_parent` rows each.
+/// Load it like any diesel query (`query.load::<Row>(conn)`); rows come by name.
 pub struct PerParentQuery {
-    pub table: &'static str,
-    pub columns: &'static str,
-    pub parent_column: &'static str,
-    pub order_by: &'static str,
-    pub per_parent: usize,
-    conditions: Vec<String>,
+    table: &'static str,
+    columns: &'static str,
+    parent_column: &'static str,
+    order_by: &'static str,
+    per_parent: i64,
+    conditions: Vec<Condition>,
 }
 
 impl PerParentQuery {
@@ -29,7 +49,7 @@ impl PerParentQuery {
             columns,
             parent_column,
             order_by,
-            per_parent,
+            per_parent: i64::try_from(per_parent).unwrap_or(i64::MAX),
             conditions: Vec::new(),
         }
     }
@@ -38,93 +58,227 @@ impl PerParentQuery {
     /// statistics on a young database, never prefers the clinic index (every row of the clinic)
     /// over the parent index (a few rows per parent). The unary plus changes nothing else.
     pub fn in_clinic(mut self, column: &'static str, clinic_id: i64) -> Self {
-        self.conditions.push(format!("+{column} = {clinic_id}"));
+        self.conditions.push(Condition::InClinic(column, clinic_id));
         self
     }
 
     pub fn eq_id(mut self, column: &'static str, id: i64) -> Self {
-        self.conditions.push(format!("{column} = {id}"));
+        self.conditions.push(Condition::EqId(column, id));
         self
     }
 
     /// `column IN (ids)`; an empty list matches nothing.
     pub fn in_ids(mut self, column: &'static str, ids: &[i64]) -> Self {
-        if ids.is_empty() {
-            self.conditions.push("1 = 0".into());
-        } else {
-            let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-            self.conditions
-                .push(format!("{column} IN ({})", list.join(", ")));
-        }
+        self.conditions.push(Condition::InIds(column, ids.to_vec()));
         self
     }
 
     pub fn is_null(mut self, column: &'static str) -> Self {
-        self.conditions.push(format!("{column} IS NULL"));
+        self.conditions.push(Condition::IsNull(column));
         self
     }
 
-    /// `column = 'NAME'` for one of the service's own enum names.
+    /// `column = 'NAME'` for one of the service's own enum names (few, so few statement shapes).
     pub fn eq_name(mut self, column: &'static str, name: &'static str) -> Self {
         debug_assert!(name.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
-        self.conditions.push(format!("{column} = '{name}'"));
+        self.conditions.push(Condition::EqName(column, name));
         self
     }
 
-    /// `column >= at` (or `<`), with the timestamp written the way diesel stores it.
+    /// `column >= at`.
     pub fn at_or_after(mut self, column: &'static str, at: NaiveDateTime) -> Self {
-        self.conditions
-            .push(format!("{column} >= '{}'", timestamp(at)));
+        self.conditions.push(Condition::AtOrAfter(column, at));
         self
     }
 
+    /// `column < at`.
     pub fn before(mut self, column: &'static str, at: NaiveDateTime) -> Self {
-        self.conditions
-            .push(format!("{column} < '{}'", timestamp(at)));
+        self.conditions.push(Condition::Before(column, at));
         self
     }
 
-    pub fn sql(&self) -> String {
-        let conditions = if self.conditions.is_empty() {
-            "1 = 1".to_owned()
-        } else {
-            self.conditions.join(" AND ")
-        };
-        format!(
-            "SELECT {columns} FROM (SELECT {columns}, ROW_NUMBER() OVER (PARTITION BY {parent} \
-             ORDER BY {order}) AS row_rank FROM {table} WHERE {conditions}) ranked \
-             WHERE row_rank <= {limit} ORDER BY {parent}, row_rank",
-            columns = self.columns,
-            parent = self.parent_column,
-            order = self.order_by,
-            table = self.table,
-            limit = self.per_parent,
-        )
+    /// Writes the statement; `value` writes each value (inline or as a bind parameter).
+    fn write<'b, DB: diesel::backend::Backend>(
+        &'b self,
+        out: &mut AstPass<'_, 'b, DB>,
+        mut value: impl FnMut(&mut AstPass<'_, 'b, DB>, Value<'b>) -> QueryResult<()>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        out.push_sql(self.columns);
+        out.push_sql(" FROM (SELECT ");
+        out.push_sql(self.columns);
+        out.push_sql(", ROW_NUMBER() OVER (PARTITION BY ");
+        out.push_sql(self.parent_column);
+        out.push_sql(" ORDER BY ");
+        out.push_sql(self.order_by);
+        out.push_sql(") AS row_rank FROM ");
+        out.push_sql(self.table);
+        out.push_sql(" WHERE ");
+        if self.conditions.is_empty() {
+            out.push_sql("1 = 1");
+        }
+        for (i, condition) in self.conditions.iter().enumerate() {
+            if i > 0 {
+                out.push_sql(" AND ");
+            }
+            match condition {
+                Condition::InClinic(column, id) => {
+                    out.push_sql("+");
+                    out.push_sql(column);
+                    out.push_sql(" = ");
+                    value(out, Value::Int(id))?;
+                }
+                Condition::EqId(column, id) => {
+                    out.push_sql(column);
+                    out.push_sql(" = ");
+                    value(out, Value::Int(id))?;
+                }
+                Condition::InIds(_, ids) if ids.is_empty() => out.push_sql("1 = 0"),
+                Condition::InIds(column, ids) => {
+                    out.push_sql(column);
+                    value(out, Value::Ids(ids))?;
+                }
+                Condition::IsNull(column) => {
+                    out.push_sql(column);
+                    out.push_sql(" IS NULL");
+                }
+                Condition::EqName(column, name) => {
+                    out.push_sql(column);
+                    out.push_sql(" = '");
+                    out.push_sql(name);
+                    out.push_sql("'");
+                }
+                Condition::AtOrAfter(column, at) => {
+                    out.push_sql(column);
+                    out.push_sql(" >= ");
+                    value(out, Value::Time(at))?;
+                }
+                Condition::Before(column, at) => {
+                    out.push_sql(column);
+                    out.push_sql(" < ");
+                    value(out, Value::Time(at))?;
+                }
+            }
+        }
+        out.push_sql(") ranked WHERE row_rank <= ");
+        value(out, Value::Int(&self.per_parent))?;
+        out.push_sql(" ORDER BY ");
+        out.push_sql(self.parent_column);
+        out.push_sql(", row_rank");
+        Ok(())
     }
 }
 
-/// diesel's text form of a timestamp (SQLite compares timestamps as this text).
-fn timestamp(at: NaiveDateTime) -> String {
-    at.format("%F %T%.f").to_string()
+/// A value in the statement. `Ids` is written with its operator (`= ANY(…)` or `IN (…)`).
+enum Value<'a> {
+    Int(&'a i64),
+    Ids(&'a Vec<i64>),
+    Time(&'a NaiveDateTime),
+}
+
+impl QueryId for PerParentQuery {
+    type QueryId = ();
+    // Cached by its SQL text, which is the same for every query of one shape.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for PerParentQuery {
+    type SqlType = Untyped;
+}
+
+impl QueryFragment<Pg> for PerParentQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.write(&mut out, |out, value| match value {
+            Value::Int(n) => out.push_bind_param::<BigInt, _>(n),
+            Value::Ids(ids) => {
+                out.push_sql(" = ANY(");
+                out.push_bind_param::<Array<BigInt>, _>(ids)?;
+                out.push_sql(")");
+                Ok(())
+            }
+            Value::Time(at) => out.push_bind_param::<Timestamp, _>(at),
+        })
+    }
+}
+
+impl QueryFragment<Sqlite> for PerParentQuery {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        // The values are in the text: one text per batch, so not worth caching.
+        out.unsafe_to_cache_prepared();
+        self.write(&mut out, |out, value| {
+            match value {
+                Value::Int(n) => out.push_sql(&n.to_string()),
+                Value::Ids(ids) => {
+                    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+                    out.push_sql(" IN (");
+                    out.push_sql(&list.join(", "));
+                    out.push_sql(")");
+                }
+                // diesel's text form of a timestamp (SQLite compares timestamps as this text).
+                Value::Time(at) => out.push_sql(&format!("'{}'", at.format("%F %T%.f"))),
+            }
+            Ok(())
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The text as SQLite runs it (every value inline).
+    fn sqlite_sql(query: &PerParentQuery) -> String {
+        let text = diesel::debug_query::<Sqlite, _>(query).to_string();
+        text.trim_end_matches(" -- binds: []").to_owned()
+    }
+
+    fn pg_sql(query: &PerParentQuery) -> String {
+        let text = diesel::debug_query::<Pg, _>(query).to_string();
+        text.split(" -- binds:")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     #[test]
     fn builds_a_ranked_query() {
-        let sql = PerParentQuery::new("appointments", "id, patient_id", "patient_id", "id", 11)
-            .in_clinic("clinic_id", 3)
-            .in_ids("patient_id", &[1, 2])
-            .eq_name("status", "SCHEDULED")
-            .sql();
+        let sql = sqlite_sql(
+            &PerParentQuery::new("appointments", "id, patient_id", "patient_id", "id", 11)
+                .in_clinic("clinic_id", 3)
+                .in_ids("patient_id", &[1, 2])
+                .eq_name("status", "SCHEDULED"),
+        );
         assert_eq!(
             sql,
             "SELECT id, patient_id FROM (SELECT id, patient_id, ROW_NUMBER() OVER (PARTITION BY \
              patient_id ORDER BY id) AS row_rank FROM appointments WHERE +clinic_id = 3 AND \
              patient_id IN (1, 2) AND status = 'SCHEDULED') ranked WHERE row_rank <= 11 \
              ORDER BY patient_id, row_rank"
+        );
+    }
+
+    /// PostgreSQL caches prepared statements by their text: it must not vary with the values.
+    #[test]
+    fn on_postgresql_the_text_depends_only_on_the_shape() {
+        let query = |clinic: i64, ids: &[i64], from: NaiveDateTime| {
+            PerParentQuery::new("appointments", "id", "patient_id", "id", 11)
+                .in_clinic("clinic_id", clinic)
+                .in_ids("patient_id", ids)
+                .at_or_after("scheduled_at", from)
+        };
+        let day = |d| {
+            chrono::NaiveDate::from_ymd_opt(2026, 1, d)
+                .and_then(|date| date.and_hms_opt(9, 0, 0))
+                .expect("date")
+        };
+        let one = pg_sql(&query(1, &[1, 2, 3], day(1)));
+        let other = pg_sql(&query(7, &[9; 40], day(2)));
+        assert_eq!(one, other);
+        assert_eq!(
+            one,
+            "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY patient_id ORDER BY id) \
+             AS row_rank FROM appointments WHERE +clinic_id = $1 AND patient_id = ANY($2) AND \
+             scheduled_at >= $3) ranked WHERE row_rank <= $4 ORDER BY patient_id, row_rank"
         );
     }
 
@@ -153,16 +307,17 @@ mod tests {
         ] {
             diesel::sql_query(index).execute(&mut conn).expect("index");
         }
-        let sql = PerParentQuery::new(
-            "appointments",
-            "id, patient_id",
-            "patient_id",
-            "scheduled_at, id",
-            11,
-        )
-        .in_clinic("clinic_id", 1)
-        .in_ids("patient_id", &[1, 2, 3])
-        .sql();
+        let sql = sqlite_sql(
+            &PerParentQuery::new(
+                "appointments",
+                "id, patient_id",
+                "patient_id",
+                "scheduled_at, id",
+                11,
+            )
+            .in_clinic("clinic_id", 1)
+            .in_ids("patient_id", &[1, 2, 3]),
+        );
         let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
             .load(&mut conn)
             .expect("plan");
@@ -177,9 +332,8 @@ mod tests {
 
     #[test]
     fn an_empty_id_list_matches_nothing() {
-        let sql = PerParentQuery::new("t", "id", "p", "id", 1)
-            .in_ids("p", &[])
-            .sql();
-        assert!(sql.contains("WHERE 1 = 0"));
+        let query = PerParentQuery::new("t", "id", "p", "id", 1).in_ids("p", &[]);
+        assert!(sqlite_sql(&query).contains("WHERE 1 = 0"));
+        assert!(pg_sql(&query).contains("WHERE 1 = 0"));
     }
 }

@@ -4,8 +4,10 @@ pub mod connection;
 pub mod guards;
 pub mod loaders;
 pub mod node;
+pub mod operation;
 pub mod pagination;
 pub mod scalars;
 pub mod schema;
+pub mod subscriptions_only;
 
 pub use schema::{AppSchema, build_schema, sdl};

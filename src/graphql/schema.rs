@@ -2,6 +2,7 @@
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use super::node::NodeQuery;
+use super::subscriptions_only::SubscriptionsOnly;
 use crate::app::Services;
 use crate::modules::appointment::resolvers::{AppointmentMutation, AppointmentQuery};
 use crate::modules::appointment::subscription::AppointmentSubscription;
@@ -56,6 +57,20 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
 
 /// The schema with every service reachable from resolvers through the context.
 pub fn build_schema(services: &Services, settings: SchemaSettings) -> AppSchema {
+    configured(services, settings).finish()
+}
+
+/// The same schema for the WebSocket endpoint, which runs subscriptions only.
+pub fn build_subscription_schema(services: &Services, settings: SchemaSettings) -> AppSchema {
+    configured(services, settings)
+        .extension(SubscriptionsOnly)
+        .finish()
+}
+
+fn configured(
+    services: &Services,
+    settings: SchemaSettings,
+) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     let mut builder = builder()
         .data(services.auth.clone())
         .data(services.clinics.clone())
@@ -66,7 +81,7 @@ pub fn build_schema(services: &Services, settings: SchemaSettings) -> AppSchema 
     if !settings.suggestions {
         builder = builder.disable_suggestions();
     }
-    builder.finish()
+    builder
 }
 
 /// The SDL committed as `schema.graphql`.

@@ -1,7 +1,7 @@
 //! Running one GraphQL operation and shaping its answer: a fresh DataLoader per request, no
 //! mutations over GET, 400 without `data` for request errors, and every error given a code and
 //! the request id.
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::parser::types::OperationType;
 use async_graphql::{Request as GqlRequest, Variables};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -12,6 +12,7 @@ use crate::app::Repositories;
 use crate::core::context::{Authentication, RequestContext};
 use crate::graphql::batching::BatchQueue;
 use crate::graphql::loaders;
+use crate::graphql::operation::operation_type;
 
 pub(super) fn build_request(
     repositories: &Repositories,
@@ -86,18 +87,6 @@ pub(super) fn problem_body(code: &str, message: &str, request_id: &str) -> Value
             "extensions": { "code": code, "requestId": request_id },
         }]
     })
-}
-
-/// The type of the operation that will run, when the document says so unambiguously.
-fn operation_type(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
-    match (&document.operations, name) {
-        (DocumentOperations::Single(op), _) => Some(op.node.ty),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops
-            .iter()
-            .find(|(op_name, _)| op_name.as_str() == name)
-            .map(|(_, op)| op.node.ty),
-        (DocumentOperations::Multiple(_), None) => None,
-    }
 }
 
 /// Parses, checks the method rule, executes, and shapes the body and status.

@@ -4,12 +4,26 @@ use std::time::Duration;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::AppState;
 use crate::redis::RedisHealth;
 
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Counters in the Prometheus text format.
+pub async fn metrics() -> Response {
+    match crate::telemetry::metrics() {
+        Some(handle) => (
+            [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
 
 /// The process is up.
 pub async fn health(State(state): State<AppState>) -> Json<Value> {

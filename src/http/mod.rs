@@ -33,6 +33,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
+    /// The schema behind `/graphql/ws`: subscriptions only.
+    pub subscription_schema: AppSchema,
     pub tokens: Arc<TokenService>,
     /// For the per-request DataLoaders.
     pub repositories: Repositories,
@@ -54,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(subscriptions::graphql_ws))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(
             TraceLayer::new_for_http()

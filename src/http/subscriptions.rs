@@ -32,7 +32,7 @@ pub async fn graphql_ws(
     websocket
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |stream| {
-            let schema = state.schema.clone();
+            let schema = state.subscription_schema.clone();
             GraphQLWebSocket::new(stream, schema, protocol)
                 .on_connection_init(move |payload| {
                     connection_init(state, client_ip, request_id, payload)

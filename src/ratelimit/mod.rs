@@ -40,6 +40,14 @@ impl Bucket {
             Bucket::LoginEmail => "login-email",
         }
     }
+
+    /// Which limit the bucket belongs to, for the refusal counter.
+    fn limit(self) -> &'static str {
+        match self {
+            Bucket::Ip | Bucket::User => "operations",
+            Bucket::LoginIp | Bucket::LoginEmail => "login",
+        }
+    }
 }
 
 /// A refused request: when the caller may try again.
@@ -84,66 +92,67 @@ impl RateLimiter {
         let Some(limit) = NonZeroU32::new(self.limits.per_minute) else {
             return Ok(());
         };
-        self.take(Bucket::Ip, &ip.to_string(), limit, operations)
-            .await?;
+        let mut buckets = vec![(Bucket::Ip, ip.to_string())];
         if let Some(user_id) = user_id {
-            self.take(Bucket::User, &user_id.to_string(), limit, operations)
-                .await?;
+            buckets.push((Bucket::User, user_id.to_string()));
         }
-        Ok(())
+        self.take(&buckets, limit, operations).await
     }
 
     /// Charges one login attempt to the client IP and to the email tried.
     pub async fn charge_login(&self, ip: IpAddr, email: &str) -> Result<(), Limited> {
         let limit = NonZeroU32::new(self.limits.login_per_minute).unwrap_or(NonZeroU32::MIN);
-        self.take(Bucket::LoginIp, &ip.to_string(), limit, 1)
-            .await?;
         // The address itself is personal data: Redis only ever sees a digest of it.
-        let email = email.trim().to_lowercase();
-        self.take(Bucket::LoginEmail, &digest(&email), limit, 1)
-            .await
+        let email = digest(&email.trim().to_lowercase());
+        let buckets = [
+            (Bucket::LoginIp, ip.to_string()),
+            (Bucket::LoginEmail, email),
+        ];
+        self.take(&buckets, limit, 1).await
     }
 
+    /// Charges `cost` to every bucket, or to none when one has no room; one round trip.
     async fn take(
         &self,
-        bucket: Bucket,
-        key: &str,
+        buckets: &[(Bucket, String)],
         per_minute: NonZeroU32,
         cost: u32,
     ) -> Result<(), Limited> {
         // A request larger than the whole allowance uses all of it rather than never running.
         let cost = cost.clamp(1, per_minute.get());
+        let limit = buckets.first().map_or("none", |(bucket, _)| bucket.limit());
         if let Some(redis) = &self.redis {
             let interval_us = 60_000_000 / u64::from(per_minute.get());
             let burst_us = interval_us * u64::from(per_minute.get());
-            let full_key = redis.key(&format!("rl:{}:{key}", bucket.as_str()));
+            let mut invocation = GCRA.prepare_invoke();
+            for (bucket, key) in buckets {
+                invocation.key(redis.key(&format!("rl:{}:{key}", bucket.as_str())));
+            }
+            invocation.arg(interval_us).arg(burst_us).arg(cost);
             let answer: Option<(i64, i64)> = redis
                 .run("rate_limit", async move |mut c| {
-                    GCRA.key(full_key)
-                        .arg(interval_us)
-                        .arg(burst_us)
-                        .arg(cost)
-                        .invoke_async(&mut c)
-                        .await
+                    invocation.invoke_async(&mut c).await
                 })
                 .await;
             if let Some((allowed, retry_us)) = answer {
-                return refused_if(bucket, allowed == 0, Duration::from_micros(retry_us as u64));
+                if allowed == 1 {
+                    return Ok(());
+                }
+                return Err(refused(limit, Duration::from_micros(retry_us as u64)));
             }
         }
-        match self.local.take(bucket, key, per_minute, cost) {
-            Ok(()) => Ok(()),
-            Err(retry_after) => refused_if(bucket, true, retry_after),
+        for (bucket, key) in buckets {
+            if let Err(retry_after) = self.local.take(*bucket, key, per_minute, cost) {
+                return Err(refused(bucket.limit(), retry_after));
+            }
         }
+        Ok(())
     }
 }
 
-fn refused_if(bucket: Bucket, refused: bool, retry_after: Duration) -> Result<(), Limited> {
-    if !refused {
-        return Ok(());
-    }
-    metrics::counter!("rate_limited_total", "bucket" => bucket.as_str()).increment(1);
-    Err(Limited { retry_after })
+fn refused(limit: &'static str, retry_after: Duration) -> Limited {
+    metrics::counter!("rate_limited_total", "limit" => limit).increment(1);
+    Limited { retry_after }
 }
 
 fn digest(text: &str) -> String {

@@ -17,6 +17,14 @@ const RENAME: &str = "mutation($id: ID!, $name: String!) { updatePatient(id: $id
 const LOGIN: &str =
     "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
 
+/// The sum of a counter's series in a Prometheus text page.
+fn counter(page: &str, name: &str) -> f64 {
+    page.lines()
+        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 fn name(data: &Value) -> String {
     data["patient"]["name"].as_str().expect("a name").to_owned()
 }
@@ -63,6 +71,8 @@ async fn two_instances_share_the_cache_and_see_each_others_writes() {
         original,
         "B answers from the entry A put in the shared cache"
     );
+    let metrics = b.text("/metrics").await;
+    assert!(counter(&metrics, "cache_hits_total") >= 1.0, "{metrics}");
 
     let renamed = json!({ "id": demo_patient(3), "name": "Written Through B" });
     b.ok(&admin, RENAME, renamed).await;
@@ -140,6 +150,13 @@ async fn requests_keep_succeeding_while_redis_is_down_or_slow() {
             "the entry cached before the outage was invalidated once Redis returned"
         );
     }
+    // The outage was counted.
+    let metrics = server.text("/metrics").await;
+    assert!(
+        counter(&metrics, "redis_failures_total") >= 1.0,
+        "{metrics}"
+    );
+    assert!(counter(&metrics, "redis_skipped_total") >= 1.0, "{metrics}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -177,11 +177,31 @@ async fn without_redis_events_reach_subscribers_of_the_same_process() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queries_and_mutations_are_refused_over_the_socket() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+    let server = Server::start(&app.database_url, &[]).await;
+    let admin = app.token(Role::Admin).await;
+    for document in [
+        "{ me { id } }",
+        "mutation { login(email: \"a@b.c\", password: \"x\") { accessToken } }",
+    ] {
+        let outcome = Subscriber::outcome(&server.ws_url(), &admin, document).await;
+        // Refused before it runs: a result with the error and no data.
+        let error = &outcome["payload"]["errors"][0];
+        assert_eq!(
+            error["extensions"]["code"], "BAD_REQUEST",
+            "{document}: {outcome}"
+        );
+        assert_eq!(outcome["payload"]["data"], Value::Null, "{outcome}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_without_a_valid_token_is_closed() {
     let Some(Cluster { a, .. }) = cluster().await else {
         return;
     };
-    let refused = Subscriber::refused(&a.ws_url(), "not-a-token", CHANGES).await;
+    let refused = Subscriber::outcome(&a.ws_url(), "not-a-token", CHANGES).await;
     // async-graphql closes a refused `connection_init` with 1002 and the reason.
     assert_eq!(refused["type"], "closed", "{refused}");
     assert_eq!(refused["code"], 1002, "{refused}");

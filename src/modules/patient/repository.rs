@@ -268,10 +268,7 @@ impl PatientRepository for DieselPatientRepository {
         if let Some(own) = scope.patient_id {
             query = query.eq_id("id", own);
         }
-        let sql = query.sql();
-        with_conn!(&self.pool, |conn| Ok(diesel::sql_query(sql.as_str())
-            .load::<Patient>(conn)
-            .await?))
+        with_conn!(&self.pool, |conn| Ok(query.load::<Patient>(conn).await?))
     }
 
     async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient> {

@@ -195,8 +195,7 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
         if let Some(status) = status {
             query = query.eq_name("status", status.as_str());
         }
-        let sql = query.sql();
-        with_conn!(&self.pool, |conn| Ok(diesel::sql_query(sql.as_str())
+        with_conn!(&self.pool, |conn| Ok(query
             .load::<Prescription>(conn)
             .await?))
     }

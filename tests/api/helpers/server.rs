@@ -145,6 +145,16 @@ impl Server {
         body["data"].clone()
     }
 
+    pub async fn text(&self, path: &str) -> String {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("answer");
+        response.text().await.expect("text")
+    }
+
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let response = self
             .client

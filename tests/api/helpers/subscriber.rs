@@ -74,8 +74,9 @@ impl Subscriber {
         subscriber
     }
 
-    /// Connects with `token` and returns the first thing the client reports (for refusals).
-    pub async fn refused(ws_url: &str, token: &str, query: &str) -> Value {
+    /// Connects with `token`, sends `query` and returns the first outcome the client reports
+    /// other than being connected (for refusals).
+    pub async fn outcome(ws_url: &str, token: &str, query: &str) -> Value {
         install_client();
         let output = Command::new("node")
             .arg(client_dir().join("subscribe.mjs"))
@@ -87,8 +88,11 @@ impl Subscriber {
             .output()
             .await
             .expect("node");
-        let text = String::from_utf8_lossy(&output.stdout);
-        serde_json::from_str(text.lines().next().unwrap_or("null")).unwrap_or(Value::Null)
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|line| line["type"] != "connected" && line["type"] != "ready")
+            .unwrap_or(Value::Null)
     }
 
     async fn next_line(&mut self) -> Value {

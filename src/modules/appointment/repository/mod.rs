@@ -231,8 +231,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
         if let Some(to) = filter.to {
             query = query.before("scheduled_at", to);
         }
-        let sql = query.sql();
-        with_conn!(&self.pool, |conn| Ok(diesel::sql_query(sql.as_str())
+        with_conn!(&self.pool, |conn| Ok(query
             .load::<Appointment>(conn)
             .await?))
     }

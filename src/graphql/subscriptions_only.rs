@@ -1,0 +1,49 @@
+//! The WebSocket endpoint serves subscriptions only. Queries and mutations belong on
+//! `POST /graphql`, where rate limits, the CSRF rule and deterministic batching apply; over the
+//! socket they would slip past all three.
+use std::sync::Arc;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{ErrorExtensionValues, Request, ServerError, ServerResult};
+
+use super::operation::operation_type;
+
+pub struct SubscriptionsOnly;
+
+impl ExtensionFactory for SubscriptionsOnly {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(SubscriptionsOnly)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for SubscriptionsOnly {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let name = request.operation_name.clone();
+        // A document that does not parse is refused by the normal path with its own message.
+        if let Ok(document) = request.parsed_query()
+            && matches!(
+                operation_type(document, name.as_deref()),
+                Some(OperationType::Query | OperationType::Mutation)
+            )
+        {
+            let mut error = ServerError::new(
+                "this endpoint serves subscriptions; send queries and mutations to POST /graphql",
+                None,
+            );
+            let mut extensions = ErrorExtensionValues::default();
+            extensions.set("code", "BAD_REQUEST");
+            error.extensions = Some(extensions);
+            return Err(error);
+        }
+        next.run(ctx, request).await
+    }
+}
