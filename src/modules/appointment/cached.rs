@@ -26,7 +26,26 @@ impl CachedAppointmentRepository {
 #[async_trait]
 impl AppointmentRepository for CachedAppointmentRepository {
     async fn find(&self, scope: &Scope, id: i64) -> DbResult<Option<Appointment>> {
-        Ok(self.find_many(scope, &[id]).await?.pop())
+        let cached = self
+            .cache
+            .get_many::<Appointment>(Kind::Appointment, scope.clinic_id, &[id])
+            .await;
+        if let Some(appointment) = cached.into_values().next() {
+            // The database query's rule, applied to the cached row as well.
+            return Ok(scope
+                .admits(appointment.clinic_id, appointment.patient_id)
+                .then_some(appointment));
+        }
+        let found = self.inner.find(scope, id).await?;
+        if let Some(appointment) = &found {
+            self.cache
+                .fill(
+                    Kind::Appointment,
+                    [(appointment.clinic_id, appointment.id, appointment)],
+                )
+                .await;
+        }
+        Ok(found)
     }
 
     async fn find_many(&self, scope: &Scope, ids: &[i64]) -> DbResult<Vec<Appointment>> {

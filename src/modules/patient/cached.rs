@@ -26,11 +26,21 @@ impl CachedPatientRepository {
 #[async_trait]
 impl PatientRepository for CachedPatientRepository {
     async fn find(&self, clinic_id: i64, id: i64) -> DbResult<Option<Patient>> {
-        let scope = Scope {
-            clinic_id,
-            patient_id: None,
-        };
-        Ok(self.find_many(&scope, &[id]).await?.pop())
+        let cached = self
+            .cache
+            .get_many::<Patient>(Kind::Patient, clinic_id, &[id])
+            .await;
+        if let Some(patient) = cached.into_values().find(|p| p.clinic_id == clinic_id) {
+            return Ok(Some(patient));
+        }
+        // The single-row query, not the batch one: it is what PostgreSQL has prepared.
+        let found = self.inner.find(clinic_id, id).await?;
+        if let Some(patient) = &found {
+            self.cache
+                .fill(Kind::Patient, [(patient.clinic_id, patient.id, patient)])
+                .await;
+        }
+        Ok(found)
     }
 
     async fn list(
