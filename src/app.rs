@@ -184,6 +184,7 @@ pub fn app_state(
 ) -> AppState {
     let settings = SchemaSettings {
         suggestions: !config.is_production(),
+        limits: config.limits,
     };
     AppState {
         schema: build_schema(services, settings),
@@ -195,5 +196,6 @@ pub fn app_state(
         started_at: Instant::now(),
         shared: shared.clone(),
         trust_forwarded_for: config.shared.limits.trust_forwarded_for,
+        limits: config.limits,
     }
 }

@@ -7,9 +7,12 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use rand::Rng;
-
-mod shared_state;
 use secrecy::SecretString;
+
+mod limits;
+mod shared_state;
+
+pub use limits::GraphqlLimits;
 pub use shared_state::{RateLimits, SharedStateConfig};
 
 /// Where the service runs; decides the defaults that are safe there.
@@ -91,6 +94,7 @@ pub struct Config {
     pub db_pool_size: u32,
     pub migrate_on_start: bool,
     pub shared: SharedStateConfig,
+    pub limits: GraphqlLimits,
     pub auth: AuthConfig,
     pub bind_addr: SocketAddr,
     pub log_format: LogFormat,
@@ -197,6 +201,7 @@ impl Config {
         }
         let migrate_on_start = r.flag("MIGRATE_ON_START", true);
         let shared = shared_state::read(&mut r);
+        let limits = limits::read(&mut r, production);
 
         let (jwt_secret, jwt_secret_generated) = match r.raw("JWT_SECRET") {
             Some(secret) => {
@@ -241,6 +246,7 @@ impl Config {
             db_pool_size,
             migrate_on_start,
             shared,
+            limits,
             auth: AuthConfig {
                 jwt_secret,
                 jwt_secret_generated,

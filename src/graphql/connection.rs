@@ -119,6 +119,18 @@ where
     Ok(Connection::build(ctx, page, total, cursor_of, node_of))
 }
 
+/// The complexity of a list field: its page size (`first` or `last`, default 20, counted as at
+/// most 100 since more is refused anyway) times what each item selects.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let size = first
+        .or(last)
+        .map_or(crate::core::pagination::DEFAULT_PAGE_SIZE, |n| {
+            usize::try_from(n).unwrap_or(0)
+        })
+        .min(crate::core::pagination::MAX_PAGE_SIZE);
+    size.saturating_mul(child_complexity).saturating_add(1)
+}
+
 /// The size of a nested list (`first`, default 20, at most 100, never silently cut).
 pub fn nested_size(first: Option<i32>) -> crate::core::error::AppResult<usize> {
     let request = crate::core::pagination::ConnectionArgs {

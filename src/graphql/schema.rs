@@ -4,6 +4,7 @@ use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use super::node::NodeQuery;
 use super::subscriptions_only::SubscriptionsOnly;
 use crate::app::Services;
+use crate::config::GraphqlLimits;
 use crate::modules::appointment::resolvers::{AppointmentMutation, AppointmentQuery};
 use crate::modules::appointment::subscription::AppointmentSubscription;
 use crate::modules::auth::resolvers::{AuthMutation, AuthQuery};
@@ -45,6 +46,7 @@ pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 pub struct SchemaSettings {
     /// "Did you mean …" hints help developers and help attackers map the schema.
     pub suggestions: bool,
+    pub limits: GraphqlLimits,
 }
 
 fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
@@ -81,7 +83,13 @@ fn configured(
     if !settings.suggestions {
         builder = builder.disable_suggestions();
     }
+    if !settings.limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    // Checked during validation, before anything runs (QUERY_TOO_DEEP, QUERY_TOO_COMPLEX).
     builder
+        .limit_depth(settings.limits.max_depth)
+        .limit_complexity(settings.limits.max_complexity)
 }
 
 /// The SDL committed as `schema.graphql`.

@@ -110,9 +110,10 @@ pub(super) async fn execute(
             );
         }
     };
+    let kind = operation_type(document, operation_name.as_deref());
     if !mutations_allowed
         && matches!(
-            operation_type(document, operation_name.as_deref()),
+            kind,
             Some(OperationType::Mutation | OperationType::Subscription)
         )
     {
@@ -126,9 +127,28 @@ pub(super) async fn execute(
             .to_string(),
         );
     }
-    let response = match batches {
-        Some(queue) => queue.drive(state.schema.execute(request)).await,
-        None => state.schema.execute(request).await,
+    let run = async {
+        match batches {
+            Some(queue) => queue.drive(state.schema.execute(request)).await,
+            None => state.schema.execute(request).await,
+        }
+    };
+    // A mutation is never cut off: stopped mid-write, the client could not know what happened.
+    let response = if kind == Some(OperationType::Mutation) {
+        run.await
+    } else {
+        let limit = state.limits.request_timeout;
+        match tokio::time::timeout(limit, run).await {
+            Ok(response) => response,
+            Err(_) => {
+                tracing::warn!(limit_ms = limit.as_millis() as u64, "query timed out");
+                let message = format!("the query took longer than {} ms", limit.as_millis());
+                return Answer::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    problem_body("TIMEOUT", &message, request_id).to_string(),
+                );
+            }
+        }
     };
     if response.errors.is_empty() {
         // The common case needs no reshaping: serialise straight to text.
@@ -239,8 +259,16 @@ fn stamp_error(error: &mut Value, request_id: &str, request_error: bool) {
         .get("message")
         .and_then(Value::as_str)
         .is_some_and(|m| m.starts_with("Failed to parse"));
+    let message = error.get("message").and_then(Value::as_str).unwrap_or("");
+    let limit_code = match message {
+        "Query is nested too deep." => Some("QUERY_TOO_DEEP"),
+        "Query is too complex." => Some("QUERY_TOO_COMPLEX"),
+        _ => None,
+    };
     if !has_code {
-        if request_error {
+        if let Some(code) = limit_code {
+            set_extension(error, "code", json!(code));
+        } else if request_error {
             set_extension(error, "code", json!("GRAPHQL_VALIDATION_FAILED"));
         } else if is_input_error {
             // An argument that could not be coerced (async-graphql coerces some lazily).

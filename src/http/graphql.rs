@@ -18,9 +18,6 @@ use super::negotiation::{ResponseFormat, is_json_content_type, negotiate};
 use crate::core::auth::TokenService;
 use crate::core::context::{Authentication, RequestContext};
 
-/// Most operations one batched POST may carry.
-pub const MAX_BATCH: usize = 10;
-
 const API_FORMATS: &[ResponseFormat] = &[ResponseFormat::Json, ResponseFormat::GraphqlResponse];
 const BROWSER_FORMATS: &[ResponseFormat] = &[
     ResponseFormat::Json,
@@ -161,12 +158,13 @@ pub async fn graphql_post(
     };
     match parsed {
         Value::Array(items) => {
-            if items.is_empty() || items.len() > MAX_BATCH {
+            let max_batch = state.limits.max_batch;
+            if items.is_empty() || items.len() > max_batch {
                 return error_response(
                     StatusCode::BAD_REQUEST,
                     format,
                     "BATCH_TOO_LARGE",
-                    &format!("a batch holds 1 to {MAX_BATCH} operations"),
+                    &format!("a batch holds 1 to {max_batch} operations"),
                     &request_id,
                 );
             }

@@ -19,6 +19,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::app::{Repositories, Shared};
+use crate::config::GraphqlLimits;
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::graphql::AppSchema;
@@ -44,6 +45,7 @@ pub struct AppState {
     /// Redis, cache, events and rate limits.
     pub shared: Shared,
     pub trust_forwarded_for: bool,
+    pub limits: GraphqlLimits,
 }
 
 /// The application router, as served by `main` and exercised by the tests.

@@ -9,6 +9,7 @@ mod cache;
 mod cli;
 mod graph;
 mod http;
+mod limits;
 mod patients;
 mod patients_list;
 mod permissions;

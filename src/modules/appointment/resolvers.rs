@@ -14,6 +14,7 @@ use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::MAX_PAGE_SIZE;
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
+use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{
     Connection, nested_page, nested_size, respond, wants_total_count,
 };
@@ -140,7 +141,12 @@ impl AppointmentObject {
 
     /// Prescriptions written at this appointment (at most 100), newest first. Not for
     /// RECEPTIONIST.
-    #[graphql(guard = "RoleGuard::new(PRESCRIPTION_READERS)")]
+    // Counted as 10 for the complexity limit: a visit rarely has more, and weighing it at 100
+    // would refuse ordinary nested pages.
+    #[graphql(
+        guard = "RoleGuard::new(PRESCRIPTION_READERS)",
+        complexity = "10 * child_complexity + 1"
+    )]
     async fn prescriptions(&self, ctx: &Context<'_>) -> Result<Vec<PrescriptionObject>> {
         let key = PrescriptionsOf {
             parent: PrescriptionParent::Appointment,
@@ -175,6 +181,7 @@ impl AppointmentQuery {
     }
 
     /// Appointments by start time, earliest first.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn appointments(
         &self,
         ctx: &Context<'_>,

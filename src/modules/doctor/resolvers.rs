@@ -11,6 +11,7 @@ use crate::core::auth::Role;
 use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
+use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{Connection, nested_page, nested_size, respond};
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
@@ -73,6 +74,7 @@ impl DoctorObject {
     }
 
     /// This doctor's appointments by start time (a PATIENT sees only their own).
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
     async fn appointments(
         &self,
         ctx: &Context<'_>,
@@ -86,6 +88,7 @@ impl DoctorObject {
     }
 
     /// Patients whose primary doctor this is, by name (a PATIENT sees only themself).
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
     async fn patients(
         &self,
         ctx: &Context<'_>,
@@ -122,6 +125,7 @@ impl DoctorQuery {
     }
 
     /// The clinic's doctors by name.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn doctors(
         &self,
         ctx: &Context<'_>,

@@ -11,6 +11,7 @@ use super::service::PatientService;
 use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::ConnectionArgs;
+use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{Connection, respond};
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
@@ -108,6 +109,7 @@ impl PatientObject {
     }
 
     /// This patient's appointments by start time, earliest first.
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
     async fn appointments(
         &self,
         ctx: &Context<'_>,
@@ -131,7 +133,10 @@ impl PatientObject {
     }
 
     /// This patient's prescriptions, newest first. Not for RECEPTIONIST.
-    #[graphql(guard = "RoleGuard::new(PRESCRIPTION_READERS)")]
+    #[graphql(
+        guard = "RoleGuard::new(PRESCRIPTION_READERS)",
+        complexity = "page_cost(first, None, child_complexity)"
+    )]
     async fn prescriptions(
         &self,
         ctx: &Context<'_>,
@@ -183,6 +188,7 @@ impl PatientQuery {
         clippy::too_many_arguments,
         reason = "one argument per Relay and filter argument of the field"
     )]
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn patients(
         &self,
         ctx: &Context<'_>,

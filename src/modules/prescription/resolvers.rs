@@ -13,6 +13,7 @@ use crate::core::auth::Role;
 use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
+use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{
     Connection, nested_page, nested_size, respond, wants_total_count,
 };
@@ -160,7 +161,10 @@ impl PrescriptionQuery {
     }
 
     /// Prescriptions, newest first. Not for RECEPTIONIST; a PATIENT sees their own.
-    #[graphql(guard = "RoleGuard::new(READERS)")]
+    #[graphql(
+        guard = "RoleGuard::new(READERS)",
+        complexity = "page_cost(first, last, child_complexity)"
+    )]
     async fn prescriptions(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,144 @@
+//! Limits on what one request may ask for: depth, complexity (lists weighed by their page
+//! size, aliases counted), batch size, a time limit for queries, and introspection.
+use axum::http::StatusCode;
+use clinicgraph::core::auth::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp, TestResponse};
+
+/// `levels` hops of patient → doctor → patients below a page of patients.
+fn deep(levels: usize) -> String {
+    let mut selection = "name".to_owned();
+    for _ in 0..levels {
+        selection = format!("primaryDoctor {{ patients(first: 1) {{ nodes {{ {selection} }} }} }}");
+    }
+    format!("{{ patients(first: 1) {{ nodes {{ {selection} }} }} }}")
+}
+
+fn refused_before_running(response: &TestResponse, code: &str) {
+    assert_eq!(
+        response.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        response.text
+    );
+    assert_eq!(response.code(), Some(code), "{}", response.text);
+    assert!(response.body.get("data").is_none(), "{}", response.text);
+}
+
+async fn app_with(env: &[(&str, &str)]) -> TestApp {
+    TestApp::spawn_with(Backend::Sqlite, env)
+        .await
+        .expect("SQLite")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn depth_is_limited() {
+    let app = app_with(&[]).await;
+    let token = app.token(Role::Doctor).await;
+    // 12 levels deep (the default limit): allowed.
+    app.ok(&token, &deep(3), json!({})).await;
+    // 15 levels deep: refused.
+    let response = app.gql(Some(&token), &deep(4), json!({})).await;
+    refused_before_running(&response, "QUERY_TOO_DEEP");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn complexity_weighs_lists_by_their_page_size_and_counts_aliases() {
+    let app = app_with(&[]).await;
+    let token = app.token(Role::Doctor).await;
+    let q3: Value =
+        serde_json::from_str(include_str!("../../bench/queries/q3.json")).expect("q3.json");
+    let nested = |n: usize| {
+        q3["query"]
+            .as_str()
+            .expect("query")
+            .replace("first: 20", &format!("first: {n}"))
+            .replace("first: 10", &format!("first: {n}"))
+    };
+    // The nested page of 20 patients with 10 appointments and 10 prescriptions each fits...
+    let fits = app
+        .gql(Some(&token), q3["query"].as_str().unwrap(), json!({}))
+        .await;
+    assert_eq!(fits.status, StatusCode::OK, "{}", fits.text);
+    assert!(fits.body.get("errors").is_none(), "{}", fits.text);
+    // ...a page of 100 with 100 of each does not.
+    let response = app.gql(Some(&token), &nested(100), json!({})).await;
+    refused_before_running(&response, "QUERY_TOO_COMPLEX");
+    // Small fields, but many aliases: counted one by one.
+    let aliases: Vec<String> = (0..150)
+        .map(|i| format!("a{i}: patients(first: 20) {{ nodes {{ name }} }}"))
+        .collect();
+    let response = app
+        .gql(
+            Some(&token),
+            &format!("{{ {} }}", aliases.join(" ")),
+            json!({}),
+        )
+        .await;
+    refused_before_running(&response, "QUERY_TOO_COMPLEX");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_are_limited_by_max_batch() {
+    let app = app_with(&[("MAX_BATCH", "2")]).await;
+    let one = json!({ "query": "{ __typename }" });
+    let two = app.post(None, &json!([one, one])).await;
+    assert_eq!(two.status, StatusCode::OK, "{}", two.text);
+    let three = app.post(None, &json!([one, one, one])).await;
+    assert_eq!(three.status, StatusCode::BAD_REQUEST, "{}", three.text);
+    assert_eq!(three.code(), Some("BATCH_TOO_LARGE"), "{}", three.text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_query_times_out_but_a_mutation_is_never_cut_off() {
+    let app = app_with(&[("REQUEST_TIMEOUT_MS", "1")]).await;
+    let token = app.token(Role::Admin).await;
+    let q3: Value =
+        serde_json::from_str(include_str!("../../bench/queries/q3.json")).expect("q3.json");
+    let response = app
+        .gql(Some(&token), q3["query"].as_str().unwrap(), json!({}))
+        .await;
+    assert_eq!(
+        response.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        response.text
+    );
+    assert_eq!(response.code(), Some("TIMEOUT"), "{}", response.text);
+    let created = app
+        .gql(
+            Some(&token),
+            "mutation($input: CreatePatientInput!) { createPatient(input: $input) { name } }",
+            json!({ "input": crate::helpers::patient_input("Slow Write", "slow.write@example.com") }),
+        )
+        .await;
+    assert_eq!(
+        created.body["data"]["createPatient"]["name"], "Slow Write",
+        "{}",
+        created.text
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn introspection_can_be_turned_off() {
+    let app = app_with(&[("INTROSPECTION", "false")]).await;
+    let token = app.token(Role::Admin).await;
+    // async-graphql answers introspection with nothing rather than an error.
+    let response = app
+        .gql(
+            Some(&token),
+            "{ __schema { queryType { name } } __type(name: \"Patient\") { name } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        response.body["data"],
+        json!({ "__schema": null, "__type": null }),
+        "{}",
+        response.text
+    );
+    // Ordinary queries still run.
+    app.ok(&token, "{ __typename me { email } }", json!({}))
+        .await;
+}
