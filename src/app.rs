@@ -197,5 +197,6 @@ pub fn app_state(
         shared: shared.clone(),
         trust_forwarded_for: config.shared.limits.trust_forwarded_for,
         limits: config.limits,
+        cors_origins: config.cors_origins.clone(),
     }
 }

@@ -15,6 +15,44 @@ pub struct GraphqlLimits {
     pub introspection: bool,
 }
 
+/// Which browser origins may call the API (CORS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// No CORS headers: browsers allow same-origin pages only.
+    None,
+    /// Any origin, without credentials (the CORS rules forbid a wildcard with them).
+    Any,
+    /// These origins (`https://app.example.org`), with credentials.
+    List(Vec<String>),
+}
+
+pub(super) fn read_cors(r: &mut Reader<'_>) -> CorsOrigins {
+    let Some(raw) = r.raw("CORS_ORIGINS") else {
+        return CorsOrigins::None;
+    };
+    let origins: Vec<String> = raw
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    if origins.iter().any(|o| o == "*") {
+        if origins.len() > 1 {
+            r.problems
+                .push("CORS_ORIGINS: `*` cannot be combined with named origins".into());
+        }
+        return CorsOrigins::Any;
+    }
+    for origin in &origins {
+        let scheme_ok = origin.starts_with("https://") || origin.starts_with("http://");
+        if !scheme_ok || origin["https://".len().min(origin.len())..].contains('/') {
+            r.problems.push(format!(
+                "CORS_ORIGINS: `{origin}` is not an origin (scheme://host[:port])"
+            ));
+        }
+    }
+    CorsOrigins::List(origins)
+}
+
 pub(super) fn read(r: &mut Reader<'_>, production: bool) -> GraphqlLimits {
     let max_depth = r.parsed("MAX_QUERY_DEPTH", 12_usize);
     let max_complexity = r.parsed("MAX_QUERY_COMPLEXITY", 5000_usize);

@@ -12,7 +12,7 @@ use secrecy::SecretString;
 mod limits;
 mod shared_state;
 
-pub use limits::GraphqlLimits;
+pub use limits::{CorsOrigins, GraphqlLimits};
 pub use shared_state::{RateLimits, SharedStateConfig};
 
 /// Where the service runs; decides the defaults that are safe there.
@@ -95,6 +95,7 @@ pub struct Config {
     pub migrate_on_start: bool,
     pub shared: SharedStateConfig,
     pub limits: GraphqlLimits,
+    pub cors_origins: CorsOrigins,
     pub auth: AuthConfig,
     pub bind_addr: SocketAddr,
     pub log_format: LogFormat,
@@ -202,6 +203,7 @@ impl Config {
         let migrate_on_start = r.flag("MIGRATE_ON_START", true);
         let shared = shared_state::read(&mut r);
         let limits = limits::read(&mut r, production);
+        let cors_origins = limits::read_cors(&mut r);
 
         let (jwt_secret, jwt_secret_generated) = match r.raw("JWT_SECRET") {
             Some(secret) => {
@@ -247,6 +249,7 @@ impl Config {
             migrate_on_start,
             shared,
             limits,
+            cors_origins,
             auth: AuthConfig {
                 jwt_secret,
                 jwt_secret_generated,

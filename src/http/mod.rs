@@ -1,4 +1,5 @@
 //! The HTTP surface: `/graphql`, `/health`, `/ready`, and the layers around them.
+mod browser;
 mod client_ip;
 mod cost;
 mod execution;
@@ -14,12 +15,13 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
 use axum::routing::get;
+use tower::util::option_layer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::app::{Repositories, Shared};
-use crate::config::GraphqlLimits;
+use crate::config::{CorsOrigins, GraphqlLimits};
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::graphql::AppSchema;
@@ -46,10 +48,12 @@ pub struct AppState {
     pub shared: Shared,
     pub trust_forwarded_for: bool,
     pub limits: GraphqlLimits,
+    pub cors_origins: CorsOrigins,
 }
 
 /// The application router, as served by `main` and exercised by the tests.
 pub fn router(state: AppState) -> Router {
+    let [cache_control, no_sniff, no_frames, no_referrer] = browser::security_headers();
     Router::new()
         .route(
             "/graphql",
@@ -60,6 +64,12 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(browser::compression())
+        .layer(cache_control)
+        .layer(no_sniff)
+        .layer(no_frames)
+        .layer(no_referrer)
+        .layer(option_layer(browser::cors(&state.cors_origins)))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {

@@ -5,6 +5,7 @@ mod helpers;
 
 mod appointments;
 mod auth;
+mod browser;
 mod cache;
 mod cli;
 mod graph;

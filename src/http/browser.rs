@@ -1,0 +1,67 @@
+//! What browsers and proxies are told: which origins may call (CORS), that responses must not be
+//! cached or sniffed, and compressed bodies for large answers.
+use std::time::Duration;
+
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, REFERRER_POLICY, RETRY_AFTER,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderName, HeaderValue, Method};
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::config::CorsOrigins;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Responses smaller than this are sent as they are: compressing them costs more than it saves.
+const COMPRESS_ABOVE_BYTES: u16 = 1024;
+
+/// CORS for the configured origins; `None` when no origin is configured (same-origin only).
+pub fn cors(origins: &CorsOrigins) -> Option<CorsLayer> {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([CONTENT_TYPE, AUTHORIZATION, REQUEST_ID])
+        .expose_headers([REQUEST_ID, RETRY_AFTER])
+        .max_age(Duration::from_secs(600));
+    match origins {
+        CorsOrigins::None => None,
+        CorsOrigins::Any => Some(layer.allow_origin(AllowOrigin::any())),
+        CorsOrigins::List(list) => {
+            let origins: Vec<HeaderValue> = list
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok())
+                .collect();
+            Some(
+                layer
+                    .allow_origin(AllowOrigin::list(origins))
+                    .allow_credentials(true),
+            )
+        }
+    }
+}
+
+pub fn compression() -> CompressionLayer<impl Predicate> {
+    CompressionLayer::new()
+        .gzip(true)
+        .br(true)
+        .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES)))
+}
+
+/// Health data must not sit in shared caches, and no response is to be sniffed or framed.
+pub fn security_headers() -> [SetResponseHeaderLayer<HeaderValue>; 4] {
+    [
+        SetResponseHeaderLayer::if_not_present(CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        SetResponseHeaderLayer::overriding(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        SetResponseHeaderLayer::overriding(X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        SetResponseHeaderLayer::overriding(
+            REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+    ]
+}
