@@ -29,6 +29,7 @@ use crate::modules::prescription::repository::{
     DieselPrescriptionRepository, PrescriptionRepository,
 };
 use crate::modules::prescription::service::PrescriptionService;
+use crate::persisted::PersistedQueries;
 use crate::ratelimit::RateLimiter;
 use crate::redis::Redis;
 
@@ -198,5 +199,9 @@ pub fn app_state(
         trust_forwarded_for: config.shared.limits.trust_forwarded_for,
         limits: config.limits,
         cors_origins: config.cors_origins.clone(),
+        persisted: Arc::new(PersistedQueries::new(
+            shared.redis.clone(),
+            config.persisted_allow_list.as_deref().cloned(),
+        )),
     }
 }

@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `schema`, `seed`, `clinic`, `user`.
+//! The command line: `serve` (the default), `migrate`, `schema`, `persisted-queries`, `seed`,
+//! `clinic`, `user`.
 use std::io::BufRead;
 
 use clap::{Args, Parser, Subcommand};
@@ -27,6 +28,13 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) to stdout.
     Schema,
+    /// Print the allow-list for PERSISTED_QUERIES_ONLY: each file is one document, exactly as
+    /// the client sends it, keyed by its SHA-256.
+    PersistedQueries {
+        /// `.graphql` files of the client's operations.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
     /// Add demo data or bulk synthetic patients (not in production).
     Seed(SeedArgs),
     /// Manage clinics.
@@ -97,6 +105,16 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Command::PersistedQueries { files } => {
+            let mut list = std::collections::BTreeMap::new();
+            for file in files {
+                let document = std::fs::read_to_string(&file)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+                list.insert(crate::persisted::hash(&document), document);
+            }
+            println!("{}", serde_json::to_string_pretty(&list)?);
             Ok(())
         }
         Command::Seed(args) => seed_command(config, args).await,

@@ -13,6 +13,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod modules;
+pub mod persisted;
 pub mod ratelimit;
 pub mod redis;
 pub mod seed;

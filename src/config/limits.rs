@@ -1,7 +1,9 @@
 //! Limits on what one GraphQL request may ask for (OWASP GraphQL guidance).
+use std::collections::HashMap;
 use std::time::Duration;
 
 use super::Reader;
+use crate::persisted::PersistedQueries;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GraphqlLimits {
@@ -13,6 +15,30 @@ pub struct GraphqlLimits {
     /// Queries running longer are stopped (TIMEOUT); mutations are never cut off mid-write.
     pub request_timeout: Duration,
     pub introspection: bool,
+}
+
+/// With `PERSISTED_QUERIES_ONLY=true`: the documents allowed to run, from
+/// `PERSISTED_QUERIES_FILE` (hash → document, as `clinicgraph persisted-queries` writes it).
+pub(super) fn read_allow_list(r: &mut Reader<'_>) -> Option<HashMap<String, String>> {
+    if !r.flag("PERSISTED_QUERIES_ONLY", false) {
+        return None;
+    }
+    let Some(path) = r.raw("PERSISTED_QUERIES_FILE") else {
+        r.problems
+            .push("PERSISTED_QUERIES_FILE: required when PERSISTED_QUERIES_ONLY is true".into());
+        return None;
+    };
+    let list = std::fs::read_to_string(&path)
+        .map_err(anyhow::Error::from)
+        .and_then(|text| PersistedQueries::read_allow_list(&text));
+    match list {
+        Ok(list) => Some(list),
+        Err(error) => {
+            r.problems
+                .push(format!("PERSISTED_QUERIES_FILE: {path}: {error:#}"));
+            None
+        }
+    }
 }
 
 /// Which browser origins may call the API (CORS).

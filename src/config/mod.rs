@@ -1,9 +1,11 @@
 //! Configuration from the environment (and `.env`), checked all at once before anything starts:
 //! one message lists every bad variable.
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
@@ -96,6 +98,8 @@ pub struct Config {
     pub shared: SharedStateConfig,
     pub limits: GraphqlLimits,
     pub cors_origins: CorsOrigins,
+    /// Only these documents (hash → document) may run, when set.
+    pub persisted_allow_list: Option<Arc<HashMap<String, String>>>,
     pub auth: AuthConfig,
     pub bind_addr: SocketAddr,
     pub log_format: LogFormat,
@@ -204,6 +208,7 @@ impl Config {
         let shared = shared_state::read(&mut r);
         let limits = limits::read(&mut r, production);
         let cors_origins = limits::read_cors(&mut r);
+        let persisted_allow_list = limits::read_allow_list(&mut r).map(Arc::new);
 
         let (jwt_secret, jwt_secret_generated) = match r.raw("JWT_SECRET") {
             Some(secret) => {
@@ -250,6 +255,7 @@ impl Config {
             shared,
             limits,
             cors_origins,
+            persisted_allow_list,
             auth: AuthConfig {
                 jwt_secret,
                 jwt_secret_generated,

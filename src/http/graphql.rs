@@ -1,11 +1,10 @@
-//! `/graphql` following the GraphQL-over-HTTP spec, which async-graphql's defaults do not:
-//! content negotiation, 400 for request errors, no mutations over GET, JSON-only POSTs (the CSRF
-//! guard), bounded batches, and a request id on every error.
-use async_graphql::http::GraphiQLSource;
+//! `POST /graphql` following the GraphQL-over-HTTP spec, which async-graphql's defaults do not:
+//! content negotiation, 400 for request errors, JSON-only POSTs (the CSRF guard), bounded
+//! batches, rate limits, persisted queries, and a request id on every error; and the helpers
+//! `GET /graphql` (`graphql_get.rs`) shares.
 use axum::body::Bytes;
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
-use axum::http::header::{ACCEPT, ALLOW, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use axum::extract::State;
+use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -17,9 +16,11 @@ use super::execution::{Answer, Prepared, build_request, execute, problem_body};
 use super::negotiation::{ResponseFormat, is_json_content_type, negotiate};
 use crate::core::auth::TokenService;
 use crate::core::context::{Authentication, RequestContext};
+use crate::persisted::Refusal;
 
-const API_FORMATS: &[ResponseFormat] = &[ResponseFormat::Json, ResponseFormat::GraphqlResponse];
-const BROWSER_FORMATS: &[ResponseFormat] = &[
+pub(super) const API_FORMATS: &[ResponseFormat] =
+    &[ResponseFormat::Json, ResponseFormat::GraphqlResponse];
+pub(super) const BROWSER_FORMATS: &[ResponseFormat] = &[
     ResponseFormat::Json,
     ResponseFormat::GraphqlResponse,
     ResponseFormat::Html,
@@ -32,19 +33,12 @@ struct WireRequest {
     query: Option<String>,
     operation_name: Option<String>,
     variables: Option<Value>,
-}
-
-/// One operation as it arrives in a GET query string (variables JSON-encoded).
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GetParams {
-    query: Option<String>,
-    operation_name: Option<String>,
-    variables: Option<String>,
+    /// `persistedQuery` (APQ) lives here.
+    extensions: Option<Value>,
 }
 
 /// The request id set by the request-id layer.
-fn request_id(headers: &HeaderMap) -> String {
+pub(super) fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
@@ -52,7 +46,7 @@ fn request_id(headers: &HeaderMap) -> String {
         .to_owned()
 }
 
-fn authenticate(tokens: &TokenService, headers: &HeaderMap) -> Authentication {
+pub(super) fn authenticate(tokens: &TokenService, headers: &HeaderMap) -> Authentication {
     let Some(header) = headers.get(AUTHORIZATION) else {
         return Authentication::Anonymous;
     };
@@ -73,7 +67,7 @@ fn authenticate(tokens: &TokenService, headers: &HeaderMap) -> Authentication {
 }
 
 /// A response whose body is a single GraphQL error (for failures before execution).
-fn error_response(
+pub(super) fn error_response(
     status: StatusCode,
     format: ResponseFormat,
     code: &str,
@@ -90,7 +84,7 @@ fn error_response(
 }
 
 /// A JSON text response in the negotiated media type.
-fn json_response(status: StatusCode, format: ResponseFormat, body: String) -> Response {
+pub(super) fn json_response(status: StatusCode, format: ResponseFormat, body: String) -> Response {
     let format = match format {
         ResponseFormat::Html => ResponseFormat::Json,
         other => other,
@@ -103,7 +97,7 @@ fn json_response(status: StatusCode, format: ResponseFormat, body: String) -> Re
     response
 }
 
-fn accept(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn accept(headers: &HeaderMap) -> Option<&str> {
     headers.get(ACCEPT).and_then(|v| v.to_str().ok())
 }
 
@@ -145,16 +139,20 @@ pub async fn graphql_post(
         client_ip,
         authentication: authenticate(&state.tokens, &headers),
     };
-    let prepare = |item: Value| {
-        wire_request(item).and_then(|wire| {
-            build_request(
-                &state.repositories,
-                wire.query,
-                wire.operation_name,
-                wire.variables,
-                &context,
-            )
-        })
+    let prepare = async |item: Value| -> Result<Prepared, Refusal> {
+        let wire = wire_request(item).map_err(bad_request_refusal)?;
+        let query = state
+            .persisted
+            .resolve(wire.query, wire.extensions.as_ref())
+            .await?;
+        build_request(
+            &state.repositories,
+            query,
+            wire.operation_name,
+            wire.variables,
+            &context,
+        )
+        .map_err(bad_request_refusal)
     };
     match parsed {
         Value::Array(items) => {
@@ -168,7 +166,10 @@ pub async fn graphql_post(
                     &request_id,
                 );
             }
-            let mut requests: Vec<_> = items.into_iter().map(prepare).collect();
+            let mut requests = Vec::with_capacity(items.len());
+            for item in items {
+                requests.push(prepare(item).await);
+            }
             let operations = requests
                 .iter_mut()
                 .map(|r| r.as_mut().map_or(1, Prepared::operations))
@@ -185,14 +186,16 @@ pub async fn graphql_post(
                         retry_after = retry_after.max(answer.retry_after);
                         answer.body
                     }
-                    Err(message) => problem_body("BAD_REQUEST", &message, &request_id).to_string(),
+                    Err(refusal) => {
+                        problem_body(refusal.code, &refusal.message, &request_id).to_string()
+                    }
                 };
                 bodies.push(body);
             }
             let body = format!("[{}]", bodies.join(","));
             with_retry_after(json_response(StatusCode::OK, format, body), retry_after)
         }
-        single => match prepare(single) {
+        single => match prepare(single).await {
             Ok(mut request) => {
                 let operations = request.operations();
                 if let Err(refusal) = charge(&state, &context, operations, format).await {
@@ -200,14 +203,20 @@ pub async fn graphql_post(
                 }
                 answer_response(execute(&state, request, &request_id, true).await, format)
             }
-            Err(message) => bad_request(&message),
+            Err(refusal) => error_response(
+                StatusCode::BAD_REQUEST,
+                format,
+                refusal.code,
+                &refusal.message,
+                &request_id,
+            ),
         },
     }
 }
 
 /// Charges the operations to the client's and the user's allowance; a refusal is the whole
 /// response (429, `Retry-After`, code RATE_LIMITED), sent before anything runs.
-async fn charge(
+pub(super) async fn charge(
     state: &AppState,
     context: &RequestContext,
     operations: u32,
@@ -249,100 +258,14 @@ fn with_retry_after(mut response: Response, seconds: Option<u64>) -> Response {
     response
 }
 
-fn answer_response(answer: Answer, format: ResponseFormat) -> Response {
+pub(super) fn answer_response(answer: Answer, format: ResponseFormat) -> Response {
     with_retry_after(
         json_response(answer.status, format, answer.body),
         answer.retry_after,
     )
 }
 
-pub async fn graphql_get(
-    State(state): State<AppState>,
-    ClientIp(client_ip): ClientIp,
-    headers: HeaderMap,
-    params: Result<Query<GetParams>, QueryRejection>,
-) -> Response {
-    let request_id = request_id(&headers);
-    let offered = if state.graphiql {
-        BROWSER_FORMATS
-    } else {
-        API_FORMATS
-    };
-    let Some(format) = negotiate(accept(&headers), offered) else {
-        return not_acceptable(&request_id);
-    };
-    if format == ResponseFormat::Html {
-        let page = GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("clinicgraph")
-            .finish();
-        return axum::response::Html(page).into_response();
-    }
-    let Ok(Query(params)) = params else {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            format,
-            "BAD_REQUEST",
-            "the query string is malformed",
-            &request_id,
-        );
-    };
-    let variables = match params
-        .variables
-        .as_deref()
-        .map(serde_json::from_str::<Value>)
-    {
-        None => None,
-        Some(Ok(value)) => Some(value),
-        Some(Err(_)) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                format,
-                "BAD_REQUEST",
-                "variables is not valid JSON",
-                &request_id,
-            );
-        }
-    };
-    let context = RequestContext {
-        request_id: request_id.clone(),
-        client_ip,
-        authentication: authenticate(&state.tokens, &headers),
-    };
-    match build_request(
-        &state.repositories,
-        params.query,
-        params.operation_name,
-        variables,
-        &context,
-    ) {
-        Ok(mut request) => {
-            let operations = request.operations();
-            if let Err(refusal) = charge(&state, &context, operations, format).await {
-                return refusal;
-            }
-            let answer = execute(&state, request, &request_id, false).await;
-            let method_not_allowed = answer.status == StatusCode::METHOD_NOT_ALLOWED;
-            let mut response = answer_response(answer, format);
-            if method_not_allowed {
-                response
-                    .headers_mut()
-                    .insert(ALLOW, HeaderValue::from_static("POST"));
-            }
-            response
-        }
-        Err(message) => error_response(
-            StatusCode::BAD_REQUEST,
-            format,
-            "BAD_REQUEST",
-            &message,
-            &request_id,
-        ),
-    }
-}
-
-fn not_acceptable(request_id: &str) -> Response {
+pub(super) fn not_acceptable(request_id: &str) -> Response {
     error_response(
         StatusCode::NOT_ACCEPTABLE,
         ResponseFormat::Json,
@@ -350,6 +273,13 @@ fn not_acceptable(request_id: &str) -> Response {
         "accept application/json or application/graphql-response+json",
         request_id,
     )
+}
+
+fn bad_request_refusal(message: String) -> Refusal {
+    Refusal {
+        code: "BAD_REQUEST",
+        message,
+    }
 }
 
 fn wire_request(value: Value) -> Result<WireRequest, String> {

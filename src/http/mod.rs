@@ -4,6 +4,7 @@ mod client_ip;
 mod cost;
 mod execution;
 mod graphql;
+mod graphql_get;
 mod health;
 mod negotiation;
 mod subscriptions;
@@ -25,6 +26,7 @@ use crate::config::{CorsOrigins, GraphqlLimits};
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::graphql::AppSchema;
+use crate::persisted::PersistedQueries;
 
 /// Requests larger than this are refused with 413 before they are read further.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -49,6 +51,8 @@ pub struct AppState {
     pub trust_forwarded_for: bool,
     pub limits: GraphqlLimits,
     pub cors_origins: CorsOrigins,
+    /// Automatic persisted queries and the optional allow-list.
+    pub persisted: Arc<PersistedQueries>,
 }
 
 /// The application router, as served by `main` and exercised by the tests.
@@ -57,7 +61,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/graphql",
-            get(graphql::graphql_get).post(graphql::graphql_post),
+            get(graphql_get::graphql_get).post(graphql::graphql_post),
         )
         .route("/graphql/ws", get(subscriptions::graphql_ws))
         .route("/health", get(health::health))

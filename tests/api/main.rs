@@ -14,6 +14,7 @@ mod limits;
 mod patients;
 mod patients_list;
 mod permissions;
+mod persisted;
 mod prescriptions;
 mod rate_limits;
 mod readme;

@@ -1,0 +1,138 @@
+//! `GET /graphql`: queries (and persisted queries) from the query string, and GraphiQL for
+//! browsers when it is enabled. Mutations over GET are refused (405).
+use async_graphql::http::GraphiQLSource;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header::ALLOW;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::AppState;
+use super::client_ip::ClientIp;
+use super::execution::{build_request, execute};
+use super::graphql::{
+    API_FORMATS, BROWSER_FORMATS, accept, answer_response, authenticate, charge, error_response,
+    not_acceptable, request_id,
+};
+use super::negotiation::{ResponseFormat, negotiate};
+use crate::core::context::RequestContext;
+
+/// One operation as it arrives in a GET query string (variables JSON-encoded).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+    /// JSON-encoded, for persisted queries over GET.
+    extensions: Option<String>,
+}
+
+pub async fn graphql_get(
+    State(state): State<AppState>,
+    ClientIp(client_ip): ClientIp,
+    headers: HeaderMap,
+    params: Result<Query<GetParams>, QueryRejection>,
+) -> Response {
+    let request_id = request_id(&headers);
+    let offered = if state.graphiql {
+        BROWSER_FORMATS
+    } else {
+        API_FORMATS
+    };
+    let Some(format) = negotiate(accept(&headers), offered) else {
+        return not_acceptable(&request_id);
+    };
+    if format == ResponseFormat::Html {
+        let page = GraphiQLSource::build()
+            .endpoint("/graphql")
+            .subscription_endpoint("/graphql/ws")
+            .title("clinicgraph")
+            .finish();
+        return axum::response::Html(page).into_response();
+    }
+    let Ok(Query(params)) = params else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            format,
+            "BAD_REQUEST",
+            "the query string is malformed",
+            &request_id,
+        );
+    };
+    let (variables, extensions) = match (
+        json_param(params.variables.as_deref(), "variables"),
+        json_param(params.extensions.as_deref(), "extensions"),
+    ) {
+        (Ok(variables), Ok(extensions)) => (variables, extensions),
+        (Err(message), _) | (_, Err(message)) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                format,
+                "BAD_REQUEST",
+                &message,
+                &request_id,
+            );
+        }
+    };
+    let query = match state
+        .persisted
+        .resolve(params.query, extensions.as_ref())
+        .await
+    {
+        Ok(query) => query,
+        Err(refusal) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                format,
+                refusal.code,
+                &refusal.message,
+                &request_id,
+            );
+        }
+    };
+    let context = RequestContext {
+        request_id: request_id.clone(),
+        client_ip,
+        authentication: authenticate(&state.tokens, &headers),
+    };
+    match build_request(
+        &state.repositories,
+        query,
+        params.operation_name,
+        variables,
+        &context,
+    ) {
+        Ok(mut request) => {
+            let operations = request.operations();
+            if let Err(refusal) = charge(&state, &context, operations, format).await {
+                return refusal;
+            }
+            let answer = execute(&state, request, &request_id, false).await;
+            let method_not_allowed = answer.status == StatusCode::METHOD_NOT_ALLOWED;
+            let mut response = answer_response(answer, format);
+            if method_not_allowed {
+                response
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static("POST"));
+            }
+            response
+        }
+        Err(message) => error_response(
+            StatusCode::BAD_REQUEST,
+            format,
+            "BAD_REQUEST",
+            &message,
+            &request_id,
+        ),
+    }
+}
+
+/// A JSON-encoded query-string parameter.
+fn json_param(text: Option<&str>, name: &str) -> Result<Option<Value>, String> {
+    text.map(serde_json::from_str::<Value>)
+        .transpose()
+        .map_err(|_| format!("{name} is not valid JSON"))
+}
