@@ -20,16 +20,27 @@ pub fn init(format: LogFormat) {
 
 static METRICS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// Histogram buckets, in seconds: from a cached read (well under a millisecond) to the request
+/// time limit.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
 /// The process's Prometheus recorder, installed on first use; `None` if another recorder was
 /// installed first (an embedding application's). Every instance of the app in this process
 /// (tests run several) reports through the same one.
 pub fn metrics() -> Option<&'static PrometheusHandle> {
     METRICS
-        .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
-            Ok(handle) => Some(handle),
-            Err(error) => {
-                tracing::warn!(%error, "metrics recorder not installed");
-                None
+        .get_or_init(|| {
+            match PrometheusBuilder::new()
+                .set_buckets(LATENCY_BUCKETS)
+                .and_then(|builder| builder.install_recorder())
+            {
+                Ok(handle) => Some(handle),
+                Err(error) => {
+                    tracing::warn!(%error, "metrics recorder not installed");
+                    None
+                }
             }
         })
         .as_ref()

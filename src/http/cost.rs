@@ -9,19 +9,60 @@ use async_graphql::parser::types::{
 const MAX_FRAGMENT_DEPTH: usize = 8;
 
 pub(super) fn root_fields(document: &ExecutableDocument, operation_name: Option<&str>) -> u32 {
-    let operation = match (&document.operations, operation_name) {
+    operation(document, operation_name)
+        .map_or(1, |op: &OperationDefinition| {
+            count(document, &op.selection_set.node, 0)
+        })
+        .max(1)
+}
+
+/// The name (not alias) of the first root field of the selected operation.
+pub(super) fn first_root_field(
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<String> {
+    first_field(
+        document,
+        &operation(document, operation_name)?.selection_set.node,
+        0,
+    )
+}
+
+fn first_field(
+    document: &ExecutableDocument,
+    selections: &SelectionSet,
+    depth: usize,
+) -> Option<String> {
+    if depth > MAX_FRAGMENT_DEPTH {
+        return None;
+    }
+    selections
+        .items
+        .iter()
+        .find_map(|selection| match &selection.node {
+            Selection::Field(field) => Some(field.node.name.node.to_string()),
+            Selection::InlineFragment(inline) => {
+                first_field(document, &inline.node.selection_set.node, depth + 1)
+            }
+            Selection::FragmentSpread(spread) => document
+                .fragments
+                .get(&spread.node.fragment_name.node)
+                .and_then(|f| first_field(document, &f.node.selection_set.node, depth + 1)),
+        })
+}
+
+fn operation<'a>(
+    document: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    match (&document.operations, operation_name) {
         (DocumentOperations::Single(op), _) => Some(&op.node),
         (DocumentOperations::Multiple(ops), Some(name)) => ops
             .iter()
             .find(|(op_name, _)| op_name.as_str() == name)
             .map(|(_, op)| &op.node),
         (DocumentOperations::Multiple(ops), None) => ops.values().next().map(|op| &op.node),
-    };
-    operation
-        .map_or(1, |op: &OperationDefinition| {
-            count(document, &op.selection_set.node, 0)
-        })
-        .max(1)
+    }
 }
 
 fn count(document: &ExecutableDocument, selections: &SelectionSet, depth: usize) -> u32 {

@@ -1,6 +1,8 @@
 //! Running one GraphQL operation and shaping its answer: a fresh DataLoader per request, no
 //! mutations over GET, 400 without `data` for request errors, and every error given a code and
 //! the request id.
+use std::time::Instant;
+
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request as GqlRequest, Variables};
 use axum::http::StatusCode;
@@ -40,16 +42,42 @@ pub(super) fn build_request(
         batches = Some(queue);
     }
     request.operation_name = operation_name;
-    Ok(Prepared { request, batches })
+    let user_id = match &context.authentication {
+        Authentication::Authenticated(caller) => Some(caller.user_id),
+        _ => None,
+    };
+    Ok(Prepared {
+        request,
+        batches,
+        user_id,
+    })
 }
 
 /// A GraphQL request ready to run, with the queue its DataLoader batches go to.
 pub(super) struct Prepared {
     request: GqlRequest,
     batches: Option<BatchQueue>,
+    /// For the request log (an id, never personal data).
+    user_id: Option<i64>,
 }
 
 impl Prepared {
+    /// The operation's type and first root field, for metrics and logs.
+    fn describe(&mut self) -> (&'static str, String) {
+        let name = self.request.operation_name.clone();
+        let Ok(document) = self.request.parsed_query() else {
+            return ("unparsed", "-".to_owned());
+        };
+        let kind = match operation_type(document, name.as_deref()) {
+            Some(OperationType::Query) => "query",
+            Some(OperationType::Mutation) => "mutation",
+            Some(OperationType::Subscription) => "subscription",
+            None => "unknown",
+        };
+        let field = cost::first_root_field(document, name.as_deref()).unwrap_or("-".to_owned());
+        (kind, field)
+    }
+
     /// What the request costs against the rate limit: the root fields of the operation that
     /// will run, aliases included, so a query full of aliases counts as what it is. A document
     /// that does not parse costs one (it is refused without running anything).
@@ -68,6 +96,8 @@ pub(super) struct Answer {
     pub body: String,
     /// Seconds, when an operation was refused by a rate limit.
     pub retry_after: Option<u64>,
+    /// Whether the body carries errors.
+    errors: bool,
 }
 
 impl Answer {
@@ -76,6 +106,17 @@ impl Answer {
             status,
             body,
             retry_after: None,
+            errors: status != StatusCode::OK,
+        }
+    }
+
+    fn outcome(&self) -> &'static str {
+        match (self.status, self.errors) {
+            (StatusCode::OK, false) => "ok",
+            (StatusCode::OK, true) => "error",
+            (StatusCode::SERVICE_UNAVAILABLE, _) => "timeout",
+            (StatusCode::TOO_MANY_REQUESTS, _) => "limited",
+            _ => "rejected",
         }
     }
 }
@@ -89,8 +130,43 @@ pub(super) fn problem_body(code: &str, message: &str, request_id: &str) -> Value
     })
 }
 
-/// Parses, checks the method rule, executes, and shapes the body and status.
+/// Runs the request, then counts and logs it: by operation type and first root field (only
+/// for documents that passed validation, so the labels are the schema's own field names and
+/// stay few), with the outcome and latency, and the user's id but nothing personal.
 pub(super) async fn execute(
+    state: &AppState,
+    mut prepared: Prepared,
+    request_id: &str,
+    mutations_allowed: bool,
+) -> Answer {
+    let started = Instant::now();
+    let (kind, field) = prepared.describe();
+    let user_id = prepared.user_id;
+    let answer = run(state, prepared, request_id, mutations_allowed).await;
+    let outcome = answer.outcome();
+    let field = if outcome == "rejected" {
+        "-".to_owned()
+    } else {
+        field
+    };
+    let elapsed = started.elapsed();
+    metrics::counter!("graphql_requests_total", "type" => kind, "field" => field.clone(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("graphql_request_duration_seconds", "type" => kind, "field" => field.clone())
+        .record(elapsed.as_secs_f64());
+    tracing::info!(
+        operation_type = kind,
+        root_field = %field,
+        user_id,
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        outcome,
+        "graphql operation"
+    );
+    answer
+}
+
+/// Parses, checks the method rule, executes, and shapes the body and status.
+async fn run(
     state: &AppState,
     prepared: Prepared,
     request_id: &str,
@@ -99,6 +175,7 @@ pub(super) async fn execute(
     let Prepared {
         mut request,
         batches,
+        ..
     } = prepared;
     let operation_name = request.operation_name.clone();
     let document = match request.parsed_query() {
@@ -191,6 +268,7 @@ pub(super) async fn execute(
         status,
         body: body.to_string(),
         retry_after,
+        errors: true,
     }
 }
 

@@ -4,7 +4,7 @@ use axum::http::{Request, StatusCode};
 use clinicgraph::core::auth::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, patient_input};
+use crate::helpers::{Backend, TestApp, patient_input};
 use crate::on_both_backends;
 
 fn post(accept: Option<&str>, content_type: &str, body: impl Into<Body>) -> Request<Body> {
@@ -353,3 +353,41 @@ on_both_backends!(
     health_and_readiness,
     request_ids_are_returned_and_generated,
 );
+
+/// `/metrics` after traffic: operations counted by type, root field and outcome, with latency
+/// histograms; documents that fail validation are counted without their (untrusted) field names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_operations_by_root_field_and_outcome() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+    let token = app.token(Role::Admin).await;
+    app.ok(
+        &token,
+        "{ doctors(first: 1) { nodes { name } } }",
+        json!({}),
+    )
+    .await;
+    app.gql(Some(&token), "{ noSuchFieldForMetrics }", json!({}))
+        .await;
+    let page = app
+        .send(
+            Request::get("/metrics")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .text;
+    let has = |needle: &str| page.lines().any(|line| line.starts_with(needle));
+    assert!(
+        has(r#"graphql_requests_total{type="query",field="doctors",outcome="ok"}"#),
+        "{page}"
+    );
+    assert!(
+        has(r#"graphql_requests_total{type="query",field="-",outcome="rejected"}"#),
+        "{page}"
+    );
+    assert!(!page.contains("noSuchFieldForMetrics"), "{page}");
+    assert!(
+        has(r#"graphql_request_duration_seconds_bucket{type="query",field="doctors",le="#),
+        "{page}"
+    );
+}
