@@ -18,6 +18,7 @@ use crate::redis::Redis;
 /// Events a slow subscriber may fall behind by before it skips ahead.
 const BUFFER: usize = 1024;
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What happened to an appointment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -119,29 +120,32 @@ async fn relay(
 ) {
     let mut delay = Duration::from_millis(100);
     loop {
-        match redis.pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                Ok(()) => {
-                    tracing::info!("relaying events from Redis");
-                    relaying.store(true, Ordering::Relaxed);
-                    delay = Duration::from_millis(100);
-                    let mut messages = pubsub.on_message();
-                    while let Some(message) = messages.next().await {
-                        match serde_json::from_slice::<AppointmentEvent>(
-                            message.get_payload_bytes(),
-                        ) {
-                            Ok(event) => {
-                                let _ = local.send(Arc::new(event));
-                            }
-                            Err(error) => tracing::warn!(%error, "undecodable event"),
+        // Bounded: a Redis that accepts connections but never answers must not hang the relay.
+        let subscribed = tokio::time::timeout(SUBSCRIBE_TIMEOUT, async {
+            let mut pubsub = redis.pubsub().await?;
+            pubsub.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>(pubsub)
+        })
+        .await;
+        match subscribed {
+            Ok(Ok(mut pubsub)) => {
+                tracing::info!("relaying events from Redis");
+                relaying.store(true, Ordering::Relaxed);
+                delay = Duration::from_millis(100);
+                let mut messages = pubsub.on_message();
+                while let Some(message) = messages.next().await {
+                    match serde_json::from_slice::<AppointmentEvent>(message.get_payload_bytes()) {
+                        Ok(event) => {
+                            let _ = local.send(Arc::new(event));
                         }
+                        Err(error) => tracing::warn!(%error, "undecodable event"),
                     }
-                    relaying.store(false, Ordering::Relaxed);
-                    tracing::warn!("Redis event subscription closed; reconnecting");
                 }
-                Err(error) => tracing::warn!(%error, "subscribing to Redis events"),
-            },
-            Err(error) => tracing::debug!(%error, "connecting to Redis for events"),
+                relaying.store(false, Ordering::Relaxed);
+                tracing::warn!("Redis event subscription closed; reconnecting");
+            }
+            Ok(Err(error)) => tracing::debug!(%error, "subscribing to Redis events"),
+            Err(_) => tracing::debug!("subscribing to Redis events timed out"),
         }
         metrics::counter!("redis_failures_total", "operation" => "events_relay").increment(1);
         tokio::time::sleep(delay).await;

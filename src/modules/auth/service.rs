@@ -64,8 +64,11 @@ impl AuthService {
         email: &str,
         password: &str,
     ) -> AppResult<Session> {
+        // Keyed by the address as the account lookup sees it, so spelling variants of one
+        // address share one allowance.
+        let target = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
         self.limiter
-            .charge_login(client_ip, email)
+            .charge_login(client_ip, &target)
             .await
             .map_err(|limited| AppError::RateLimited {
                 retry_after_secs: limited.retry_after_secs(),
