@@ -199,6 +199,7 @@ pub fn app_state(
         trust_forwarded_for: config.shared.limits.trust_forwarded_for,
         limits: config.limits,
         cors_origins: config.cors_origins.clone(),
+        metrics_apart: config.metrics_addr.is_some(),
         persisted: Arc::new(PersistedQueries::new(
             shared.redis.clone(),
             config.persisted_allow_list.as_deref().cloned(),

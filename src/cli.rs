@@ -267,7 +267,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     });
-    let app = crate::http::router(app_state(&config, pool, &repos, &services, &shared));
+    let state = app_state(&config, pool, &repos, &services, &shared);
+    if let Some(metrics_addr) = config.metrics_addr {
+        let listener = TcpListener::bind(metrics_addr).await?;
+        tracing::info!(address = %listener.local_addr()?, "metrics listening");
+        let metrics = crate::http::metrics_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, metrics).await {
+                tracing::error!(%error, "metrics server stopped");
+            }
+        });
+    }
+    let app = crate::http::router(state);
     tracing::info!(%address, redis = shared.redis.is_some(), "clinicgraph listening");
     axum::serve(
         listener,

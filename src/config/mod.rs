@@ -98,6 +98,8 @@ pub struct Config {
     pub shared: SharedStateConfig,
     pub limits: GraphqlLimits,
     pub cors_origins: CorsOrigins,
+    /// Serve `/metrics` on this address only, apart from the API.
+    pub metrics_addr: Option<SocketAddr>,
     /// Only these documents (hash → document) may run, when set.
     pub persisted_allow_list: Option<Arc<HashMap<String, String>>>,
     pub auth: AuthConfig,
@@ -208,6 +210,9 @@ impl Config {
         let shared = shared_state::read(&mut r);
         let limits = limits::read(&mut r, production);
         let cors_origins = limits::read_cors(&mut r);
+        let metrics_addr = r
+            .raw("METRICS_ADDR")
+            .map(|_| r.parsed("METRICS_ADDR", SocketAddr::from(([127, 0, 0, 1], 9090))));
         let persisted_allow_list = limits::read_allow_list(&mut r).map(Arc::new);
 
         let (jwt_secret, jwt_secret_generated) = match r.raw("JWT_SECRET") {
@@ -255,6 +260,7 @@ impl Config {
             shared,
             limits,
             cors_origins,
+            metrics_addr,
             persisted_allow_list,
             auth: AuthConfig {
                 jwt_secret,

@@ -89,12 +89,12 @@ macro_rules! with_conn {
     ($pool:expr, |$conn:ident| $body:expr) => {
         match $pool {
             $crate::db::DbPool::Postgres(pool) => {
-                let mut pooled = pool.get().await?;
+                let mut pooled = $crate::db::waited(pool.get()).await?;
                 let $conn = &mut *pooled;
                 $body
             }
             $crate::db::DbPool::Sqlite(pool) => {
-                let mut pooled = pool.get().await?;
+                let mut pooled = $crate::db::waited(pool.get()).await?;
                 let $conn = &mut *pooled;
                 $body
             }
@@ -111,13 +111,13 @@ macro_rules! in_transaction {
         match $pool {
             $crate::db::DbPool::Postgres(pool) => {
                 use diesel_async::AsyncConnection as _;
-                let mut pooled = pool.get().await?;
+                let mut pooled = $crate::db::waited(pool.get()).await?;
                 pooled
                     .transaction(async |$conn| -> $crate::db::DbResult<_> { $body })
                     .await
             }
             $crate::db::DbPool::Sqlite(pool) => {
-                let mut pooled = pool.get().await?;
+                let mut pooled = $crate::db::waited(pool.get()).await?;
                 pooled
                     .immediate_transaction(async |$conn| -> $crate::db::DbResult<_> { $body })
                     .await
@@ -280,12 +280,30 @@ impl DbPool {
         Ok(())
     }
 
+    /// Connections open and idle, for the pool gauges on `/metrics`.
+    pub fn usage(&self) -> (u32, u32) {
+        let state = match self {
+            DbPool::Postgres(pool) => pool.state(),
+            DbPool::Sqlite(pool) => pool.state(),
+        };
+        (state.connections, state.idle_connections)
+    }
+
     pub fn backend_name(&self) -> &'static str {
         match self {
             DbPool::Postgres(_) => "postgres",
             DbPool::Sqlite(_) => "sqlite",
         }
     }
+}
+
+/// Awaits a pool checkout and records how long it waited (`db_pool_wait_seconds`): the
+/// first sign that the pool is too small for the load.
+pub async fn waited<F: std::future::Future>(checkout: F) -> F::Output {
+    let started = std::time::Instant::now();
+    let connection = checkout.await;
+    metrics::histogram!("db_pool_wait_seconds").record(started.elapsed().as_secs_f64());
+    connection
 }
 
 /// The current time as stored: UTC, truncated to microseconds so it round-trips exactly through

@@ -7,7 +7,7 @@ use std::hash::Hash;
 use std::time::Duration;
 
 use async_graphql::Context;
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, Loader};
 
 use super::batching::BatchQueue;
 use crate::app::Repositories;
@@ -22,7 +22,28 @@ pub struct BatchLoader {
     pub role: Role,
 }
 
-pub type Loaders = DataLoader<BatchLoader>;
+pub type Loaders = DataLoader<Observed>;
+
+/// The batch loader, with each batch's size recorded (`dataloader_batch_size{key}`).
+pub struct Observed(BatchLoader);
+
+impl<K> Loader<K> for Observed
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    BatchLoader: Loader<K>,
+{
+    type Value = <BatchLoader as Loader<K>>::Value;
+    type Error = <BatchLoader as Loader<K>>::Error;
+
+    async fn load(&self, keys: &[K]) -> Result<HashMap<K, Self::Value>, Self::Error> {
+        let key = std::any::type_name::<K>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("?");
+        metrics::histogram!("dataloader_batch_size", "key" => key).record(keys.len() as f64);
+        self.0.load(keys).await
+    }
+}
 
 /// A loader for one request, and the queue whose batches [`BatchQueue::drive`] runs.
 pub fn for_request(repos: Repositories, caller: &Caller) -> (Loaders, BatchQueue) {
@@ -33,7 +54,7 @@ pub fn for_request(repos: Repositories, caller: &Caller) -> (Loaders, BatchQueue
         role: caller.role,
     };
     // No timer: the queue starts each batch as soon as the request is blocked on it.
-    let loader = DataLoader::new(batch_loader, queue.spawner()).delay(Duration::ZERO);
+    let loader = DataLoader::new(Observed(batch_loader), queue.spawner()).delay(Duration::ZERO);
     (loader, queue)
 }
 
@@ -46,7 +67,7 @@ pub fn for_connection(repos: Repositories, caller: &Caller) -> Loaders {
         scope: Scope::of(caller),
         role: caller.role,
     };
-    DataLoader::new(batch_loader, tokio::spawn)
+    DataLoader::new(Observed(batch_loader), tokio::spawn)
 }
 
 /// The request's loader (present whenever a caller is authenticated).

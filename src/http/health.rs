@@ -14,7 +14,10 @@ use crate::redis::RedisHealth;
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Counters in the Prometheus text format.
-pub async fn metrics() -> Response {
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let (open, idle) = state.pool.usage();
+    metrics::gauge!("db_pool_connections").set(f64::from(open));
+    metrics::gauge!("db_pool_idle_connections").set(f64::from(idle));
     match crate::telemetry::metrics() {
         Some(handle) => (
             [(CONTENT_TYPE, "text/plain; version=0.0.4")],

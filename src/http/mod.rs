@@ -53,12 +53,25 @@ pub struct AppState {
     pub cors_origins: CorsOrigins,
     /// Automatic persisted queries and the optional allow-list.
     pub persisted: Arc<PersistedQueries>,
+    /// `/metrics` is served by [`metrics_router`] on its own address instead of here.
+    pub metrics_apart: bool,
+}
+
+/// `/metrics` alone, for `METRICS_ADDR` (a port the load balancer does not expose).
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(health::metrics))
+        .with_state(state)
 }
 
 /// The application router, as served by `main` and exercised by the tests.
 pub fn router(state: AppState) -> Router {
     let [cache_control, no_sniff, no_frames, no_referrer] = browser::security_headers();
-    Router::new()
+    let mut router = Router::new();
+    if !state.metrics_apart {
+        router = router.route("/metrics", get(health::metrics));
+    }
+    router
         .route(
             "/graphql",
             get(graphql_get::graphql_get).post(graphql::graphql_post),
@@ -66,7 +79,6 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql/ws", get(subscriptions::graphql_ws))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .route("/metrics", get(health::metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(browser::compression())
         .layer(cache_control)

@@ -355,7 +355,8 @@ on_both_backends!(
 );
 
 /// `/metrics` after traffic: operations counted by type, root field and outcome, with latency
-/// histograms; documents that fail validation are counted without their (untrusted) field names.
+/// histograms (documents that fail validation are counted without their untrusted field names),
+/// DataLoader batch sizes, and the database pool's use and waits.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_operations_by_root_field_and_outcome() {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
@@ -363,6 +364,12 @@ async fn metrics_count_operations_by_root_field_and_outcome() {
     app.ok(
         &token,
         "{ doctors(first: 1) { nodes { name } } }",
+        json!({}),
+    )
+    .await;
+    app.ok(
+        &token,
+        "{ patients(first: 3) { nodes { primaryDoctor { name } } } }",
         json!({}),
     )
     .await;
@@ -389,5 +396,40 @@ async fn metrics_count_operations_by_root_field_and_outcome() {
     assert!(
         has(r#"graphql_request_duration_seconds_bucket{type="query",field="doctors",le="#),
         "{page}"
+    );
+    // Batches, pool use and waits.
+    assert!(
+        has(r#"dataloader_batch_size_count{key="DoctorKey"}"#),
+        "{page}"
+    );
+    assert!(has("db_pool_wait_seconds_count"), "{page}");
+    assert!(has("db_pool_connections"), "{page}");
+}
+
+/// With `METRICS_ADDR`, `/metrics` is served there and not on the API's address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_can_be_served_on_their_own_address() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let metrics_addr = format!("127.0.0.1:{port}");
+    let server = crate::helpers::server::Server::start(
+        &app.database_url,
+        &[("METRICS_ADDR", &metrics_addr)],
+    )
+    .await;
+    let (status, _) = server.get_json("/metrics").await;
+    assert_eq!(status, 404, "not on the API's address");
+    let page = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .expect("metrics answer");
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(
+        page.text()
+            .await
+            .expect("text")
+            .contains("db_pool_connections")
     );
 }
