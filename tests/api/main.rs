@@ -8,6 +8,7 @@ mod auth;
 mod browser;
 mod cache;
 mod cli;
+mod dashboard;
 mod graph;
 mod http;
 mod limits;
