@@ -60,7 +60,7 @@ async fn setup() -> Bench {
     let pool = DbPool::connect(&config.database_url, config.db_pool_size)
         .await
         .expect("pool");
-    let shared = Shared::from_config(&config.shared).expect("shared state");
+    let shared = Shared::from_config(&config).expect("shared state");
     let repos = Repositories::cached(&pool, &shared.cache);
     let services = Services::new(&config, &repos, &shared).expect("services");
     clinicgraph::seed::demo(&repos, &services)

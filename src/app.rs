@@ -3,8 +3,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::cache::{CacheStore, EntityCache, MemoryStore, RedisStore};
-use crate::config::{Config, SharedStateConfig};
+use crate::cache::{EntityCache, MemoryStore, RedisStore};
+use crate::config::{Config, DatabaseUrl, SharedStateConfig};
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::events::EventBus;
@@ -87,25 +87,42 @@ const MEMORY_CACHE_ENTRIES: u64 = 100_000;
 
 impl Shared {
     /// Must run inside the Tokio runtime: with Redis, it starts the event relay.
-    pub fn from_config(config: &SharedStateConfig) -> anyhow::Result<Self> {
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
         // Installed before anything counts, so no early failure goes uncounted.
         crate::telemetry::metrics();
-        let redis = config
+        let shared = &config.shared;
+        let redis = shared
             .redis_url
             .as_ref()
-            .map(|url| Redis::new(url, &config.redis_prefix))
+            .map(|url| Redis::new(url, &shared.redis_prefix))
             .transpose()?;
-        let store: Arc<dyn CacheStore> = match &redis {
-            Some(redis) => Arc::new(RedisStore::new(redis.clone())),
-            None => Arc::new(MemoryStore::new(MEMORY_CACHE_ENTRIES)),
+        // Without Redis, a cache in this process is only safe when no other process writes:
+        // the embedded SQLite file, or an operator's word for a single PostgreSQL instance.
+        let single_process =
+            matches!(config.database_url, DatabaseUrl::Sqlite(_)) || shared.cache_in_process;
+        let cache = match &redis {
+            Some(redis) => {
+                EntityCache::new(Arc::new(RedisStore::new(redis.clone())), shared.cache_ttl)
+            }
+            None if single_process => EntityCache::new(
+                Arc::new(MemoryStore::new(MEMORY_CACHE_ENTRIES)),
+                shared.cache_ttl,
+            ),
+            None => {
+                tracing::info!(
+                    "entity cache off: PostgreSQL without REDIS_URL may be shared by several \
+                     instances (set REDIS_URL, or CACHE_IN_PROCESS=true for a single instance)"
+                );
+                EntityCache::disabled()
+            }
         };
         Ok(Self {
-            cache: EntityCache::new(store, config.cache_ttl),
+            cache,
             events: match &redis {
                 Some(redis) => EventBus::shared(redis.clone()),
                 None => EventBus::in_process(),
             },
-            limiter: Arc::new(RateLimiter::new(config.limits, redis.clone())),
+            limiter: Arc::new(RateLimiter::new(shared.limits, redis.clone())),
             redis,
         })
     }

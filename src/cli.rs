@@ -237,7 +237,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let applied = migrations::run(&config.database_url).await?;
         tracing::info!(applied, backend = pool.backend_name(), "migrations checked");
     }
-    let shared = Shared::from_config(&config.shared)?;
+    let shared = Shared::from_config(&config)?;
     let repos = Repositories::cached(&pool, &shared.cache);
     let services = Services::new(&config, &repos, &shared)?;
     let shutdown = shutdown_signal()?;

@@ -13,6 +13,9 @@ pub struct SharedStateConfig {
     pub redis_prefix: String,
     /// Zero disables the entity cache.
     pub cache_ttl: Duration,
+    /// Without Redis, cache entities in this process even on PostgreSQL: the operator vouches
+    /// that no second instance writes to the database (else it would read stale records).
+    pub cache_in_process: bool,
     pub limits: RateLimits,
 }
 
@@ -43,6 +46,7 @@ pub(super) fn read(r: &mut Reader<'_>) -> SharedStateConfig {
             .push("REDIS_PREFIX: must not contain whitespace".into());
     }
     let cache_ttl = r.parsed("CACHE_TTL_SECONDS", 300_u64);
+    let cache_in_process = r.flag("CACHE_IN_PROCESS", false);
     let per_minute = r.parsed("RATE_LIMIT_PER_MINUTE", 600_u32);
     let login_per_minute = r.parsed("LOGIN_RATE_LIMIT_PER_MINUTE", 5_u32);
     if login_per_minute == 0 {
@@ -55,6 +59,7 @@ pub(super) fn read(r: &mut Reader<'_>) -> SharedStateConfig {
         redis_url,
         redis_prefix,
         cache_ttl: Duration::from_secs(cache_ttl),
+        cache_in_process,
         limits: RateLimits {
             per_minute,
             login_per_minute,

@@ -95,11 +95,30 @@ async fn in_redis(test: impl AsyncFnOnce(TestApp), backend: Backend) {
     }
 }
 
+/// In process: SQLite's default; on PostgreSQL only when the operator vouches for one instance.
 mod in_process {
     use super::*;
     crate::on_both_backends!(
+        env [("CACHE_IN_PROCESS", "true")];
         reads_by_id_are_cached_and_a_write_is_seen_at_once,
         cached_records_are_scoped_like_database_rows,
+    );
+}
+
+/// PostgreSQL without Redis may be shared by several instances, whose writes an in-process
+/// cache would never hear of: nothing is cached there unless asked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgresql_without_redis_caches_nothing_by_default() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let admin = app.token(Role::Admin).await;
+    let id = json!({ "id": demo_patient(2) });
+    app.ok(&admin, PATIENT, id.clone()).await;
+    let (_, again) = app.counted(&admin, PATIENT, id).await;
+    assert!(
+        again >= 1,
+        "read from the database again: {again} statements"
     );
 }
 

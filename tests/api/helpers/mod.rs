@@ -163,7 +163,7 @@ impl TestApp {
         )
         .await
         .expect("pool");
-        let shared = Shared::from_config(&config.shared).expect("shared state");
+        let shared = Shared::from_config(&config).expect("shared state");
         let repos = Repositories::cached(&pool, &shared.cache);
         let services = Services::new(&config, &repos, &shared).expect("services");
         seed::demo(&repos, &services).await.expect("demo seed");
