@@ -20,6 +20,24 @@ pub fn init(format: LogFormat) {
 
 static METRICS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Histogram samples pile up in the recorder until they are drained: without this, memory
+/// would grow with every request whenever nothing scrapes `/metrics`.
+fn start_upkeep(handle: PrometheusHandle) {
+    let started = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(error) = started {
+        tracing::warn!(%error, "metrics upkeep not started");
+    }
+}
+
 /// Histogram buckets, in seconds: from a cached read (well under a millisecond) to the request
 /// time limit.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -36,7 +54,10 @@ pub fn metrics() -> Option<&'static PrometheusHandle> {
                 .set_buckets(LATENCY_BUCKETS)
                 .and_then(|builder| builder.install_recorder())
             {
-                Ok(handle) => Some(handle),
+                Ok(handle) => {
+                    start_upkeep(handle.clone());
+                    Some(handle)
+                }
                 Err(error) => {
                     tracing::warn!(%error, "metrics recorder not installed");
                     None
