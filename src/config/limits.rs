@@ -15,6 +15,8 @@ pub struct GraphqlLimits {
     /// Queries running longer are stopped (TIMEOUT); mutations are never cut off mid-write.
     pub request_timeout: Duration,
     pub introspection: bool,
+    /// Compress large answers here; off when a proxy in front already does.
+    pub compress_responses: bool,
 }
 
 /// With `PERSISTED_QUERIES_ONLY=true`: the documents allowed to run, from
@@ -103,5 +105,6 @@ pub(super) fn read(r: &mut Reader<'_>, production: bool) -> GraphqlLimits {
         max_batch,
         request_timeout: Duration::from_millis(timeout_ms),
         introspection: r.flag("INTROSPECTION", !production),
+        compress_responses: r.flag("COMPRESS_RESPONSES", true),
     }
 }

@@ -6,7 +6,7 @@ use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, REFERRER_POLICY, RETRY_AFTER,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use axum::http::{HeaderName, HeaderValue, Method};
+use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -43,14 +43,20 @@ pub fn cors(origins: &CorsOrigins) -> Option<CorsLayer> {
     }
 }
 
-pub fn compression() -> CompressionLayer<impl Predicate> {
+/// Compression of large answers; `enabled: false` when a proxy in front already compresses.
+pub fn compression(enabled: bool) -> CompressionLayer<impl Predicate> {
+    let switch = move |_: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| enabled;
     CompressionLayer::new()
         .gzip(true)
         .br(true)
         // The libraries' defaults aim at the smallest size (brotli's is its slowest level, 11);
         // level 4 keeps most of the saving for a fraction of the CPU on every large answer.
         .quality(CompressionLevel::Precise(4))
-        .compress_when(DefaultPredicate::new().and(SizeAbove::new(COMPRESS_ABOVE_BYTES)))
+        .compress_when(
+            DefaultPredicate::new()
+                .and(SizeAbove::new(COMPRESS_ABOVE_BYTES))
+                .and(switch),
+        )
 }
 
 /// Health data must not sit in shared caches, and no response is to be sniffed or framed.

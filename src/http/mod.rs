@@ -80,7 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(browser::compression())
+        .layer(browser::compression(state.limits.compress_responses))
         .layer(cache_control)
         .layer(no_sniff)
         .layer(no_frames)

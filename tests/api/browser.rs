@@ -110,3 +110,24 @@ async fn large_answers_are_compressed_and_nothing_is_cached() {
         assert_eq!(header(response, "referrer-policy"), Some("no-referrer"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compression_can_be_left_to_a_proxy() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("COMPRESS_RESPONSES", "false")])
+        .await
+        .expect("SQLite");
+    let token = app.token(Role::Admin).await;
+    let request = Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("accept-encoding", "gzip, br")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::from(
+            json!({ "query": "{ patients(first: 50) { nodes { name email phone } } }" })
+                .to_string(),
+        ))
+        .expect("request");
+    let response = app.send(request).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+    assert!(response.text.len() > 1024, "large enough to compress");
+    assert_eq!(header(&response, "content-encoding"), None);
+}
