@@ -10,6 +10,7 @@ mod memory;
 mod redis_store;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -121,6 +122,44 @@ impl EntityCache {
         metrics::counter!("cache_misses_total", "kind" => kind.as_str())
             .increment(ids.len() as u64 - hits);
         found
+    }
+
+    /// Cache-aside for a read by ids: the cached entities that `admits` accepts (the rule the
+    /// database query applies), then `load` for the misses, whose rows are cached.
+    /// `key_of` gives an entity's clinic and id.
+    pub async fn read_through<T, E, Fut>(
+        &self,
+        kind: Kind,
+        clinic_id: i64,
+        ids: &[i64],
+        admits: impl Fn(&T) -> bool,
+        key_of: impl Fn(&T) -> (i64, i64),
+        load: impl FnOnce(Vec<i64>) -> Fut,
+    ) -> Result<Vec<T>, E>
+    where
+        T: Serialize + DeserializeOwned,
+        Fut: Future<Output = Result<Vec<T>, E>>,
+    {
+        let cached = self.get_many::<T>(kind, clinic_id, ids).await;
+        let misses: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !cached.contains_key(id))
+            .collect();
+        let mut found: Vec<T> = cached.into_values().filter(|e| admits(e)).collect();
+        if !misses.is_empty() {
+            let loaded = load(misses).await?;
+            self.fill(
+                kind,
+                loaded.iter().map(|entity| {
+                    let (clinic, id) = key_of(entity);
+                    (clinic, id, entity)
+                }),
+            )
+            .await;
+            found.extend(loaded);
+        }
+        Ok(found)
     }
 
     /// Stores entities just read from the database.

@@ -1,4 +1,5 @@
 //! Text normalisation shared by writes and searches, so both databases compare the same bytes.
+use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
 /// Case-folded, NFC-normalised text: SQLite's `lower()` folds ASCII only, so folding happens here,
@@ -17,6 +18,15 @@ pub fn escape_like(text: &str) -> String {
         escaped.push(c);
     }
     escaped
+}
+
+/// The lowercase hex SHA-256 of `text` (persisted-query hashes, keys that must not carry
+/// personal data).
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -6,15 +6,14 @@ use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, REFERRER_POLICY, RETRY_AFTER,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use axum::http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, Version};
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::compression::{CompressionLayer, CompressionLevel};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use super::REQUEST_ID;
 use crate::config::CorsOrigins;
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Responses smaller than this are sent as they are: compressing them costs more than it saves.
 const COMPRESS_ABOVE_BYTES: u16 = 1024;

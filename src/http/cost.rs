@@ -1,15 +1,17 @@
 //! How many operations a GraphQL document runs, for rate limiting: the root fields of the
 //! selected operation, with aliases and fragments spread at the root counted too.
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+    ExecutableDocument, OperationDefinition, Selection, SelectionSet,
 };
+
+use crate::graphql::operation::selected_operation;
 
 /// Fragments nested deeper than this at the root are not followed (a valid document never
 /// needs it; an invalid one is refused by validation anyway).
 const MAX_FRAGMENT_DEPTH: usize = 8;
 
 pub(super) fn root_fields(document: &ExecutableDocument, operation_name: Option<&str>) -> u32 {
-    operation(document, operation_name)
+    selected_operation(document, operation_name)
         .map_or(1, |op: &OperationDefinition| {
             count(document, &op.selection_set.node, 0)
         })
@@ -23,7 +25,9 @@ pub(super) fn first_root_field(
 ) -> Option<String> {
     first_field(
         document,
-        &operation(document, operation_name)?.selection_set.node,
+        &selected_operation(document, operation_name)?
+            .selection_set
+            .node,
         0,
     )
 }
@@ -49,20 +53,6 @@ fn first_field(
                 .get(&spread.node.fragment_name.node)
                 .and_then(|f| first_field(document, &f.node.selection_set.node, depth + 1)),
         })
-}
-
-fn operation<'a>(
-    document: &'a ExecutableDocument,
-    operation_name: Option<&str>,
-) -> Option<&'a OperationDefinition> {
-    match (&document.operations, operation_name) {
-        (DocumentOperations::Single(op), _) => Some(&op.node),
-        (DocumentOperations::Multiple(ops), Some(name)) => ops
-            .iter()
-            .find(|(op_name, _)| op_name.as_str() == name)
-            .map(|(_, op)| &op.node),
-        (DocumentOperations::Multiple(ops), None) => ops.values().next().map(|op| &op.node),
-    }
 }
 
 fn count(document: &ExecutableDocument, selections: &SelectionSet, depth: usize) -> u32 {

@@ -40,22 +40,25 @@ struct WireRequest {
 /// The request id set by the request-id layer.
 pub(super) fn request_id(headers: &HeaderMap) -> String {
     headers
-        .get("x-request-id")
+        .get(&super::REQUEST_ID)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-")
         .to_owned()
+}
+
+/// The token of an `Authorization: Bearer …` value.
+pub(super) fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 pub(super) fn authenticate(tokens: &TokenService, headers: &HeaderMap) -> Authentication {
     let Some(header) = headers.get(AUTHORIZATION) else {
         return Authentication::Anonymous;
     };
-    let token = header.to_str().ok().and_then(|value| {
-        let (scheme, token) = value.split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then_some(token.trim())
-    });
+    let token = header.to_str().ok().and_then(bearer_token);
     match token.map(|t| tokens.verify(t)) {
         Some(Ok(caller)) => Authentication::Authenticated(caller),
         Some(Err(reason)) => {

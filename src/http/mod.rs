@@ -31,7 +31,7 @@ use crate::persisted::PersistedQueries;
 /// Requests larger than this are refused with 413 before they are read further.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Everything the handlers share. Cheap to clone; nothing in it is per-instance state that a
 /// second instance would disagree with.

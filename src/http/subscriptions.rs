@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::AppState;
 use super::client_ip::ClientIp;
+use super::graphql::{bearer_token, request_id};
 use crate::core::context::{Authentication, RequestContext, SessionExpiry};
 use crate::core::error::AppError;
 use crate::graphql::loaders;
@@ -24,11 +25,7 @@ pub async fn graphql_ws(
     protocol: GraphQLProtocol,
     websocket: WebSocketUpgrade,
 ) -> Response {
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_owned();
+    let request_id = request_id(&headers);
     websocket
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |stream| {
@@ -47,14 +44,11 @@ fn token(payload: &Value) -> Option<&str> {
     if let Some(token) = payload.get("token").and_then(Value::as_str) {
         return Some(token);
     }
-    let header = payload
+    payload
         .get("Authorization")
         .or_else(|| payload.get("authorization"))
-        .and_then(Value::as_str)?;
-    let (scheme, token) = header.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then_some(token.trim())
+        .and_then(Value::as_str)
+        .and_then(bearer_token)
 }
 
 async fn connection_init(

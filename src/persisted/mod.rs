@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
+use crate::core::text::sha256_hex;
 use crate::redis::Redis;
 
 /// How long a registered document is kept (it is registered again when it comes back).
@@ -43,10 +43,7 @@ pub struct PersistedQueries {
 
 /// The lowercase hex SHA-256 of a document, as APQ clients compute it.
 pub fn hash(document: &str) -> String {
-    Sha256::digest(document.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha256_hex(document)
 }
 
 impl PersistedQueries {

@@ -9,10 +9,9 @@ use std::num::NonZeroU32;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 use self::local::LocalBuckets;
 use crate::config::RateLimits;
+use crate::core::text::sha256_hex;
 use crate::redis::Redis;
 
 static GCRA: LazyLock<redis::Script> =
@@ -103,7 +102,7 @@ impl RateLimiter {
     pub async fn charge_login(&self, ip: IpAddr, email: &str) -> Result<(), Limited> {
         let limit = NonZeroU32::new(self.limits.login_per_minute).unwrap_or(NonZeroU32::MIN);
         // The address itself is personal data: Redis only ever sees a digest of it.
-        let email = digest(&email.trim().to_lowercase());
+        let email = sha256_hex(&email.trim().to_lowercase());
         let buckets = [
             (Bucket::LoginIp, ip.to_string()),
             (Bucket::LoginEmail, email),
@@ -153,13 +152,6 @@ impl RateLimiter {
 fn refused(limit: &'static str, retry_after: Duration) -> Limited {
     metrics::counter!("rate_limited_total", "limit" => limit).increment(1);
     Limited { retry_after }
-}
-
-fn digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 #[cfg(test)]

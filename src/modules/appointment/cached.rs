@@ -49,29 +49,17 @@ impl AppointmentRepository for CachedAppointmentRepository {
     }
 
     async fn find_many(&self, scope: &Scope, ids: &[i64]) -> DbResult<Vec<Appointment>> {
-        let mut cached = self
-            .cache
-            .get_many::<Appointment>(Kind::Appointment, scope.clinic_id, ids)
-            .await;
-        let misses: Vec<i64> = ids
-            .iter()
-            .copied()
-            .filter(|id| !cached.contains_key(id))
-            .collect();
         // A cached row outside the scope is treated as the database would: not there.
-        cached.retain(|_, a| scope.admits(a.clinic_id, a.patient_id));
-        let mut found: Vec<Appointment> = cached.into_values().collect();
-        if !misses.is_empty() {
-            let loaded = self.inner.find_many(scope, &misses).await?;
-            self.cache
-                .fill(
-                    Kind::Appointment,
-                    loaded.iter().map(|a| (a.clinic_id, a.id, a)),
-                )
-                .await;
-            found.extend(loaded);
-        }
-        Ok(found)
+        self.cache
+            .read_through(
+                Kind::Appointment,
+                scope.clinic_id,
+                ids,
+                |a: &Appointment| scope.admits(a.clinic_id, a.patient_id),
+                |a| (a.clinic_id, a.id),
+                async |misses| self.inner.find_many(scope, &misses).await,
+            )
+            .await
     }
 
     async fn list(

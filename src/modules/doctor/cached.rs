@@ -28,25 +28,16 @@ impl DoctorRepository for CachedDoctorRepository {
     }
 
     async fn find_many(&self, clinic_id: i64, ids: &[i64]) -> DbResult<Vec<Doctor>> {
-        let mut cached = self
-            .cache
-            .get_many::<Doctor>(Kind::Doctor, clinic_id, ids)
-            .await;
-        let misses: Vec<i64> = ids
-            .iter()
-            .copied()
-            .filter(|id| !cached.contains_key(id))
-            .collect();
-        cached.retain(|_, doctor| doctor.clinic_id == clinic_id);
-        let mut found: Vec<Doctor> = cached.into_values().collect();
-        if !misses.is_empty() {
-            let loaded = self.inner.find_many(clinic_id, &misses).await?;
-            self.cache
-                .fill(Kind::Doctor, loaded.iter().map(|d| (d.clinic_id, d.id, d)))
-                .await;
-            found.extend(loaded);
-        }
-        Ok(found)
+        self.cache
+            .read_through(
+                Kind::Doctor,
+                clinic_id,
+                ids,
+                |doctor: &Doctor| doctor.clinic_id == clinic_id,
+                |doctor| (doctor.clinic_id, doctor.id),
+                async |misses| self.inner.find_many(clinic_id, &misses).await,
+            )
+            .await
     }
 
     async fn find_by_user(&self, clinic_id: i64, user_id: i64) -> DbResult<Option<Doctor>> {

@@ -63,26 +63,17 @@ impl PatientRepository for CachedPatientRepository {
             .copied()
             .filter(|&id| scope.patient_id.is_none_or(|own| own == id))
             .collect();
-        let mut cached = self
-            .cache
-            .get_many::<Patient>(Kind::Patient, scope.clinic_id, &ids)
-            .await;
         // The database query's rule, applied to cached rows as well.
-        cached.retain(|_, patient| scope.admits(patient.clinic_id, patient.id));
-        let misses: Vec<i64> = ids
-            .iter()
-            .copied()
-            .filter(|id| !cached.contains_key(id))
-            .collect();
-        let mut found: Vec<Patient> = cached.into_values().collect();
-        if !misses.is_empty() {
-            let loaded = self.inner.find_many(scope, &misses).await?;
-            self.cache
-                .fill(Kind::Patient, loaded.iter().map(|p| (p.clinic_id, p.id, p)))
-                .await;
-            found.extend(loaded);
-        }
-        Ok(found)
+        self.cache
+            .read_through(
+                Kind::Patient,
+                scope.clinic_id,
+                &ids,
+                |patient: &Patient| scope.admits(patient.clinic_id, patient.id),
+                |patient| (patient.clinic_id, patient.id),
+                async |misses| self.inner.find_many(scope, &misses).await,
+            )
+            .await
     }
 
     async fn list_per_doctor(
