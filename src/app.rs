@@ -14,6 +14,9 @@ use crate::http::AppState;
 use crate::modules::appointment::cached::CachedAppointmentRepository;
 use crate::modules::appointment::repository::{AppointmentRepository, DieselAppointmentRepository};
 use crate::modules::appointment::service::AppointmentService;
+use crate::modules::audit::repository::{AuditRepository, DieselAuditRepository};
+use crate::modules::audit::service::AuditService;
+use crate::modules::audit::writer::AuditWriter;
 use crate::modules::auth::repository::{DieselUserRepository, UserRepository};
 use crate::modules::auth::service::AuthService;
 use crate::modules::clinic::cached::CachedClinicRepository;
@@ -42,6 +45,7 @@ pub struct Repositories {
     pub patients: Arc<dyn PatientRepository>,
     pub appointments: Arc<dyn AppointmentRepository>,
     pub prescriptions: Arc<dyn PrescriptionRepository>,
+    pub audit: Arc<dyn AuditRepository>,
 }
 
 impl Repositories {
@@ -54,7 +58,15 @@ impl Repositories {
             patients: Arc::new(DieselPatientRepository::new(pool.clone())),
             appointments: Arc::new(DieselAppointmentRepository::new(pool.clone())),
             prescriptions: Arc::new(DieselPrescriptionRepository::new(pool.clone())),
+            audit: Arc::new(DieselAuditRepository::new(pool.clone())),
         }
+    }
+
+    /// The audit trail written through a pool of its own, so the background writer never takes
+    /// a connection a request is waiting for (nor shows up in a request's statements).
+    pub fn with_audit_pool(mut self, pool: &DbPool) -> Self {
+        self.audit = Arc::new(DieselAuditRepository::new(pool.clone()));
+        self
     }
 
     /// Reads by id through the entity cache; writes invalidate it.
@@ -81,6 +93,10 @@ pub struct Shared {
     pub events: EventBus,
     pub limiter: Arc<RateLimiter>,
 }
+
+/// Connections of the audit writer's pool: it writes one batch at a time, and a second
+/// connection serves `auditEvents` reads meanwhile.
+pub const AUDIT_POOL_SIZE: u32 = 2;
 
 /// Entries the in-process cache holds at most (a few hundred bytes each).
 const MEMORY_CACHE_ENTRIES: u64 = 100_000;
@@ -148,9 +164,13 @@ pub struct Services {
     pub doctors: Arc<DoctorService>,
     pub appointments: Arc<AppointmentService>,
     pub prescriptions: Arc<PrescriptionService>,
+    pub audit: Arc<AuditService>,
+    /// Stores what requests recorded in the audit trail.
+    pub audit_writer: AuditWriter,
 }
 
 impl Services {
+    /// Must run inside the Tokio runtime: it starts the audit writer.
     pub fn new(
         config: &Config,
         repositories: &Repositories,
@@ -187,6 +207,8 @@ impl Services {
                 repositories.appointments.clone(),
                 repositories.doctors.clone(),
             )),
+            audit: Arc::new(AuditService::new(repositories.audit.clone())),
+            audit_writer: AuditWriter::start(repositories.audit.clone()),
             tokens,
         })
     }
@@ -217,6 +239,7 @@ pub fn app_state(
         limits: config.limits,
         cors_origins: config.cors_origins.clone(),
         metrics_apart: config.metrics_addr.is_some(),
+        audit: services.audit_writer.clone(),
         persisted: Arc::new(PersistedQueries::new(
             shared.redis.clone(),
             config.persisted_allow_list.as_deref().cloned(),

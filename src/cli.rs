@@ -238,7 +238,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(applied, backend = pool.backend_name(), "migrations checked");
     }
     let shared = Shared::from_config(&config)?;
-    let repos = Repositories::cached(&pool, &shared.cache);
+    let audit_pool = DbPool::connect(&config.database_url, crate::app::AUDIT_POOL_SIZE).await?;
+    let repos = Repositories::cached(&pool, &shared.cache).with_audit_pool(&audit_pool);
     let services = Services::new(&config, &repos, &shared)?;
     let shutdown = shutdown_signal()?;
     let listener = TcpListener::bind(config.bind_addr).await?;
@@ -279,6 +280,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         });
     }
     let app = crate::http::router(state);
+    let audit = services.audit_writer.clone();
     tracing::info!(%address, redis = shared.redis.is_some(), "clinicgraph listening");
     axum::serve(
         listener,
@@ -286,6 +288,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown)
     .await?;
+    // Requests have finished; what they recorded must reach the database before we exit.
+    audit.flush().await;
     tracing::info!("shut down cleanly");
     Ok(())
 }

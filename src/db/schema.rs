@@ -127,3 +127,22 @@ diesel::allow_tables_to_appear_in_same_query!(
     prescriptions,
     clinic_patient_counts
 );
+
+diesel::table! {
+    audit_events (id) {
+        id -> BigInt,
+        occurred_at -> Timestamp,
+        clinic_id -> BigInt,
+        actor_id -> BigInt,
+        actor_email -> Text,
+        actor_role -> Text,
+        action -> Text,
+        entity_type -> Text,
+        entity_ids -> Text,
+        patient_id -> Nullable<BigInt>,
+        field -> Nullable<Text>,
+        outcome -> Text,
+        request_id -> Text,
+        client_ip -> Text,
+    }
+}

@@ -5,6 +5,7 @@ use serde::Serialize;
 use super::pagination::PageInfo;
 use crate::core::pagination::{Page, encode_cursor};
 use crate::modules::appointment::resolvers::AppointmentObject;
+use crate::modules::audit::resolvers::AuditEventObject;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::patient::resolvers::PatientObject;
 use crate::modules::prescription::resolvers::PrescriptionObject;
@@ -15,6 +16,7 @@ use crate::modules::prescription::resolvers::PrescriptionObject;
 #[graphql(concrete(name = "DoctorConnection", params(DoctorObject)))]
 #[graphql(concrete(name = "AppointmentConnection", params(AppointmentObject)))]
 #[graphql(concrete(name = "PrescriptionConnection", params(PrescriptionObject)))]
+#[graphql(concrete(name = "AuditEventConnection", params(AuditEventObject)))]
 pub struct Connection<T: OutputType>
 where
     Edge<T>: OutputType,
@@ -31,6 +33,7 @@ where
 #[graphql(concrete(name = "DoctorEdge", params(DoctorObject)))]
 #[graphql(concrete(name = "AppointmentEdge", params(AppointmentObject)))]
 #[graphql(concrete(name = "PrescriptionEdge", params(PrescriptionObject)))]
+#[graphql(concrete(name = "AuditEventEdge", params(AuditEventObject)))]
 pub struct Edge<T: OutputType> {
     pub cursor: String,
     pub node: T,
@@ -80,7 +83,12 @@ where
             start_cursor,
             end_cursor,
         };
-        let nodes: Vec<T> = page.items.into_iter().map(node_of).collect();
+        // Building a node records its read in the audit trail: only rows the client sees.
+        let nodes: Vec<T> = if wants_edges || selection.field("nodes").exists() {
+            page.items.into_iter().map(node_of).collect()
+        } else {
+            Vec::new()
+        };
         let edges = cursors
             .into_iter()
             .zip(&nodes)

@@ -4,6 +4,8 @@ use async_graphql::{Context, Guard};
 use crate::core::auth::{Caller, Role};
 use crate::core::context::RequestContext;
 use crate::core::error::{AppError, AppResult};
+use crate::modules::audit::model::{AuditEntity, Audited};
+use crate::modules::audit::trail::{self, Refused};
 
 /// The caller of this request, or UNAUTHENTICATED.
 pub fn caller<'a>(ctx: &Context<'a>) -> AppResult<&'a Caller> {
@@ -12,14 +14,35 @@ pub fn caller<'a>(ctx: &Context<'a>) -> AppResult<&'a Caller> {
         .caller()
 }
 
-/// Lets a field run only for callers holding one of `roles`; FORBIDDEN otherwise.
+/// Lets a field run only for callers holding one of `roles`; FORBIDDEN otherwise. Refusals
+/// of root mutations and of fields of audited records go into the audit trail.
 pub struct RoleGuard {
     roles: &'static [Role],
+    refused: Refused,
 }
 
 impl RoleGuard {
     pub fn new(roles: &'static [Role]) -> Self {
-        Self { roles }
+        Self {
+            roles,
+            refused: Refused::Mutation,
+        }
+    }
+
+    /// A guard on a field of `record`, so a refusal is recorded against it.
+    pub fn of(roles: &'static [Role], record: &impl Audited) -> Self {
+        Self {
+            roles,
+            refused: Refused::FieldOf(record.audit_subject()),
+        }
+    }
+
+    /// A guard on a root field that reads records of `entity`.
+    pub fn reading(roles: &'static [Role], entity: AuditEntity) -> Self {
+        Self {
+            roles,
+            refused: Refused::Read(entity),
+        }
     }
 }
 
@@ -29,6 +52,7 @@ impl Guard for RoleGuard {
         if caller.has_any_role(self.roles) {
             Ok(())
         } else {
+            trail::refused(ctx, self.refused);
             let allowed: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
             Err(AppError::forbidden(format!(
                 "this field needs one of the roles {}",

@@ -8,6 +8,8 @@ use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
 use crate::modules::appointment::resolvers::AppointmentObject;
 use crate::modules::appointment::service::AppointmentService;
+use crate::modules::audit::model::AuditEntity;
+use crate::modules::audit::trail;
 use crate::modules::auth::resolvers::UserObject;
 use crate::modules::auth::service::AuthService;
 use crate::modules::clinic::resolvers::ClinicObject;
@@ -44,8 +46,12 @@ impl NodeQuery {
         };
         match node_type {
             NodeType::Patient => {
-                let patient = ctx.data::<Arc<PatientService>>()?.get(caller, key).await?;
-                Ok(Some(Node::Patient(PatientObject(patient))))
+                let service = ctx.data::<Arc<PatientService>>()?;
+                let patient = trail::lookup(ctx, AuditEntity::Patient, Ok(key), |key| {
+                    service.get(caller, key)
+                })
+                .await?;
+                Ok(Some(Node::Patient(PatientObject::read(ctx, patient))))
             }
             NodeType::User => {
                 let user = ctx.data::<Arc<AuthService>>()?.user(caller, key).await?;
@@ -63,18 +69,25 @@ impl NodeQuery {
                 Ok(Some(Node::Doctor(DoctorObject(doctor))))
             }
             NodeType::Appointment => {
-                let appointment = ctx
-                    .data::<Arc<AppointmentService>>()?
-                    .get(caller, key)
-                    .await?;
-                Ok(Some(Node::Appointment(AppointmentObject(appointment))))
+                let service = ctx.data::<Arc<AppointmentService>>()?;
+                let appointment = trail::lookup(ctx, AuditEntity::Appointment, Ok(key), |key| {
+                    service.get(caller, key)
+                })
+                .await?;
+                Ok(Some(Node::Appointment(AppointmentObject::read(
+                    ctx,
+                    appointment,
+                ))))
             }
             NodeType::Prescription => {
-                let prescription = ctx
-                    .data::<Arc<PrescriptionService>>()?
-                    .get(caller, key)
-                    .await?;
-                Ok(Some(Node::Prescription(PrescriptionObject(prescription))))
+                let service = ctx.data::<Arc<PrescriptionService>>()?;
+                let entity = AuditEntity::Prescription;
+                let prescription =
+                    trail::lookup(ctx, entity, Ok(key), |key| service.get(caller, key)).await?;
+                Ok(Some(Node::Prescription(PrescriptionObject::read(
+                    ctx,
+                    prescription,
+                ))))
             }
         }
     }

@@ -7,6 +7,8 @@ use crate::app::Services;
 use crate::config::GraphqlLimits;
 use crate::modules::appointment::resolvers::{AppointmentMutation, AppointmentQuery};
 use crate::modules::appointment::subscription::AppointmentSubscription;
+use crate::modules::audit::extension::AuditExtension;
+use crate::modules::audit::resolvers::AuditQuery;
 use crate::modules::auth::resolvers::{AuthMutation, AuthQuery};
 use crate::modules::clinic::resolvers::ClinicQuery;
 use crate::modules::doctor::resolvers::{DoctorMutation, DoctorQuery};
@@ -22,6 +24,7 @@ pub struct QueryRoot(
     DoctorQuery,
     AppointmentQuery,
     PrescriptionQuery,
+    AuditQuery,
     NodeQuery,
 );
 
@@ -62,10 +65,13 @@ pub fn build_schema(services: &Services, settings: SchemaSettings) -> AppSchema 
     configured(services, settings).finish()
 }
 
-/// The same schema for the WebSocket endpoint, which runs subscriptions only.
+/// The same schema for the WebSocket endpoint, which runs subscriptions only. Each event's
+/// audit trail is written as it is sent; over HTTP the handler does this per request, since any
+/// extension costs every field of every query a detour through the extension chain.
 pub fn build_subscription_schema(services: &Services, settings: SchemaSettings) -> AppSchema {
     configured(services, settings)
         .extension(SubscriptionsOnly)
+        .extension(AuditExtension::new(services.audit_writer.clone()))
         .finish()
 }
 
@@ -79,7 +85,8 @@ fn configured(
         .data(services.patients.clone())
         .data(services.doctors.clone())
         .data(services.appointments.clone())
-        .data(services.prescriptions.clone());
+        .data(services.prescriptions.clone())
+        .data(services.audit.clone());
     if !settings.suggestions {
         builder = builder.disable_suggestions();
     }

@@ -1,6 +1,7 @@
 //! Running one GraphQL operation and shaping its answer: a fresh DataLoader per request, no
 //! mutations over GET, 400 without `data` for request errors, and every error given a code and
 //! the request id.
+use std::sync::Arc;
 use std::time::Instant;
 
 use async_graphql::parser::types::OperationType;
@@ -15,6 +16,7 @@ use crate::core::context::{Authentication, RequestContext};
 use crate::graphql::batching::BatchQueue;
 use crate::graphql::loaders;
 use crate::graphql::operation::operation_type;
+use crate::modules::audit::trail::AuditTrail;
 
 pub(super) fn build_request(
     repositories: &Repositories,
@@ -204,6 +206,10 @@ async fn run(
             .to_string(),
         );
     }
+    // What the request reads and changes is recorded here, and written whatever the outcome:
+    // a query cut off by the time limit may already have read records.
+    let trail = Arc::new(AuditTrail::default());
+    let request = request.data(trail.clone());
     let run = async {
         match batches {
             Some(queue) => queue.drive(state.schema.execute(request)).await,
@@ -212,20 +218,21 @@ async fn run(
     };
     // A mutation is never cut off: stopped mid-write, the client could not know what happened.
     let response = if kind == Some(OperationType::Mutation) {
-        run.await
+        Some(run.await)
     } else {
+        tokio::time::timeout(state.limits.request_timeout, run)
+            .await
+            .ok()
+    };
+    state.audit.submit(trail.take()).await;
+    let Some(response) = response else {
         let limit = state.limits.request_timeout;
-        match tokio::time::timeout(limit, run).await {
-            Ok(response) => response,
-            Err(_) => {
-                tracing::warn!(limit_ms = limit.as_millis() as u64, "query timed out");
-                let message = format!("the query took longer than {} ms", limit.as_millis());
-                return Answer::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    problem_body("TIMEOUT", &message, request_id).to_string(),
-                );
-            }
-        }
+        tracing::warn!(limit_ms = limit.as_millis() as u64, "query timed out");
+        let message = format!("the query took longer than {} ms", limit.as_millis());
+        return Answer::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            problem_body("TIMEOUT", &message, request_id).to_string(),
+        );
     };
     if response.errors.is_empty() {
         // The common case needs no reshaping: serialise straight to text.

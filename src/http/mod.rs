@@ -26,6 +26,7 @@ use crate::config::{CorsOrigins, GraphqlLimits};
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::graphql::AppSchema;
+use crate::modules::audit::writer::AuditWriter;
 use crate::persisted::PersistedQueries;
 
 /// Requests larger than this are refused with 413 before they are read further.
@@ -55,6 +56,8 @@ pub struct AppState {
     pub persisted: Arc<PersistedQueries>,
     /// `/metrics` is served by [`metrics_router`] on its own address instead of here.
     pub metrics_apart: bool,
+    /// Stores what each request recorded in the audit trail.
+    pub audit: AuditWriter,
 }
 
 /// `/metrics` alone, for `METRICS_ADDR` (a port the load balancer does not expose).

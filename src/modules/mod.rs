@@ -1,5 +1,6 @@
 //! One folder per feature: model, repository, service, input, resolvers, loaders.
 pub mod appointment;
+pub mod audit;
 pub mod auth;
 pub mod clinic;
 pub mod doctor;

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod appointments;
+mod audit;
 mod auth;
 mod browser;
 mod cache;

@@ -174,6 +174,20 @@ async fn without_redis_events_reach_subscribers_of_the_same_process() {
     let (events, complete) = subscriber.events().await;
     assert!(complete, "{events:?}");
     assert_eq!(change(&events[0]), ("SCHEDULED", id.as_str()));
+
+    // The appointment the event carried is in the audit trail as read by the subscriber (the
+    // mutation that scheduled it records SCHEDULE_APPOINTMENT, not a read).
+    let reads = "{ auditEvents(filter: {action: READ}) { nodes { entityType entityIds } } }";
+    let read = json!({ "entityType": "APPOINTMENT", "entityIds": [id] });
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let nodes = server.ok(&admin, reads, json!({})).await["auditEvents"]["nodes"].clone();
+        if nodes.as_array().is_some_and(|nodes| nodes.contains(&read)) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{nodes}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,7 +10,7 @@ use super::model::{Appointment, AppointmentFilter, AppointmentStatus};
 use super::repository::AppointmentParent;
 use super::service::{AppointmentService, FRONT_DESK};
 use crate::core::auth::Role;
-use crate::core::error::AppError;
+use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::MAX_PAGE_SIZE;
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
@@ -20,6 +20,8 @@ use crate::graphql::connection::{
 };
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
+use crate::modules::audit::model::{AuditAction, AuditEntity};
+use crate::modules::audit::trail;
 use crate::modules::clinic::loaders::ClinicKey;
 use crate::modules::clinic::resolvers::ClinicObject;
 use crate::modules::doctor::loaders::DoctorKey;
@@ -35,8 +37,8 @@ fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<AppointmentService>> {
     ctx.data::<Arc<AppointmentService>>()
 }
 
-fn appointment_key(id: &ID) -> Result<i64> {
-    Ok(ids::decode_as(NodeType::Appointment, id).ok_or(AppError::NotFound("appointment"))?)
+fn appointment_key(id: &ID) -> AppResult<i64> {
+    ids::decode_as(NodeType::Appointment, id).ok_or(AppError::NotFound("appointment"))
 }
 
 pub fn cursor_of(appointment: &Appointment) -> KeyCursor {
@@ -73,13 +75,21 @@ pub async fn appointments_of(
         nested_page(rows, size),
         total,
         cursor_of,
-        AppointmentObject,
+        |appointment| AppointmentObject::read(ctx, appointment),
     ))
 }
 
 /// A visit of a patient to a doctor.
 #[derive(Clone)]
 pub struct AppointmentObject(pub Appointment);
+
+impl AppointmentObject {
+    /// The appointment on its way to the caller: recorded in the audit trail.
+    pub fn read(ctx: &Context<'_>, appointment: Appointment) -> Self {
+        trail::read(ctx, &appointment);
+        Self(appointment)
+    }
+}
 
 #[Object(name = "Appointment")]
 impl AppointmentObject {
@@ -92,7 +102,7 @@ impl AppointmentObject {
             .load_one(PatientKey(self.0.patient_id))
             .await?
             .ok_or(AppError::PatientNotFound)?;
-        Ok(PatientObject(patient))
+        Ok(PatientObject::read(ctx, patient))
     }
 
     async fn doctor(&self, ctx: &Context<'_>) -> Result<DoctorObject> {
@@ -144,7 +154,7 @@ impl AppointmentObject {
     // Counted as 10 for the complexity limit: a visit rarely has more, and weighing it at 100
     // would refuse ordinary nested pages.
     #[graphql(
-        guard = "RoleGuard::new(PRESCRIPTION_READERS)",
+        guard = "RoleGuard::of(PRESCRIPTION_READERS, &self.0)",
         complexity = "10 * child_complexity + 1"
     )]
     async fn prescriptions(&self, ctx: &Context<'_>) -> Result<Vec<PrescriptionObject>> {
@@ -155,7 +165,10 @@ impl AppointmentObject {
             fetch: MAX_PAGE_SIZE,
         };
         let rows = loaders(ctx)?.load_one(key).await?.unwrap_or_default();
-        Ok(rows.into_iter().map(PrescriptionObject).collect())
+        Ok(rows
+            .into_iter()
+            .map(|prescription| PrescriptionObject::read(ctx, prescription))
+            .collect())
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
@@ -174,10 +187,13 @@ pub struct AppointmentQuery;
 impl AppointmentQuery {
     /// An appointment of the caller's clinic (a PATIENT: only their own).
     async fn appointment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<AppointmentObject>> {
-        let appointment = service(ctx)?
-            .get(caller(ctx)?, appointment_key(&id)?)
-            .await?;
-        Ok(Some(AppointmentObject(appointment)))
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let entity = AuditEntity::Appointment;
+        let appointment = trail::lookup(ctx, entity, appointment_key(&id), |key| {
+            service.get(caller, key)
+        })
+        .await?;
+        Ok(Some(AppointmentObject::read(ctx, appointment)))
     }
 
     /// Appointments by start time, earliest first.
@@ -202,7 +218,8 @@ impl AppointmentQuery {
         };
         let page = service.list(caller, &filter, args).await?;
         let count = service.count(caller, &filter);
-        respond(ctx, page, count, cursor_of, AppointmentObject).await
+        let node = |appointment| AppointmentObject::read(ctx, appointment);
+        respond(ctx, page, count, cursor_of, node).await
     }
 }
 
@@ -217,7 +234,9 @@ impl AppointmentMutation {
         ctx: &Context<'_>,
         input: ScheduleAppointmentInput,
     ) -> Result<AppointmentObject> {
-        let appointment = service(ctx)?.schedule(caller(ctx)?, input.into()).await?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let work = service.schedule(caller, input.into());
+        let appointment = trail::create(ctx, AuditAction::ScheduleAppointment, work).await?;
         Ok(AppointmentObject(appointment))
     }
 
@@ -229,39 +248,46 @@ impl AppointmentMutation {
         id: ID,
         input: RescheduleAppointmentInput,
     ) -> Result<AppointmentObject> {
-        let appointment = service(ctx)?
-            .reschedule(
-                caller(ctx)?,
-                appointment_key(&id)?,
-                input.scheduled_at,
-                input.duration_minutes,
-            )
-            .await?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let action = AuditAction::RescheduleAppointment;
+        let appointment = trail::write(ctx, action, appointment_key(&id), |key| {
+            service.reschedule(caller, key, input.scheduled_at, input.duration_minutes)
+        })
+        .await?;
         Ok(AppointmentObject(appointment))
     }
 
     #[graphql(guard = "RoleGuard::new(FRONT_DESK)")]
     async fn confirm_appointment(&self, ctx: &Context<'_>, id: ID) -> Result<AppointmentObject> {
-        let appointment = service(ctx)?
-            .confirm(caller(ctx)?, appointment_key(&id)?)
-            .await?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let action = AuditAction::ConfirmAppointment;
+        let appointment = trail::write(ctx, action, appointment_key(&id), |key| {
+            service.confirm(caller, key)
+        })
+        .await?;
         Ok(AppointmentObject(appointment))
     }
 
     #[graphql(guard = "RoleGuard::new(FRONT_DESK)")]
     async fn check_in_appointment(&self, ctx: &Context<'_>, id: ID) -> Result<AppointmentObject> {
-        let appointment = service(ctx)?
-            .check_in(caller(ctx)?, appointment_key(&id)?)
-            .await?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let action = AuditAction::CheckInAppointment;
+        let appointment = trail::write(ctx, action, appointment_key(&id), |key| {
+            service.check_in(caller, key)
+        })
+        .await?;
         Ok(AppointmentObject(appointment))
     }
 
     /// By the appointment's own doctor, after check-in.
     #[graphql(guard = "RoleGuard::new(&[Role::Doctor])")]
     async fn complete_appointment(&self, ctx: &Context<'_>, id: ID) -> Result<AppointmentObject> {
-        let appointment = service(ctx)?
-            .complete(caller(ctx)?, appointment_key(&id)?)
-            .await?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let action = AuditAction::CompleteAppointment;
+        let appointment = trail::write(ctx, action, appointment_key(&id), |key| {
+            service.complete(caller, key)
+        })
+        .await?;
         Ok(AppointmentObject(appointment))
     }
 
@@ -272,17 +298,23 @@ impl AppointmentMutation {
         id: ID,
         reason: String,
     ) -> Result<AppointmentObject> {
-        let appointment = service(ctx)?
-            .cancel(caller(ctx)?, appointment_key(&id)?, &reason)
-            .await?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let action = AuditAction::CancelAppointment;
+        let appointment = trail::write(ctx, action, appointment_key(&id), |key| {
+            service.cancel(caller, key, &reason)
+        })
+        .await?;
         Ok(AppointmentObject(appointment))
     }
 
     #[graphql(guard = "RoleGuard::new(FRONT_DESK)")]
     async fn mark_no_show(&self, ctx: &Context<'_>, id: ID) -> Result<AppointmentObject> {
-        let appointment = service(ctx)?
-            .mark_no_show(caller(ctx)?, appointment_key(&id)?)
-            .await?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let action = AuditAction::MarkNoShow;
+        let appointment = trail::write(ctx, action, appointment_key(&id), |key| {
+            service.mark_no_show(caller, key)
+        })
+        .await?;
         Ok(AppointmentObject(appointment))
     }
 }

@@ -44,8 +44,8 @@ impl AppointmentChangedEvent {
         self.0.change.into()
     }
 
-    async fn appointment(&self) -> AppointmentObject {
-        AppointmentObject(self.0.appointment.clone())
+    async fn appointment(&self, ctx: &Context<'_>) -> AppointmentObject {
+        AppointmentObject::read(ctx, self.0.appointment.clone())
     }
 }
 

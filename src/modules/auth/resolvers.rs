@@ -47,7 +47,7 @@ impl UserObject {
             .data::<Arc<PatientService>>()?
             .get(caller(ctx)?, patient_id)
             .await?;
-        Ok(Some(PatientObject(patient)))
+        Ok(Some(PatientObject::read(ctx, patient)))
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

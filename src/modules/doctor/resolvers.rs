@@ -8,7 +8,7 @@ use super::input::{CreateDoctorInput, DoctorFilterInput, UpdateDoctorInput};
 use super::model::Doctor;
 use super::service::DoctorService;
 use crate::core::auth::Role;
-use crate::core::error::AppError;
+use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::page_cost;
@@ -19,6 +19,8 @@ use crate::modules::appointment::input::nested_filter;
 use crate::modules::appointment::model::AppointmentStatus;
 use crate::modules::appointment::repository::AppointmentParent;
 use crate::modules::appointment::resolvers::{AppointmentObject, appointments_of};
+use crate::modules::audit::model::AuditAction;
+use crate::modules::audit::trail;
 use crate::modules::clinic::loaders::ClinicKey;
 use crate::modules::clinic::resolvers::ClinicObject;
 use crate::modules::patient::loaders::PatientsOfDoctor;
@@ -28,8 +30,8 @@ fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<DoctorService>> {
     ctx.data::<Arc<DoctorService>>()
 }
 
-fn doctor_key(id: &ID) -> Result<i64> {
-    Ok(ids::decode_as(NodeType::Doctor, id).ok_or(AppError::NotFound("doctor"))?)
+fn doctor_key(id: &ID) -> AppResult<i64> {
+    ids::decode_as(NodeType::Doctor, id).ok_or(AppError::NotFound("doctor"))
 }
 
 fn cursor_of(doctor: &Doctor) -> KeyCursor {
@@ -109,7 +111,7 @@ impl DoctorObject {
             nested_page(rows, size),
             None,
             cursor,
-            PatientObject,
+            |patient| PatientObject::read(ctx, patient),
         ))
     }
 }
@@ -161,7 +163,9 @@ impl DoctorMutation {
         ctx: &Context<'_>,
         input: CreateDoctorInput,
     ) -> Result<DoctorObject> {
-        let doctor = service(ctx)?.create(caller(ctx)?, input.into()).await?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let work = service.create(caller, input.into());
+        let doctor = trail::create(ctx, AuditAction::CreateDoctor, work).await?;
         Ok(DoctorObject(doctor))
     }
 
@@ -172,9 +176,12 @@ impl DoctorMutation {
         id: ID,
         input: UpdateDoctorInput,
     ) -> Result<DoctorObject> {
-        let doctor = service(ctx)?
-            .update(caller(ctx)?, doctor_key(&id)?, input.into())
-            .await?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let action = AuditAction::UpdateDoctor;
+        let doctor = trail::write(ctx, action, doctor_key(&id), |key| {
+            service.update(caller, key, input.into())
+        })
+        .await?;
         Ok(DoctorObject(doctor))
     }
 }

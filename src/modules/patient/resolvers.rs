@@ -8,7 +8,7 @@ use super::input::{CreatePatientInput, PatientFilterInput, PatientOrderInput, Up
 use super::model::{BloodGroup, Patient, PatientCursor, PatientOrder};
 use super::policy;
 use super::service::PatientService;
-use crate::core::error::AppError;
+use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::ConnectionArgs;
 use crate::graphql::connection::page_cost;
@@ -21,6 +21,8 @@ use crate::modules::appointment::loaders::AppointmentCountOf;
 use crate::modules::appointment::model::{AppointmentFilter, AppointmentStatus};
 use crate::modules::appointment::repository::AppointmentParent;
 use crate::modules::appointment::resolvers::{AppointmentObject, appointments_of};
+use crate::modules::audit::model::{AuditAction, AuditEntity, Subject};
+use crate::modules::audit::trail;
 use crate::modules::clinic::loaders::ClinicKey;
 use crate::modules::clinic::resolvers::ClinicObject;
 use crate::modules::doctor::loaders::DoctorKey;
@@ -36,13 +38,21 @@ fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<PatientService>> {
 }
 
 /// A missing or foreign id reads as "no such patient".
-fn patient_key(id: &ID) -> Result<i64> {
-    Ok(ids::decode_as(NodeType::Patient, id).ok_or(AppError::PatientNotFound)?)
+fn patient_key(id: &ID) -> AppResult<i64> {
+    ids::decode_as(NodeType::Patient, id).ok_or(AppError::PatientNotFound)
 }
 
 /// A patient of the caller's clinic.
 #[derive(Clone)]
 pub struct PatientObject(pub Patient);
+
+impl PatientObject {
+    /// The patient on its way to the caller: recorded in the audit trail.
+    pub fn read(ctx: &Context<'_>, patient: Patient) -> Self {
+        trail::read(ctx, &patient);
+        Self(patient)
+    }
+}
 
 #[Object(name = "Patient")]
 impl PatientObject {
@@ -77,7 +87,7 @@ impl PatientObject {
     }
 
     /// Clinical staff only (ADMIN, DOCTOR, NURSE); FORBIDDEN for other roles.
-    #[graphql(guard = "RoleGuard::new(policy::NOTE_READERS)")]
+    #[graphql(guard = "RoleGuard::of(policy::NOTE_READERS, &self.0)")]
     async fn internal_notes(&self) -> Option<&str> {
         self.0.internal_notes.as_deref()
     }
@@ -134,7 +144,7 @@ impl PatientObject {
 
     /// This patient's prescriptions, newest first. Not for RECEPTIONIST.
     #[graphql(
-        guard = "RoleGuard::new(PRESCRIPTION_READERS)",
+        guard = "RoleGuard::of(PRESCRIPTION_READERS, &self.0)",
         complexity = "page_cost(first, None, child_complexity)"
     )]
     async fn prescriptions(
@@ -146,7 +156,7 @@ impl PatientObject {
         prescriptions_of(ctx, PrescriptionParent::Patient, self.0.id, status, first).await
     }
 
-    #[graphql(guard = "RoleGuard::new(PRESCRIPTION_READERS)")]
+    #[graphql(guard = "RoleGuard::of(PRESCRIPTION_READERS, &self.0)")]
     async fn prescription_count(&self, ctx: &Context<'_>) -> Result<i32> {
         let key = PrescriptionCountOf {
             parent: PrescriptionParent::Patient,
@@ -165,9 +175,12 @@ pub struct PatientQuery;
 impl PatientQuery {
     /// A patient by global id. Staff read their clinic's patients; a PATIENT only themself.
     async fn patient(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PatientObject>> {
-        let caller = caller(ctx)?;
-        let patient = service(ctx)?.get(caller, patient_key(&id)?).await?;
-        Ok(Some(PatientObject(patient)))
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let patient = trail::lookup(ctx, AuditEntity::Patient, patient_key(&id), |key| {
+            service.get(caller, key)
+        })
+        .await?;
+        Ok(Some(PatientObject::read(ctx, patient)))
     }
 
     /// A patient by human-readable id (`PAT-000042`).
@@ -179,7 +192,7 @@ impl PatientQuery {
         let patient = service(ctx)?
             .get_by_number(caller(ctx)?, &patient_id)
             .await?;
-        Ok(Some(PatientObject(patient)))
+        Ok(Some(PatientObject::read(ctx, patient)))
     }
 
     /// The clinic's patients, newest first unless `orderBy` says otherwise. Pages hold 20 by
@@ -213,7 +226,8 @@ impl PatientQuery {
         let page = service.list(caller, &filter, order, args).await?;
         let count = service.count(caller, &filter);
         let cursor = |patient: &Patient| PatientCursor::for_patient(patient, order);
-        respond(ctx, page, count, cursor, PatientObject).await
+        let node = |patient| PatientObject::read(ctx, patient);
+        respond(ctx, page, count, cursor, node).await
     }
 }
 
@@ -228,7 +242,9 @@ impl PatientMutation {
         ctx: &Context<'_>,
         input: CreatePatientInput,
     ) -> Result<PatientObject> {
-        let patient = service(ctx)?.create(caller(ctx)?, input.into()).await?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let work = service.create(caller, input.into());
+        let patient = trail::create(ctx, AuditAction::CreatePatient, work).await?;
         Ok(PatientObject(patient))
     }
 
@@ -240,25 +256,38 @@ impl PatientMutation {
         id: ID,
         input: UpdatePatientInput,
     ) -> Result<PatientObject> {
-        let patient = service(ctx)?
-            .update(caller(ctx)?, patient_key(&id)?, input.into())
-            .await?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let action = AuditAction::UpdatePatient;
+        let patient = trail::write(ctx, action, patient_key(&id), |key| {
+            service.update(caller, key, input.into())
+        })
+        .await?;
         Ok(PatientObject(patient))
     }
 
     /// Soft-deletes the patient (ADMIN); `restorePatient` brings it back.
     #[graphql(guard = "RoleGuard::new(policy::ARCHIVERS)")]
     async fn delete_patient(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
-        Ok(service(ctx)?
-            .delete(caller(ctx)?, patient_key(&id)?)
-            .await?)
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let action = AuditAction::DeletePatient;
+        trail::write(ctx, action, patient_key(&id), async |key| {
+            service
+                .delete(caller, key)
+                .await
+                .map(|_| Subject::patient(key))
+        })
+        .await?;
+        Ok(true)
     }
 
     #[graphql(guard = "RoleGuard::new(policy::ARCHIVERS)")]
     async fn restore_patient(&self, ctx: &Context<'_>, id: ID) -> Result<PatientObject> {
-        let patient = service(ctx)?
-            .restore(caller(ctx)?, patient_key(&id)?)
-            .await?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let action = AuditAction::RestorePatient;
+        let patient = trail::write(ctx, action, patient_key(&id), |key| {
+            service.restore(caller, key)
+        })
+        .await?;
         Ok(PatientObject(patient))
     }
 }

@@ -10,7 +10,7 @@ use super::model::{Prescription, PrescriptionStatus};
 use super::repository::PrescriptionParent;
 use super::service::{PrescriptionService, READERS};
 use crate::core::auth::Role;
-use crate::core::error::AppError;
+use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::page_cost;
@@ -22,6 +22,8 @@ use crate::graphql::loaders::loaders;
 use crate::graphql::scalars::Date;
 use crate::modules::appointment::loaders::AppointmentKey;
 use crate::modules::appointment::resolvers::AppointmentObject;
+use crate::modules::audit::model::{AuditAction, AuditEntity};
+use crate::modules::audit::trail;
 use crate::modules::doctor::loaders::DoctorKey;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::patient::loaders::PatientKey;
@@ -31,8 +33,8 @@ fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<PrescriptionService>> {
     ctx.data::<Arc<PrescriptionService>>()
 }
 
-fn prescription_key(id: &ID) -> Result<i64> {
-    Ok(ids::decode_as(NodeType::Prescription, id).ok_or(AppError::NotFound("prescription"))?)
+fn prescription_key(id: &ID) -> AppResult<i64> {
+    ids::decode_as(NodeType::Prescription, id).ok_or(AppError::NotFound("prescription"))
 }
 
 pub fn cursor_of(prescription: &Prescription) -> KeyCursor {
@@ -68,13 +70,21 @@ pub async fn prescriptions_of(
         nested_page(rows, size),
         total,
         cursor_of,
-        PrescriptionObject,
+        |prescription| PrescriptionObject::read(ctx, prescription),
     ))
 }
 
 /// A medication prescribed to a patient by a doctor.
 #[derive(Clone)]
 pub struct PrescriptionObject(pub Prescription);
+
+impl PrescriptionObject {
+    /// The prescription on its way to the caller: recorded in the audit trail.
+    pub fn read(ctx: &Context<'_>, prescription: Prescription) -> Self {
+        trail::read(ctx, &prescription);
+        Self(prescription)
+    }
+}
 
 #[Object(name = "Prescription")]
 impl PrescriptionObject {
@@ -87,7 +97,7 @@ impl PrescriptionObject {
             .load_one(PatientKey(self.0.patient_id))
             .await?
             .ok_or(AppError::PatientNotFound)?;
-        Ok(PatientObject(patient))
+        Ok(PatientObject::read(ctx, patient))
     }
 
     async fn prescriber(&self, ctx: &Context<'_>) -> Result<DoctorObject> {
@@ -103,7 +113,7 @@ impl PrescriptionObject {
             return Ok(None);
         };
         let appointment = loaders(ctx)?.load_one(AppointmentKey(id)).await?;
-        Ok(appointment.map(AppointmentObject))
+        Ok(appointment.map(|appointment| AppointmentObject::read(ctx, appointment)))
     }
 
     async fn medication(&self) -> &str {
@@ -152,17 +162,20 @@ pub struct PrescriptionQuery;
 
 #[Object]
 impl PrescriptionQuery {
-    #[graphql(guard = "RoleGuard::new(READERS)")]
+    #[graphql(guard = "RoleGuard::reading(READERS, AuditEntity::Prescription)")]
     async fn prescription(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PrescriptionObject>> {
-        let prescription = service(ctx)?
-            .get(caller(ctx)?, prescription_key(&id)?)
-            .await?;
-        Ok(Some(PrescriptionObject(prescription)))
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let entity = AuditEntity::Prescription;
+        let prescription = trail::lookup(ctx, entity, prescription_key(&id), |key| {
+            service.get(caller, key)
+        })
+        .await?;
+        Ok(Some(PrescriptionObject::read(ctx, prescription)))
     }
 
     /// Prescriptions, newest first. Not for RECEPTIONIST; a PATIENT sees their own.
     #[graphql(
-        guard = "RoleGuard::new(READERS)",
+        guard = "RoleGuard::reading(READERS, AuditEntity::Prescription)",
         complexity = "page_cost(first, last, child_complexity)"
     )]
     async fn prescriptions(
@@ -185,7 +198,8 @@ impl PrescriptionQuery {
         };
         let page = service.list(caller, &filter, args).await?;
         let count = service.count(caller, &filter);
-        respond(ctx, page, count, cursor_of, PrescriptionObject).await
+        let node = |prescription| PrescriptionObject::read(ctx, prescription);
+        respond(ctx, page, count, cursor_of, node).await
     }
 }
 
@@ -201,7 +215,9 @@ impl PrescriptionMutation {
         ctx: &Context<'_>,
         input: PrescribeInput,
     ) -> Result<PrescriptionObject> {
-        let prescription = service(ctx)?.prescribe(caller(ctx)?, input.into()).await?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let work = service.prescribe(caller, input.into());
+        let prescription = trail::create(ctx, AuditAction::Prescribe, work).await?;
         Ok(PrescriptionObject(prescription))
     }
 
@@ -213,9 +229,12 @@ impl PrescriptionMutation {
         id: ID,
         reason: String,
     ) -> Result<PrescriptionObject> {
-        let prescription = service(ctx)?
-            .discontinue(caller(ctx)?, prescription_key(&id)?, &reason)
-            .await?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let action = AuditAction::DiscontinuePrescription;
+        let prescription = trail::write(ctx, action, prescription_key(&id), |key| {
+            service.discontinue(caller, key, &reason)
+        })
+        .await?;
         Ok(PrescriptionObject(prescription))
     }
 }

@@ -164,7 +164,10 @@ impl TestApp {
         .await
         .expect("pool");
         let shared = Shared::from_config(&config).expect("shared state");
-        let repos = Repositories::cached(&pool, &shared.cache);
+        let audit_pool = DbPool::connect(&config.database_url, clinicgraph::app::AUDIT_POOL_SIZE)
+            .await
+            .expect("audit pool");
+        let repos = Repositories::cached(&pool, &shared.cache).with_audit_pool(&audit_pool);
         let services = Services::new(&config, &repos, &shared).expect("services");
         seed::demo(&repos, &services).await.expect("demo seed");
         let router =

@@ -1,0 +1,35 @@
+-- Who saw or changed which health data, when. One row is one access decision in one request:
+-- an action on one or more records of one entity type (of one patient, when they are patient
+-- data). No foreign keys: the trail must outlive the records it names.
+CREATE TABLE audit_events (
+    id BIGSERIAL PRIMARY KEY,
+    occurred_at TIMESTAMP NOT NULL,
+    clinic_id BIGINT NOT NULL,
+    actor_id BIGINT NOT NULL,
+    actor_email TEXT NOT NULL,
+    actor_role TEXT NOT NULL,
+    action TEXT NOT NULL,
+    entity_type TEXT NOT NULL,
+    -- The records' ids, comma-separated ('' when a refused write named none).
+    entity_ids TEXT NOT NULL,
+    patient_id BIGINT,
+    -- The field whose read was refused, for DENIED field reads.
+    field TEXT,
+    outcome TEXT NOT NULL CHECK (outcome IN ('ALLOWED', 'DENIED')),
+    request_id TEXT NOT NULL,
+    client_ip TEXT NOT NULL
+);
+CREATE INDEX audit_events_clinic_time ON audit_events (clinic_id, occurred_at, id);
+CREATE INDEX audit_events_clinic_patient_time
+    ON audit_events (clinic_id, patient_id, occurred_at, id);
+
+-- Append-only, whoever asks: the API has no way to change the trail, and neither has SQL.
+CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_events is append-only';
+END;
+$$;
+CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
+CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();

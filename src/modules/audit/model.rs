@@ -1,0 +1,404 @@
+//! Audit events: who saw or changed which health data, when, and whether it was allowed.
+use std::net::IpAddr;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::core::auth::Role;
+use crate::db::schema::audit_events;
+
+/// What the actor did, or tried to do. Mutations are named after the operation.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    Read,
+    CreatePatient,
+    UpdatePatient,
+    DeletePatient,
+    RestorePatient,
+    CreateDoctor,
+    UpdateDoctor,
+    ScheduleAppointment,
+    RescheduleAppointment,
+    ConfirmAppointment,
+    CheckInAppointment,
+    CompleteAppointment,
+    CancelAppointment,
+    MarkNoShow,
+    Prescribe,
+    DiscontinuePrescription,
+}
+
+/// Each action with its stored (and GraphQL) name and, for a write, the root mutation field
+/// that performs it: a role guard refusing a mutation finds the action here.
+const ACTIONS: &[(AuditAction, &str, Option<&str>)] = &[
+    (AuditAction::Read, "READ", None),
+    (
+        AuditAction::CreatePatient,
+        "CREATE_PATIENT",
+        Some("createPatient"),
+    ),
+    (
+        AuditAction::UpdatePatient,
+        "UPDATE_PATIENT",
+        Some("updatePatient"),
+    ),
+    (
+        AuditAction::DeletePatient,
+        "DELETE_PATIENT",
+        Some("deletePatient"),
+    ),
+    (
+        AuditAction::RestorePatient,
+        "RESTORE_PATIENT",
+        Some("restorePatient"),
+    ),
+    (
+        AuditAction::CreateDoctor,
+        "CREATE_DOCTOR",
+        Some("createDoctor"),
+    ),
+    (
+        AuditAction::UpdateDoctor,
+        "UPDATE_DOCTOR",
+        Some("updateDoctor"),
+    ),
+    (
+        AuditAction::ScheduleAppointment,
+        "SCHEDULE_APPOINTMENT",
+        Some("scheduleAppointment"),
+    ),
+    (
+        AuditAction::RescheduleAppointment,
+        "RESCHEDULE_APPOINTMENT",
+        Some("rescheduleAppointment"),
+    ),
+    (
+        AuditAction::ConfirmAppointment,
+        "CONFIRM_APPOINTMENT",
+        Some("confirmAppointment"),
+    ),
+    (
+        AuditAction::CheckInAppointment,
+        "CHECK_IN_APPOINTMENT",
+        Some("checkInAppointment"),
+    ),
+    (
+        AuditAction::CompleteAppointment,
+        "COMPLETE_APPOINTMENT",
+        Some("completeAppointment"),
+    ),
+    (
+        AuditAction::CancelAppointment,
+        "CANCEL_APPOINTMENT",
+        Some("cancelAppointment"),
+    ),
+    (AuditAction::MarkNoShow, "MARK_NO_SHOW", Some("markNoShow")),
+    (AuditAction::Prescribe, "PRESCRIBE", Some("prescribe")),
+    (
+        AuditAction::DiscontinuePrescription,
+        "DISCONTINUE_PRESCRIPTION",
+        Some("discontinuePrescription"),
+    ),
+];
+
+impl AuditAction {
+    /// The action of a root mutation field, by its schema name.
+    pub fn of_mutation(field: &str) -> Option<AuditAction> {
+        ACTIONS
+            .iter()
+            .find(|(_, _, mutation)| *mutation == Some(field))
+            .map(|(action, _, _)| *action)
+    }
+
+    /// The entity type a mutation acts on (READ: whatever was read).
+    pub fn entity(self) -> AuditEntity {
+        match self {
+            AuditAction::Read
+            | AuditAction::CreatePatient
+            | AuditAction::UpdatePatient
+            | AuditAction::DeletePatient
+            | AuditAction::RestorePatient => AuditEntity::Patient,
+            AuditAction::CreateDoctor | AuditAction::UpdateDoctor => AuditEntity::Doctor,
+            AuditAction::ScheduleAppointment
+            | AuditAction::RescheduleAppointment
+            | AuditAction::ConfirmAppointment
+            | AuditAction::CheckInAppointment
+            | AuditAction::CompleteAppointment
+            | AuditAction::CancelAppointment
+            | AuditAction::MarkNoShow => AuditEntity::Appointment,
+            AuditAction::Prescribe | AuditAction::DiscontinuePrescription => {
+                AuditEntity::Prescription
+            }
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        ACTIONS
+            .iter()
+            .find(|(action, _, _)| *action == self)
+            .map_or("UNKNOWN", |(_, name, _)| name)
+    }
+
+    pub fn parse(stored: &str) -> Option<AuditAction> {
+        ACTIONS
+            .iter()
+            .find(|(_, name, _)| *name == stored)
+            .map(|(action, _, _)| *action)
+    }
+}
+
+/// The kind of record an event is about.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditEntity {
+    Patient,
+    Appointment,
+    Prescription,
+    Doctor,
+}
+
+impl AuditEntity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditEntity::Patient => "PATIENT",
+            AuditEntity::Appointment => "APPOINTMENT",
+            AuditEntity::Prescription => "PRESCRIPTION",
+            AuditEntity::Doctor => "DOCTOR",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<AuditEntity> {
+        [
+            AuditEntity::Patient,
+            AuditEntity::Appointment,
+            AuditEntity::Prescription,
+            AuditEntity::Doctor,
+        ]
+        .into_iter()
+        .find(|entity| entity.as_str() == stored)
+    }
+}
+
+/// Whether the access was granted.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditOutcome {
+    Allowed,
+    Denied,
+}
+
+impl AuditOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditOutcome::Allowed => "ALLOWED",
+            AuditOutcome::Denied => "DENIED",
+        }
+    }
+}
+
+/// A record as the audit trail names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Subject {
+    pub entity: AuditEntity,
+    pub id: i64,
+    /// The patient whose data this is (none for a doctor).
+    pub patient_id: Option<i64>,
+}
+
+/// Records the trail can name.
+pub trait Audited {
+    fn audit_subject(&self) -> Subject;
+}
+
+/// An event waiting to be written; the actor's email is looked up when it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingEvent {
+    pub occurred_at: NaiveDateTime,
+    pub clinic_id: i64,
+    pub actor_id: i64,
+    pub actor_role: Role,
+    pub action: AuditAction,
+    pub entity: AuditEntity,
+    pub entity_ids: Vec<i64>,
+    pub patient_id: Option<i64>,
+    pub field: Option<String>,
+    pub outcome: AuditOutcome,
+    pub request_id: String,
+    pub client_ip: IpAddr,
+}
+
+// NULL rather than DEFAULT for a missing value: SQLite's multi-row INSERT has no DEFAULT.
+#[derive(Insertable)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
+pub struct NewAuditEvent {
+    pub occurred_at: NaiveDateTime,
+    pub clinic_id: i64,
+    pub actor_id: i64,
+    pub actor_email: String,
+    pub actor_role: String,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_ids: String,
+    pub patient_id: Option<i64>,
+    pub field: Option<String>,
+    pub outcome: String,
+    pub request_id: String,
+    pub client_ip: String,
+}
+
+impl NewAuditEvent {
+    pub fn new(event: &PendingEvent, actor_email: String) -> Self {
+        let entity_ids: Vec<String> = event.entity_ids.iter().map(i64::to_string).collect();
+        Self {
+            occurred_at: event.occurred_at,
+            clinic_id: event.clinic_id,
+            actor_id: event.actor_id,
+            actor_email,
+            actor_role: event.actor_role.as_str().to_owned(),
+            action: event.action.as_str().to_owned(),
+            entity_type: event.entity.as_str().to_owned(),
+            entity_ids: entity_ids.join(","),
+            patient_id: event.patient_id,
+            field: event.field.clone(),
+            outcome: event.outcome.as_str().to_owned(),
+            request_id: event.request_id.clone(),
+            client_ip: event.client_ip.to_string(),
+        }
+    }
+}
+
+/// A stored event.
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub occurred_at: NaiveDateTime,
+    pub clinic_id: i64,
+    pub actor_id: i64,
+    pub actor_email: String,
+    pub actor_role: String,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_ids: String,
+    pub patient_id: Option<i64>,
+    pub field: Option<String>,
+    pub outcome: String,
+    pub request_id: String,
+    pub client_ip: String,
+}
+
+impl AuditEvent {
+    pub fn entity_ids(&self) -> Vec<i64> {
+        self.entity_ids
+            .split(',')
+            .filter_map(|id| id.parse().ok())
+            .collect()
+    }
+}
+
+/// Which events an ADMIN asks for; every part optional.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub patient_id: Option<i64>,
+    pub actor_id: Option<i64>,
+    pub action: Option<AuditAction>,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+}
+
+impl Audited for Subject {
+    fn audit_subject(&self) -> Subject {
+        *self
+    }
+}
+
+impl Subject {
+    pub fn patient(id: i64) -> Subject {
+        Subject {
+            entity: AuditEntity::Patient,
+            id,
+            patient_id: Some(id),
+        }
+    }
+}
+
+impl Audited for crate::modules::patient::model::Patient {
+    fn audit_subject(&self) -> Subject {
+        Subject::patient(self.id)
+    }
+}
+
+impl Audited for crate::modules::appointment::model::Appointment {
+    fn audit_subject(&self) -> Subject {
+        Subject {
+            entity: AuditEntity::Appointment,
+            id: self.id,
+            patient_id: Some(self.patient_id),
+        }
+    }
+}
+
+impl Audited for crate::modules::prescription::model::Prescription {
+    fn audit_subject(&self) -> Subject {
+        Subject {
+            entity: AuditEntity::Prescription,
+            id: self.id,
+            patient_id: Some(self.patient_id),
+        }
+    }
+}
+
+impl Audited for crate::modules::doctor::model::Doctor {
+    fn audit_subject(&self) -> Subject {
+        Subject {
+            entity: AuditEntity::Doctor,
+            id: self.id,
+            patient_id: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mutation_but_login_has_an_action() {
+        let sdl = crate::graphql::sdl();
+        let mutations = sdl
+            .split("type Mutation {")
+            .nth(1)
+            .and_then(|rest| rest.split("\n}").next())
+            .expect("a Mutation type");
+        let mut in_description = false;
+        let mut names = Vec::new();
+        for line in mutations.lines().map(str::trim) {
+            if line == "\"\"\"" {
+                in_description = !in_description;
+            } else if !in_description && !line.is_empty() {
+                names.extend(line.split(['(', ':']).next());
+            }
+        }
+        assert!(names.len() > 10, "{names:?}");
+        for name in names.into_iter().filter(|name| *name != "login") {
+            assert!(
+                AuditAction::of_mutation(name).is_some(),
+                "{name} has no audit action"
+            );
+        }
+    }
+
+    #[test]
+    fn stored_names_read_back() {
+        for (action, name, _) in ACTIONS {
+            assert_eq!(action.as_str(), *name);
+            assert_eq!(AuditAction::parse(name), Some(*action));
+        }
+        for entity in [
+            AuditEntity::Patient,
+            AuditEntity::Appointment,
+            AuditEntity::Prescription,
+            AuditEntity::Doctor,
+        ] {
+            assert_eq!(AuditEntity::parse(entity.as_str()), Some(entity));
+        }
+    }
+}
