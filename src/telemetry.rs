@@ -18,6 +18,13 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// TLS for the OTLP and Sentry transports (and any other HTTPS client in the process) uses
+/// rustls with ring; reqwest refuses to build a client until a provider is chosen.
+pub fn install_crypto_provider() {
+    // An error means a provider is already installed, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 static METRICS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);

@@ -83,6 +83,8 @@ impl Server {
             command.env(name, value);
         }
         let child = command.arg("serve").spawn().expect("start clinicgraph");
+        // reqwest is built with rustls and no default crypto provider (see Cargo.toml).
+        clinicgraph::telemetry::install_crypto_provider();
         let server = Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
