@@ -203,6 +203,7 @@ pub fn app_state(
     let settings = SchemaSettings {
         suggestions: !config.is_production(),
         limits: config.limits,
+        resolver_spans: config.observability.otlp_endpoint.is_some(),
     };
     AppState {
         schema: build_schema(services, settings),

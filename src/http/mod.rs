@@ -15,10 +15,11 @@ use std::time::Instant;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
+use axum::response::Response;
 use axum::routing::get;
 use tower::util::option_layer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::app::{Repositories, Shared};
@@ -64,6 +65,14 @@ pub fn metrics_router(state: AppState) -> Router {
         .with_state(state)
 }
 
+fn request_id_of<B>(request: &Request<B>) -> &str {
+    request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+}
+
 /// The application router, as served by `main` and exercised by the tests.
 pub fn router(state: AppState) -> Router {
     let [cache_control, no_sniff, no_frames, no_referrer] = browser::security_headers();
@@ -90,19 +99,21 @@ pub fn router(state: AppState) -> Router {
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
                     // The path only: a GET query string can carry personal data in variables.
-                    let request_id = request
-                        .headers()
-                        .get(&REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
                     tracing::info_span!(
                         "request",
                         method = %request.method(),
                         path = %request.uri().path(),
-                        request_id = %request_id,
+                        request_id = %request_id_of(request),
+                        status = tracing::field::Empty,
+                        otel.kind = "server",
                     )
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .on_response(|response: &Response, latency, span: &tracing::Span| {
+                    span.record("status", response.status().as_u16());
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .on_response(response, latency, span);
+                }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
