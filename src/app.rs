@@ -218,6 +218,7 @@ pub fn app_state(
         limits: config.limits,
         cors_origins: config.cors_origins.clone(),
         metrics_apart: config.metrics_addr.is_some(),
+        error_reports: config.observability.sentry_dsn.is_some(),
         persisted: Arc::new(PersistedQueries::new(
             shared.redis.clone(),
             config.persisted_allow_list.as_deref().cloned(),
