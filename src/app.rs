@@ -225,6 +225,7 @@ pub fn app_state(
     let settings = SchemaSettings {
         suggestions: !config.is_production(),
         limits: config.limits,
+        resolver_spans: config.observability.otlp_endpoint.is_some(),
     };
     AppState {
         schema: build_schema(services, settings),
@@ -240,6 +241,7 @@ pub fn app_state(
         cors_origins: config.cors_origins.clone(),
         metrics_apart: config.metrics_addr.is_some(),
         audit: services.audit_writer.clone(),
+        error_reports: config.observability.sentry_dsn.is_some(),
         persisted: Arc::new(PersistedQueries::new(
             shared.redis.clone(),
             config.persisted_allow_list.as_deref().cloned(),

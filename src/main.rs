@@ -9,8 +9,7 @@ use clap::Parser;
 use clinicgraph::cli::{Cli, Command};
 use clinicgraph::config::Config;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
     // The schema needs no configuration, so CI and contributors can print it anywhere.
@@ -25,13 +24,35 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    clinicgraph::telemetry::init(config.log_format);
-    match clinicgraph::cli::run(command, config).await {
+    // Outside the runtime: the exporters flush with blocking calls when this guard drops, after
+    // the runtime (and every request in it) has finished.
+    let telemetry = match clinicgraph::telemetry::init(&config) {
+        Ok(telemetry) => telemetry,
+        Err(error) => {
+            eprintln!("error: telemetry: {error:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: starting the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(clinicgraph::cli::run(command, config));
+    drop(runtime);
+    let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = format!("{error:#}"), "clinicgraph failed");
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    drop(telemetry);
+    code
 }

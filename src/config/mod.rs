@@ -12,9 +12,11 @@ use rand::Rng;
 use secrecy::SecretString;
 
 mod limits;
+mod observability;
 mod shared_state;
 
 pub use limits::{CorsOrigins, GraphqlLimits};
+pub use observability::ObservabilityConfig;
 pub use shared_state::{RateLimits, SharedStateConfig};
 
 /// Where the service runs; decides the defaults that are safe there.
@@ -23,6 +25,17 @@ pub enum AppEnv {
     Development,
     Test,
     Production,
+}
+
+impl AppEnv {
+    /// As written in `APP_ENV`, for reports that name the deployment.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppEnv::Development => "development",
+            AppEnv::Test => "test",
+            AppEnv::Production => "production",
+        }
+    }
 }
 
 impl FromStr for AppEnv {
@@ -106,6 +119,7 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     pub log_format: LogFormat,
     pub graphiql: bool,
+    pub observability: ObservabilityConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -248,6 +262,7 @@ impl Config {
             },
         );
         let graphiql = r.flag("GRAPHIQL", !production);
+        let observability = observability::read(&mut r);
 
         if !r.problems.is_empty() {
             return Err(ConfigErrors(r.problems));
@@ -270,6 +285,7 @@ impl Config {
             bind_addr,
             log_format,
             graphiql,
+            observability,
         })
     }
 

@@ -3,12 +3,9 @@
 //!
 //! Adding a backend (MySQL/MariaDB) means one more `DbPool` variant, one more arm in each macro
 //! below, and a migrations folder; repository bodies stay as they are.
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use diesel::SqliteConnection;
-use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::result::DatabaseErrorKind;
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, PoolError, RecyclingMethod,
@@ -19,12 +16,15 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use crate::config::DatabaseUrl;
 
 pub mod migrations;
+mod pool;
 pub mod schema;
 pub mod window;
 
+pub use pool::{Checkout, Pool, StatementCounter};
+
 pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
-pub type PgPool = bb8::Pool<AsyncDieselConnectionManager<AsyncPgConnection>>;
-pub type SqlitePool = bb8::Pool<AsyncDieselConnectionManager<SqliteAsync>>;
+pub type PgPool = Pool<AsyncDieselConnectionManager<AsyncPgConnection>>;
+pub type SqlitePool = Pool<AsyncDieselConnectionManager<SqliteAsync>>;
 
 /// A pool of connections to the configured database.
 #[derive(Clone)]
@@ -89,12 +89,12 @@ macro_rules! with_conn {
     ($pool:expr, |$conn:ident| $body:expr) => {
         match $pool {
             $crate::db::DbPool::Postgres(pool) => {
-                let mut pooled = $crate::db::waited(pool.get()).await?;
+                let mut pooled = pool.get().await?;
                 let $conn = &mut *pooled;
                 $body
             }
             $crate::db::DbPool::Sqlite(pool) => {
-                let mut pooled = $crate::db::waited(pool.get()).await?;
+                let mut pooled = pool.get().await?;
                 let $conn = &mut *pooled;
                 $body
             }
@@ -111,13 +111,13 @@ macro_rules! in_transaction {
         match $pool {
             $crate::db::DbPool::Postgres(pool) => {
                 use diesel_async::AsyncConnection as _;
-                let mut pooled = $crate::db::waited(pool.get()).await?;
+                let mut pooled = pool.get().await?;
                 pooled
                     .transaction(async |$conn| -> $crate::db::DbResult<_> { $body })
                     .await
             }
             $crate::db::DbPool::Sqlite(pool) => {
-                let mut pooled = $crate::db::waited(pool.get()).await?;
+                let mut pooled = pool.get().await?;
                 pooled
                     .immediate_transaction(async |$conn| -> $crate::db::DbResult<_> { $body })
                     .await
@@ -170,30 +170,8 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = O
      PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
      PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;";
 
-/// Counts the SQL statements sent through a pool (tests prove statement budgets with it).
-#[derive(Debug, Clone, Default)]
-pub struct StatementCounter(Arc<AtomicU64>);
-
-impl StatementCounter {
-    pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    fn instrument(&self) -> impl Instrumentation {
-        let count = self.0.clone();
-        move |event: InstrumentationEvent<'_>| {
-            if matches!(event, InstrumentationEvent::StartQuery { .. }) {
-                count.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    }
-}
-
 /// How connections are opened and checked out.
-fn manager_config<C>(
-    counter: Option<StatementCounter>,
-    setup_sql: Option<&'static str>,
-) -> ManagerConfig<C>
+fn manager_config<C>(setup_sql: Option<&'static str>) -> ManagerConfig<C>
 where
     C: AsyncConnection + SimpleAsyncConnection + 'static,
 {
@@ -202,16 +180,12 @@ where
     // a ping per checkout would double the statements of every request.
     config.recycling_method = RecyclingMethod::Fast;
     config.custom_setup = Box::new(move |url| {
-        let counter = counter.clone();
         Box::pin(async move {
             let mut conn = C::establish(url).await?;
             if let Some(sql) = setup_sql {
                 conn.batch_execute(sql)
                     .await
                     .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            }
-            if let Some(counter) = counter {
-                conn.set_instrumentation(counter.instrument());
             }
             Ok(conn)
         })
@@ -235,13 +209,13 @@ impl DbPool {
             DatabaseUrl::Postgres(url) => {
                 let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
                     url.clone(),
-                    manager_config(counter, None),
+                    manager_config(None),
                 );
                 let pool = pool_builder(size)
                     .build(manager)
                     .await
                     .map_err(|e| anyhow::anyhow!("connecting to PostgreSQL: {e}"))?;
-                Ok(DbPool::Postgres(pool))
+                Ok(DbPool::Postgres(Pool::new(pool, counter, "postgresql")))
             }
             DatabaseUrl::Sqlite(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -249,12 +223,12 @@ impl DbPool {
                 }
                 let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(
                     path.to_string_lossy(),
-                    manager_config(counter, Some(SQLITE_PRAGMAS)),
+                    manager_config(Some(SQLITE_PRAGMAS)),
                 );
                 let pool = pool_builder(size).build(manager).await.map_err(|e| {
                     anyhow::anyhow!("opening SQLite database {}: {e}", path.display())
                 })?;
-                Ok(DbPool::Sqlite(pool))
+                Ok(DbPool::Sqlite(Pool::new(pool, counter, "sqlite")))
             }
         }
     }
@@ -295,15 +269,6 @@ impl DbPool {
             DbPool::Sqlite(_) => "sqlite",
         }
     }
-}
-
-/// Awaits a pool checkout and records how long it waited (`db_pool_wait_seconds`): the
-/// first sign that the pool is too small for the load.
-pub async fn waited<F: std::future::Future>(checkout: F) -> F::Output {
-    let started = std::time::Instant::now();
-    let connection = checkout.await;
-    metrics::histogram!("db_pool_wait_seconds").record(started.elapsed().as_secs_f64());
-    connection
 }
 
 /// The current time as stored: UTC, truncated to microseconds so it round-trips exactly through

@@ -6,6 +6,7 @@ pub mod loaders;
 pub mod node;
 pub mod operation;
 pub mod pagination;
+pub mod resolver_spans;
 pub mod scalars;
 pub mod schema;
 pub mod subscriptions_only;

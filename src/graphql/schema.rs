@@ -2,6 +2,7 @@
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use super::node::NodeQuery;
+use super::resolver_spans::ResolverSpans;
 use super::subscriptions_only::SubscriptionsOnly;
 use crate::app::Services;
 use crate::config::GraphqlLimits;
@@ -50,6 +51,8 @@ pub struct SchemaSettings {
     /// "Did you mean …" hints help developers and help attackers map the schema.
     pub suggestions: bool,
     pub limits: GraphqlLimits,
+    /// A span per resolver, for exported traces.
+    pub resolver_spans: bool,
 }
 
 fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
@@ -92,6 +95,9 @@ fn configured(
     }
     if !settings.limits.introspection {
         builder = builder.disable_introspection();
+    }
+    if settings.resolver_spans {
+        builder = builder.extension(ResolverSpans);
     }
     // Checked during validation, before anything runs (QUERY_TOO_DEEP, QUERY_TOO_COMPLEX).
     builder

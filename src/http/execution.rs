@@ -8,6 +8,7 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{Request as GqlRequest, Variables};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use super::AppState;
 use super::cost;
@@ -144,8 +145,25 @@ pub(super) async fn execute(
     let started = Instant::now();
     let (kind, field) = prepared.describe();
     let user_id = prepared.user_id;
-    let answer = run(state, prepared, request_id, mutations_allowed).await;
+    // The operation's name is the client's label for its document; variables and the document
+    // itself stay out, as they carry patients' data.
+    let span = tracing::debug_span!(
+        "graphql.operation",
+        graphql.operation.type = kind,
+        graphql.operation.name = tracing::field::Empty,
+        graphql.root_field = %field,
+        request_id,
+        user_id,
+        outcome = tracing::field::Empty,
+    );
+    if let Some(name) = &prepared.request.operation_name {
+        span.record("graphql.operation.name", name.as_str());
+    }
+    let answer = run(state, prepared, request_id, mutations_allowed)
+        .instrument(span.clone())
+        .await;
     let outcome = answer.outcome();
+    span.record("outcome", outcome);
     let field = if outcome == "rejected" {
         "-".to_owned()
     } else {
@@ -156,14 +174,16 @@ pub(super) async fn execute(
         .increment(1);
     metrics::histogram!("graphql_request_duration_seconds", "type" => kind, "field" => field.clone())
         .record(elapsed.as_secs_f64());
-    tracing::info!(
-        operation_type = kind,
-        root_field = %field,
-        user_id,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        outcome,
-        "graphql operation"
-    );
+    span.in_scope(|| {
+        tracing::info!(
+            operation_type = kind,
+            root_field = %field,
+            user_id,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            outcome,
+            "graphql operation"
+        );
+    });
     answer
 }
 

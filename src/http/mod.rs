@@ -13,12 +13,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::get;
+use sentry::SentryFutureExt;
 use tower::util::option_layer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::app::{Repositories, Shared};
@@ -58,6 +62,8 @@ pub struct AppState {
     pub metrics_apart: bool,
     /// Stores what each request recorded in the audit trail.
     pub audit: AuditWriter,
+    /// Errors go to Sentry, each tagged with its request's id.
+    pub error_reports: bool,
 }
 
 /// `/metrics` alone, for `METRICS_ADDR` (a port the load balancer does not expose).
@@ -65,6 +71,23 @@ pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(health::metrics))
         .with_state(state)
+}
+
+fn request_id_of<B>(request: &Request<B>) -> &str {
+    request
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+}
+
+/// Gives each request a Sentry scope of its own, tagged with the request id: requests share
+/// threads, so the process-wide scope would mix their tags.
+async fn error_report_scope(request: Request<Body>, next: Next) -> Response {
+    let hub = Arc::new(sentry::Hub::new_from_top(sentry::Hub::main()));
+    let request_id = request_id_of(&request).to_owned();
+    hub.configure_scope(|scope| scope.set_tag("request_id", request_id));
+    next.run(request).bind_hub(hub).await
 }
 
 /// The application router, as served by `main` and exercised by the tests.
@@ -89,23 +112,30 @@ pub fn router(state: AppState) -> Router {
         .layer(no_frames)
         .layer(no_referrer)
         .layer(option_layer(browser::cors(&state.cors_origins)))
+        .layer(option_layer(
+            state
+                .error_reports
+                .then(|| middleware::from_fn(error_report_scope)),
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
                     // The path only: a GET query string can carry personal data in variables.
-                    let request_id = request
-                        .headers()
-                        .get(&REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or("-");
                     tracing::info_span!(
                         "request",
                         method = %request.method(),
                         path = %request.uri().path(),
-                        request_id = %request_id,
+                        request_id = %request_id_of(request),
+                        status = tracing::field::Empty,
+                        otel.kind = "server",
                     )
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                .on_response(|response: &Response, latency, span: &tracing::Span| {
+                    span.record("status", response.status().as_u16());
+                    DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .on_response(response, latency, span);
+                }),
         )
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

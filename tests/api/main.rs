@@ -24,3 +24,4 @@ mod roles;
 mod scale_out;
 mod schema;
 mod subscriptions;
+mod telemetry;

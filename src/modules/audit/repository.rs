@@ -8,7 +8,7 @@ use diesel_async::RunQueryDsl;
 use super::model::{AuditEvent, AuditFilter, NewAuditEvent, PendingEvent};
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::db::schema::{audit_events, users};
-use crate::db::{DbPool, DbResult, waited};
+use crate::db::{DbPool, DbResult};
 use crate::{keyset, with_conn};
 
 #[async_trait]
@@ -86,7 +86,7 @@ impl AuditRepository for DieselAuditRepository {
             .collect();
         match &self.pool {
             DbPool::Postgres(pool) => {
-                let mut conn = waited(pool.get()).await?;
+                let mut conn = pool.get().await?;
                 for chunk in rows.chunks(ROWS_PER_INSERT) {
                     diesel::insert_into(audit_events::table)
                         .values(chunk)
@@ -98,7 +98,7 @@ impl AuditRepository for DieselAuditRepository {
             // diesel-async has no multi-row INSERT for SQLite; one transaction makes the rows
             // one write all the same.
             DbPool::Sqlite(pool) => {
-                let mut conn = waited(pool.get()).await?;
+                let mut conn = pool.get().await?;
                 conn.immediate_transaction(async |conn| -> DbResult<()> {
                     for row in &rows {
                         diesel::insert_into(audit_events::table)

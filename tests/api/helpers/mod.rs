@@ -19,6 +19,7 @@ use tower::ServiceExt;
 mod booking;
 pub mod redis_proxy;
 pub mod server;
+pub mod sink;
 pub mod subscriber;
 pub use booking::{at, demo_patient};
 

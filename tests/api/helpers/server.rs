@@ -83,6 +83,8 @@ impl Server {
             command.env(name, value);
         }
         let child = command.arg("serve").spawn().expect("start clinicgraph");
+        // reqwest is built with rustls and no default crypto provider (see Cargo.toml).
+        clinicgraph::telemetry::install_crypto_provider();
         let server = Server {
             child,
             base: format!("http://127.0.0.1:{port}"),
@@ -99,6 +101,28 @@ impl Server {
             assert!(Instant::now() < deadline, "server did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Stops the server as an orchestrator would (SIGTERM) and waits until it has exited.
+    pub async fn stop(mut self) -> std::process::ExitStatus {
+        let terminated = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(terminated.success(), "SIGTERM not delivered");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for clinicgraph") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not stop");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The client that the helpers use, for requests they do not cover.
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,234 @@
+//! Pool checkouts that count and trace the statements sent on them: a span per SQL statement,
+//! child of whatever span checked the connection out.
+//!
+//! The parent is taken at checkout, not when the statement starts: SQLite statements run on
+//! a blocking thread, where the request's span is not current. The checkout holds it only
+//! while the connection is out; a span held by an idle connection would stay open, and an
+//! open span is never exported.
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bb8::ManageConnection;
+use diesel::connection::{DebugQuery, Instrumentation, InstrumentationEvent};
+use diesel_async::AsyncConnection;
+use tracing::Span;
+
+/// Counts the SQL statements sent through a pool (tests prove statement budgets with it).
+#[derive(Debug, Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A bb8 pool of one backend's connections (`M` is diesel-async's manager for it).
+pub struct Pool<M: ManageConnection> {
+    inner: bb8::Pool<M>,
+    counter: Option<StatementCounter>,
+    /// `db.system.name` of the statements' spans.
+    system: &'static str,
+}
+
+impl<M: ManageConnection> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            counter: self.counter.clone(),
+            system: self.system,
+        }
+    }
+}
+
+impl<M> Pool<M>
+where
+    M: ManageConnection,
+    M::Connection: AsyncConnection,
+{
+    pub(super) fn new(
+        inner: bb8::Pool<M>,
+        counter: Option<StatementCounter>,
+        system: &'static str,
+    ) -> Self {
+        Self {
+            inner,
+            counter,
+            system,
+        }
+    }
+
+    /// A connection, after recording how long the checkout waited (`db_pool_wait_seconds`:
+    /// the first sign that the pool is too small for the load).
+    pub async fn get(&self) -> Result<Checkout<'_, M>, bb8::RunError<M::Error>> {
+        let started = Instant::now();
+        let connection = self.inner.get().await;
+        metrics::histogram!("db_pool_wait_seconds").record(started.elapsed().as_secs_f64());
+        let mut connection = connection?;
+        let scope = Arc::new(Mutex::new(Scope {
+            parent: Some(Span::current()),
+            statement: None,
+        }));
+        connection.set_instrumentation(Statements {
+            counter: self.counter.clone(),
+            system: self.system,
+            scope: scope.clone(),
+        });
+        Ok(Checkout { connection, scope })
+    }
+
+    /// Connections open and idle.
+    pub fn state(&self) -> bb8::State {
+        self.inner.state()
+    }
+}
+
+/// A checked-out connection; statements sent on it are traced under the checkout's span.
+pub struct Checkout<'a, M: ManageConnection> {
+    connection: bb8::PooledConnection<'a, M>,
+    scope: Arc<Mutex<Scope>>,
+}
+
+impl<M: ManageConnection> Deref for Checkout<'_, M> {
+    type Target = M::Connection;
+    fn deref(&self) -> &M::Connection {
+        &self.connection
+    }
+}
+
+impl<M: ManageConnection> DerefMut for Checkout<'_, M> {
+    fn deref_mut(&mut self) -> &mut M::Connection {
+        &mut self.connection
+    }
+}
+
+impl<M: ManageConnection> Drop for Checkout<'_, M> {
+    fn drop(&mut self) {
+        // A statement whose future was dropped never finished: its span closes here too.
+        let spans = self
+            .scope
+            .lock()
+            .map(|mut scope| std::mem::take(&mut *scope));
+        drop(spans);
+    }
+}
+
+#[derive(Default)]
+struct Scope {
+    parent: Option<Span>,
+    statement: Option<Span>,
+}
+
+/// The connection's instrumentation for one checkout.
+struct Statements {
+    counter: Option<StatementCounter>,
+    system: &'static str,
+    scope: Arc<Mutex<Scope>>,
+}
+
+impl Instrumentation for Statements {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        match event {
+            InstrumentationEvent::StartQuery { query, .. } => {
+                if let Some(counter) = &self.counter {
+                    counter.0.fetch_add(1, Ordering::Relaxed);
+                }
+                let Ok(mut scope) = self.scope.lock() else {
+                    return;
+                };
+                let parent = scope.parent.as_ref().and_then(Span::id);
+                let span = tracing::debug_span!(
+                    parent: parent,
+                    "db.query",
+                    db.system.name = self.system,
+                    db.query.text = tracing::field::Empty,
+                    error.type = tracing::field::Empty,
+                    otel.kind = "client",
+                    otel.status_code = tracing::field::Empty,
+                );
+                // Only rendered when someone listens: rendering runs diesel's query builder
+                // again.
+                if !span.is_disabled() {
+                    span.record("db.query.text", statement_text(query));
+                }
+                scope.statement = Some(span);
+            }
+            InstrumentationEvent::FinishQuery { error, .. } => {
+                let Some(span) = self.scope.lock().ok().and_then(|mut s| s.statement.take()) else {
+                    return;
+                };
+                if let Some(error) = error {
+                    span.record("otel.status_code", "ERROR");
+                    span.record("error.type", error_type(error));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The error's kind only: a database's message can quote the values that violated a
+/// constraint.
+fn error_type(error: &diesel::result::Error) -> &'static str {
+    use diesel::result::{DatabaseErrorKind as Kind, Error};
+    match error {
+        Error::DatabaseError(Kind::UniqueViolation, _) => "unique_violation",
+        Error::DatabaseError(Kind::ForeignKeyViolation, _) => "foreign_key_violation",
+        Error::DatabaseError(Kind::ExclusionViolation, _) => "exclusion_violation",
+        Error::DatabaseError(Kind::SerializationFailure, _) => "serialization_failure",
+        Error::DatabaseError(..) => "database_error",
+        Error::NotFound => "not_found",
+        Error::RollbackTransaction | Error::RollbackErrorOnCommit { .. } => "rollback",
+        _ => "other",
+    }
+}
+
+/// What diesel's `Display` of a statement writes before its bind values.
+const BINDS: &str = " -- binds: ";
+
+/// The statement's SQL without its bind values, which are patients' data. diesel writes the
+/// SQL first and the values after [`BINDS`]; writing stops there, so the values are never
+/// even formatted.
+fn statement_text(query: &dyn DebugQuery) -> String {
+    struct UntilBinds(String);
+    impl fmt::Write for UntilBinds {
+        fn write_str(&mut self, text: &str) -> fmt::Result {
+            self.0.push_str(text);
+            match self.0.find(BINDS) {
+                Some(at) => {
+                    self.0.truncate(at);
+                    Err(fmt::Error)
+                }
+                None => Ok(()),
+            }
+        }
+    }
+    let mut text = UntilBinds(String::new());
+    let _ = fmt::write(&mut text, format_args!("{query}"));
+    text.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::schema::patients;
+    use diesel::prelude::*;
+    use diesel::sqlite::Sqlite;
+
+    #[test]
+    fn statement_text_leaves_the_values_out() {
+        let query = patients::table
+            .filter(patients::email.eq("zoe.adams@example.org"))
+            .select(patients::id);
+        let debug = diesel::debug_query::<Sqlite, _>(&query);
+        assert!(debug.to_string().contains("zoe.adams@example.org"));
+        let text = statement_text(&debug);
+        assert!(text.starts_with("SELECT"), "{text}");
+        assert!(text.contains("`patients`.`email` = ?"), "{text}");
+        assert!(!text.contains("zoe"), "{text}");
+        assert!(!text.contains("binds"), "{text}");
+    }
+}
