@@ -62,7 +62,13 @@ async fn setup() -> Bench {
         .expect("pool");
     let shared = Shared::from_config(&config).expect("shared state");
     let repos = Repositories::cached(&pool, &shared.cache);
-    let services = Services::new(&config, &repos, &shared).expect("services");
+    let services = Services::new(
+        &config,
+        &repos,
+        &shared,
+        std::sync::Arc::new(clinicgraph::jobs::queue::NoQueue),
+    )
+    .expect("services");
     clinicgraph::seed::demo(&repos, &services)
         .await
         .expect("demo data");

@@ -25,6 +25,8 @@ use crate::modules::clinic::service::ClinicService;
 use crate::modules::doctor::cached::CachedDoctorRepository;
 use crate::modules::doctor::repository::{DieselDoctorRepository, DoctorRepository};
 use crate::modules::doctor::service::DoctorService;
+use crate::modules::job::repository::{DieselJobRepository, JobRepository};
+use crate::modules::job::service::{JobService, JobSink};
 use crate::modules::patient::cached::CachedPatientRepository;
 use crate::modules::patient::repository::{DieselPatientRepository, PatientRepository};
 use crate::modules::patient::service::PatientService;
@@ -46,6 +48,7 @@ pub struct Repositories {
     pub appointments: Arc<dyn AppointmentRepository>,
     pub prescriptions: Arc<dyn PrescriptionRepository>,
     pub audit: Arc<dyn AuditRepository>,
+    pub jobs: Arc<dyn JobRepository>,
 }
 
 impl Repositories {
@@ -59,6 +62,7 @@ impl Repositories {
             appointments: Arc::new(DieselAppointmentRepository::new(pool.clone())),
             prescriptions: Arc::new(DieselPrescriptionRepository::new(pool.clone())),
             audit: Arc::new(DieselAuditRepository::new(pool.clone())),
+            jobs: Arc::new(DieselJobRepository::new(pool.clone())),
         }
     }
 
@@ -167,6 +171,7 @@ pub struct Services {
     pub audit: Arc<AuditService>,
     /// Stores what requests recorded in the audit trail.
     pub audit_writer: AuditWriter,
+    pub jobs: Arc<JobService>,
 }
 
 impl Services {
@@ -175,6 +180,7 @@ impl Services {
         config: &Config,
         repositories: &Repositories,
         shared: &Shared,
+        queue: Arc<dyn JobSink>,
     ) -> anyhow::Result<Self> {
         let tokens = Arc::new(TokenService::new(
             &config.auth.jwt_secret,
@@ -209,6 +215,11 @@ impl Services {
             )),
             audit: Arc::new(AuditService::new(repositories.audit.clone())),
             audit_writer: AuditWriter::start(repositories.audit.clone()),
+            jobs: Arc::new(JobService::new(
+                repositories.jobs.clone(),
+                queue,
+                matches!(config.database_url, DatabaseUrl::Sqlite(_)),
+            )),
             tokens,
         })
     }

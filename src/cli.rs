@@ -1,6 +1,7 @@
 //! The command line: `serve` (the default), `migrate`, `schema`, `persisted-queries`, `seed`,
 //! `clinic`, `user`.
 use std::io::BufRead;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
@@ -9,6 +10,8 @@ use crate::app::{Repositories, Services, Shared, app_state};
 use crate::config::Config;
 use crate::core::auth::Role;
 use crate::db::{self, DbPool, migrations};
+use crate::jobs::queue::NoQueue;
+use crate::jobs::{self, JobContext, JobQueue};
 use crate::modules::auth::service::NewAccount;
 use crate::modules::clinic::model::NewClinic;
 use crate::seed;
@@ -24,6 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP server (what runs when no command is given).
     Serve,
+    /// Run the background-job workers only (scaled apart from the API).
+    Worker,
     /// Apply pending database migrations.
     Migrate,
     /// Print the GraphQL schema (SDL) to stdout.
@@ -98,6 +103,7 @@ fn parse_role(value: &str) -> Result<Role, String> {
 pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(config).await,
+        Command::Worker => worker(config).await,
         Command::Migrate => {
             let applied = migrations::run(&config.database_url).await?;
             println!("applied {applied} migration(s)");
@@ -175,7 +181,12 @@ async fn open(config: &Config) -> anyhow::Result<(Repositories, Services)> {
         migrations::run(&config.database_url).await?;
     }
     let repos = Repositories::diesel(&pool);
-    let services = Services::new(config, &repos, &Shared::for_commands(&config.shared))?;
+    let services = Services::new(
+        config,
+        &repos,
+        &Shared::for_commands(&config.shared),
+        Arc::new(NoQueue),
+    )?;
     Ok((repos, services))
 }
 
@@ -240,8 +251,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let shared = Shared::from_config(&config)?;
     let audit_pool = DbPool::connect(&config.database_url, crate::app::AUDIT_POOL_SIZE).await?;
     let repos = Repositories::cached(&pool, &shared.cache).with_audit_pool(&audit_pool);
-    let services = Services::new(&config, &repos, &shared)?;
+    let queue = JobQueue::open(&config).await?;
+    let services = Services::new(&config, &repos, &shared, Arc::new(queue.clone()))?;
     let shutdown = shutdown_signal()?;
+    // One signal stops both the server and the in-process workers.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    };
+    let workers = config.jobs.workers_in_process.then(|| {
+        let context = job_context(&config, &pool, &repos);
+        let mut stopping = stopping.clone();
+        tokio::spawn(jobs::run_workers(queue.clone(), context, async move {
+            let _ = stopping.changed().await;
+        }))
+    });
     let listener = TcpListener::bind(config.bind_addr).await?;
     let address = listener.local_addr()?;
     let graphiql_url = format!("http://{address}/graphql");
@@ -290,7 +315,43 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .await?;
     // Requests have finished; what they recorded must reach the database before we exit.
     audit.flush().await;
+    if let Some(workers) = workers {
+        match workers.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(error = format!("{error:#}"), "job workers"),
+            Err(error) => tracing::error!(%error, "job workers panicked"),
+        }
+    }
     tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+fn job_context(config: &Config, pool: &DbPool, repos: &Repositories) -> JobContext {
+    JobContext {
+        jobs: repos.jobs.clone(),
+        pool: pool.clone(),
+        max_attempts: config.jobs.max_attempts,
+        backup_dir: config.jobs.backup_dir.clone(),
+        backup_keep: config.jobs.backup_keep,
+    }
+}
+
+/// `clinicgraph worker`: the workers without the API, until SIGTERM or Ctrl-C; the jobs in
+/// hand finish first.
+async fn worker(config: Config) -> anyhow::Result<()> {
+    let pool = DbPool::connect(&config.database_url, config.db_pool_size).await?;
+    if config.migrate_on_start {
+        migrations::run(&config.database_url).await?;
+    }
+    let repos = Repositories::diesel(&pool);
+    let queue = JobQueue::open(&config).await?;
+    let shutdown = shutdown_signal()?;
+    tracing::info!(
+        redis = config.shared.redis_url.is_some(),
+        "job workers running"
+    );
+    jobs::run_workers(queue, job_context(&config, &pool, &repos), shutdown).await?;
+    tracing::info!("job workers stopped cleanly");
     Ok(())
 }
 

@@ -12,6 +12,7 @@ pub mod db;
 pub mod events;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
 pub mod modules;
 pub mod persisted;
 pub mod ratelimit;

@@ -11,10 +11,12 @@ use std::time::Duration;
 use rand::Rng;
 use secrecy::SecretString;
 
+mod jobs;
 mod limits;
 mod observability;
 mod shared_state;
 
+pub use jobs::JobsConfig;
 pub use limits::{CorsOrigins, GraphqlLimits};
 pub use observability::ObservabilityConfig;
 pub use shared_state::{RateLimits, SharedStateConfig};
@@ -120,6 +122,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub graphiql: bool,
     pub observability: ObservabilityConfig,
+    pub jobs: JobsConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -263,6 +266,7 @@ impl Config {
         );
         let graphiql = r.flag("GRAPHIQL", !production);
         let observability = observability::read(&mut r);
+        let jobs = jobs::read(&mut r, production, &database_url);
 
         if !r.problems.is_empty() {
             return Err(ConfigErrors(r.problems));
@@ -286,6 +290,7 @@ impl Config {
             log_format,
             graphiql,
             observability,
+            jobs,
         })
     }
 

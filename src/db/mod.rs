@@ -254,6 +254,21 @@ impl DbPool {
         Ok(())
     }
 
+    /// An online, consistent copy of the embedded database into a new file (SQLite's
+    /// `VACUUM INTO`); `false` on PostgreSQL, whose backups belong to its own tooling.
+    pub async fn snapshot_into(&self, target: &std::path::Path) -> DbResult<bool> {
+        use diesel_async::SimpleAsyncConnection as _;
+        let DbPool::Sqlite(pool) = self else {
+            return Ok(false);
+        };
+        // A quoted SQL string: the only character to escape is the quote itself.
+        let target = target.to_string_lossy().replace('\'', "''");
+        let mut conn = pool.get().await?;
+        conn.batch_execute(&format!("VACUUM INTO '{target}'"))
+            .await?;
+        Ok(true)
+    }
+
     /// Connections open and idle, for the pool gauges on `/metrics`.
     pub fn usage(&self) -> (u32, u32) {
         let state = match self {

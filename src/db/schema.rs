@@ -146,3 +146,20 @@ diesel::table! {
         client_ip -> Text,
     }
 }
+
+diesel::table! {
+    background_jobs (id) {
+        id -> BigInt,
+        clinic_id -> BigInt,
+        requested_by -> BigInt,
+        kind -> Text,
+        status -> Text,
+        progress -> Integer,
+        attempts -> Integer,
+        error -> Nullable<Text>,
+        result -> Nullable<Text>,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}

@@ -7,6 +7,7 @@ use crate::core::pagination::{Page, encode_cursor};
 use crate::modules::appointment::resolvers::AppointmentObject;
 use crate::modules::audit::resolvers::AuditEventObject;
 use crate::modules::doctor::resolvers::DoctorObject;
+use crate::modules::job::resolvers::JobObject;
 use crate::modules::patient::resolvers::PatientObject;
 use crate::modules::prescription::resolvers::PrescriptionObject;
 
@@ -17,6 +18,7 @@ use crate::modules::prescription::resolvers::PrescriptionObject;
 #[graphql(concrete(name = "AppointmentConnection", params(AppointmentObject)))]
 #[graphql(concrete(name = "PrescriptionConnection", params(PrescriptionObject)))]
 #[graphql(concrete(name = "AuditEventConnection", params(AuditEventObject)))]
+#[graphql(concrete(name = "JobConnection", params(JobObject)))]
 pub struct Connection<T: OutputType>
 where
     Edge<T>: OutputType,
@@ -34,6 +36,7 @@ where
 #[graphql(concrete(name = "AppointmentEdge", params(AppointmentObject)))]
 #[graphql(concrete(name = "PrescriptionEdge", params(PrescriptionObject)))]
 #[graphql(concrete(name = "AuditEventEdge", params(AuditEventObject)))]
+#[graphql(concrete(name = "JobEdge", params(JobObject)))]
 pub struct Edge<T: OutputType> {
     pub cursor: String,
     pub node: T,

@@ -13,6 +13,7 @@ use crate::modules::audit::resolvers::AuditQuery;
 use crate::modules::auth::resolvers::{AuthMutation, AuthQuery};
 use crate::modules::clinic::resolvers::ClinicQuery;
 use crate::modules::doctor::resolvers::{DoctorMutation, DoctorQuery};
+use crate::modules::job::resolvers::{JobMutation, JobQuery};
 use crate::modules::patient::resolvers::{PatientMutation, PatientQuery};
 use crate::modules::prescription::resolvers::{PrescriptionMutation, PrescriptionQuery};
 
@@ -26,6 +27,7 @@ pub struct QueryRoot(
     AppointmentQuery,
     PrescriptionQuery,
     AuditQuery,
+    JobQuery,
     NodeQuery,
 );
 
@@ -37,6 +39,7 @@ pub struct MutationRoot(
     DoctorMutation,
     AppointmentMutation,
     PrescriptionMutation,
+    JobMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -89,7 +92,8 @@ fn configured(
         .data(services.doctors.clone())
         .data(services.appointments.clone())
         .data(services.prescriptions.clone())
-        .data(services.audit.clone());
+        .data(services.audit.clone())
+        .data(services.jobs.clone());
     if !settings.suggestions {
         builder = builder.disable_suggestions();
     }

@@ -18,6 +18,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     let (open, idle) = state.pool.usage();
     metrics::gauge!("db_pool_connections").set(f64::from(open));
     metrics::gauge!("db_pool_idle_connections").set(f64::from(idle));
+    // Read at scrape time from the jobs' rows, which every instance and worker shares.
+    match state.repositories.jobs.waiting().await {
+        Ok(waiting) => metrics::gauge!("job_queue_depth").set(waiting as f64),
+        Err(error) => tracing::warn!(%error, "counting waiting jobs for /metrics"),
+    }
     match crate::telemetry::metrics() {
         Some(handle) => (
             [(CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -4,5 +4,6 @@ pub mod audit;
 pub mod auth;
 pub mod clinic;
 pub mod doctor;
+pub mod job;
 pub mod patient;
 pub mod prescription;

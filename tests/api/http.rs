@@ -325,7 +325,13 @@ async fn ready_is_503_naming_the_database_when_it_does_not_answer() {
         .expect("lazy pool");
     let shared = Shared::for_commands(&config.shared);
     let repos = Repositories::diesel(&pool);
-    let services = Services::new(&config, &repos, &shared).expect("services");
+    let services = Services::new(
+        &config,
+        &repos,
+        &shared,
+        std::sync::Arc::new(clinicgraph::jobs::queue::NoQueue),
+    )
+    .expect("services");
     let router = clinicgraph::http::router(app_state(&config, pool, &repos, &services, &shared));
     let response = router
         .oneshot(Request::get("/ready").body(Body::empty()).expect("request"))

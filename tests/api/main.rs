@@ -12,6 +12,7 @@ mod cli;
 mod dashboard;
 mod graph;
 mod http;
+mod jobs;
 mod limits;
 mod patients;
 mod patients_list;

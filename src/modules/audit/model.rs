@@ -26,6 +26,8 @@ pub enum AuditAction {
     MarkNoShow,
     Prescribe,
     DiscontinuePrescription,
+    RetryJob,
+    BackupDatabase,
 }
 
 /// Each action with its stored (and GraphQL) name and, for a write, the root mutation field
@@ -99,6 +101,12 @@ const ACTIONS: &[(AuditAction, &str, Option<&str>)] = &[
         "DISCONTINUE_PRESCRIPTION",
         Some("discontinuePrescription"),
     ),
+    (AuditAction::RetryJob, "RETRY_JOB", Some("retryJob")),
+    (
+        AuditAction::BackupDatabase,
+        "BACKUP_DATABASE",
+        Some("backupDatabase"),
+    ),
 ];
 
 impl AuditAction {
@@ -129,6 +137,7 @@ impl AuditAction {
             AuditAction::Prescribe | AuditAction::DiscontinuePrescription => {
                 AuditEntity::Prescription
             }
+            AuditAction::RetryJob | AuditAction::BackupDatabase => AuditEntity::Job,
         }
     }
 
@@ -154,6 +163,7 @@ pub enum AuditEntity {
     Appointment,
     Prescription,
     Doctor,
+    Job,
 }
 
 impl AuditEntity {
@@ -163,6 +173,7 @@ impl AuditEntity {
             AuditEntity::Appointment => "APPOINTMENT",
             AuditEntity::Prescription => "PRESCRIPTION",
             AuditEntity::Doctor => "DOCTOR",
+            AuditEntity::Job => "JOB",
         }
     }
 
@@ -172,6 +183,7 @@ impl AuditEntity {
             AuditEntity::Appointment,
             AuditEntity::Prescription,
             AuditEntity::Doctor,
+            AuditEntity::Job,
         ]
         .into_iter()
         .find(|entity| entity.as_str() == stored)
@@ -342,6 +354,16 @@ impl Audited for crate::modules::prescription::model::Prescription {
             entity: AuditEntity::Prescription,
             id: self.id,
             patient_id: Some(self.patient_id),
+        }
+    }
+}
+
+impl Audited for crate::modules::job::model::Job {
+    fn audit_subject(&self) -> Subject {
+        Subject {
+            entity: AuditEntity::Job,
+            id: self.id,
+            patient_id: None,
         }
     }
 }

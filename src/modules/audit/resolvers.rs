@@ -26,13 +26,16 @@ pub struct AuditActor {
 #[derive(Clone)]
 pub struct AuditEventObject(pub AuditEvent);
 
-fn node_type(entity: AuditEntity) -> NodeType {
-    match entity {
+/// A record's id as the rest of the API spells it (jobs are not nodes: plain numbers).
+fn record_id(entity: AuditEntity, id: i64) -> ID {
+    let node_type = match entity {
         AuditEntity::Patient => NodeType::Patient,
         AuditEntity::Appointment => NodeType::Appointment,
         AuditEntity::Prescription => NodeType::Prescription,
         AuditEntity::Doctor => NodeType::Doctor,
-    }
+        AuditEntity::Job => return id.to_string().into(),
+    };
+    ids::encode(node_type, id).into()
 }
 
 impl AuditEventObject {
@@ -73,12 +76,12 @@ impl AuditEventObject {
 
     /// The records acted on (global ids); empty when a refused write named none.
     async fn entity_ids(&self) -> Result<Vec<ID>> {
-        let node_type = node_type(self.entity()?);
+        let entity = self.entity()?;
         Ok(self
             .0
             .entity_ids()
             .into_iter()
-            .map(|id| ids::encode(node_type, id).into())
+            .map(|id| record_id(entity, id))
             .collect())
     }
 

@@ -1,5 +1,6 @@
 //! The test harness: a fresh database per test, the real router, and GraphQL helpers.
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -8,6 +9,7 @@ use clinicgraph::app::{Repositories, Services, Shared, app_state};
 use clinicgraph::config::Config;
 use clinicgraph::core::auth::Role;
 use clinicgraph::db::{DbPool, StatementCounter, migrations};
+use clinicgraph::jobs::{JobContext, JobQueue};
 use clinicgraph::modules::auth::service::NewAccount;
 use clinicgraph::modules::clinic::model::NewClinic;
 use clinicgraph::seed;
@@ -79,6 +81,8 @@ pub struct TestApp {
     pub statements: StatementCounter,
     /// The test database, for server processes started against it.
     pub database_url: String,
+    /// The job queue file and the backup folder.
+    pub jobs_dir: tempfile::TempDir,
     // Declared last: dropped after the pool inside `router` is gone.
     _db: TestDb,
 }
@@ -138,7 +142,17 @@ impl TestApp {
                 (TestDb::Postgres { admin_url, name }, url)
             }
         };
+        // The job queue and backups of this test, apart from every other test's.
+        let jobs_dir = tempfile::tempdir().expect("temp dir");
         let mut vars: HashMap<&str, String> = HashMap::from([
+            (
+                "JOBS_QUEUE_PATH",
+                jobs_dir.path().join("jobs.db").display().to_string(),
+            ),
+            (
+                "BACKUP_DIR",
+                jobs_dir.path().join("backups").display().to_string(),
+            ),
             ("APP_ENV", "test".to_owned()),
             ("DATABASE_URL", url.clone()),
             ("JWT_SECRET", JWT_SECRET.to_owned()),
@@ -169,7 +183,23 @@ impl TestApp {
             .await
             .expect("audit pool");
         let repos = Repositories::cached(&pool, &shared.cache).with_audit_pool(&audit_pool);
-        let services = Services::new(&config, &repos, &shared).expect("services");
+        let queue = JobQueue::open(&config).await.expect("job queue");
+        let services =
+            Services::new(&config, &repos, &shared, Arc::new(queue.clone())).expect("services");
+        // Workers run in this process, as `serve` runs them in development; they stop with the
+        // test's runtime.
+        let context = JobContext {
+            jobs: repos.jobs.clone(),
+            pool: pool.clone(),
+            max_attempts: config.jobs.max_attempts,
+            backup_dir: config.jobs.backup_dir.clone(),
+            backup_keep: config.jobs.backup_keep,
+        };
+        tokio::spawn(clinicgraph::jobs::run_workers(
+            queue,
+            context,
+            std::future::pending(),
+        ));
         seed::demo(&repos, &services).await.expect("demo seed");
         let router =
             clinicgraph::http::router(app_state(&config, pool, &repos, &services, &shared));
@@ -179,6 +209,7 @@ impl TestApp {
             services,
             statements,
             database_url: url,
+            jobs_dir,
             _db: db,
         })
     }

@@ -42,19 +42,87 @@ impl Drop for Namespace {
         else {
             return;
         };
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.prefix))
-            .query(&mut conn)
-            .unwrap_or_default();
+        // The cache's keys, and the job queue's (`<prefix>_jobs:…`).
+        let mut keys: Vec<String> = Vec::new();
+        for pattern in [
+            format!("{}:*", self.prefix),
+            format!("{}_jobs*", self.prefix),
+        ] {
+            let found: Vec<String> = redis::cmd("KEYS")
+                .arg(pattern)
+                .query(&mut conn)
+                .unwrap_or_default();
+            keys.extend(found);
+        }
         if !keys.is_empty() {
             let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
         }
     }
 }
 
+/// `clinicgraph` with the test environment; `env` is applied last, so it wins.
+fn command(database_url: &str, env: &[(&str, &str)], dir: &tempfile::TempDir) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RUST_LOG", "warn")
+        .env("APP_ENV", "test")
+        .env("DATABASE_URL", database_url)
+        .env("MIGRATE_ON_START", "false")
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("JOBS_QUEUE_PATH", dir.path().join("jobs.db"))
+        .env("BACKUP_DIR", dir.path().join("backups"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command
+}
+
+/// A `clinicgraph worker` process, killed when dropped.
+pub struct Worker {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Worker {
+    /// Stops it as an orchestrator would (SIGTERM) and waits until it has exited.
+    pub async fn stop(mut self) -> std::process::ExitStatus {
+        terminate(&mut self.child).await
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends SIGTERM and waits (at most 30 s) for the process to exit.
+async fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    let terminated = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(terminated.success(), "SIGTERM not delivered");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for clinicgraph") {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "clinicgraph did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A `clinicgraph serve` process, killed when dropped.
 pub struct Server {
     child: Child,
+    /// The job queue file and backups of this process.
+    _dir: tempfile::TempDir,
     pub base: String,
     client: reqwest::Client,
 }
@@ -67,26 +135,15 @@ impl Server {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let mut command = Command::new(BIN);
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("RUST_LOG", "warn")
-            .env("APP_ENV", "test")
-            .env("DATABASE_URL", database_url)
-            .env("MIGRATE_ON_START", "false")
-            .env("JWT_SECRET", JWT_SECRET)
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (name, value) in env {
-            command.env(name, value);
-        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut command = command(database_url, env, &dir);
+        command.env("BIND_ADDR", format!("127.0.0.1:{port}"));
         let child = command.arg("serve").spawn().expect("start clinicgraph");
         // reqwest is built with rustls and no default crypto provider (see Cargo.toml).
         clinicgraph::telemetry::install_crypto_provider();
         let server = Server {
             child,
+            _dir: dir,
             base: format!("http://127.0.0.1:{port}"),
             client: reqwest::Client::new(),
         };
@@ -105,19 +162,17 @@ impl Server {
 
     /// Stops the server as an orchestrator would (SIGTERM) and waits until it has exited.
     pub async fn stop(mut self) -> std::process::ExitStatus {
-        let terminated = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(terminated.success(), "SIGTERM not delivered");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait for clinicgraph") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "server did not stop");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        terminate(&mut self.child).await
+    }
+
+    /// Starts `clinicgraph worker` (no HTTP) with the same environment rules.
+    pub fn start_worker(database_url: &str, env: &[(&str, &str)]) -> Worker {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let child = command(database_url, env, &dir)
+            .arg("worker")
+            .spawn()
+            .expect("start clinicgraph worker");
+        Worker { child, _dir: dir }
     }
 
     /// The client that the helpers use, for requests they do not cover.

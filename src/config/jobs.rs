@@ -1,0 +1,54 @@
+//! Background jobs: where their queue lives, who runs them, how often a failing one is tried,
+//! and where database backups go.
+use std::path::PathBuf;
+
+use super::{DatabaseUrl, Reader};
+
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    /// `serve` also runs the workers; `clinicgraph worker` runs them on their own.
+    pub workers_in_process: bool,
+    /// Tries of a failing job, the first included, before it is kept as FAILED.
+    pub max_attempts: u32,
+    /// The queue's own SQLite file, used when there is no `REDIS_URL`.
+    pub queue_path: PathBuf,
+    pub backup_dir: PathBuf,
+    /// Backups kept; older ones are deleted after each new one.
+    pub backup_keep: usize,
+}
+
+pub(super) fn read(r: &mut Reader<'_>, production: bool, database: &DatabaseUrl) -> JobsConfig {
+    // A production deployment scales workers apart (`clinicgraph worker`); on a developer's
+    // machine one `cargo run` should do everything.
+    let workers_in_process = r.flag("WORKERS_IN_PROCESS", !production);
+    let max_attempts = r.parsed("JOB_MAX_ATTEMPTS", 5_u32);
+    if !(1..=25).contains(&max_attempts) {
+        r.problems
+            .push("JOB_MAX_ATTEMPTS: must be between 1 and 25".into());
+    }
+    // Beside the embedded database by default, so one folder holds the whole state.
+    let data_dir = match database {
+        DatabaseUrl::Sqlite(path) => path
+            .parent()
+            .filter(|dir| !dir.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), PathBuf::from),
+        DatabaseUrl::Postgres(_) => PathBuf::from("data"),
+    };
+    let queue_path = r
+        .raw("JOBS_QUEUE_PATH")
+        .map_or_else(|| data_dir.join("clinicgraph-jobs.db"), PathBuf::from);
+    let backup_dir = r
+        .raw("BACKUP_DIR")
+        .map_or_else(|| data_dir.join("backups"), PathBuf::from);
+    let backup_keep = r.parsed("BACKUP_KEEP", 7_usize);
+    if backup_keep == 0 {
+        r.problems.push("BACKUP_KEEP: must be at least 1".into());
+    }
+    JobsConfig {
+        workers_in_process,
+        max_attempts,
+        queue_path,
+        backup_dir,
+        backup_keep,
+    }
+}

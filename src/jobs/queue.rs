@@ -1,0 +1,109 @@
+//! Where jobs wait: Redis when the instances share one, else a SQLite file of its own (apalis's
+//! tables would clash with ours, and its writes would compete with the app's for the lock).
+use std::time::Duration;
+
+use apalis::prelude::TaskSink;
+use apalis_redis::RedisStorage;
+use apalis_sqlite::SqliteStorage;
+use async_trait::async_trait;
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+use crate::config::Config;
+use crate::modules::job::service::JobSink;
+
+/// What the queue carries: the row to work on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobMessage {
+    pub job_id: i64,
+}
+
+/// A worker that stops sending heartbeats for this long (killed, say) has its job handed to
+/// another worker.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+pub const MISSED_HEARTBEATS: usize = 3;
+
+#[derive(Clone)]
+pub enum JobQueue {
+    Redis(RedisStorage<JobMessage>),
+    Sqlite(SqliteStorage<JobMessage>),
+}
+
+impl JobQueue {
+    pub async fn open(config: &Config) -> anyhow::Result<JobQueue> {
+        match &config.shared.redis_url {
+            Some(url) => {
+                let connection = apalis_redis::connect(url.expose_secret())
+                    .await
+                    .map_err(|e| anyhow::anyhow!("connecting the job queue to Redis: {e}"))?;
+                // apalis splits keys on ':', so the prefix's separator is not used here.
+                let queue = format!("{}_jobs", config.shared.redis_prefix.replace(':', "_"));
+                let settings = apalis_redis::Config::default()
+                    .queue(queue)
+                    .heartbeat_interval(HEARTBEAT)
+                    .missed_heartbeats(MISSED_HEARTBEATS);
+                Ok(JobQueue::Redis(
+                    RedisStorage::new(connection).with_config(settings),
+                ))
+            }
+            None => {
+                let path = &config.jobs.queue_path;
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)?;
+                }
+                let options = SqliteConnectOptions::new()
+                    .filename(path)
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .connect_with(options)
+                    .await
+                    .map_err(|e| {
+                        anyhow::anyhow!("opening the job queue {}: {e}", path.display())
+                    })?;
+                SqliteStorage::<()>::migrations()
+                    .run(&pool)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("creating the job queue's tables: {e}"))?;
+                let settings = apalis_sqlite::Config::default()
+                    .queue("jobs")
+                    .heartbeat_interval(HEARTBEAT)
+                    .missed_heartbeats(MISSED_HEARTBEATS);
+                Ok(JobQueue::Sqlite(
+                    SqliteStorage::new(&pool).with_config(settings),
+                ))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl JobSink for JobQueue {
+    async fn enqueue(&self, job_id: i64) -> anyhow::Result<()> {
+        let message = JobMessage { job_id };
+        match self {
+            JobQueue::Redis(storage) => storage
+                .clone()
+                .push(message)
+                .await
+                .map_err(|e| anyhow::anyhow!("pushing to Redis: {e}")),
+            JobQueue::Sqlite(storage) => storage
+                .clone()
+                .push(message)
+                .await
+                .map_err(|e| anyhow::anyhow!("pushing to the SQLite queue: {e}")),
+        }
+    }
+}
+
+/// For one-off commands that start no jobs: asking for one is an error, not a silent no-op.
+pub struct NoQueue;
+
+#[async_trait]
+impl JobSink for NoQueue {
+    async fn enqueue(&self, _job_id: i64) -> anyhow::Result<()> {
+        anyhow::bail!("this command has no job queue")
+    }
+}

@@ -1,0 +1,157 @@
+//! The workers: take a job id from the queue, run the job its row describes, and keep the row
+//! up to date. Failed attempts are retried with exponential back-off up to `JOB_MAX_ATTEMPTS`;
+//! the last failure leaves the job FAILED with its error (and dead in the queue, never run
+//! again unless `retryJob` queues it anew).
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use apalis::layers::retry::backoff::{ExponentialBackoff, ExponentialBackoffMaker, MakeBackoff};
+use apalis::layers::retry::{BackoffRetryPolicy, HasherRng, RetryPolicy};
+use apalis::prelude::*;
+
+use super::backup;
+use super::queue::{JobMessage, JobQueue};
+use crate::db::DbPool;
+use crate::modules::job::model::{Job, JobKind, JobStatus};
+use crate::modules::job::repository::JobRepository;
+
+/// What a job may use.
+#[derive(Clone)]
+pub struct JobContext {
+    pub jobs: Arc<dyn JobRepository>,
+    pub pool: DbPool,
+    pub max_attempts: u32,
+    pub backup_dir: PathBuf,
+    pub backup_keep: usize,
+}
+
+/// The first retry waits this long; each next one twice as long, up to a minute.
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const LONGEST_WAIT: Duration = Duration::from_secs(60);
+/// Jobs one process runs at once.
+const CONCURRENCY: usize = 4;
+/// How often an idle worker looks for work.
+const POLL: Duration = Duration::from_millis(500);
+/// On SIGTERM, how long the job in hand may take to finish; shorter than the time after which
+/// other workers would take it over (`HEARTBEAT` × `MISSED_HEARTBEATS`).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(12);
+
+async fn run_job(
+    message: JobMessage,
+    attempt: Attempt,
+    context: Data<JobContext>,
+) -> Result<(), BoxDynError> {
+    let attempt = u32::try_from(attempt.current()).unwrap_or(u32::MAX).max(1);
+    let Some(job) = context.jobs.find(None, message.job_id).await? else {
+        tracing::warn!(job_id = message.job_id, "queued job has no row; skipped");
+        return Ok(());
+    };
+    // At least once: a job whose worker died after finishing may come round again.
+    if job.status() == Some(JobStatus::Succeeded) {
+        return Ok(());
+    }
+    let kind = job.kind.clone();
+    context
+        .jobs
+        .start(job.id, i32::try_from(attempt).unwrap_or(i32::MAX))
+        .await?;
+    let started = Instant::now();
+    let outcome = perform(&context, &job).await;
+    metrics::histogram!("job_duration_seconds", "kind" => kind.clone())
+        .record(started.elapsed().as_secs_f64());
+    match outcome {
+        Ok(result) => {
+            context.jobs.succeed(job.id, &result.to_string()).await?;
+            metrics::counter!("jobs_finished_total", "kind" => kind, "outcome" => "succeeded")
+                .increment(1);
+            Ok(())
+        }
+        Err(error) => {
+            let last = attempt >= context.max_attempts;
+            let message = format!("{error:#}");
+            tracing::warn!(job_id = job.id, attempt, last, error = %message, "job attempt failed");
+            context.jobs.fail(job.id, &message, last).await?;
+            let outcome = if last { "failed" } else { "retried" };
+            metrics::counter!("jobs_finished_total", "kind" => kind, "outcome" => outcome)
+                .increment(1);
+            if last {
+                // Dead: neither the retry layer nor the queue's own retries run it again.
+                Err(AbortError::new(std::io::Error::other(message)).into())
+            } else {
+                Err(std::io::Error::other(message).into())
+            }
+        }
+    }
+}
+
+async fn perform(context: &JobContext, job: &Job) -> anyhow::Result<serde_json::Value> {
+    match job.kind() {
+        Some(JobKind::BackupDatabase) => {
+            let result = backup::run(
+                &context.pool,
+                &context.backup_dir,
+                context.backup_keep,
+                job.id,
+            )
+            .await?;
+            Ok(result)
+        }
+        None => anyhow::bail!("unknown job kind {:?}", job.kind),
+    }
+}
+
+fn retry_policy(max_attempts: u32) -> anyhow::Result<BackoffRetryPolicy<ExponentialBackoff>> {
+    let mut backoff =
+        ExponentialBackoffMaker::new(FIRST_RETRY, LONGEST_WAIT, 0.5, HasherRng::default())
+            .map_err(|e| anyhow::anyhow!("job back-off: {e}"))?;
+    let retries = usize::try_from(max_attempts.saturating_sub(1)).unwrap_or(0);
+    Ok(RetryPolicy::retries(retries).with_backoff(backoff.make_backoff()))
+}
+
+/// A name no other live worker has (the queue refuses a second worker of the same name).
+fn worker_name() -> String {
+    format!(
+        "clinicgraph-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Runs the workers until `shutdown` resolves; then the jobs in hand finish (for at most
+/// `SHUTDOWN_GRACE`) and nothing new is taken.
+pub async fn run_workers(
+    queue: JobQueue,
+    context: JobContext,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let policy = retry_policy(context.max_attempts)?;
+    let signal = async move {
+        shutdown.await;
+        Ok(())
+    };
+    let monitor = Monitor::new().shutdown_timeout(SHUTDOWN_GRACE);
+    let monitor = match queue {
+        JobQueue::Redis(storage) => monitor.register(move |_| {
+            WorkerBuilder::new(worker_name())
+                .backend(storage.clone().poll_with_interval(POLL))
+                .data(context.clone())
+                .concurrency(CONCURRENCY)
+                .retry(policy.clone())
+                .build(run_job)
+        }),
+        JobQueue::Sqlite(storage) => monitor.register(move |_| {
+            WorkerBuilder::new(worker_name())
+                .backend(storage.clone().poll_with_interval(POLL))
+                .data(context.clone())
+                .concurrency(CONCURRENCY)
+                .retry(policy.clone())
+                .build(run_job)
+        }),
+    };
+    monitor
+        .run_with_signal(signal)
+        .await
+        .map_err(|e| anyhow::anyhow!("job workers stopped: {e}"))
+}

@@ -1,0 +1,5 @@
+//! Background jobs as the API shows them; `crate::jobs` runs them.
+pub mod model;
+pub mod repository;
+pub mod resolvers;
+pub mod service;

@@ -1,0 +1,105 @@
+//! Background jobs as clients see them: what was asked, where it stands, what it produced.
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::background_jobs;
+
+/// Where a job stands.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Waiting for a worker (also between a failed attempt and the next).
+    Queued,
+    Running,
+    Succeeded,
+    /// Every attempt failed; `retryJob` queues it again.
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "QUEUED",
+            JobStatus::Running => "RUNNING",
+            JobStatus::Succeeded => "SUCCEEDED",
+            JobStatus::Failed => "FAILED",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<JobStatus> {
+        [
+            JobStatus::Queued,
+            JobStatus::Running,
+            JobStatus::Succeeded,
+            JobStatus::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == stored)
+    }
+}
+
+/// What a job does.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// An online snapshot of the embedded SQLite database into the backup folder.
+    BackupDatabase,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::BackupDatabase => "BACKUP_DATABASE",
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<JobKind> {
+        [JobKind::BackupDatabase]
+            .into_iter()
+            .find(|kind| kind.as_str() == stored)
+    }
+}
+
+#[derive(Queryable, Selectable, Debug, Clone)]
+#[diesel(table_name = background_jobs)]
+pub struct Job {
+    pub id: i64,
+    pub clinic_id: i64,
+    pub requested_by: i64,
+    pub kind: String,
+    pub status: String,
+    pub progress: i32,
+    pub attempts: i32,
+    pub error: Option<String>,
+    pub result: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub started_at: Option<NaiveDateTime>,
+    pub finished_at: Option<NaiveDateTime>,
+}
+
+impl Job {
+    pub fn status(&self) -> Option<JobStatus> {
+        JobStatus::parse(&self.status)
+    }
+
+    pub fn kind(&self) -> Option<JobKind> {
+        JobKind::parse(&self.kind)
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = background_jobs)]
+pub struct NewJob {
+    pub clinic_id: i64,
+    pub requested_by: i64,
+    pub kind: String,
+    pub status: String,
+    pub progress: i32,
+    pub attempts: i32,
+    pub created_at: NaiveDateTime,
+}
+
+/// Which jobs to list.
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    pub status: Option<JobStatus>,
+    pub kind: Option<JobKind>,
+}

@@ -1,0 +1,150 @@
+//! `job`, `jobs`, `retryJob` and the mutations that start jobs.
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, Json, Object, Result};
+use chrono::{DateTime, Utc};
+
+use super::model::{Job, JobFilter, JobKind, JobStatus};
+use super::service::JobService;
+use crate::core::auth::Role;
+use crate::core::error::{AppError, AppResult};
+use crate::core::pagination::{ConnectionArgs, KeyCursor};
+use crate::graphql::connection::{Connection, page_cost, respond};
+use crate::graphql::guards::{RoleGuard, caller};
+use crate::modules::audit::model::AuditAction;
+use crate::modules::audit::trail;
+
+fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<JobService>> {
+    ctx.data::<Arc<JobService>>()
+}
+
+fn job_key(id: &ID) -> AppResult<i64> {
+    id.parse().map_err(|_| AppError::NotFound("job"))
+}
+
+/// Work done in the background; poll `job(id)` or subscribe to follow it.
+#[derive(Clone)]
+pub struct JobObject(pub Job);
+
+#[Object(name = "Job")]
+impl JobObject {
+    async fn id(&self) -> ID {
+        self.0.id.to_string().into()
+    }
+
+    async fn kind(&self) -> Result<JobKind> {
+        Ok(self
+            .0
+            .kind()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown job kind")))?)
+    }
+
+    async fn status(&self) -> Result<JobStatus> {
+        Ok(self
+            .0
+            .status()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown job status")))?)
+    }
+
+    /// 0 to 100.
+    async fn progress(&self) -> i32 {
+        self.0.progress
+    }
+
+    /// Attempts made so far (the current one included while RUNNING).
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+
+    /// Why the last attempt failed.
+    async fn error(&self) -> Option<&str> {
+        self.0.error.as_deref()
+    }
+
+    /// What the job produced, once SUCCEEDED.
+    async fn result(&self) -> Option<Json<serde_json::Value>> {
+        self.0
+            .result
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
+            .map(Json)
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at.and_utc()
+    }
+
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.0.started_at.map(|t| t.and_utc())
+    }
+
+    async fn finished_at(&self) -> Option<DateTime<Utc>> {
+        self.0.finished_at.map(|t| t.and_utc())
+    }
+}
+
+#[derive(Default)]
+pub struct JobQuery;
+
+#[Object]
+impl JobQuery {
+    /// A job of the caller's clinic: their own, or any for an ADMIN.
+    async fn job(&self, ctx: &Context<'_>, id: ID) -> Result<Option<JobObject>> {
+        let job = service(ctx)?.get(caller(ctx)?, job_key(&id)?).await?;
+        Ok(Some(JobObject(job)))
+    }
+
+    /// The clinic's jobs, newest first. ADMIN only.
+    #[graphql(
+        guard = "RoleGuard::new(&[Role::Admin])",
+        complexity = "page_cost(first, None, child_complexity)"
+    )]
+    async fn jobs(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<JobStatus>,
+        kind: Option<JobKind>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<JobObject>> {
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let filter = JobFilter { status, kind };
+        let args = ConnectionArgs {
+            first,
+            after,
+            ..Default::default()
+        };
+        let page = service.list(caller, &filter, args).await?;
+        let count = service.count(caller, &filter);
+        let cursor = |job: &Job| KeyCursor::at(job.created_at, job.id);
+        respond(ctx, page, count, cursor, JobObject).await
+    }
+}
+
+#[derive(Default)]
+pub struct JobMutation;
+
+#[Object]
+impl JobMutation {
+    /// Queues a FAILED job again. ADMIN only.
+    #[graphql(guard = "RoleGuard::new(&[Role::Admin])")]
+    async fn retry_job(&self, ctx: &Context<'_>, id: ID) -> Result<JobObject> {
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let job = trail::write(ctx, AuditAction::RetryJob, job_key(&id), |key| {
+            service.retry(caller, key)
+        })
+        .await?;
+        Ok(JobObject(job))
+    }
+
+    /// Snapshots the embedded SQLite database into the backup folder, keeping the newest
+    /// `BACKUP_KEEP`; answers at once with the queued job. ADMIN only. On PostgreSQL:
+    /// BACKUP_NOT_SUPPORTED (use its own tooling).
+    #[graphql(guard = "RoleGuard::new(&[Role::Admin])")]
+    async fn backup_database(&self, ctx: &Context<'_>) -> Result<JobObject> {
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let work = service.backup_database(caller);
+        let job = trail::create(ctx, AuditAction::BackupDatabase, work).await?;
+        Ok(JobObject(job))
+    }
+}

@@ -1,0 +1,125 @@
+//! Jobs for callers: asking for one, watching it, and (ADMIN) listing and retrying them. A user
+//! sees only their clinic's jobs, and only their own unless ADMIN.
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::model::{Job, JobFilter, JobKind, JobStatus, NewJob};
+use super::repository::JobRepository;
+use crate::core::auth::{Caller, Role};
+use crate::core::error::{AppError, AppResult};
+use crate::core::pagination::{ConnectionArgs, Page};
+
+/// Hands a job to the workers; behind a trait so the service is tested without a queue.
+#[async_trait]
+pub trait JobSink: Send + Sync {
+    async fn enqueue(&self, job_id: i64) -> anyhow::Result<()>;
+}
+
+pub struct JobService {
+    jobs: Arc<dyn JobRepository>,
+    sink: Arc<dyn JobSink>,
+    /// Only the embedded SQLite database is backed up by a job.
+    backups_supported: bool,
+}
+
+fn require_admin(caller: &Caller) -> AppResult<()> {
+    if caller.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(AppError::forbidden("only an ADMIN may do this with jobs"))
+    }
+}
+
+impl JobService {
+    pub fn new(
+        jobs: Arc<dyn JobRepository>,
+        sink: Arc<dyn JobSink>,
+        backups_supported: bool,
+    ) -> Self {
+        Self {
+            jobs,
+            sink,
+            backups_supported,
+        }
+    }
+
+    /// Another clinic's job, or another user's for a non-ADMIN, is "not found".
+    pub async fn get(&self, caller: &Caller, id: i64) -> AppResult<Job> {
+        self.jobs
+            .find(Some(caller.clinic_id), id)
+            .await?
+            .filter(|job| caller.role == Role::Admin || job.requested_by == caller.user_id)
+            .ok_or(AppError::NotFound("job"))
+    }
+
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        filter: &JobFilter,
+        args: ConnectionArgs,
+    ) -> AppResult<Page<Job>> {
+        require_admin(caller)?;
+        let request = args.parse_timed()?;
+        let rows = self.jobs.list(caller.clinic_id, filter, &request).await?;
+        Ok(Page::from_rows(rows, &request))
+    }
+
+    pub async fn count(&self, caller: &Caller, filter: &JobFilter) -> AppResult<i64> {
+        require_admin(caller)?;
+        Ok(self.jobs.count(caller.clinic_id, filter).await?)
+    }
+
+    /// Queues a FAILED job again, its attempts counted from zero.
+    pub async fn retry(&self, caller: &Caller, id: i64) -> AppResult<Job> {
+        require_admin(caller)?;
+        let job = self.get(caller, id).await?;
+        if !self.jobs.requeue(caller.clinic_id, id).await? {
+            let current = job.status().map_or("UNKNOWN", JobStatus::as_str);
+            return Err(AppError::InvalidStateTransition {
+                entity: "a job",
+                action: "retry",
+                current,
+            });
+        }
+        self.hand_over(id).await?;
+        self.get(caller, id).await
+    }
+
+    /// Starts a backup of the embedded database; answers at once with the queued job.
+    pub async fn backup_database(&self, caller: &Caller) -> AppResult<Job> {
+        require_admin(caller)?;
+        if !self.backups_supported {
+            return Err(AppError::BackupNotSupported);
+        }
+        self.submit(caller, JobKind::BackupDatabase).await
+    }
+
+    async fn submit(&self, caller: &Caller, kind: JobKind) -> AppResult<Job> {
+        let job = self
+            .jobs
+            .insert(NewJob {
+                clinic_id: caller.clinic_id,
+                requested_by: caller.user_id,
+                kind: kind.as_str().to_owned(),
+                status: JobStatus::Queued.as_str().to_owned(),
+                progress: 0,
+                attempts: 0,
+                created_at: crate::db::now(),
+            })
+            .await?;
+        self.hand_over(job.id).await?;
+        Ok(job)
+    }
+
+    /// A job the queue did not take is marked FAILED, so nobody waits for it in vain.
+    async fn hand_over(&self, id: i64) -> AppResult<()> {
+        if let Err(error) = self.sink.enqueue(id).await {
+            self.jobs
+                .fail(id, "the job queue did not accept the job", true)
+                .await?;
+            return Err(AppError::internal(error.context("queueing a job")));
+        }
+        Ok(())
+    }
+}

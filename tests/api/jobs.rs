@@ -1,0 +1,273 @@
+//! Background jobs on the real queue: a mutation answers at once, a worker runs the job to
+//! SUCCEEDED; a failing job is retried, kept as FAILED and revived by `retryJob`; who sees
+//! which jobs; `clinicgraph worker` on its own.
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use clinicgraph::config::DatabaseUrl;
+use clinicgraph::core::auth::Role;
+use clinicgraph::db::DbPool;
+use serde_json::{Value, json};
+
+use crate::helpers::server::Server;
+use crate::helpers::{Backend, TestApp};
+
+const BACKUP: &str = "mutation { backupDatabase { id kind status progress attempts error result createdAt startedAt finishedAt } }";
+const JOB: &str = "query($id: ID!) { job(id: $id) { id kind status progress attempts error result startedAt finishedAt } }";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// Polls `job(id)` until its status is `status`.
+async fn job_until(app: &TestApp, token: &str, id: &str, status: &str) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let job = app.ok(token, JOB, json!({ "id": id })).await["job"].clone();
+        if job["status"] == status {
+            return job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job never reached {status}: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The snapshot is a database with the demo clinic in it.
+async fn assert_is_a_copy(file: &Path) {
+    let pool = DbPool::connect(&DatabaseUrl::Sqlite(file.to_path_buf()), 1)
+        .await
+        .expect("open the backup");
+    let repos = clinicgraph::app::Repositories::diesel(&pool);
+    let clinic = repos
+        .clinics
+        .find_by_name(clinicgraph::seed::DEMO_CLINIC)
+        .await
+        .expect("read the backup");
+    assert!(clinic.is_some(), "{} has no demo clinic", file.display());
+}
+
+fn backups(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|name| name.ends_with(".db"))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_answers_at_once_and_a_worker_runs_it_to_succeeded() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("BACKUP_KEEP", "2")])
+        .await
+        .expect("SQLite");
+    let admin = app.token(Role::Admin).await;
+    let backup_dir = app.jobs_dir.path().join("backups");
+    let mut files = Vec::new();
+    for _ in 0..3 {
+        let queued = app.ok(&admin, BACKUP, json!({})).await["backupDatabase"].clone();
+        assert_eq!(queued["kind"], "BACKUP_DATABASE");
+        assert_eq!(queued["status"], "QUEUED", "{queued}");
+        assert_eq!(queued["attempts"], 0);
+        assert_eq!(queued["startedAt"], Value::Null);
+        let id = queued["id"].as_str().expect("id");
+        let done = job_until(&app, &admin, id, "SUCCEEDED").await;
+        assert_eq!(done["progress"], 100);
+        assert_eq!(done["attempts"], 1);
+        assert_eq!(done["error"], Value::Null);
+        assert!(done["startedAt"].is_string() && done["finishedAt"].is_string());
+        let file = done["result"]["file"].as_str().expect("file").to_owned();
+        assert!(done["result"]["bytes"].as_u64().unwrap_or(0) > 0, "{done}");
+        assert_is_a_copy(&backup_dir.join(&file)).await;
+        files.push(file);
+    }
+    // BACKUP_KEEP=2: the oldest of the three is gone.
+    assert_eq!(backups(&backup_dir), files[1..].to_vec());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_backup_is_refused_with_a_clear_error() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let admin = app.token(Role::Admin).await;
+    let response = app.gql(Some(&admin), BACKUP, json!({})).await;
+    assert_eq!(
+        response.code(),
+        Some("BACKUP_NOT_SUPPORTED"),
+        "{}",
+        response.text
+    );
+    let message = response.body["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(message.contains("pg_dump"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_job_is_retried_kept_as_failed_and_revived_by_retry_job() {
+    // The backup folder cannot be created while a file stands where its parent should be.
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let blocker = scratch.path().join("blocker");
+    std::fs::write(&blocker, b"not a folder").expect("blocker");
+    let backup_dir = blocker.join("backups");
+    let backup_dir_text = backup_dir.display().to_string();
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[
+            ("JOB_MAX_ATTEMPTS", "3"),
+            ("BACKUP_DIR", backup_dir_text.as_str()),
+        ],
+    )
+    .await
+    .expect("SQLite");
+    let admin = app.token(Role::Admin).await;
+    let queued = app.ok(&admin, BACKUP, json!({})).await["backupDatabase"].clone();
+    let id = queued["id"].as_str().expect("id").to_owned();
+    let failed = job_until(&app, &admin, &id, "FAILED").await;
+    assert_eq!(failed["attempts"], 3, "{failed}");
+    assert!(
+        failed["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{failed}"
+    );
+    assert_eq!(failed["result"], Value::Null);
+    // Dead: nothing runs it again by itself.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let still = app.ok(&admin, JOB, json!({ "id": id })).await["job"].clone();
+    assert_eq!(
+        (still["status"].clone(), still["attempts"].clone()),
+        (json!("FAILED"), json!(3))
+    );
+
+    std::fs::remove_file(&blocker).expect("remove the blocker");
+    let retry = "mutation($id: ID!) { retryJob(id: $id) { id status attempts } }";
+    let revived = app.ok(&admin, retry, json!({ "id": id })).await["retryJob"].clone();
+    assert_eq!(
+        revived,
+        json!({ "id": id, "status": "QUEUED", "attempts": 0 })
+    );
+    let done = job_until(&app, &admin, &id, "SUCCEEDED").await;
+    assert_eq!(done["attempts"], 1);
+    assert_eq!(done["error"], Value::Null);
+    assert_eq!(backups(&backup_dir).len(), 1);
+
+    // Only a FAILED job can be retried.
+    let response = app.gql(Some(&admin), retry, json!({ "id": id })).await;
+    assert_eq!(
+        response.code(),
+        Some("INVALID_STATE_TRANSITION"),
+        "{}",
+        response.text
+    );
+    let metrics = app
+        .send(
+            axum::http::Request::get("/metrics")
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await
+        .text;
+    for line in [
+        "jobs_finished_total{kind=\"BACKUP_DATABASE\",outcome=\"retried\"} 2",
+        "jobs_finished_total{kind=\"BACKUP_DATABASE\",outcome=\"failed\"} 1",
+        "job_queue_depth 0",
+    ] {
+        assert!(metrics.contains(line), "{line} not in /metrics");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_are_seen_by_their_clinic_and_listed_for_admins_only() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+    let admin = app.token(Role::Admin).await;
+    let doctor = app.token(Role::Doctor).await;
+    let other = app.other_clinic_admin().await;
+    let id = app.ok(&admin, BACKUP, json!({})).await["backupDatabase"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    job_until(&app, &admin, &id, "SUCCEEDED").await;
+
+    for (token, who) in [(&doctor, "another user"), (&other, "another clinic")] {
+        let response = app.gql(Some(token), JOB, json!({ "id": id })).await;
+        assert_eq!(
+            response.code(),
+            Some("NOT_FOUND"),
+            "{who}: {}",
+            response.text
+        );
+    }
+    for query in [
+        "{ jobs { nodes { id } } }",
+        "mutation { backupDatabase { id } }",
+    ] {
+        let response = app.gql(Some(&doctor), query, json!({})).await;
+        assert_eq!(
+            response.code(),
+            Some("FORBIDDEN"),
+            "{query}: {}",
+            response.text
+        );
+    }
+    let list = "query($s: JobStatus, $k: JobKind) { jobs(status: $s, kind: $k) { totalCount nodes { id } } }";
+    let listed = app
+        .ok(
+            &admin,
+            list,
+            json!({ "s": "SUCCEEDED", "k": "BACKUP_DATABASE" }),
+        )
+        .await;
+    assert_eq!(
+        listed["jobs"],
+        json!({ "totalCount": 1, "nodes": [{ "id": id }] })
+    );
+    let none = app.ok(&admin, list, json!({ "s": "FAILED" })).await;
+    assert_eq!(none["jobs"]["totalCount"], 0);
+    let theirs = app.ok(&other, list, json!({})).await;
+    assert_eq!(theirs["jobs"]["totalCount"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_process_runs_jobs_the_api_process_only_queues() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+    let queue = app.jobs_dir.path().join("shared-queue.db");
+    let queue = queue.display().to_string();
+    let backups = app.jobs_dir.path().join("worker-backups");
+    let backups_text = backups.display().to_string();
+    let env = [
+        ("WORKERS_IN_PROCESS", "false"),
+        ("JOBS_QUEUE_PATH", queue.as_str()),
+        ("BACKUP_DIR", backups_text.as_str()),
+    ];
+    let api = Server::start(&app.database_url, &env).await;
+    let admin = app.token_without_http(Role::Admin).await;
+    let id = api.ok(&admin, BACKUP, json!({})).await["backupDatabase"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // Nobody runs it yet.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let waiting = api.ok(&admin, JOB, json!({ "id": id })).await["job"]["status"].clone();
+    assert_eq!(waiting, "QUEUED");
+
+    let worker = Server::start_worker(&app.database_url, &env);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let job = api.ok(&admin, JOB, json!({ "id": id })).await["job"].clone();
+        if job["status"] == "SUCCEEDED" {
+            assert!(
+                backups
+                    .join(job["result"]["file"].as_str().expect("file"))
+                    .exists()
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the worker never ran it: {job}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // SIGTERM: the worker stops cleanly.
+    let status = worker.stop().await;
+    assert!(status.success(), "{status}");
+}
