@@ -11,6 +11,7 @@ use crate::events::EventBus;
 use crate::graphql::build_schema;
 use crate::graphql::schema::{SchemaSettings, build_subscription_schema};
 use crate::http::AppState;
+use crate::jobs::export::LocalExports;
 use crate::modules::appointment::cached::CachedAppointmentRepository;
 use crate::modules::appointment::repository::{AppointmentRepository, DieselAppointmentRepository};
 use crate::modules::appointment::service::AppointmentService;
@@ -252,6 +253,9 @@ pub fn app_state(
         cors_origins: config.cors_origins.clone(),
         metrics_apart: config.metrics_addr.is_some(),
         audit: services.audit_writer.clone(),
+        jobs: services.jobs.clone(),
+        exports: Arc::new(LocalExports::new(config.jobs.export_dir.clone())),
+        export_ttl: config.jobs.export_ttl,
         error_reports: config.observability.sentry_dsn.is_some(),
         persisted: Arc::new(PersistedQueries::new(
             shared.redis.clone(),

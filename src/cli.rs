@@ -10,6 +10,7 @@ use crate::app::{Repositories, Services, Shared, app_state};
 use crate::config::Config;
 use crate::core::auth::Role;
 use crate::db::{self, DbPool, migrations};
+use crate::jobs::export::LocalExports;
 use crate::jobs::queue::NoQueue;
 use crate::jobs::{self, JobContext, JobQueue};
 use crate::modules::auth::service::NewAccount;
@@ -329,6 +330,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 fn job_context(config: &Config, pool: &DbPool, repos: &Repositories) -> JobContext {
     JobContext {
         jobs: repos.jobs.clone(),
+        patients: repos.patients.clone(),
+        exports: Arc::new(LocalExports::new(config.jobs.export_dir.clone())),
         pool: pool.clone(),
         max_attempts: config.jobs.max_attempts,
         backup_dir: config.jobs.backup_dir.clone(),

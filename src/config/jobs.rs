@@ -1,6 +1,7 @@
 //! Background jobs: where their queue lives, who runs them, how often a failing one is tried,
 //! and where database backups go.
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::{DatabaseUrl, Reader};
 
@@ -15,6 +16,9 @@ pub struct JobsConfig {
     pub backup_dir: PathBuf,
     /// Backups kept; older ones are deleted after each new one.
     pub backup_keep: usize,
+    pub export_dir: PathBuf,
+    /// How long a finished export can be downloaded.
+    pub export_ttl: Duration,
 }
 
 pub(super) fn read(r: &mut Reader<'_>, production: bool, database: &DatabaseUrl) -> JobsConfig {
@@ -44,7 +48,13 @@ pub(super) fn read(r: &mut Reader<'_>, production: bool, database: &DatabaseUrl)
     if backup_keep == 0 {
         r.problems.push("BACKUP_KEEP: must be at least 1".into());
     }
+    let export_dir = r
+        .raw("EXPORT_DIR")
+        .map_or_else(|| data_dir.join("exports"), PathBuf::from);
+    let export_ttl_hours = r.parsed("EXPORT_TTL_HOURS", 24_u64);
     JobsConfig {
+        export_dir,
+        export_ttl: Duration::from_secs(export_ttl_hours.saturating_mul(3600)),
         workers_in_process,
         max_attempts,
         queue_path,

@@ -161,5 +161,6 @@ diesel::table! {
         created_at -> Timestamp,
         started_at -> Nullable<Timestamp>,
         finished_at -> Nullable<Timestamp>,
+        payload -> Nullable<Text>,
     }
 }

@@ -3,6 +3,7 @@ mod browser;
 mod client_ip;
 mod cost;
 mod execution;
+mod exports;
 mod graphql;
 mod graphql_get;
 mod health;
@@ -30,7 +31,9 @@ use crate::config::{CorsOrigins, GraphqlLimits};
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::graphql::AppSchema;
+use crate::jobs::export::ExportStore;
 use crate::modules::audit::writer::AuditWriter;
+use crate::modules::job::service::JobService;
 use crate::persisted::PersistedQueries;
 
 /// Requests larger than this are refused with 413 before they are read further.
@@ -62,6 +65,10 @@ pub struct AppState {
     pub metrics_apart: bool,
     /// Stores what each request recorded in the audit trail.
     pub audit: AuditWriter,
+    /// For `GET /exports/{jobId}`: who may download which job's file.
+    pub jobs: Arc<JobService>,
+    pub exports: Arc<dyn ExportStore>,
+    pub export_ttl: std::time::Duration,
     /// Errors go to Sentry, each tagged with its request's id.
     pub error_reports: bool,
 }
@@ -103,6 +110,7 @@ pub fn router(state: AppState) -> Router {
             get(graphql_get::graphql_get).post(graphql::graphql_post),
         )
         .route("/graphql/ws", get(subscriptions::graphql_ws))
+        .route("/exports/{job_id}", get(exports::download))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

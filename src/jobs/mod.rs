@@ -2,6 +2,7 @@
 //! workers, and the jobs themselves. The queue carries only a job's id; its state is the
 //! `background_jobs` row the API reads (`crate::modules::job`). See docs/jobs-design.md.
 pub mod backup;
+pub mod export;
 pub mod queue;
 pub mod worker;
 

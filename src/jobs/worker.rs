@@ -12,15 +12,19 @@ use apalis::layers::retry::{BackoffRetryPolicy, HasherRng, RetryPolicy};
 use apalis::prelude::*;
 
 use super::backup;
+use super::export::{self, ExportStore};
 use super::queue::{JobMessage, JobQueue};
 use crate::db::DbPool;
 use crate::modules::job::model::{Job, JobKind, JobStatus};
 use crate::modules::job::repository::JobRepository;
+use crate::modules::patient::repository::PatientRepository;
 
 /// What a job may use.
 #[derive(Clone)]
 pub struct JobContext {
     pub jobs: Arc<dyn JobRepository>,
+    pub patients: Arc<dyn PatientRepository>,
+    pub exports: Arc<dyn ExportStore>,
     pub pool: DbPool,
     pub max_attempts: u32,
     pub backup_dir: PathBuf,
@@ -98,6 +102,7 @@ async fn perform(context: &JobContext, job: &Job) -> anyhow::Result<serde_json::
             .await?;
             Ok(result)
         }
+        Some(JobKind::ExportPatients) => export::run(context, job).await,
         None => anyhow::bail!("unknown job kind {:?}", job.kind),
     }
 }

@@ -28,6 +28,7 @@ pub enum AuditAction {
     DiscontinuePrescription,
     RetryJob,
     BackupDatabase,
+    ExportPatients,
 }
 
 /// Each action with its stored (and GraphQL) name and, for a write, the root mutation field
@@ -107,6 +108,11 @@ const ACTIONS: &[(AuditAction, &str, Option<&str>)] = &[
         "BACKUP_DATABASE",
         Some("backupDatabase"),
     ),
+    (
+        AuditAction::ExportPatients,
+        "EXPORT_PATIENTS",
+        Some("exportPatients"),
+    ),
 ];
 
 impl AuditAction {
@@ -137,7 +143,9 @@ impl AuditAction {
             AuditAction::Prescribe | AuditAction::DiscontinuePrescription => {
                 AuditEntity::Prescription
             }
-            AuditAction::RetryJob | AuditAction::BackupDatabase => AuditEntity::Job,
+            AuditAction::RetryJob | AuditAction::BackupDatabase | AuditAction::ExportPatients => {
+                AuditEntity::Job
+            }
         }
     }
 

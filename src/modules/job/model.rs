@@ -42,17 +42,20 @@ impl JobStatus {
 pub enum JobKind {
     /// An online snapshot of the embedded SQLite database into the backup folder.
     BackupDatabase,
+    /// The clinic's patients (those matching a filter) written to a file to download.
+    ExportPatients,
 }
 
 impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::BackupDatabase => "BACKUP_DATABASE",
+            JobKind::ExportPatients => "EXPORT_PATIENTS",
         }
     }
 
     pub fn parse(stored: &str) -> Option<JobKind> {
-        [JobKind::BackupDatabase]
+        [JobKind::BackupDatabase, JobKind::ExportPatients]
             .into_iter()
             .find(|kind| kind.as_str() == stored)
     }
@@ -73,6 +76,7 @@ pub struct Job {
     pub created_at: NaiveDateTime,
     pub started_at: Option<NaiveDateTime>,
     pub finished_at: Option<NaiveDateTime>,
+    pub payload: Option<String>,
 }
 
 impl Job {
@@ -95,6 +99,23 @@ pub struct NewJob {
     pub progress: i32,
     pub attempts: i32,
     pub created_at: NaiveDateTime,
+    pub payload: Option<String>,
+}
+
+/// The file format of an export.
+#[derive(
+    async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize,
+)]
+pub enum ExportFormat {
+    /// Comma-separated values, UTF-8, with a header row.
+    Csv,
+}
+
+/// What an export job was asked for (its payload).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ExportRequest {
+    pub format: ExportFormat,
+    pub filter: crate::modules::patient::model::PatientFilter,
 }
 
 /// Which jobs to list.

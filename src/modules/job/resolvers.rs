@@ -4,7 +4,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Json, Object, Result};
 use chrono::{DateTime, Utc};
 
-use super::model::{Job, JobFilter, JobKind, JobStatus};
+use super::model::{ExportFormat, Job, JobFilter, JobKind, JobStatus};
 use super::service::JobService;
 use crate::core::auth::Role;
 use crate::core::error::{AppError, AppResult};
@@ -13,6 +13,7 @@ use crate::graphql::connection::{Connection, page_cost, respond};
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::modules::audit::model::AuditAction;
 use crate::modules::audit::trail;
+use crate::modules::patient::input::PatientFilterInput;
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<JobService>> {
     ctx.data::<Arc<JobService>>()
@@ -134,6 +135,23 @@ impl JobMutation {
             service.retry(caller, key)
         })
         .await?;
+        Ok(JobObject(job))
+    }
+
+    /// Writes the clinic's patients matching `filter` to a file and answers at once with the
+    /// job; once it has SUCCEEDED, `GET /exports/{jobId}` with the same token downloads it (for
+    /// `EXPORT_TTL_HOURS`). ADMIN only.
+    #[graphql(guard = "RoleGuard::new(&[Role::Admin])")]
+    async fn export_patients(
+        &self,
+        ctx: &Context<'_>,
+        format: ExportFormat,
+        filter: Option<PatientFilterInput>,
+    ) -> Result<JobObject> {
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let filter = filter.unwrap_or_default().into_filter()?;
+        let work = service.export_patients(caller, format, filter);
+        let job = trail::create(ctx, AuditAction::ExportPatients, work).await?;
         Ok(JobObject(job))
     }
 

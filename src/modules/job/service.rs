@@ -4,11 +4,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::model::{Job, JobFilter, JobKind, JobStatus, NewJob};
+use super::model::{ExportFormat, ExportRequest, Job, JobFilter, JobKind, JobStatus, NewJob};
 use super::repository::JobRepository;
 use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult};
 use crate::core::pagination::{ConnectionArgs, Page};
+use crate::modules::patient::model::PatientFilter;
+use crate::modules::patient::service::PatientService;
 
 /// Hands a job to the workers; behind a trait so the service is tested without a queue.
 #[async_trait]
@@ -92,10 +94,30 @@ impl JobService {
         if !self.backups_supported {
             return Err(AppError::BackupNotSupported);
         }
-        self.submit(caller, JobKind::BackupDatabase).await
+        self.submit(caller, JobKind::BackupDatabase, None).await
     }
 
-    async fn submit(&self, caller: &Caller, kind: JobKind) -> AppResult<Job> {
+    /// Starts writing the clinic's patients matching `filter` to a file; answers at once.
+    pub async fn export_patients(
+        &self,
+        caller: &Caller,
+        format: ExportFormat,
+        filter: PatientFilter,
+    ) -> AppResult<Job> {
+        require_admin(caller)?;
+        let filter = PatientService::scoped_filter(caller, filter)?;
+        let payload =
+            serde_json::to_string(&ExportRequest { format, filter }).map_err(AppError::internal)?;
+        self.submit(caller, JobKind::ExportPatients, Some(payload))
+            .await
+    }
+
+    async fn submit(
+        &self,
+        caller: &Caller,
+        kind: JobKind,
+        payload: Option<String>,
+    ) -> AppResult<Job> {
         let job = self
             .jobs
             .insert(NewJob {
@@ -106,6 +128,7 @@ impl JobService {
                 progress: 0,
                 attempts: 0,
                 created_at: crate::db::now(),
+                payload,
             })
             .await?;
         self.hand_over(job.id).await?;

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::db::schema::patients;
 
 /// ABO blood group with Rh factor (`O_POS` is O positive).
-#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize,
+)]
 pub enum BloodGroup {
     #[graphql(name = "O_POS")]
     OPos,
@@ -171,7 +173,7 @@ impl PatientWrite {
 }
 
 /// Filters of the patient list; every one is optional.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PatientFilter {
     pub search: Option<String>,
     pub blood_group: Option<BloodGroup>,

@@ -153,6 +153,10 @@ impl TestApp {
                 "BACKUP_DIR",
                 jobs_dir.path().join("backups").display().to_string(),
             ),
+            (
+                "EXPORT_DIR",
+                jobs_dir.path().join("exports").display().to_string(),
+            ),
             ("APP_ENV", "test".to_owned()),
             ("DATABASE_URL", url.clone()),
             ("JWT_SECRET", JWT_SECRET.to_owned()),
@@ -190,6 +194,10 @@ impl TestApp {
         // test's runtime.
         let context = JobContext {
             jobs: repos.jobs.clone(),
+            patients: repos.patients.clone(),
+            exports: Arc::new(clinicgraph::jobs::export::LocalExports::new(
+                config.jobs.export_dir.clone(),
+            )),
             pool: pool.clone(),
             max_attempts: config.jobs.max_attempts,
             backup_dir: config.jobs.backup_dir.clone(),

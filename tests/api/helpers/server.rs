@@ -73,6 +73,7 @@ fn command(database_url: &str, env: &[(&str, &str)], dir: &tempfile::TempDir) ->
         .env("JWT_SECRET", JWT_SECRET)
         .env("JOBS_QUEUE_PATH", dir.path().join("jobs.db"))
         .env("BACKUP_DIR", dir.path().join("backups"))
+        .env("EXPORT_DIR", dir.path().join("exports"))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     for (name, value) in env {

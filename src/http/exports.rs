@@ -1,0 +1,120 @@
+//! `GET /exports/{jobId}`: a finished export's file, with the same token and rules as
+//! `job(id)` (the clinic's ADMIN, or whoever asked for it), until it expires.
+use axum::extract::{Path, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::execution::problem_body;
+use super::graphql::{authenticate, request_id};
+use crate::core::context::Authentication;
+use crate::core::error::AppError;
+use crate::modules::job::model::{Job, JobKind, JobStatus};
+
+fn problem(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, "application/json")],
+        problem_body(code, message, request_id).to_string(),
+    )
+        .into_response()
+}
+
+/// The export's file name, if `job` is a finished export.
+fn file_of(job: &Job) -> Option<String> {
+    if job.kind() != Some(JobKind::ExportPatients) || job.status() != Some(JobStatus::Succeeded) {
+        return None;
+    }
+    let result: serde_json::Value = serde_json::from_str(job.result.as_deref()?).ok()?;
+    result["file"].as_str().map(str::to_owned)
+}
+
+pub async fn download(
+    State(state): State<AppState>,
+    Path(job_id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let request_id = request_id(&headers);
+    let Authentication::Authenticated(caller) = authenticate(&state.tokens, &headers) else {
+        let error = AppError::Unauthenticated;
+        return problem(
+            StatusCode::UNAUTHORIZED,
+            error.code(),
+            &error.to_string(),
+            &request_id,
+        );
+    };
+    let not_found = || {
+        problem(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "export not found",
+            &request_id,
+        )
+    };
+    let Ok(id) = job_id.parse::<i64>() else {
+        return not_found();
+    };
+    let job = match state.jobs.get(&caller, id).await {
+        Ok(job) => job,
+        Err(AppError::NotFound(_)) => return not_found(),
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "reading an export's job");
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "internal server error",
+                &request_id,
+            );
+        }
+    };
+    let Some(name) = file_of(&job) else {
+        return not_found();
+    };
+    let expired = job.finished_at.is_none_or(|finished| {
+        let age = (chrono::Utc::now().naive_utc() - finished)
+            .to_std()
+            .unwrap_or_default();
+        age >= state.export_ttl
+    });
+    let gone = || {
+        problem(
+            StatusCode::GONE,
+            "EXPORT_EXPIRED",
+            "this export has expired: run it again",
+            &request_id,
+        )
+    };
+    if expired {
+        if let Err(error) = state.exports.remove(&name) {
+            tracing::warn!(%error, job_id = id, "removing an expired export");
+        }
+        return gone();
+    }
+    match state.exports.read(&name) {
+        Ok(Some(bytes)) => (
+            StatusCode::OK,
+            [
+                (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{name}\""),
+                ),
+                (CACHE_CONTROL, "no-store".to_owned()),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Ok(None) => gone(),
+        Err(error) => {
+            tracing::error!(%error, job_id = id, "reading an export");
+            problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "internal server error",
+                &request_id,
+            )
+        }
+    }
+}

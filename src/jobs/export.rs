@@ -1,0 +1,163 @@
+//! `EXPORT_PATIENTS`: the clinic's patients matching a filter, page by page into a file, so
+//! 10,000 rows never sit in memory at once; progress is reported as pages are written.
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde_json::{Value, json};
+
+use super::worker::JobContext;
+use crate::core::ids::{self, NodeType};
+use crate::core::pagination::{Direction, Page, PageRequest};
+use crate::modules::job::model::{ExportFormat, ExportRequest, Job};
+use crate::modules::patient::model::{Patient, PatientCursor, PatientOrder};
+
+/// Rows read per query.
+const PAGE: usize = 500;
+
+const HEADER: [&str; 9] = [
+    "id",
+    "patientId",
+    "name",
+    "email",
+    "phone",
+    "bloodGroup",
+    "dateOfBirth",
+    "createdAt",
+    "updatedAt",
+];
+
+/// Where finished exports are kept until they expire. A trait so object storage can replace
+/// the local folder without touching the job or the download.
+pub trait ExportStore: Send + Sync {
+    /// A writer for `name`, invisible to readers until [`ExportStore::commit`].
+    fn writer(&self, name: &str) -> anyhow::Result<Box<dyn Write + Send>>;
+    /// Publishes `name`; returns its size in bytes.
+    fn commit(&self, name: &str) -> anyhow::Result<u64>;
+    /// The whole file, or `None` if there is none (never written, or expired and removed).
+    fn read(&self, name: &str) -> anyhow::Result<Option<Vec<u8>>>;
+    fn remove(&self, name: &str) -> anyhow::Result<()>;
+}
+
+/// Exports in a local folder.
+pub struct LocalExports {
+    dir: PathBuf,
+}
+
+impl LocalExports {
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+
+    /// Names are made by the job, never by clients; anything else is refused all the same.
+    fn path(&self, name: &str) -> anyhow::Result<PathBuf> {
+        anyhow::ensure!(
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
+            "not an export file name"
+        );
+        Ok(self.dir.join(name))
+    }
+}
+
+impl ExportStore for LocalExports {
+    fn writer(&self, name: &str) -> anyhow::Result<Box<dyn Write + Send>> {
+        std::fs::create_dir_all(&self.dir)?;
+        let partial = self.path(name)?.with_extension("partial");
+        Ok(Box::new(std::io::BufWriter::new(std::fs::File::create(
+            partial,
+        )?)))
+    }
+
+    fn commit(&self, name: &str) -> anyhow::Result<u64> {
+        let path = self.path(name)?;
+        std::fs::rename(path.with_extension("partial"), &path)?;
+        Ok(std::fs::metadata(path)?.len())
+    }
+
+    fn read(&self, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        match std::fs::read(self.path(name)?) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    fn remove(&self, name: &str) -> anyhow::Result<()> {
+        match std::fs::remove_file(self.path(name)?) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error.into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The file name of a job's export: the same on every attempt, so a re-run replaces it.
+pub fn file_name(job_id: i64, format: ExportFormat) -> String {
+    match format {
+        ExportFormat::Csv => format!("patients-job{job_id}.csv"),
+    }
+}
+
+fn record(patient: &Patient) -> [String; 9] {
+    [
+        ids::encode(NodeType::Patient, patient.id),
+        patient.patient_number(),
+        patient.name.clone(),
+        patient.email.clone(),
+        patient.phone.clone().unwrap_or_default(),
+        patient
+            .blood_group()
+            .map(|group| group.as_str().to_owned())
+            .unwrap_or_default(),
+        patient.date_of_birth.to_string(),
+        patient.created_at.and_utc().to_rfc3339(),
+        patient.updated_at.and_utc().to_rfc3339(),
+    ]
+}
+
+pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
+    let request: ExportRequest =
+        serde_json::from_str(job.payload.as_deref().unwrap_or_default())
+            .map_err(|e| anyhow::anyhow!("the export's payload is unreadable: {e}"))?;
+    let total = context
+        .patients
+        .count(job.clinic_id, &request.filter)
+        .await?;
+    let name = file_name(job.id, request.format);
+    let mut writer = csv::Writer::from_writer(context.exports.writer(&name)?);
+    writer.write_record(HEADER)?;
+    let order = PatientOrder::default();
+    let mut cursor = None;
+    let mut written: i64 = 0;
+    let mut reported = 0;
+    loop {
+        let request_page = PageRequest {
+            limit: PAGE,
+            direction: Direction::Forward,
+            cursor: cursor.take(),
+        };
+        let rows = context
+            .patients
+            .list(job.clinic_id, &request.filter, order, &request_page)
+            .await?;
+        let page = Page::from_rows(rows, &request_page);
+        for patient in &page.items {
+            writer.write_record(record(patient))?;
+        }
+        written += i64::try_from(page.items.len()).unwrap_or(i64::MAX);
+        let percent = i32::try_from(written * 99 / total.max(1)).unwrap_or(99);
+        if percent >= reported + 5 {
+            context.jobs.progress(job.id, percent).await?;
+            reported = percent;
+        }
+        match (page.has_next_page, page.items.last()) {
+            (true, Some(last)) => cursor = Some(PatientCursor::for_patient(last, order)),
+            _ => break,
+        }
+    }
+    writer.flush()?;
+    drop(writer);
+    let bytes = context.exports.commit(&name)?;
+    Ok(json!({ "file": name, "format": "CSV", "rows": written, "bytes": bytes }))
+}
