@@ -440,3 +440,90 @@ async fn an_expired_export_is_gone() {
     assert_eq!(response.code(), Some("EXPORT_EXPIRED"));
     assert!(!file.exists(), "an expired export is deleted");
 }
+
+/// Sends SIGKILL: the process gets no chance to tidy up.
+fn kill_hard(pid: u32) {
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_worker_is_killed_mid_job_completes_on_another_worker_once() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+    let clinic = app
+        .repos
+        .clinics
+        .find_by_name(clinicgraph::seed::DEMO_CLINIC)
+        .await
+        .expect("query")
+        .expect("demo clinic");
+    // Enough rows for the export to take a while, so it can be caught half-way.
+    clinicgraph::seed::bulk_patients(&app.repos, clinic.id, 10_000)
+        .await
+        .expect("bulk patients");
+    let shared = app.jobs_dir.path();
+    let queue = shared.join("shared-queue.db").display().to_string();
+    let exports = shared.join("shared-exports");
+    let exports_text = exports.display().to_string();
+    let env = [
+        ("WORKERS_IN_PROCESS", "false"),
+        ("JOBS_QUEUE_PATH", queue.as_str()),
+        ("EXPORT_DIR", exports_text.as_str()),
+    ];
+    let api = Server::start(&app.database_url, &env).await;
+    let first = Server::start_worker(&app.database_url, &env);
+    let admin = app.token_without_http(Role::Admin).await;
+    let id = api.ok(&admin, EXPORT, json!({})).await["exportPatients"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let job = api.ok(&admin, JOB, json!({ "id": id })).await["job"].clone();
+        let progress = job["progress"].as_i64().unwrap_or(0);
+        if job["status"] == "RUNNING" && progress > 0 {
+            assert!(progress < 100, "{job}");
+            kill_hard(first.pid());
+            break;
+        }
+        assert_ne!(
+            job["status"], "SUCCEEDED",
+            "finished before it could be killed"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the first worker never got going: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    drop(first);
+
+    // The dead worker's heartbeats stop; the second notices and takes the job over.
+    let _second = Server::start_worker(&app.database_url, &env);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let job = loop {
+        let job = api.ok(&admin, JOB, json!({ "id": id })).await["job"].clone();
+        if job["status"] == "SUCCEEDED" {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "nobody finished the job: {job}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(job["attempts"], 2, "{job}");
+    // Once in effect: one complete file, no leftovers of the killed attempt.
+    let mut files: Vec<String> = std::fs::read_dir(&exports)
+        .expect("exports")
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    files.sort();
+    assert_eq!(files, [job["result"]["file"].as_str().expect("file")]);
+    let text = std::fs::read_to_string(exports.join(&files[0])).expect("export");
+    let rows = text.lines().count() - 1;
+    assert_eq!(json!(rows), job["result"]["rows"]);
+    assert!(rows > 10_000, "{rows}");
+}

@@ -89,6 +89,10 @@ pub struct Worker {
 }
 
 impl Worker {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops it as an orchestrator would (SIGTERM) and waits until it has exited.
     pub async fn stop(mut self) -> std::process::ExitStatus {
         terminate(&mut self.child).await
