@@ -30,6 +30,14 @@ fn file_of(job: &Job) -> Option<String> {
     result["file"].as_str().map(str::to_owned)
 }
 
+fn media_type(name: &str) -> &'static str {
+    if name.ends_with(".xlsx") {
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    } else {
+        "text/csv; charset=utf-8"
+    }
+}
+
 pub async fn download(
     State(state): State<AppState>,
     Path(job_id): Path<String>,
@@ -96,7 +104,7 @@ pub async fn download(
         Ok(Some(bytes)) => (
             StatusCode::OK,
             [
-                (CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (CONTENT_TYPE, media_type(&name).to_owned()),
                 (
                     CONTENT_DISPOSITION,
                     format!("attachment; filename=\"{name}\""),

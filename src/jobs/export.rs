@@ -96,6 +96,7 @@ impl ExportStore for LocalExports {
 pub fn file_name(job_id: i64, format: ExportFormat) -> String {
     match format {
         ExportFormat::Csv => format!("patients-job{job_id}.csv"),
+        ExportFormat::Xlsx => format!("patients-job{job_id}.xlsx"),
     }
 }
 
@@ -120,30 +121,72 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
     let request: ExportRequest =
         serde_json::from_str(job.payload.as_deref().unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("the export's payload is unreadable: {e}"))?;
+    let name = file_name(job.id, request.format);
+    let rows = match request.format {
+        ExportFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(context.exports.writer(&name)?);
+            writer.write_record(HEADER)?;
+            let rows = stream(context, job, &request, |record| {
+                Ok(writer.write_record(record)?)
+            })
+            .await?;
+            writer.flush()?;
+            rows
+        }
+        ExportFormat::Xlsx => {
+            let mut workbook = rust_xlsxwriter::Workbook::new();
+            // Rows go to a temporary file as they are written, not into memory.
+            let sheet = workbook.add_worksheet_with_constant_memory()?;
+            sheet.set_name("Patients")?;
+            sheet.write_row(0, 0, HEADER)?;
+            let mut next_row: u32 = 1;
+            let rows = stream(context, job, &request, |record| {
+                sheet.write_row(next_row, 0, record.iter().map(String::as_str))?;
+                next_row += 1;
+                Ok(())
+            })
+            .await?;
+            workbook.save_to_writer(context.exports.writer(&name)?)?;
+            rows
+        }
+    };
+    let bytes = context.exports.commit(&name)?;
+    let format = match request.format {
+        ExportFormat::Csv => "CSV",
+        ExportFormat::Xlsx => "XLSX",
+    };
+    Ok(json!({ "file": name, "format": format, "rows": rows, "bytes": bytes }))
+}
+
+/// Reads the matching patients page by page and hands each row to `emit`; reports progress.
+/// Returns how many rows there were.
+async fn stream(
+    context: &JobContext,
+    job: &Job,
+    request: &ExportRequest,
+    mut emit: impl FnMut([String; 9]) -> anyhow::Result<()> + Send,
+) -> anyhow::Result<i64> {
     let total = context
         .patients
         .count(job.clinic_id, &request.filter)
         .await?;
-    let name = file_name(job.id, request.format);
-    let mut writer = csv::Writer::from_writer(context.exports.writer(&name)?);
-    writer.write_record(HEADER)?;
     let order = PatientOrder::default();
     let mut cursor = None;
     let mut written: i64 = 0;
     let mut reported = 0;
     loop {
-        let request_page = PageRequest {
+        let page_request = PageRequest {
             limit: PAGE,
             direction: Direction::Forward,
             cursor: cursor.take(),
         };
         let rows = context
             .patients
-            .list(job.clinic_id, &request.filter, order, &request_page)
+            .list(job.clinic_id, &request.filter, order, &page_request)
             .await?;
-        let page = Page::from_rows(rows, &request_page);
+        let page = Page::from_rows(rows, &page_request);
         for patient in &page.items {
-            writer.write_record(record(patient))?;
+            emit(record(patient))?;
         }
         written += i64::try_from(page.items.len()).unwrap_or(i64::MAX);
         let percent = i32::try_from(written * 99 / total.max(1)).unwrap_or(99);
@@ -153,11 +196,7 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
         }
         match (page.has_next_page, page.items.last()) {
             (true, Some(last)) => cursor = Some(PatientCursor::for_patient(last, order)),
-            _ => break,
+            _ => return Ok(written),
         }
     }
-    writer.flush()?;
-    drop(writer);
-    let bytes = context.exports.commit(&name)?;
-    Ok(json!({ "file": name, "format": "CSV", "rows": written, "bytes": bytes }))
 }

@@ -527,3 +527,76 @@ async fn a_job_whose_worker_is_killed_mid_job_completes_on_another_worker_once()
     assert_eq!(json!(rows), job["result"]["rows"]);
     assert!(rows > 10_000, "{rows}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_xlsx_export_reads_back_as_the_database_rows() {
+    use calamine::{Reader, Xlsx};
+    use clinicgraph::core::pagination::{Direction, PageRequest};
+    use clinicgraph::modules::patient::model::{PatientFilter, PatientOrder};
+
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+    let admin = app.token(Role::Admin).await;
+    let xlsx = "mutation { exportPatients(format: XLSX) { id } }";
+    let id = app.ok(&admin, xlsx, json!({})).await["exportPatients"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let job = job_until(&app, &admin, &id, "SUCCEEDED").await;
+    assert_eq!(job["result"]["format"], "XLSX");
+    let response = download(&app, Some(&admin), &id).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    );
+    // The body is binary: read it again as bytes rather than through the JSON helper's text.
+    let file = app
+        .jobs_dir
+        .path()
+        .join("exports")
+        .join(job["result"]["file"].as_str().expect("file"));
+    let bytes = std::fs::read(&file).expect("export file");
+    let mut workbook: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).expect("an xlsx file");
+    let sheet = workbook
+        .worksheet_range("Patients")
+        .expect("the Patients sheet");
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|row| row.iter().map(|cell| cell.to_string()).collect())
+        .collect();
+    assert_eq!(rows[0][..4], ["id", "patientId", "name", "email"]);
+    let clinic = app
+        .repos
+        .clinics
+        .find_by_name(clinicgraph::seed::DEMO_CLINIC)
+        .await
+        .expect("query")
+        .expect("demo clinic");
+    let all = PageRequest {
+        limit: 10_000,
+        direction: Direction::Forward,
+        cursor: None,
+    };
+    let stored = app
+        .repos
+        .patients
+        .list(
+            clinic.id,
+            &PatientFilter::default(),
+            PatientOrder::default(),
+            &all,
+        )
+        .await
+        .expect("patients");
+    assert!(!stored.is_empty());
+    assert_eq!(rows.len() - 1, stored.len());
+    for (row, patient) in rows[1..].iter().zip(&stored) {
+        assert_eq!(row[1], patient.patient_number());
+        assert_eq!(row[2], patient.name);
+        assert_eq!(row[3], patient.email);
+        assert_eq!(row[6], patient.date_of_birth.to_string());
+    }
+}

@@ -109,6 +109,8 @@ pub struct NewJob {
 pub enum ExportFormat {
     /// Comma-separated values, UTF-8, with a header row.
     Csv,
+    /// An Excel workbook: one sheet, "Patients", with a header row.
+    Xlsx,
 }
 
 /// What an export job was asked for (its payload).
