@@ -10,6 +10,7 @@ mod browser;
 mod cache;
 mod cli;
 mod dashboard;
+mod exports;
 mod graph;
 mod http;
 mod jobs;

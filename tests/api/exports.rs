@@ -1,0 +1,246 @@
+//! Patient exports: every matching row in the file, read back and compared with the database;
+//! CSV and XLSX; the download's rules and expiry.
+use clinicgraph::core::auth::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp};
+use crate::jobs::{EXPORT, job_until};
+
+async fn download(app: &TestApp, token: Option<&str>, id: &str) -> crate::helpers::TestResponse {
+    let mut request = axum::http::Request::get(format!("/exports/{id}"));
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    app.send(request.body(axum::body::Body::empty()).expect("request"))
+        .await
+}
+
+/// Runs an export as `admin` to SUCCEEDED; returns the job.
+async fn exported(app: &TestApp, admin: &str, filter: Value) -> Value {
+    let queued = app.ok(admin, EXPORT, json!({ "f": filter })).await["exportPatients"].clone();
+    assert_eq!(queued["kind"], "EXPORT_PATIENTS");
+    assert_eq!(queued["status"], "QUEUED");
+    job_until(app, admin, queued["id"].as_str().expect("id"), "SUCCEEDED").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_holds_every_matching_patient_and_downloads_by_the_rules() {
+    use clinicgraph::core::pagination::{Direction, PageRequest};
+    use clinicgraph::modules::patient::model::{PatientFilter, PatientOrder};
+
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+    let clinic = app
+        .repos
+        .clinics
+        .find_by_name(clinicgraph::seed::DEMO_CLINIC)
+        .await
+        .expect("query")
+        .expect("demo clinic");
+    // More than one page of the export's reads (500).
+    clinicgraph::seed::bulk_patients(&app.repos, clinic.id, 1_200)
+        .await
+        .expect("bulk patients");
+    let admin = app.token(Role::Admin).await;
+    let job = exported(&app, &admin, Value::Null).await;
+    assert_eq!(job["progress"], 100);
+    let id = job["id"].as_str().expect("id").to_owned();
+
+    let response = download(&app, Some(&admin), &id).await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    assert_eq!(
+        response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/csv; charset=utf-8")
+    );
+    let mut reader = csv::Reader::from_reader(response.text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "id",
+            "patientId",
+            "name",
+            "email",
+            "phone",
+            "bloodGroup",
+            "dateOfBirth",
+            "createdAt",
+            "updatedAt"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    let all = PageRequest {
+        limit: 10_000,
+        direction: Direction::Forward,
+        cursor: None,
+    };
+    let stored = app
+        .repos
+        .patients
+        .list(
+            clinic.id,
+            &PatientFilter::default(),
+            PatientOrder::default(),
+            &all,
+        )
+        .await
+        .expect("patients");
+    assert!(stored.len() > 1_200);
+    assert_eq!(rows.len(), stored.len());
+    assert_eq!(job["result"]["rows"], json!(stored.len()));
+    for (row, patient) in rows.iter().zip(&stored) {
+        let expected = [
+            clinicgraph::core::ids::encode(clinicgraph::core::ids::NodeType::Patient, patient.id),
+            patient.patient_number(),
+            patient.name.clone(),
+            patient.email.clone(),
+            patient.phone.clone().unwrap_or_default(),
+            patient
+                .blood_group()
+                .map(|g| g.as_str().to_owned())
+                .unwrap_or_default(),
+            patient.date_of_birth.to_string(),
+        ];
+        let got: Vec<&str> = row.iter().take(expected.len()).collect();
+        assert_eq!(got, expected.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+
+    // A filtered export holds exactly the patients the same filter lists.
+    let filter = json!({ "bloodGroup": "O_NEG" });
+    let filtered = exported(&app, &admin, filter.clone()).await;
+    let count = app
+        .ok(
+            &admin,
+            "query($f: PatientFilter) { patients(filter: $f) { totalCount } }",
+            json!({ "f": filter }),
+        )
+        .await["patients"]["totalCount"]
+        .clone();
+    assert_eq!(filtered["result"]["rows"], count);
+    let text = download(&app, Some(&admin), filtered["id"].as_str().expect("id"))
+        .await
+        .text;
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let groups: Vec<String> = reader
+        .records()
+        .map(|r| r.expect("row")[5].to_owned())
+        .collect();
+    assert_eq!(json!(groups.len()), count);
+    assert!(groups.iter().all(|g| g == "O_NEG"), "{groups:?}");
+
+    // The same rules as job(id): no token, another user, another clinic, no such export.
+    assert_eq!(download(&app, None, &id).await.status, 401);
+    let doctor = app.token(Role::Doctor).await;
+    let other = app.other_clinic_admin().await;
+    for (token, export) in [
+        (&doctor, id.as_str()),
+        (&other, id.as_str()),
+        (&admin, "999999"),
+        (&admin, "x"),
+    ] {
+        let response = download(&app, Some(token), export).await;
+        assert_eq!(response.status, 404, "{export}: {}", response.text);
+        assert_eq!(response.code(), Some("NOT_FOUND"));
+    }
+    let response = app.gql(Some(&doctor), EXPORT, json!({})).await;
+    assert_eq!(response.code(), Some("FORBIDDEN"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_export_is_gone() {
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("EXPORT_TTL_HOURS", "0")])
+        .await
+        .expect("SQLite");
+    let admin = app.token(Role::Admin).await;
+    let job = exported(&app, &admin, Value::Null).await;
+    let file = app
+        .jobs_dir
+        .path()
+        .join("exports")
+        .join(job["result"]["file"].as_str().expect("file"));
+    assert!(file.exists());
+    let response = download(&app, Some(&admin), job["id"].as_str().expect("id")).await;
+    assert_eq!(response.status, 410, "{}", response.text);
+    assert_eq!(response.code(), Some("EXPORT_EXPIRED"));
+    assert!(!file.exists(), "an expired export is deleted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_xlsx_export_reads_back_as_the_database_rows() {
+    use calamine::{Reader, Xlsx};
+    use clinicgraph::core::pagination::{Direction, PageRequest};
+    use clinicgraph::modules::patient::model::{PatientFilter, PatientOrder};
+
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+    let admin = app.token(Role::Admin).await;
+    let xlsx = "mutation { exportPatients(format: XLSX) { id } }";
+    let id = app.ok(&admin, xlsx, json!({})).await["exportPatients"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let job = job_until(&app, &admin, &id, "SUCCEEDED").await;
+    assert_eq!(job["result"]["format"], "XLSX");
+    let response = download(&app, Some(&admin), &id).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    );
+    // The body is binary: read it again as bytes rather than through the JSON helper's text.
+    let file = app
+        .jobs_dir
+        .path()
+        .join("exports")
+        .join(job["result"]["file"].as_str().expect("file"));
+    let bytes = std::fs::read(&file).expect("export file");
+    let mut workbook: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).expect("an xlsx file");
+    let sheet = workbook
+        .worksheet_range("Patients")
+        .expect("the Patients sheet");
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|row| row.iter().map(|cell| cell.to_string()).collect())
+        .collect();
+    assert_eq!(rows[0][..4], ["id", "patientId", "name", "email"]);
+    let clinic = app
+        .repos
+        .clinics
+        .find_by_name(clinicgraph::seed::DEMO_CLINIC)
+        .await
+        .expect("query")
+        .expect("demo clinic");
+    let all = PageRequest {
+        limit: 10_000,
+        direction: Direction::Forward,
+        cursor: None,
+    };
+    let stored = app
+        .repos
+        .patients
+        .list(
+            clinic.id,
+            &PatientFilter::default(),
+            PatientOrder::default(),
+            &all,
+        )
+        .await
+        .expect("patients");
+    assert!(!stored.is_empty());
+    assert_eq!(rows.len() - 1, stored.len());
+    for (row, patient) in rows[1..].iter().zip(&stored) {
+        assert_eq!(row[1], patient.patient_number());
+        assert_eq!(row[2], patient.name);
+        assert_eq!(row[3], patient.email);
+        assert_eq!(row[6], patient.date_of_birth.to_string());
+    }
+}
