@@ -176,9 +176,15 @@ async fn the_rate_limit_holds_across_instances() {
         let server = if i % 2 == 0 { &a } else { &b };
         server.gql(None, "{ __typename }", json!({}))
     });
+    let started = std::time::Instant::now();
     let answers = join_all(requests).await;
+    // 20 a minute refills one request every 3 s: on a busy machine the burst can outlast that.
+    let refilled = (started.elapsed().as_secs_f64() / 3.0).floor() as usize;
     let admitted = answers.iter().filter(|(status, ..)| *status == 200).count();
-    assert_eq!(admitted, 20, "the configured total, not twice it");
+    assert!(
+        (20..=20 + refilled).contains(&admitted),
+        "the configured total, not twice it: {admitted} admitted, {refilled} refilled"
+    );
     for (status, retry_after, body) in answers.iter().filter(|(s, ..)| *s != 200) {
         assert_eq!(*status, 429, "{body}");
         assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
