@@ -1,6 +1,8 @@
 //! Patient exports: every matching row in the file, read back and compared with the database;
 //! CSV and XLSX; the download's rules and expiry.
 use clinicgraph::core::auth::Role;
+use clinicgraph::core::pagination::{Direction, PageRequest};
+use clinicgraph::modules::patient::model::{Patient, PatientFilter, PatientOrder};
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp};
@@ -15,6 +17,25 @@ async fn download(app: &TestApp, token: Option<&str>, id: &str) -> crate::helper
         .await
 }
 
+/// Every live patient of the clinic, in the order exports write them.
+async fn stored_patients(app: &TestApp, clinic_id: i64) -> Vec<Patient> {
+    let all = PageRequest {
+        limit: 10_000,
+        direction: Direction::Forward,
+        cursor: None,
+    };
+    app.repos
+        .patients
+        .list(
+            clinic_id,
+            &PatientFilter::default(),
+            PatientOrder::default(),
+            &all,
+        )
+        .await
+        .expect("patients")
+}
+
 /// Runs an export as `admin` to SUCCEEDED; returns the job.
 async fn exported(app: &TestApp, admin: &str, filter: Value) -> Value {
     let queued = app.ok(admin, EXPORT, json!({ "f": filter })).await["exportPatients"].clone();
@@ -25,19 +46,10 @@ async fn exported(app: &TestApp, admin: &str, filter: Value) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_holds_every_matching_patient_and_downloads_by_the_rules() {
-    use clinicgraph::core::pagination::{Direction, PageRequest};
-    use clinicgraph::modules::patient::model::{PatientFilter, PatientOrder};
-
     let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
-    let clinic = app
-        .repos
-        .clinics
-        .find_by_name(clinicgraph::seed::DEMO_CLINIC)
-        .await
-        .expect("query")
-        .expect("demo clinic");
+    let clinic_id = app.demo_clinic_id().await;
     // More than one page of the export's reads (500).
-    clinicgraph::seed::bulk_patients(&app.repos, clinic.id, 1_200)
+    clinicgraph::seed::bulk_patients(&app.repos, clinic_id, 1_200)
         .await
         .expect("bulk patients");
     let admin = app.token(Role::Admin).await;
@@ -76,22 +88,7 @@ async fn an_export_holds_every_matching_patient_and_downloads_by_the_rules() {
         ]
     );
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
-    let all = PageRequest {
-        limit: 10_000,
-        direction: Direction::Forward,
-        cursor: None,
-    };
-    let stored = app
-        .repos
-        .patients
-        .list(
-            clinic.id,
-            &PatientFilter::default(),
-            PatientOrder::default(),
-            &all,
-        )
-        .await
-        .expect("patients");
+    let stored = stored_patients(&app, clinic_id).await;
     assert!(stored.len() > 1_200);
     assert_eq!(rows.len(), stored.len());
     assert_eq!(job["result"]["rows"], json!(stored.len()));
@@ -175,9 +172,6 @@ async fn an_expired_export_is_gone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_xlsx_export_reads_back_as_the_database_rows() {
     use calamine::{Reader, Xlsx};
-    use clinicgraph::core::pagination::{Direction, PageRequest};
-    use clinicgraph::modules::patient::model::{PatientFilter, PatientOrder};
-
     let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
     let admin = app.token(Role::Admin).await;
     let xlsx = "mutation { exportPatients(format: XLSX) { id } }";
@@ -212,29 +206,8 @@ async fn an_xlsx_export_reads_back_as_the_database_rows() {
         .map(|row| row.iter().map(|cell| cell.to_string()).collect())
         .collect();
     assert_eq!(rows[0][..4], ["id", "patientId", "name", "email"]);
-    let clinic = app
-        .repos
-        .clinics
-        .find_by_name(clinicgraph::seed::DEMO_CLINIC)
-        .await
-        .expect("query")
-        .expect("demo clinic");
-    let all = PageRequest {
-        limit: 10_000,
-        direction: Direction::Forward,
-        cursor: None,
-    };
-    let stored = app
-        .repos
-        .patients
-        .list(
-            clinic.id,
-            &PatientFilter::default(),
-            PatientOrder::default(),
-            &all,
-        )
-        .await
-        .expect("patients");
+    let clinic_id = app.demo_clinic_id().await;
+    let stored = stored_patients(&app, clinic_id).await;
     assert!(!stored.is_empty());
     assert_eq!(rows.len() - 1, stored.len());
     for (row, patient) in rows[1..].iter().zip(&stored) {

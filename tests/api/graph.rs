@@ -12,14 +12,8 @@ const NESTED: &str = "query($n: Int) { patients(first: $n) { nodes {
 } } }";
 
 async fn the_nested_page_costs_the_same_few_statements_for_any_size(app: TestApp) {
-    let clinic = app
-        .repos
-        .clinics
-        .find_by_name(clinicgraph::seed::DEMO_CLINIC)
-        .await
-        .expect("query")
-        .expect("demo clinic");
-    clinicgraph::seed::bulk_patients(&app.repos, clinic.id, 60)
+    let clinic_id = app.demo_clinic_id().await;
+    clinicgraph::seed::bulk_patients(&app.repos, clinic_id, 60)
         .await
         .expect("more patients");
     let token = app.token(Role::Doctor).await;

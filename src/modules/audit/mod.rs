@@ -6,5 +6,6 @@ pub mod model;
 pub mod repository;
 pub mod resolvers;
 pub mod service;
+pub mod subject;
 pub mod trail;
 pub mod writer;

@@ -7,6 +7,8 @@ use diesel::prelude::*;
 use crate::core::auth::Role;
 use crate::db::schema::audit_events;
 
+pub use super::subject::{Audited, Subject};
+
 /// What the actor did, or tried to do. Mutations are named after the operation.
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditAction {
@@ -214,20 +216,6 @@ impl AuditOutcome {
     }
 }
 
-/// A record as the audit trail names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Subject {
-    pub entity: AuditEntity,
-    pub id: i64,
-    /// The patient whose data this is (none for a doctor).
-    pub patient_id: Option<i64>,
-}
-
-/// Records the trail can name.
-pub trait Audited {
-    fn audit_subject(&self) -> Subject;
-}
-
 /// An event waiting to be written; the actor's email is looked up when it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingEvent {
@@ -322,68 +310,6 @@ pub struct AuditFilter {
     pub action: Option<AuditAction>,
     pub from: Option<NaiveDateTime>,
     pub to: Option<NaiveDateTime>,
-}
-
-impl Audited for Subject {
-    fn audit_subject(&self) -> Subject {
-        *self
-    }
-}
-
-impl Subject {
-    pub fn patient(id: i64) -> Subject {
-        Subject {
-            entity: AuditEntity::Patient,
-            id,
-            patient_id: Some(id),
-        }
-    }
-}
-
-impl Audited for crate::modules::patient::model::Patient {
-    fn audit_subject(&self) -> Subject {
-        Subject::patient(self.id)
-    }
-}
-
-impl Audited for crate::modules::appointment::model::Appointment {
-    fn audit_subject(&self) -> Subject {
-        Subject {
-            entity: AuditEntity::Appointment,
-            id: self.id,
-            patient_id: Some(self.patient_id),
-        }
-    }
-}
-
-impl Audited for crate::modules::prescription::model::Prescription {
-    fn audit_subject(&self) -> Subject {
-        Subject {
-            entity: AuditEntity::Prescription,
-            id: self.id,
-            patient_id: Some(self.patient_id),
-        }
-    }
-}
-
-impl Audited for crate::modules::job::model::Job {
-    fn audit_subject(&self) -> Subject {
-        Subject {
-            entity: AuditEntity::Job,
-            id: self.id,
-            patient_id: None,
-        }
-    }
-}
-
-impl Audited for crate::modules::doctor::model::Doctor {
-    fn audit_subject(&self) -> Subject {
-        Subject {
-            entity: AuditEntity::Doctor,
-            id: self.id,
-            patient_id: None,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -375,18 +375,22 @@ impl TestApp {
         data["createPatient"]["id"].as_str().expect("id").to_owned()
     }
 
-    /// The global id of a demo doctor (for primaryDoctorId).
-    pub async fn demo_doctor_ids(&self) -> Vec<String> {
-        let clinic = self
-            .repos
+    /// The demo clinic's key.
+    pub async fn demo_clinic_id(&self) -> i64 {
+        self.repos
             .clinics
             .find_by_name(seed::DEMO_CLINIC)
             .await
             .expect("query")
-            .expect("demo clinic");
+            .expect("demo clinic")
+            .id
+    }
+
+    /// The global id of a demo doctor (for primaryDoctorId).
+    pub async fn demo_doctor_ids(&self) -> Vec<String> {
         self.repos
             .doctors
-            .list_ids(clinic.id)
+            .list_ids(self.demo_clinic_id().await)
             .await
             .expect("doctors")
             .into_iter()
