@@ -26,6 +26,7 @@ use crate::modules::clinic::service::ClinicService;
 use crate::modules::doctor::cached::CachedDoctorRepository;
 use crate::modules::doctor::repository::{DieselDoctorRepository, DoctorRepository};
 use crate::modules::doctor::service::DoctorService;
+use crate::modules::job::published::PublishedJobRepository;
 use crate::modules::job::repository::{DieselJobRepository, JobRepository};
 use crate::modules::job::service::{JobService, JobSink};
 use crate::modules::patient::cached::CachedPatientRepository;
@@ -71,6 +72,12 @@ impl Repositories {
     /// a connection a request is waiting for (nor shows up in a request's statements).
     pub fn with_audit_pool(mut self, pool: &DbPool) -> Self {
         self.audit = Arc::new(DieselAuditRepository::new(pool.clone()));
+        self
+    }
+
+    /// Job changes announced on `events`, for `jobUpdated` subscribers.
+    pub fn with_job_events(mut self, events: &EventBus) -> Self {
+        self.jobs = Arc::new(PublishedJobRepository::new(self.jobs, events.clone()));
         self
     }
 
@@ -219,6 +226,7 @@ impl Services {
             jobs: Arc::new(JobService::new(
                 repositories.jobs.clone(),
                 queue,
+                shared.events.clone(),
                 matches!(config.database_url, DatabaseUrl::Sqlite(_)),
             )),
             tokens,

@@ -10,11 +10,13 @@ use crate::app::{Repositories, Services, Shared, app_state};
 use crate::config::Config;
 use crate::core::auth::Role;
 use crate::db::{self, DbPool, migrations};
+use crate::events::EventBus;
 use crate::jobs::export::LocalExports;
 use crate::jobs::queue::NoQueue;
 use crate::jobs::{self, JobContext, JobQueue};
 use crate::modules::auth::service::NewAccount;
 use crate::modules::clinic::model::NewClinic;
+use crate::redis::Redis;
 use crate::seed;
 
 #[derive(Debug, Parser)]
@@ -251,7 +253,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let shared = Shared::from_config(&config)?;
     let audit_pool = DbPool::connect(&config.database_url, crate::app::AUDIT_POOL_SIZE).await?;
-    let repos = Repositories::cached(&pool, &shared.cache).with_audit_pool(&audit_pool);
+    let repos = Repositories::cached(&pool, &shared.cache)
+        .with_audit_pool(&audit_pool)
+        .with_job_events(&shared.events);
     let queue = JobQueue::open(&config).await?;
     let services = Services::new(&config, &repos, &shared, Arc::new(queue.clone()))?;
     let shutdown = shutdown_signal()?;
@@ -346,7 +350,12 @@ async fn worker(config: Config) -> anyhow::Result<()> {
     if config.migrate_on_start {
         migrations::run(&config.database_url).await?;
     }
-    let repos = Repositories::diesel(&pool);
+    let events = match &config.shared.redis_url {
+        Some(url) => EventBus::publisher(Redis::new(url, &config.shared.redis_prefix)?),
+        // Without Redis nothing reaches the API's subscribers; they poll the job instead.
+        None => EventBus::in_process(),
+    };
+    let repos = Repositories::diesel(&pool).with_job_events(&events);
     let queue = JobQueue::open(&config).await?;
     let shutdown = shutdown_signal()?;
     tracing::info!(

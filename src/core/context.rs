@@ -19,6 +19,23 @@ pub struct RequestContext {
 #[derive(Debug, Clone, Copy)]
 pub struct SessionExpiry(pub DateTime<Utc>);
 
+impl SessionExpiry {
+    /// Resolves when the connection's token expires (never, outside a connection): a stream
+    /// ends there, so a revoked role does not keep listening.
+    pub fn reached(
+        ctx: &async_graphql::Context<'_>,
+    ) -> futures_util::future::BoxFuture<'static, ()> {
+        use futures_util::FutureExt;
+        match ctx.data_opt::<SessionExpiry>() {
+            Some(expiry) => {
+                let left = (expiry.0 - Utc::now()).to_std().unwrap_or_default();
+                tokio::time::sleep(left).boxed()
+            }
+            None => std::future::pending().boxed(),
+        }
+    }
+}
+
 /// The outcome of reading the `Authorization` header.
 #[derive(Debug, Clone)]
 pub enum Authentication {

@@ -14,6 +14,7 @@ use crate::modules::auth::resolvers::{AuthMutation, AuthQuery};
 use crate::modules::clinic::resolvers::ClinicQuery;
 use crate::modules::doctor::resolvers::{DoctorMutation, DoctorQuery};
 use crate::modules::job::resolvers::{JobMutation, JobQuery};
+use crate::modules::job::subscription::JobSubscription;
 use crate::modules::patient::resolvers::{PatientMutation, PatientQuery};
 use crate::modules::prescription::resolvers::{PrescriptionMutation, PrescriptionQuery};
 
@@ -44,7 +45,7 @@ pub struct MutationRoot(
 
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct SubscriptionRoot(AppointmentSubscription);
+pub struct SubscriptionRoot(AppointmentSubscription, JobSubscription);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 

@@ -13,6 +13,7 @@ mod dashboard;
 mod exports;
 mod graph;
 mod http;
+mod job_updates;
 mod jobs;
 mod limits;
 mod patients;

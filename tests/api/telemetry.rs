@@ -216,12 +216,14 @@ async fn internal_errors_reach_sentry_tagged_and_scrubbed() {
     assert!(sentry.bodies().is_empty(), "a successful request reported");
 
     // Break the database under the running server: its next patient query fails inside.
+    // The server's audit writer may hold the write lock for the first request's reads, so wait
+    // for it as the server's own connections do.
     let path = app.database_url.trim_start_matches("sqlite://");
     let mut conn =
         <diesel::SqliteConnection as diesel::Connection>::establish(path).expect("open SQLite");
     diesel::connection::SimpleConnection::batch_execute(
         &mut conn,
-        "ALTER TABLE patients RENAME TO patients_gone",
+        "PRAGMA busy_timeout = 10000; ALTER TABLE patients RENAME TO patients_gone",
     )
     .expect("rename");
     let search = "zoe.adams@example.org";

@@ -2,8 +2,7 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, Object, Result, Subscription};
-use chrono::Utc;
-use futures_util::{FutureExt, Stream, StreamExt};
+use futures_util::{Stream, StreamExt};
 
 use super::resolvers::AppointmentObject;
 use super::service::AppointmentService;
@@ -75,16 +74,8 @@ impl AppointmentSubscription {
         let doctor_id = optional_key(doctor_id, NodeType::Doctor, "doctorId")?;
         let patient_id = optional_key(patient_id, NodeType::Patient, "patientId")?;
         let changes = ctx.data::<Arc<AppointmentService>>()?.changes(caller);
-        // The token's expiry ends the stream: a revoked role must not keep listening.
-        let expired = match ctx.data_opt::<SessionExpiry>() {
-            Some(expiry) => {
-                let left = (expiry.0 - Utc::now()).to_std().unwrap_or_default();
-                tokio::time::sleep(left).boxed()
-            }
-            None => std::future::pending().boxed(),
-        };
         Ok(changes
-            .take_until(expired)
+            .take_until(SessionExpiry::reached(ctx))
             .filter(move |event| {
                 let appointment = &event.appointment;
                 let wanted = doctor_id.is_none_or(|id| id == appointment.doctor_id)

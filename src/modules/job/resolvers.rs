@@ -19,7 +19,7 @@ fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<JobService>> {
     ctx.data::<Arc<JobService>>()
 }
 
-fn job_key(id: &ID) -> AppResult<i64> {
+pub(super) fn job_key(id: &ID) -> AppResult<i64> {
     id.parse().map_err(|_| AppError::NotFound("job"))
 }
 

@@ -2,13 +2,18 @@
 //! sees only their clinic's jobs, and only their own unless ADMIN.
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use async_trait::async_trait;
+use futures_util::Stream;
+use tokio::sync::broadcast::error::RecvError;
 
 use super::model::{ExportFormat, ExportRequest, Job, JobFilter, JobKind, JobStatus, NewJob};
 use super::repository::JobRepository;
 use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult};
 use crate::core::pagination::{ConnectionArgs, Page};
+use crate::events::EventBus;
 use crate::modules::patient::model::PatientFilter;
 use crate::modules::patient::service::PatientService;
 
@@ -18,11 +23,26 @@ pub trait JobSink: Send + Sync {
     async fn enqueue(&self, job_id: i64) -> anyhow::Result<()>;
 }
 
+/// How often a `jobUpdated` subscriber reads its job when no event says it changed: events
+/// do not reach it from a worker in another process without Redis.
+const UPDATE_POLL: Duration = Duration::from_secs(2);
+
 pub struct JobService {
     jobs: Arc<dyn JobRepository>,
     sink: Arc<dyn JobSink>,
+    events: EventBus,
     /// Only the embedded SQLite database is backed up by a job.
     backups_supported: bool,
+}
+
+/// What a subscriber sees of a job.
+fn changed(before: &Job, after: &Job) -> bool {
+    (
+        &before.status,
+        before.progress,
+        before.attempts,
+        &before.error,
+    ) != (&after.status, after.progress, after.attempts, &after.error)
 }
 
 fn require_admin(caller: &Caller) -> AppResult<()> {
@@ -37,11 +57,13 @@ impl JobService {
     pub fn new(
         jobs: Arc<dyn JobRepository>,
         sink: Arc<dyn JobSink>,
+        events: EventBus,
         backups_supported: bool,
     ) -> Self {
         Self {
             jobs,
             sink,
+            events,
             backups_supported,
         }
     }
@@ -53,6 +75,61 @@ impl JobService {
             .await?
             .filter(|job| caller.role == Role::Admin || job.requested_by == caller.user_id)
             .ok_or(AppError::NotFound("job"))
+    }
+
+    /// The job as it is now, then each time it changes, until it has SUCCEEDED or FAILED.
+    /// Another clinic's job, or another user's for a non-ADMIN, is "not found".
+    pub async fn updates(
+        &self,
+        caller: &Caller,
+        id: i64,
+    ) -> AppResult<impl Stream<Item = Job> + use<>> {
+        // Listening before the first read, so no change slips between the two.
+        let events = self.events.subscribe_jobs();
+        let first = self.get(caller, id).await?;
+        let jobs = self.jobs.clone();
+        let clinic_id = caller.clinic_id;
+        let state = (Some(first), None::<Job>, events);
+        Ok(futures_util::stream::unfold(
+            state,
+            move |(pending, last, mut events)| {
+                let jobs = jobs.clone();
+                async move {
+                    if let Some(job) = pending {
+                        return Some((job.clone(), (None, Some(job), events)));
+                    }
+                    let last = last?;
+                    if matches!(
+                        last.status(),
+                        Some(JobStatus::Succeeded | JobStatus::Failed)
+                    ) {
+                        return None;
+                    }
+                    loop {
+                        tokio::select! {
+                            received = events.recv() => match received {
+                                Ok(event) if event.job_id != id => continue,
+                                Err(RecvError::Closed) => return None,
+                                // Ours, or missed ones that may have been: read it again.
+                                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                            },
+                            () = tokio::time::sleep(UPDATE_POLL) => {}
+                        }
+                        let now = match jobs.find(Some(clinic_id), id).await {
+                            Ok(Some(job)) => job,
+                            Ok(None) => return None,
+                            Err(error) => {
+                                tracing::warn!(job_id = id, error = %error, "reading a watched job");
+                                continue;
+                            }
+                        };
+                        if changed(&last, &now) {
+                            return Some((now.clone(), (None, Some(now), events)));
+                        }
+                    }
+                }
+            },
+        ))
     }
 
     pub async fn list(

@@ -186,7 +186,9 @@ impl TestApp {
         let audit_pool = DbPool::connect(&config.database_url, clinicgraph::app::AUDIT_POOL_SIZE)
             .await
             .expect("audit pool");
-        let repos = Repositories::cached(&pool, &shared.cache).with_audit_pool(&audit_pool);
+        let repos = Repositories::cached(&pool, &shared.cache)
+            .with_audit_pool(&audit_pool)
+            .with_job_events(&shared.events);
         let queue = JobQueue::open(&config).await.expect("job queue");
         let services =
             Services::new(&config, &repos, &shared, Arc::new(queue.clone())).expect("services");

@@ -33,6 +33,9 @@ fn install_client() {
 pub struct Subscriber {
     child: Child,
     lines: Lines<BufReader<ChildStdout>>,
+    /// Events that came before the subscription was known to be in place (a subscription
+    /// that starts with the current state answers at once).
+    early: Vec<Value>,
 }
 
 impl Subscriber {
@@ -66,12 +69,18 @@ impl Subscriber {
         let mut subscriber = Subscriber {
             child,
             lines: BufReader::new(stdout).lines(),
+            early: Vec::new(),
         };
-        for expected in ["connected", "ready"] {
+        let line = subscriber.next_line().await;
+        assert_eq!(line, json!({ "type": "connected" }));
+        loop {
             let line = subscriber.next_line().await;
-            assert_eq!(line, json!({ "type": expected }), "not {expected}");
+            match line["type"].as_str() {
+                Some("ready") => return subscriber,
+                Some("next") => subscriber.early.push(line["payload"].clone()),
+                _ => panic!("not ready: {line}"),
+            }
         }
-        subscriber
     }
 
     /// Connects with `token`, sends `query` and returns the first outcome the client reports
@@ -102,10 +111,27 @@ impl Subscriber {
         }
     }
 
+    /// Every event payload received until the server completed the subscription (for one
+    /// started with more `expect` events than it can get); panics if it ended otherwise.
+    pub async fn until_complete(mut self) -> Vec<Value> {
+        let mut events = std::mem::take(&mut self.early);
+        loop {
+            let line = self.next_line().await;
+            match line["type"].as_str() {
+                Some("next") => events.push(line["payload"].clone()),
+                Some("complete") => break,
+                _ => panic!("ended without completing after {events:?}: {line}"),
+            }
+        }
+        let status = self.child.wait().await.expect("exit");
+        assert_eq!(status.code(), Some(4), "completed by the server");
+        events
+    }
+
     /// Every event payload received, once the client has exited; and whether it got all it
     /// expected (exit 0) rather than timing out.
     pub async fn events(mut self) -> (Vec<Value>, bool) {
-        let mut events = Vec::new();
+        let mut events = std::mem::take(&mut self.early);
         loop {
             let line = self.next_line().await;
             match line["type"].as_str() {
