@@ -194,6 +194,12 @@ impl Services {
             &config.auth.jwt_secret,
             config.auth.token_ttl,
         ));
+        let jobs = Arc::new(JobService::new(
+            repositories.jobs.clone(),
+            queue,
+            shared.events.clone(),
+            matches!(config.database_url, DatabaseUrl::Sqlite(_)),
+        ));
         Ok(Self {
             auth: Arc::new(AuthService::new(
                 repositories.users.clone(),
@@ -214,6 +220,7 @@ impl Services {
                 repositories.patients.clone(),
                 repositories.doctors.clone(),
                 shared.events.clone(),
+                jobs.clone(),
             )),
             prescriptions: Arc::new(PrescriptionService::new(
                 repositories.prescriptions.clone(),
@@ -223,12 +230,7 @@ impl Services {
             )),
             audit: Arc::new(AuditService::new(repositories.audit.clone())),
             audit_writer: AuditWriter::start(repositories.audit.clone()),
-            jobs: Arc::new(JobService::new(
-                repositories.jobs.clone(),
-                queue,
-                shared.events.clone(),
-                matches!(config.database_url, DatabaseUrl::Sqlite(_)),
-            )),
+            jobs: jobs.clone(),
             tokens,
         })
     }

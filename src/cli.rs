@@ -11,7 +11,6 @@ use crate::config::Config;
 use crate::core::auth::Role;
 use crate::db::{self, DbPool, migrations};
 use crate::events::EventBus;
-use crate::jobs::export::LocalExports;
 use crate::jobs::queue::NoQueue;
 use crate::jobs::{self, JobContext, JobQueue};
 use crate::modules::auth::service::NewAccount;
@@ -265,13 +264,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         shutdown.await;
         let _ = stop.send(true);
     };
-    let workers = config.jobs.workers_in_process.then(|| {
-        let context = job_context(&config, &pool, &repos);
+    let workers = if config.jobs.workers_in_process {
+        let context = JobContext::new(&config, &pool, &repos)?;
         let mut stopping = stopping.clone();
-        tokio::spawn(jobs::run_workers(queue.clone(), context, async move {
-            let _ = stopping.changed().await;
-        }))
-    });
+        Some(tokio::spawn(jobs::run_workers(
+            queue.clone(),
+            context,
+            async move {
+                let _ = stopping.changed().await;
+            },
+        )))
+    } else {
+        None
+    };
     let listener = TcpListener::bind(config.bind_addr).await?;
     let address = listener.local_addr()?;
     let graphiql_url = format!("http://{address}/graphql");
@@ -331,18 +336,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn job_context(config: &Config, pool: &DbPool, repos: &Repositories) -> JobContext {
-    JobContext {
-        jobs: repos.jobs.clone(),
-        patients: repos.patients.clone(),
-        exports: Arc::new(LocalExports::new(config.jobs.export_dir.clone())),
-        pool: pool.clone(),
-        max_attempts: config.jobs.max_attempts,
-        backup_dir: config.jobs.backup_dir.clone(),
-        backup_keep: config.jobs.backup_keep,
-    }
-}
-
 /// `clinicgraph worker`: the workers without the API, until SIGTERM or Ctrl-C; the jobs in
 /// hand finish first.
 async fn worker(config: Config) -> anyhow::Result<()> {
@@ -362,7 +355,7 @@ async fn worker(config: Config) -> anyhow::Result<()> {
         redis = config.shared.redis_url.is_some(),
         "job workers running"
     );
-    jobs::run_workers(queue, job_context(&config, &pool, &repos), shutdown).await?;
+    jobs::run_workers(queue, JobContext::new(&config, &pool, &repos)?, shutdown).await?;
     tracing::info!("job workers stopped cleanly");
     Ok(())
 }

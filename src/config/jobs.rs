@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::mail::{self, MailConfig};
 use super::{DatabaseUrl, Reader};
 
 #[derive(Debug, Clone)]
@@ -19,6 +20,7 @@ pub struct JobsConfig {
     pub export_dir: PathBuf,
     /// How long a finished export can be downloaded.
     pub export_ttl: Duration,
+    pub mail: MailConfig,
 }
 
 pub(super) fn read(r: &mut Reader<'_>, production: bool, database: &DatabaseUrl) -> JobsConfig {
@@ -53,6 +55,7 @@ pub(super) fn read(r: &mut Reader<'_>, production: bool, database: &DatabaseUrl)
         .map_or_else(|| data_dir.join("exports"), PathBuf::from);
     let export_ttl_hours = r.parsed("EXPORT_TTL_HOURS", 24_u64);
     JobsConfig {
+        mail: mail::read(r, &data_dir),
         export_dir,
         export_ttl: Duration::from_secs(export_ttl_hours.saturating_mul(3600)),
         workers_in_process,

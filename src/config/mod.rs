@@ -13,11 +13,13 @@ use secrecy::SecretString;
 
 mod jobs;
 mod limits;
+mod mail;
 mod observability;
 mod shared_state;
 
 pub use jobs::JobsConfig;
 pub use limits::{CorsOrigins, GraphqlLimits};
+pub use mail::MailConfig;
 pub use observability::ObservabilityConfig;
 pub use shared_state::{RateLimits, SharedStateConfig};
 

@@ -162,5 +162,6 @@ diesel::table! {
         started_at -> Nullable<Timestamp>,
         finished_at -> Nullable<Timestamp>,
         payload -> Nullable<Text>,
+        run_at -> Nullable<Timestamp>,
     }
 }

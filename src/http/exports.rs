@@ -33,6 +33,8 @@ fn file_of(job: &Job) -> Option<String> {
 fn media_type(name: &str) -> &'static str {
     if name.ends_with(".xlsx") {
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    } else if name.ends_with(".pdf") {
+        "application/pdf"
     } else {
         "text/csv; charset=utf-8"
     }

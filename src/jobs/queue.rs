@@ -2,10 +2,11 @@
 //! tables would clash with ours, and its writes would compete with the app's for the lock).
 use std::time::Duration;
 
-use apalis::prelude::TaskSink;
+use apalis::prelude::{TaskBuilder, TaskSink};
 use apalis_redis::RedisStorage;
 use apalis_sqlite::SqliteStorage;
 use async_trait::async_trait;
+use chrono::NaiveDateTime;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
@@ -81,17 +82,22 @@ impl JobQueue {
 
 #[async_trait]
 impl JobSink for JobQueue {
-    async fn enqueue(&self, job_id: i64) -> anyhow::Result<()> {
-        let message = JobMessage { job_id };
+    async fn enqueue(&self, job_id: i64, run_at: Option<NaiveDateTime>) -> anyhow::Result<()> {
+        let mut task = TaskBuilder::new(JobMessage { job_id });
+        if let Some(due) = run_at {
+            // A time already past is due at once.
+            task = task.run_at_timestamp(u64::try_from(due.and_utc().timestamp()).unwrap_or(0));
+        }
+        let task = task.build();
         match self {
             JobQueue::Redis(storage) => storage
                 .clone()
-                .push(message)
+                .push_task(task)
                 .await
                 .map_err(|e| anyhow::anyhow!("pushing to Redis: {e}")),
             JobQueue::Sqlite(storage) => storage
                 .clone()
-                .push(message)
+                .push_task(task)
                 .await
                 .map_err(|e| anyhow::anyhow!("pushing to the SQLite queue: {e}")),
         }
@@ -103,7 +109,7 @@ pub struct NoQueue;
 
 #[async_trait]
 impl JobSink for NoQueue {
-    async fn enqueue(&self, _job_id: i64) -> anyhow::Result<()> {
+    async fn enqueue(&self, _job_id: i64, _run_at: Option<NaiveDateTime>) -> anyhow::Result<()> {
         anyhow::bail!("this command has no job queue")
     }
 }

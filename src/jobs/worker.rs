@@ -12,9 +12,16 @@ use apalis::layers::retry::{BackoffRetryPolicy, HasherRng, RetryPolicy};
 use apalis::prelude::*;
 
 use super::backup;
-use super::export::{self, ExportStore};
+use super::export::{self, ExportStore, LocalExports};
+use super::mail::{Mailer, Outbox, SmtpMailer};
+use super::notify;
 use super::queue::{JobMessage, JobQueue};
+use crate::app::Repositories;
+use crate::config::Config;
 use crate::db::DbPool;
+use crate::modules::appointment::repository::AppointmentRepository;
+use crate::modules::clinic::repository::ClinicRepository;
+use crate::modules::doctor::repository::DoctorRepository;
 use crate::modules::job::model::{Job, JobKind, JobStatus};
 use crate::modules::job::repository::JobRepository;
 use crate::modules::patient::repository::PatientRepository;
@@ -24,11 +31,46 @@ use crate::modules::patient::repository::PatientRepository;
 pub struct JobContext {
     pub jobs: Arc<dyn JobRepository>,
     pub patients: Arc<dyn PatientRepository>,
+    pub appointments: Arc<dyn AppointmentRepository>,
+    pub doctors: Arc<dyn DoctorRepository>,
+    pub clinics: Arc<dyn ClinicRepository>,
     pub exports: Arc<dyn ExportStore>,
+    pub mailer: Arc<dyn Mailer>,
+    /// The address appointment emails come from, under the clinic's name.
+    pub mail_from: lettre::Address,
     pub pool: DbPool,
     pub max_attempts: u32,
     pub backup_dir: PathBuf,
     pub backup_keep: usize,
+}
+
+impl JobContext {
+    pub fn new(config: &Config, pool: &DbPool, repos: &Repositories) -> anyhow::Result<Self> {
+        let mail = &config.jobs.mail;
+        let mailer: Arc<dyn Mailer> = match &mail.smtp_url {
+            Some(url) => Arc::new(SmtpMailer::new(url)?),
+            None => {
+                if config.is_production() {
+                    tracing::warn!("SMTP_URL is not set: appointment emails go to the outbox only");
+                }
+                Arc::new(Outbox::new(mail.outbox_dir.clone()))
+            }
+        };
+        Ok(Self {
+            jobs: repos.jobs.clone(),
+            patients: repos.patients.clone(),
+            appointments: repos.appointments.clone(),
+            doctors: repos.doctors.clone(),
+            clinics: repos.clinics.clone(),
+            exports: Arc::new(LocalExports::new(config.jobs.export_dir.clone())),
+            mailer,
+            mail_from: mail.from.clone(),
+            pool: pool.clone(),
+            max_attempts: config.jobs.max_attempts,
+            backup_dir: config.jobs.backup_dir.clone(),
+            backup_keep: config.jobs.backup_keep,
+        })
+    }
 }
 
 /// The first retry waits this long; each next one twice as long, up to a minute.
@@ -103,6 +145,9 @@ async fn perform(context: &JobContext, job: &Job) -> anyhow::Result<serde_json::
             Ok(result)
         }
         Some(JobKind::ExportPatients) => export::run(context, job).await,
+        Some(JobKind::AppointmentNotice | JobKind::AppointmentReminder) => {
+            notify::run(context, job).await
+        }
         None => anyhow::bail!("unknown job kind {:?}", job.kind),
     }
 }

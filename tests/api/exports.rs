@@ -1,5 +1,5 @@
 //! Patient exports: every matching row in the file, read back and compared with the database;
-//! CSV and XLSX; the download's rules and expiry.
+//! CSV, XLSX and PDF; the download's rules and expiry.
 use clinicgraph::core::auth::Role;
 use clinicgraph::core::pagination::{Direction, PageRequest};
 use clinicgraph::modules::patient::model::{Patient, PatientFilter, PatientOrder};
@@ -216,4 +216,61 @@ async fn an_xlsx_export_reads_back_as_the_database_rows() {
         assert_eq!(row[3], patient.email);
         assert_eq!(row[6], patient.date_of_birth.to_string());
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pdf_export_holds_every_patient_in_its_text() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+    let clinic_id = app.demo_clinic_id().await;
+    // Enough for many pages.
+    clinicgraph::seed::bulk_patients(&app.repos, clinic_id, 1_200)
+        .await
+        .expect("bulk patients");
+    let admin = app.token(Role::Admin).await;
+    let pdf = "mutation { exportPatients(format: PDF) { id } }";
+    let id = app.ok(&admin, pdf, json!({})).await["exportPatients"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let job = job_until(&app, &admin, &id, "SUCCEEDED").await;
+    assert_eq!(job["result"]["format"], "PDF");
+    let response = download(&app, Some(&admin), &id).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/pdf")
+    );
+    let file = app
+        .jobs_dir
+        .path()
+        .join("exports")
+        .join(job["result"]["file"].as_str().expect("file"));
+    let document = lopdf::Document::load(&file).expect("a PDF file");
+    let pages: Vec<u32> = document.get_pages().keys().copied().collect();
+    assert!(pages.len() > 10, "{} pages", pages.len());
+    let text = document.extract_text(&pages).expect("text");
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    assert_eq!(lines[0], "Patients");
+
+    // Every patient, in the database's order, each with their name, email and birth date.
+    let stored = stored_patients(&app, clinic_id).await;
+    assert_eq!(json!(stored.len()), job["result"]["rows"]);
+    let mut at = 0;
+    for patient in &stored {
+        let date_of_birth = patient.date_of_birth.to_string();
+        for cell in [
+            patient.patient_number().as_str(),
+            patient.name.as_str(),
+            patient.email.as_str(),
+            date_of_birth.as_str(),
+        ] {
+            let found = lines[at..].iter().position(|line| *line == cell);
+            at += found.unwrap_or_else(|| panic!("{cell:?} missing or out of order")) + 1;
+        }
+    }
+    let numbers = lines.iter().filter(|l| l.starts_with("PAT-")).count();
+    assert_eq!(numbers, stored.len());
 }

@@ -16,6 +16,7 @@ mod http;
 mod job_updates;
 mod jobs;
 mod limits;
+mod notifications;
 mod patients;
 mod patients_list;
 mod permissions;

@@ -1,6 +1,7 @@
 //! The rules of appointments: who may book and move them, the state machine, no overlaps.
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
@@ -43,6 +44,21 @@ pub struct AppointmentService {
     patients: Arc<dyn PatientRepository>,
     doctors: Arc<dyn DoctorRepository>,
     events: EventBus,
+    notifier: Arc<dyn AppointmentNotifier>,
+}
+
+/// Tells patients of changes to their appointments (by email, in the background). Behind a
+/// trait so the service is tested without a job queue.
+#[async_trait]
+pub trait AppointmentNotifier: Send + Sync {
+    /// Called once the change is stored; it cannot undo it, so it reports its own failures
+    /// rather than returning them.
+    async fn appointment_changed(
+        &self,
+        caller: &Caller,
+        change: AppointmentChange,
+        appointment: &Appointment,
+    );
 }
 
 impl AppointmentService {
@@ -51,17 +67,27 @@ impl AppointmentService {
         patients: Arc<dyn PatientRepository>,
         doctors: Arc<dyn DoctorRepository>,
         events: EventBus,
+        notifier: Arc<dyn AppointmentNotifier>,
     ) -> Self {
         Self {
             appointments,
             patients,
             doctors,
             events,
+            notifier,
         }
     }
 
-    /// Tells subscribers, then hands the appointment back to the caller.
-    async fn announce(&self, change: AppointmentChange, appointment: Appointment) -> Appointment {
+    /// Tells subscribers and the patient, then hands the appointment back to the caller.
+    async fn announce(
+        &self,
+        caller: &Caller,
+        change: AppointmentChange,
+        appointment: Appointment,
+    ) -> Appointment {
+        self.notifier
+            .appointment_changed(caller, change, &appointment)
+            .await;
         self.events
             .publish(AppointmentEvent {
                 change,
@@ -184,7 +210,7 @@ impl AppointmentService {
             .await?;
         match booking {
             Booking::Booked(appointment) => Ok(self
-                .announce(AppointmentChange::Scheduled, appointment)
+                .announce(caller, AppointmentChange::Scheduled, appointment)
                 .await),
             Booking::Clash(other) => Err(conflict(other)),
             Booking::NotFound => Err(AppError::NotFound("appointment")),
@@ -223,7 +249,7 @@ impl AppointmentService {
             .await?
         {
             Booking::Booked(appointment) => Ok(self
-                .announce(AppointmentChange::Rescheduled, appointment)
+                .announce(caller, AppointmentChange::Rescheduled, appointment)
                 .await),
             Booking::Clash(other) => Err(conflict(other)),
             Booking::NotFound => Err(self.refused(caller, id, transition).await),
@@ -301,7 +327,7 @@ impl AppointmentService {
             _ => AppointmentChange::StatusChanged,
         };
         match moved {
-            Some(appointment) => Ok(self.announce(change, appointment).await),
+            Some(appointment) => Ok(self.announce(caller, change, appointment).await),
             None => Err(self.refused(caller, id, transition).await),
         }
     }

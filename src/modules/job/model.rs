@@ -44,6 +44,11 @@ pub enum JobKind {
     BackupDatabase,
     /// The clinic's patients (those matching a filter) written to a file to download.
     ExportPatients,
+    /// An email to the patient: their appointment was scheduled, rescheduled or cancelled.
+    AppointmentNotice,
+    /// An email to the patient 24 hours before their appointment; skipped if it has moved or
+    /// been cancelled since.
+    AppointmentReminder,
 }
 
 impl JobKind {
@@ -51,13 +56,20 @@ impl JobKind {
         match self {
             JobKind::BackupDatabase => "BACKUP_DATABASE",
             JobKind::ExportPatients => "EXPORT_PATIENTS",
+            JobKind::AppointmentNotice => "APPOINTMENT_NOTICE",
+            JobKind::AppointmentReminder => "APPOINTMENT_REMINDER",
         }
     }
 
     pub fn parse(stored: &str) -> Option<JobKind> {
-        [JobKind::BackupDatabase, JobKind::ExportPatients]
-            .into_iter()
-            .find(|kind| kind.as_str() == stored)
+        [
+            JobKind::BackupDatabase,
+            JobKind::ExportPatients,
+            JobKind::AppointmentNotice,
+            JobKind::AppointmentReminder,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == stored)
     }
 }
 
@@ -77,6 +89,7 @@ pub struct Job {
     pub started_at: Option<NaiveDateTime>,
     pub finished_at: Option<NaiveDateTime>,
     pub payload: Option<String>,
+    pub run_at: Option<NaiveDateTime>,
 }
 
 impl Job {
@@ -100,6 +113,7 @@ pub struct NewJob {
     pub attempts: i32,
     pub created_at: NaiveDateTime,
     pub payload: Option<String>,
+    pub run_at: Option<NaiveDateTime>,
 }
 
 /// The file format of an export.
@@ -111,6 +125,10 @@ pub enum ExportFormat {
     Csv,
     /// An Excel workbook: one sheet, "Patients", with a header row.
     Xlsx,
+    /// A printable table (A4 landscape) of the columns people read: patient number, name,
+    /// email, phone, blood group and date of birth. Text is in Windows-1252: characters it
+    /// lacks print as '?'.
+    Pdf,
 }
 
 /// What an export job was asked for (its payload).
@@ -118,6 +136,36 @@ pub enum ExportFormat {
 pub struct ExportRequest {
     pub format: ExportFormat,
     pub filter: crate::modules::patient::model::PatientFilter,
+}
+
+/// What an appointment email tells the patient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Notice {
+    Scheduled,
+    Rescheduled,
+    Cancelled,
+    Reminder,
+}
+
+impl Notice {
+    /// Also the name of its template, `templates/email/<name>.txt`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Notice::Scheduled => "appointment_scheduled",
+            Notice::Rescheduled => "appointment_rescheduled",
+            Notice::Cancelled => "appointment_cancelled",
+            Notice::Reminder => "appointment_reminder",
+        }
+    }
+}
+
+/// What an appointment email job was asked for (its payload). `scheduled_at` is the time the
+/// email is about: a reminder whose appointment no longer starts then is not sent.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct NoticeRequest {
+    pub notice: Notice,
+    pub appointment_id: i64,
+    pub scheduled_at: NaiveDateTime,
 }
 
 /// Which jobs to list.

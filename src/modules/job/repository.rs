@@ -30,7 +30,7 @@ pub trait JobRepository: Send + Sync {
     async fn fail(&self, id: i64, error: &str, last: bool) -> DbResult<()>;
     /// A FAILED job back to QUEUED, attempts from zero; false if it was not FAILED.
     async fn requeue(&self, clinic_id: i64, id: i64) -> DbResult<bool>;
-    /// Jobs queued or running, across clinics (the queue's depth).
+    /// Jobs queued (and due) or running, across clinics (the queue's depth).
     async fn waiting(&self) -> DbResult<i64>;
 }
 
@@ -209,6 +209,12 @@ impl JobRepository for DieselJobRepository {
             .filter(
                 background_jobs::status
                     .eq_any([JobStatus::Queued.as_str(), JobStatus::Running.as_str()])
+            )
+            // A reminder days ahead is not work waiting for a worker.
+            .filter(
+                background_jobs::run_at
+                    .is_null()
+                    .or(background_jobs::run_at.le(now()))
             )
             .count()
             .get_result(conn)

@@ -71,6 +71,11 @@ impl JobObject {
             .map(Json)
     }
 
+    /// When a delayed job (a reminder) is due; null for one that runs at once.
+    async fn run_at(&self) -> Option<DateTime<Utc>> {
+        self.0.run_at.map(|t| t.and_utc())
+    }
+
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at.and_utc()
     }

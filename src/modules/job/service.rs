@@ -5,22 +5,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::NaiveDateTime;
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::model::{ExportFormat, ExportRequest, Job, JobFilter, JobKind, JobStatus, NewJob};
+use super::model::{
+    ExportFormat, ExportRequest, Job, JobFilter, JobKind, JobStatus, NewJob, Notice, NoticeRequest,
+};
 use super::repository::JobRepository;
 use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult};
 use crate::core::pagination::{ConnectionArgs, Page};
-use crate::events::EventBus;
+use crate::events::{AppointmentChange, EventBus};
+use crate::modules::appointment::model::Appointment;
+use crate::modules::appointment::service::AppointmentNotifier;
 use crate::modules::patient::model::PatientFilter;
 use crate::modules::patient::service::PatientService;
 
 /// Hands a job to the workers; behind a trait so the service is tested without a queue.
 #[async_trait]
 pub trait JobSink: Send + Sync {
-    async fn enqueue(&self, job_id: i64) -> anyhow::Result<()>;
+    /// `run_at`: not before then (a reminder); `None`: at once.
+    async fn enqueue(&self, job_id: i64, run_at: Option<NaiveDateTime>) -> anyhow::Result<()>;
 }
 
 /// How often a `jobUpdated` subscriber reads its job when no event says it changed: events
@@ -161,7 +167,7 @@ impl JobService {
                 current,
             });
         }
-        self.hand_over(id).await?;
+        self.hand_over(id, job.run_at).await?;
         self.get(caller, id).await
     }
 
@@ -171,7 +177,8 @@ impl JobService {
         if !self.backups_supported {
             return Err(AppError::BackupNotSupported);
         }
-        self.submit(caller, JobKind::BackupDatabase, None).await
+        self.submit(caller, JobKind::BackupDatabase, None, None)
+            .await
     }
 
     /// Starts writing the clinic's patients matching `filter` to a file; answers at once.
@@ -185,7 +192,7 @@ impl JobService {
         let filter = PatientService::scoped_filter(caller, filter)?;
         let payload =
             serde_json::to_string(&ExportRequest { format, filter }).map_err(AppError::internal)?;
-        self.submit(caller, JobKind::ExportPatients, Some(payload))
+        self.submit(caller, JobKind::ExportPatients, Some(payload), None)
             .await
     }
 
@@ -194,6 +201,7 @@ impl JobService {
         caller: &Caller,
         kind: JobKind,
         payload: Option<String>,
+        run_at: Option<NaiveDateTime>,
     ) -> AppResult<Job> {
         let job = self
             .jobs
@@ -206,20 +214,70 @@ impl JobService {
                 attempts: 0,
                 created_at: crate::db::now(),
                 payload,
+                run_at,
             })
             .await?;
-        self.hand_over(job.id).await?;
+        self.hand_over(job.id, run_at).await?;
         Ok(job)
     }
 
     /// A job the queue did not take is marked FAILED, so nobody waits for it in vain.
-    async fn hand_over(&self, id: i64) -> AppResult<()> {
-        if let Err(error) = self.sink.enqueue(id).await {
+    async fn hand_over(&self, id: i64, run_at: Option<NaiveDateTime>) -> AppResult<()> {
+        if let Err(error) = self.sink.enqueue(id, run_at).await {
             self.jobs
                 .fail(id, "the job queue did not accept the job", true)
                 .await?;
             return Err(AppError::internal(error.context("queueing a job")));
         }
         Ok(())
+    }
+}
+
+/// A reminder goes out this long before the appointment.
+const REMINDER_LEAD: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+#[async_trait]
+impl AppointmentNotifier for JobService {
+    /// An email for each scheduled, rescheduled or cancelled appointment, and a reminder due
+    /// `REMINDER_LEAD` before a (re)scheduled one. A reminder already queued for an earlier
+    /// time is not touched: it finds the appointment moved when it runs, and skips.
+    async fn appointment_changed(
+        &self,
+        caller: &Caller,
+        change: AppointmentChange,
+        appointment: &Appointment,
+    ) {
+        let notice = match change {
+            AppointmentChange::Scheduled => Notice::Scheduled,
+            AppointmentChange::Rescheduled => Notice::Rescheduled,
+            AppointmentChange::Cancelled => Notice::Cancelled,
+            AppointmentChange::StatusChanged => return,
+        };
+        let mut emails = vec![(JobKind::AppointmentNotice, notice, None)];
+        let due = appointment.scheduled_at - REMINDER_LEAD;
+        // Booked less than a day ahead, there is no moment for a reminder: the notice is it.
+        if notice != Notice::Cancelled && due > crate::db::now() {
+            emails.push((JobKind::AppointmentReminder, Notice::Reminder, Some(due)));
+        }
+        for (kind, notice, run_at) in emails {
+            let request = NoticeRequest {
+                notice,
+                appointment_id: appointment.id,
+                scheduled_at: appointment.scheduled_at,
+            };
+            let queued = match serde_json::to_string(&request) {
+                Ok(payload) => self.submit(caller, kind, Some(payload), run_at).await,
+                Err(error) => Err(AppError::internal(error)),
+            };
+            // The job, if its row exists, is FAILED and can be retried; nothing more to do.
+            if let Err(error) = queued {
+                tracing::error!(
+                    appointment_id = appointment.id,
+                    kind = kind.as_str(),
+                    error = ?error,
+                    "queueing an appointment email"
+                );
+            }
+        }
     }
 }

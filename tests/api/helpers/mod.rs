@@ -22,6 +22,7 @@ mod booking;
 pub mod redis_proxy;
 pub mod server;
 pub mod sink;
+pub mod smtp;
 pub mod subscriber;
 pub use booking::{at, demo_patient};
 
@@ -157,6 +158,10 @@ impl TestApp {
                 "EXPORT_DIR",
                 jobs_dir.path().join("exports").display().to_string(),
             ),
+            (
+                "OUTBOX_DIR",
+                jobs_dir.path().join("outbox").display().to_string(),
+            ),
             ("APP_ENV", "test".to_owned()),
             ("DATABASE_URL", url.clone()),
             ("JWT_SECRET", JWT_SECRET.to_owned()),
@@ -194,17 +199,7 @@ impl TestApp {
             Services::new(&config, &repos, &shared, Arc::new(queue.clone())).expect("services");
         // Workers run in this process, as `serve` runs them in development; they stop with the
         // test's runtime.
-        let context = JobContext {
-            jobs: repos.jobs.clone(),
-            patients: repos.patients.clone(),
-            exports: Arc::new(clinicgraph::jobs::export::LocalExports::new(
-                config.jobs.export_dir.clone(),
-            )),
-            pool: pool.clone(),
-            max_attempts: config.jobs.max_attempts,
-            backup_dir: config.jobs.backup_dir.clone(),
-            backup_keep: config.jobs.backup_keep,
-        };
+        let context = JobContext::new(&config, &pool, &repos).expect("job context");
         tokio::spawn(clinicgraph::jobs::run_workers(
             queue,
             context,
