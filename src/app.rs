@@ -36,6 +36,7 @@ use crate::modules::prescription::repository::{
     DieselPrescriptionRepository, PrescriptionRepository,
 };
 use crate::modules::prescription::service::PrescriptionService;
+use crate::modules::report::repository::{DieselReportRepository, ReportRepository};
 use crate::persisted::PersistedQueries;
 use crate::ratelimit::RateLimiter;
 use crate::redis::Redis;
@@ -51,6 +52,7 @@ pub struct Repositories {
     pub prescriptions: Arc<dyn PrescriptionRepository>,
     pub audit: Arc<dyn AuditRepository>,
     pub jobs: Arc<dyn JobRepository>,
+    pub reports: Arc<dyn ReportRepository>,
 }
 
 impl Repositories {
@@ -65,6 +67,7 @@ impl Repositories {
             prescriptions: Arc::new(DieselPrescriptionRepository::new(pool.clone())),
             audit: Arc::new(DieselAuditRepository::new(pool.clone())),
             jobs: Arc::new(DieselJobRepository::new(pool.clone())),
+            reports: Arc::new(DieselReportRepository::new(pool.clone())),
         }
     }
 

@@ -265,7 +265,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = stop.send(true);
     };
     let workers = if config.jobs.workers_in_process {
-        let context = JobContext::new(&config, &pool, &repos)?;
+        let context = JobContext::new(&config, &pool, &repos, Arc::new(queue.clone()))?;
         let mut stopping = stopping.clone();
         Some(tokio::spawn(jobs::run_workers(
             queue.clone(),
@@ -355,7 +355,8 @@ async fn worker(config: Config) -> anyhow::Result<()> {
         redis = config.shared.redis_url.is_some(),
         "job workers running"
     );
-    jobs::run_workers(queue, JobContext::new(&config, &pool, &repos)?, shutdown).await?;
+    let context = JobContext::new(&config, &pool, &repos, Arc::new(queue.clone()))?;
+    jobs::run_workers(queue, context, shutdown).await?;
     tracing::info!("job workers stopped cleanly");
     Ok(())
 }

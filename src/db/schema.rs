@@ -163,5 +163,6 @@ diesel::table! {
         finished_at -> Nullable<Timestamp>,
         payload -> Nullable<Text>,
         run_at -> Nullable<Timestamp>,
+        dedupe_key -> Nullable<Text>,
     }
 }

@@ -21,9 +21,13 @@ fn problem(status: StatusCode, code: &str, message: &str, request_id: &str) -> R
         .into_response()
 }
 
-/// The export's file name, if `job` is a finished export.
+/// The file's name, if `job` is a finished export or report.
 fn file_of(job: &Job) -> Option<String> {
-    if job.kind() != Some(JobKind::ExportPatients) || job.status() != Some(JobStatus::Succeeded) {
+    let makes_a_file = matches!(
+        job.kind(),
+        Some(JobKind::ExportPatients | JobKind::ClinicReport)
+    );
+    if !makes_a_file || job.status() != Some(JobStatus::Succeeded) {
         return None;
     }
     let result: serde_json::Value = serde_json::from_str(job.result.as_deref()?).ok()?;

@@ -7,6 +7,8 @@ pub mod mail;
 pub mod notify;
 pub mod pdf;
 pub mod queue;
+pub mod report;
+pub mod schedule;
 pub mod worker;
 
 pub use queue::{JobMessage, JobQueue};

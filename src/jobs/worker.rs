@@ -14,8 +14,8 @@ use apalis::prelude::*;
 use super::backup;
 use super::export::{self, ExportStore, LocalExports};
 use super::mail::{Mailer, Outbox, SmtpMailer};
-use super::notify;
 use super::queue::{JobMessage, JobQueue};
+use super::{notify, report, schedule};
 use crate::app::Repositories;
 use crate::config::Config;
 use crate::db::DbPool;
@@ -24,7 +24,9 @@ use crate::modules::clinic::repository::ClinicRepository;
 use crate::modules::doctor::repository::DoctorRepository;
 use crate::modules::job::model::{Job, JobKind, JobStatus};
 use crate::modules::job::repository::JobRepository;
+use crate::modules::job::service::JobSink;
 use crate::modules::patient::repository::PatientRepository;
+use crate::modules::report::repository::ReportRepository;
 
 /// What a job may use.
 #[derive(Clone)]
@@ -34,6 +36,9 @@ pub struct JobContext {
     pub appointments: Arc<dyn AppointmentRepository>,
     pub doctors: Arc<dyn DoctorRepository>,
     pub clinics: Arc<dyn ClinicRepository>,
+    pub reports: Arc<dyn ReportRepository>,
+    /// For jobs that queue others (a daily report, the next day's).
+    pub queue: Arc<dyn JobSink>,
     pub exports: Arc<dyn ExportStore>,
     pub mailer: Arc<dyn Mailer>,
     /// The address appointment emails come from, under the clinic's name.
@@ -45,7 +50,12 @@ pub struct JobContext {
 }
 
 impl JobContext {
-    pub fn new(config: &Config, pool: &DbPool, repos: &Repositories) -> anyhow::Result<Self> {
+    pub fn new(
+        config: &Config,
+        pool: &DbPool,
+        repos: &Repositories,
+        queue: Arc<dyn JobSink>,
+    ) -> anyhow::Result<Self> {
         let mail = &config.jobs.mail;
         let mailer: Arc<dyn Mailer> = match &mail.smtp_url {
             Some(url) => Arc::new(SmtpMailer::new(url)?),
@@ -62,6 +72,8 @@ impl JobContext {
             appointments: repos.appointments.clone(),
             doctors: repos.doctors.clone(),
             clinics: repos.clinics.clone(),
+            reports: repos.reports.clone(),
+            queue,
             exports: Arc::new(LocalExports::new(config.jobs.export_dir.clone())),
             mailer,
             mail_from: mail.from.clone(),
@@ -148,6 +160,7 @@ async fn perform(context: &JobContext, job: &Job) -> anyhow::Result<serde_json::
         Some(JobKind::AppointmentNotice | JobKind::AppointmentReminder) => {
             notify::run(context, job).await
         }
+        Some(JobKind::ClinicReport) => report::run(context, job).await,
         None => anyhow::bail!("unknown job kind {:?}", job.kind),
     }
 }
@@ -181,6 +194,7 @@ pub async fn run_workers(
         shutdown.await;
         Ok(())
     };
+    let keeper = tokio::spawn(schedule::keep_daily_reports(context.clone()));
     let monitor = Monitor::new().shutdown_timeout(SHUTDOWN_GRACE);
     let monitor = match queue {
         JobQueue::Redis(storage) => monitor.register(move |_| {
@@ -200,8 +214,10 @@ pub async fn run_workers(
                 .build(run_job)
         }),
     };
-    monitor
+    let stopped = monitor
         .run_with_signal(signal)
         .await
-        .map_err(|e| anyhow::anyhow!("job workers stopped: {e}"))
+        .map_err(|e| anyhow::anyhow!("job workers stopped: {e}"));
+    keeper.abort();
+    stopped
 }

@@ -7,3 +7,4 @@ pub mod doctor;
 pub mod job;
 pub mod patient;
 pub mod prescription;
+pub mod report;

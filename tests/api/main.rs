@@ -24,6 +24,7 @@ mod persisted;
 mod prescriptions;
 mod rate_limits;
 mod readme;
+mod reports;
 mod roles;
 mod scale_out;
 mod schema;

@@ -31,6 +31,7 @@ pub enum AuditAction {
     RetryJob,
     BackupDatabase,
     ExportPatients,
+    ClinicReport,
 }
 
 /// Each action with its stored (and GraphQL) name and, for a write, the root mutation field
@@ -115,6 +116,11 @@ const ACTIONS: &[(AuditAction, &str, Option<&str>)] = &[
         "EXPORT_PATIENTS",
         Some("exportPatients"),
     ),
+    (
+        AuditAction::ClinicReport,
+        "CLINIC_REPORT",
+        Some("clinicReport"),
+    ),
 ];
 
 impl AuditAction {
@@ -145,9 +151,10 @@ impl AuditAction {
             AuditAction::Prescribe | AuditAction::DiscontinuePrescription => {
                 AuditEntity::Prescription
             }
-            AuditAction::RetryJob | AuditAction::BackupDatabase | AuditAction::ExportPatients => {
-                AuditEntity::Job
-            }
+            AuditAction::RetryJob
+            | AuditAction::BackupDatabase
+            | AuditAction::ExportPatients
+            | AuditAction::ClinicReport => AuditEntity::Job,
         }
     }
 

@@ -49,6 +49,9 @@ pub enum JobKind {
     /// An email to the patient 24 hours before their appointment; skipped if it has moved or
     /// been cancelled since.
     AppointmentReminder,
+    /// The clinic's figures for a period, as a PDF and in the job's result: asked for with
+    /// `clinicReport`, and made every night for the day before.
+    ClinicReport,
 }
 
 impl JobKind {
@@ -58,6 +61,7 @@ impl JobKind {
             JobKind::ExportPatients => "EXPORT_PATIENTS",
             JobKind::AppointmentNotice => "APPOINTMENT_NOTICE",
             JobKind::AppointmentReminder => "APPOINTMENT_REMINDER",
+            JobKind::ClinicReport => "CLINIC_REPORT",
         }
     }
 
@@ -67,6 +71,7 @@ impl JobKind {
             JobKind::ExportPatients,
             JobKind::AppointmentNotice,
             JobKind::AppointmentReminder,
+            JobKind::ClinicReport,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == stored)
@@ -90,6 +95,7 @@ pub struct Job {
     pub finished_at: Option<NaiveDateTime>,
     pub payload: Option<String>,
     pub run_at: Option<NaiveDateTime>,
+    pub dedupe_key: Option<String>,
 }
 
 impl Job {
@@ -114,6 +120,7 @@ pub struct NewJob {
     pub created_at: NaiveDateTime,
     pub payload: Option<String>,
     pub run_at: Option<NaiveDateTime>,
+    pub dedupe_key: Option<String>,
 }
 
 /// The file format of an export.
@@ -166,6 +173,15 @@ pub struct NoticeRequest {
     pub notice: Notice,
     pub appointment_id: i64,
     pub scheduled_at: NaiveDateTime,
+}
+
+/// What a report job was asked for (its payload): the clinic's days `from` to `to`, both
+/// included, in the clinic's time zone. A daily report schedules the next day's when it runs.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ReportRequest {
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    pub daily: bool,
 }
 
 /// Which jobs to list.

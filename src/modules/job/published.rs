@@ -35,6 +35,10 @@ impl JobRepository for PublishedJobRepository {
         self.inner.insert(job).await
     }
 
+    async fn insert_once(&self, job: NewJob) -> DbResult<Option<Job>> {
+        self.inner.insert_once(job).await
+    }
+
     async fn find(&self, clinic_id: Option<i64>, id: i64) -> DbResult<Option<Job>> {
         self.inner.find(clinic_id, id).await
     }

@@ -12,6 +12,8 @@ use crate::{keyset, with_conn};
 #[async_trait]
 pub trait JobRepository: Send + Sync {
     async fn insert(&self, job: NewJob) -> DbResult<Job>;
+    /// Inserts unless a job with the same `dedupe_key` exists; `None` then.
+    async fn insert_once(&self, job: NewJob) -> DbResult<Option<Job>>;
     /// A job of the clinic (`None` for a worker, which serves every clinic).
     async fn find(&self, clinic_id: Option<i64>, id: i64) -> DbResult<Option<Job>>;
     /// Newest first, at most `page.limit + 1`.
@@ -68,6 +70,18 @@ impl JobRepository for DieselJobRepository {
         .returning(Job::as_returning())
         .get_result(conn)
         .await?))
+    }
+
+    async fn insert_once(&self, job: NewJob) -> DbResult<Option<Job>> {
+        with_conn!(&self.pool, |conn| Ok(diesel::insert_into(
+            background_jobs::table
+        )
+        .values(&job)
+        .on_conflict_do_nothing()
+        .returning(Job::as_returning())
+        .get_result(conn)
+        .await
+        .optional()?))
     }
 
     async fn find(&self, clinic_id: Option<i64>, id: i64) -> DbResult<Option<Job>> {

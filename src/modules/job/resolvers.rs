@@ -11,6 +11,7 @@ use crate::core::error::{AppError, AppResult};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::{Connection, page_cost, respond};
 use crate::graphql::guards::{RoleGuard, caller};
+use crate::graphql::scalars::Date;
 use crate::modules::audit::model::AuditAction;
 use crate::modules::audit::trail;
 use crate::modules::patient::input::PatientFilterInput;
@@ -157,6 +158,19 @@ impl JobMutation {
         let filter = filter.unwrap_or_default().into_filter()?;
         let work = service.export_patients(caller, format, filter);
         let job = trail::create(ctx, AuditAction::ExportPatients, work).await?;
+        Ok(JobObject(job))
+    }
+
+    /// Reports the clinic's days `from` to `to` (both included, in the clinic's time zone):
+    /// appointments by status, the no-show rate, new patients and active prescriptions by
+    /// medication, in the job's result and as a PDF (`GET /exports/{jobId}`); answers at once
+    /// with the job. At most 366 days. A report of the day before is also made every night.
+    /// ADMIN only.
+    #[graphql(guard = "RoleGuard::new(&[Role::Admin])")]
+    async fn clinic_report(&self, ctx: &Context<'_>, from: Date, to: Date) -> Result<JobObject> {
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let work = service.clinic_report(caller, from.0, to.0);
+        let job = trail::create(ctx, AuditAction::ClinicReport, work).await?;
         Ok(JobObject(job))
     }
 

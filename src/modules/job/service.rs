@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::model::{
     ExportFormat, ExportRequest, Job, JobFilter, JobKind, JobStatus, NewJob, Notice, NoticeRequest,
+    ReportRequest,
 };
 use super::repository::JobRepository;
 use crate::core::auth::{Caller, Role};
@@ -196,6 +197,34 @@ impl JobService {
             .await
     }
 
+    /// Starts a report of the clinic's days `from` to `to` (both included, in its time zone);
+    /// answers at once.
+    pub async fn clinic_report(
+        &self,
+        caller: &Caller,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> AppResult<Job> {
+        require_admin(caller)?;
+        if to < from {
+            return Err(AppError::invalid("to", "must not be before `from`"));
+        }
+        if (to - from).num_days() >= MAX_REPORT_DAYS {
+            return Err(AppError::invalid(
+                "to",
+                format!("a report covers at most {MAX_REPORT_DAYS} days"),
+            ));
+        }
+        let request = ReportRequest {
+            from,
+            to,
+            daily: false,
+        };
+        let payload = serde_json::to_string(&request).map_err(AppError::internal)?;
+        self.submit(caller, JobKind::ClinicReport, Some(payload), None)
+            .await
+    }
+
     async fn submit(
         &self,
         caller: &Caller,
@@ -215,6 +244,7 @@ impl JobService {
                 created_at: crate::db::now(),
                 payload,
                 run_at,
+                dedupe_key: None,
             })
             .await?;
         self.hand_over(job.id, run_at).await?;
@@ -232,6 +262,9 @@ impl JobService {
         Ok(())
     }
 }
+
+/// The longest period one report covers (a leap year).
+const MAX_REPORT_DAYS: i64 = 366;
 
 /// A reminder goes out this long before the appointment.
 const REMINDER_LEAD: chrono::TimeDelta = chrono::TimeDelta::hours(24);

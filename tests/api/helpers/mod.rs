@@ -84,6 +84,8 @@ pub struct TestApp {
     pub database_url: String,
     /// The job queue file and the backup folder.
     pub jobs_dir: tempfile::TempDir,
+    /// What the in-process workers run jobs with.
+    pub job_context: JobContext,
     // Declared last: dropped after the pool inside `router` is gone.
     _db: TestDb,
 }
@@ -199,10 +201,11 @@ impl TestApp {
             Services::new(&config, &repos, &shared, Arc::new(queue.clone())).expect("services");
         // Workers run in this process, as `serve` runs them in development; they stop with the
         // test's runtime.
-        let context = JobContext::new(&config, &pool, &repos).expect("job context");
+        let context =
+            JobContext::new(&config, &pool, &repos, Arc::new(queue.clone())).expect("job context");
         tokio::spawn(clinicgraph::jobs::run_workers(
             queue,
-            context,
+            context.clone(),
             std::future::pending(),
         ));
         seed::demo(&repos, &services).await.expect("demo seed");
@@ -215,6 +218,7 @@ impl TestApp {
             statements,
             database_url: url,
             jobs_dir,
+            job_context: context,
             _db: db,
         })
     }
