@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp};
 use crate::jobs::job_until;
+use crate::on_both_backends;
 
 const REPORT: &str =
     "mutation($from: Date!, $to: Date!) { clinicReport(from: $from, to: $to) { id kind status } }";
@@ -68,9 +69,7 @@ async fn active_by_medication(app: &TestApp, admin: &str, until: NaiveDate) -> V
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_clinic_report_counts_what_the_api_lists_and_prints_it() {
-    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+async fn a_clinic_report_counts_what_the_api_lists_and_prints_it(app: TestApp) {
     let admin = app.token(Role::Admin).await;
     let today = Utc::now().with_timezone(&London).date_naive();
     let (from, to) = (
@@ -185,9 +184,7 @@ async fn a_report_is_for_admins_and_a_sensible_period() {
     assert_eq!(refused.code(), Some("FORBIDDEN"), "{}", refused.text);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_nightly_report_is_queued_once_and_queues_the_next() {
-    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+async fn each_nightly_report_is_queued_once_and_queues_the_next(app: TestApp) {
     let admin = app.token(Role::Admin).await;
     let context = &app.job_context;
     // Twice, as two workers would: one report for today, due tomorrow at 01:00 London time.
@@ -258,3 +255,8 @@ async fn each_nightly_report_is_queued_once_and_queues_the_next() {
         "{reports}"
     );
 }
+
+on_both_backends!(
+    a_clinic_report_counts_what_the_api_lists_and_prints_it,
+    each_nightly_report_is_queued_once_and_queues_the_next,
+);

@@ -1,7 +1,6 @@
 //! Jobs for callers: asking for one, watching it, and (ADMIN) listing and retrying them. A user
 //! sees only their clinic's jobs, and only their own unless ADMIN.
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use async_trait::async_trait;
