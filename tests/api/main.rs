@@ -5,6 +5,7 @@ mod helpers;
 
 mod appointments;
 mod audit;
+mod audit_storage;
 mod auth;
 mod browser;
 mod cache;

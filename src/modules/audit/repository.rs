@@ -35,8 +35,74 @@ impl DieselAuditRepository {
     }
 }
 
-/// Rows per PostgreSQL INSERT: 13 bound columns each stays below its 65,535 parameters.
-const ROWS_PER_INSERT: usize = 2_000;
+/// One statement for any number of rows on PostgreSQL: each column goes as one array
+/// parameter and `UNNEST` turns the arrays back into rows. A multi-row `VALUES` has 13
+/// parameters per row, and PostgreSQL parses and plans all of them on every write, which under
+/// load cost more than storing the rows.
+const INSERT_UNNEST: &str = "INSERT INTO audit_events (occurred_at, clinic_id, actor_id, \
+    actor_email, actor_role, action, entity_type, entity_ids, patient_id, field, outcome, \
+    request_id, client_ip) \
+    SELECT * FROM UNNEST($1::timestamp[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], \
+    $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[], \
+    $13::text[])";
+
+async fn insert_unnest(
+    conn: &mut diesel_async::AsyncPgConnection,
+    rows: Vec<NewAuditEvent>,
+) -> DbResult<()> {
+    use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
+    let mut columns = UnnestColumns::default();
+    for row in rows {
+        columns.occurred_at.push(row.occurred_at);
+        columns.clinic_id.push(row.clinic_id);
+        columns.actor_id.push(row.actor_id);
+        columns.actor_email.push(row.actor_email);
+        columns.actor_role.push(row.actor_role);
+        columns.action.push(row.action);
+        columns.entity_type.push(row.entity_type);
+        columns.entity_ids.push(row.entity_ids);
+        columns.patient_id.push(row.patient_id);
+        columns.field.push(row.field);
+        columns.outcome.push(row.outcome);
+        columns.request_id.push(row.request_id);
+        columns.client_ip.push(row.client_ip);
+    }
+    diesel::sql_query(INSERT_UNNEST)
+        .bind::<Array<Timestamp>, _>(columns.occurred_at)
+        .bind::<Array<BigInt>, _>(columns.clinic_id)
+        .bind::<Array<BigInt>, _>(columns.actor_id)
+        .bind::<Array<Text>, _>(columns.actor_email)
+        .bind::<Array<Text>, _>(columns.actor_role)
+        .bind::<Array<Text>, _>(columns.action)
+        .bind::<Array<Text>, _>(columns.entity_type)
+        .bind::<Array<Text>, _>(columns.entity_ids)
+        .bind::<Array<Nullable<BigInt>>, _>(columns.patient_id)
+        .bind::<Array<Nullable<Text>>, _>(columns.field)
+        .bind::<Array<Text>, _>(columns.outcome)
+        .bind::<Array<Text>, _>(columns.request_id)
+        .bind::<Array<Text>, _>(columns.client_ip)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The rows of one write, column by column.
+#[derive(Default)]
+struct UnnestColumns {
+    occurred_at: Vec<chrono::NaiveDateTime>,
+    clinic_id: Vec<i64>,
+    actor_id: Vec<i64>,
+    actor_email: Vec<String>,
+    actor_role: Vec<String>,
+    action: Vec<String>,
+    entity_type: Vec<String>,
+    entity_ids: Vec<String>,
+    patient_id: Vec<Option<i64>>,
+    field: Vec<Option<String>>,
+    outcome: Vec<String>,
+    request_id: Vec<String>,
+    client_ip: Vec<String>,
+}
 
 macro_rules! filtered {
     ($query:expr, $clinic_id:expr, $filter:expr) => {{
@@ -87,13 +153,7 @@ impl AuditRepository for DieselAuditRepository {
         match &self.pool {
             DbPool::Postgres(pool) => {
                 let mut conn = pool.get().await?;
-                for chunk in rows.chunks(ROWS_PER_INSERT) {
-                    diesel::insert_into(audit_events::table)
-                        .values(chunk)
-                        .execute(&mut *conn)
-                        .await?;
-                }
-                Ok(())
+                insert_unnest(&mut conn, rows).await
             }
             // diesel-async has no multi-row INSERT for SQLite; one transaction makes the rows
             // one write all the same.
