@@ -264,19 +264,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         shutdown.await;
         let _ = stop.send(true);
     };
-    let workers = if config.jobs.workers_in_process {
-        let context = JobContext::new(&config, &pool, &repos, Arc::new(queue.clone()))?;
-        let mut stopping = stopping.clone();
-        Some(tokio::spawn(jobs::run_workers(
-            queue.clone(),
-            context,
-            async move {
-                let _ = stopping.changed().await;
-            },
-        )))
-    } else {
-        None
-    };
     let listener = TcpListener::bind(config.bind_addr).await?;
     let address = listener.local_addr()?;
     let graphiql_url = format!("http://{address}/graphql");
@@ -293,6 +280,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     } else if config.graphiql {
         println!("GraphiQL: {graphiql_url}");
     }
+    // After the demo seed, so its clinic's nightly report is scheduled from the start.
+    let workers = if config.jobs.workers_in_process {
+        let context = JobContext::new(&config, &pool, &repos, Arc::new(queue.clone()))?;
+        let mut stopping = stopping.clone();
+        Some(tokio::spawn(jobs::run_workers(
+            queue.clone(),
+            context,
+            async move {
+                let _ = stopping.changed().await;
+            },
+        )))
+    } else {
+        None
+    };
     let statistics_pool = pool.clone();
     tokio::spawn(async move {
         let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
