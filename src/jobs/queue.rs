@@ -24,6 +24,8 @@ pub struct JobMessage {
 /// another worker.
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 pub const MISSED_HEARTBEATS: usize = 3;
+/// How long a request waits for Redis to take a job.
+const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub enum JobQueue {
@@ -90,11 +92,15 @@ impl JobSink for JobQueue {
         }
         let task = task.build();
         match self {
-            JobQueue::Redis(storage) => storage
-                .clone()
-                .push_task(task)
-                .await
-                .map_err(|e| anyhow::anyhow!("pushing to Redis: {e}")),
+            // A Redis that stalls must not hold the request that queues the job: the job is
+            // then FAILED, and `retryJob` queues it again.
+            JobQueue::Redis(storage) => {
+                let mut storage = storage.clone();
+                match tokio::time::timeout(ENQUEUE_TIMEOUT, storage.push_task(task)).await {
+                    Ok(pushed) => pushed.map_err(|e| anyhow::anyhow!("pushing to Redis: {e}")),
+                    Err(_) => Err(anyhow::anyhow!("Redis did not take the job in time")),
+                }
+            }
             JobQueue::Sqlite(storage) => storage
                 .clone()
                 .push_task(task)
