@@ -141,7 +141,7 @@ async fn a_reminder_goes_out_a_day_ahead_unless_the_appointment_moved_or_was_can
     let admin = app.token(Role::Admin).await;
     // Of their own, so no demo appointment is in the way at that hour.
     let mut booked = Vec::new();
-    for who in ["kept", "moved", "dropped"] {
+    for who in ["kept", "moved", "dropped", "returned"] {
         let doctor = app
             .ok(&admin, NEW_DOCTOR, json!({ "name": format!("Dr. {who}") }))
             .await["createDoctor"]["id"]
@@ -152,37 +152,48 @@ async fn a_reminder_goes_out_a_day_ahead_unless_the_appointment_moved_or_was_can
         let patient = app
             .create_patient(&admin, patient_input(&format!("Pat {who}"), &email))
             .await;
-        let id = app
-            .scheduled(&admin, &patient, &doctor, &a_day_and(4))
-            .await;
-        booked.push((id, email));
+        let start = a_day_and(8);
+        let id = app.scheduled(&admin, &patient, &doctor, &start).await;
+        booked.push((id, email, start));
     }
-    let [(_, kept), (moved, _), (dropped, _)] = booked.try_into().expect("three");
-    app.ok(
-        &admin,
-        RESCHEDULE,
-        json!({ "id": moved, "at": at(30, 9, 0) }),
-    )
-    .await;
+    let [
+        (_, kept, _),
+        (moved, ..),
+        (dropped, ..),
+        (returned, back, start),
+    ] = booked.try_into().expect("four");
+    for (id, to) in [
+        (&moved, at(30, 9, 0)),
+        (&returned, at(31, 9, 0)),
+        (&returned, start),
+    ] {
+        app.ok(&admin, RESCHEDULE, json!({ "id": id, "at": to }))
+            .await;
+    }
     let cancelled = app
         .move_appointment(&admin, "cancelAppointment", &dropped)
         .await;
     assert!(cancelled.body.get("errors").is_none(), "{}", cancelled.text);
 
-    // 3 booked, 1 moved, 1 cancelled; then the one reminder still due.
-    let emails = smtp.wait_for(6).await;
-    let reminders: Vec<_> = emails
+    // 4 booked, 3 moves, 1 cancelled; then one reminder each for the kept appointment and
+    // the one moved away and back (once, though two were asked for its time).
+    let emails = smtp.wait_for(10).await;
+    let mut reminded: Vec<&str> = emails
         .iter()
         .filter(|e| e.subject.starts_with("Reminder:"))
+        .map(|e| e.rcpt_to.as_str())
         .collect();
-    assert_eq!(reminders.len(), 1, "{emails:?}");
-    assert_eq!(emails.len(), 6, "{emails:?}");
-    assert!(reminders[0].rcpt_to.contains(&kept), "{reminders:?}");
+    reminded.sort_unstable();
+    assert_eq!(emails.len(), 10, "{emails:?}");
+    assert_eq!(reminded.len(), 2, "{emails:?}");
+    assert!(reminded[0].contains(&kept), "{reminded:?}");
+    assert!(reminded[1].contains(&back), "{reminded:?}");
 
-    // Four reminders were queued (three bookings and the move); the two whose appointment
-    // changed ran and skipped, the new one for the moved appointment waits.
+    // Six reminders were queued: one per booking and per move away (the move back found its
+    // time's reminder queued). The two whose appointment changed ran and skipped; the two for
+    // the times moved to wait.
     let reminders = jobs_of_kind(&app, &admin, "APPOINTMENT_REMINDER").await;
-    assert_eq!(reminders.len(), 4, "{reminders:?}");
+    assert_eq!(reminders.len(), 6, "{reminders:?}");
     let skipped = reminders
         .iter()
         .filter(|j| j["result"]["skipped"] == "the appointment was moved or cancelled")
@@ -192,7 +203,7 @@ async fn a_reminder_goes_out_a_day_ahead_unless_the_appointment_moved_or_was_can
         .filter(|j| j["result"]["delivery"] == "SMTP")
         .count();
     let waiting = reminders.iter().filter(|j| j["status"] == "QUEUED").count();
-    assert_eq!((sent, skipped, waiting), (1, 2, 1), "{reminders:?}");
+    assert_eq!((sent, skipped, waiting), (2, 2, 2), "{reminders:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

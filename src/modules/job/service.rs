@@ -51,6 +51,26 @@ fn changed(before: &Job, after: &Job) -> bool {
     ) != (&after.status, after.progress, after.attempts, &after.error)
 }
 
+fn new_job(
+    caller: &Caller,
+    kind: JobKind,
+    payload: Option<String>,
+    run_at: Option<NaiveDateTime>,
+) -> NewJob {
+    NewJob {
+        clinic_id: caller.clinic_id,
+        requested_by: caller.user_id,
+        kind: kind.as_str().to_owned(),
+        status: JobStatus::Queued.as_str().to_owned(),
+        progress: 0,
+        attempts: 0,
+        created_at: crate::db::now(),
+        payload,
+        run_at,
+        dedupe_key: None,
+    }
+}
+
 fn require_admin(caller: &Caller) -> AppResult<()> {
     if caller.role == Role::Admin {
         Ok(())
@@ -233,21 +253,23 @@ impl JobService {
     ) -> AppResult<Job> {
         let job = self
             .jobs
-            .insert(NewJob {
-                clinic_id: caller.clinic_id,
-                requested_by: caller.user_id,
-                kind: kind.as_str().to_owned(),
-                status: JobStatus::Queued.as_str().to_owned(),
-                progress: 0,
-                attempts: 0,
-                created_at: crate::db::now(),
-                payload,
-                run_at,
-                dedupe_key: None,
-            })
+            .insert(new_job(caller, kind, payload, run_at))
             .await?;
         self.hand_over(job.id, run_at).await?;
         Ok(job)
+    }
+
+    /// Like `submit`, unless a job with `key` exists; `None` then.
+    async fn submit_once(&self, job: NewJob, key: String) -> AppResult<Option<Job>> {
+        let job = NewJob {
+            dedupe_key: Some(key),
+            ..job
+        };
+        let Some(job) = self.jobs.insert_once(job).await? else {
+            return Ok(None);
+        };
+        self.hand_over(job.id, job.run_at).await?;
+        Ok(Some(job))
     }
 
     /// A job the queue did not take is marked FAILED, so nobody waits for it in vain.
@@ -272,7 +294,8 @@ const REMINDER_LEAD: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 impl AppointmentNotifier for JobService {
     /// An email for each scheduled, rescheduled or cancelled appointment, and a reminder due
     /// `REMINDER_LEAD` before a (re)scheduled one. A reminder already queued for an earlier
-    /// time is not touched: it finds the appointment moved when it runs, and skips.
+    /// time is not touched: it finds the appointment moved when it runs, and skips. One for
+    /// the same time is not queued twice (an appointment moved away and back).
     async fn appointment_changed(
         &self,
         caller: &Caller,
@@ -297,9 +320,20 @@ impl AppointmentNotifier for JobService {
                 appointment_id: appointment.id,
                 scheduled_at: appointment.scheduled_at,
             };
-            let queued = match serde_json::to_string(&request) {
-                Ok(payload) => self.submit(caller, kind, Some(payload), run_at).await,
-                Err(error) => Err(AppError::internal(error)),
+            let payload = match serde_json::to_string(&request) {
+                Ok(payload) => Some(payload),
+                Err(error) => {
+                    tracing::error!(%error, "encoding an appointment email's payload");
+                    continue;
+                }
+            };
+            let queued = if notice == Notice::Reminder {
+                // Moved away and back: the reminder queued for that time still holds.
+                let key = format!("reminder:{}:{}", appointment.id, appointment.scheduled_at);
+                let job = new_job(caller, kind, payload, run_at);
+                self.submit_once(job, key).await.map(|_| ())
+            } else {
+                self.submit(caller, kind, payload, run_at).await.map(|_| ())
             };
             // The job, if its row exists, is FAILED and can be retried; nothing more to do.
             if let Err(error) = queued {
