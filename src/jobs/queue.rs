@@ -26,6 +26,8 @@ pub const HEARTBEAT: Duration = Duration::from_secs(5);
 pub const MISSED_HEARTBEATS: usize = 3;
 /// How long a request waits for Redis to take a job.
 const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A worker's longest wait for one Redis command (fetching, acknowledging, heartbeats).
+const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub enum JobQueue {
@@ -37,9 +39,16 @@ impl JobQueue {
     pub async fn open(config: &Config) -> anyhow::Result<JobQueue> {
         match &config.shared.redis_url {
             Some(url) => {
-                let connection = apalis_redis::connect(url.expose_secret())
-                    .await
-                    .map_err(|e| anyhow::anyhow!("connecting the job queue to Redis: {e}"))?;
+                // Connected on first use, so an instance (re)started while Redis is away still
+                // serves; jobs asked for meanwhile are FAILED, for `retryJob`.
+                let client = redis::Client::open(url.expose_secret())
+                    .map_err(|e| anyhow::anyhow!("REDIS_URL for the job queue: {e}"))?;
+                let settings = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(ENQUEUE_TIMEOUT))
+                    .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT));
+                let connection =
+                    redis::aio::ConnectionManager::new_lazy_with_config(client, settings)
+                        .map_err(|e| anyhow::anyhow!("the job queue's Redis connection: {e}"))?;
                 // apalis splits keys on ':', so the prefix's separator is not used here.
                 let queue = format!("{}_jobs", config.shared.redis_prefix.replace(':', "_"));
                 let settings = apalis_redis::Config::default()

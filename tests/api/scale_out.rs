@@ -13,6 +13,7 @@ use crate::helpers::server::{Namespace, Server, redis_url};
 use crate::helpers::{Backend, TestApp, at, demo_patient};
 
 const PATIENT: &str = "query($id: ID!) { patient(id: $id) { name } }";
+const JOB: &str = "query($id: ID!) { job(id: $id) { status } }";
 const SCHEDULE: &str =
     "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id status } }";
 const RENAME: &str = "mutation($id: ID!, $name: String!) { updatePatient(id: $id, input: { name: $name }) { name } }";
@@ -257,4 +258,56 @@ async fn login_attempts_are_limited_across_instances_and_without_redis() {
         refused |= body["errors"][0]["extensions"]["code"] == "RATE_LIMITED";
     }
     assert!(refused, "login stayed limited while Redis was down");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_starts_and_serves_while_redis_is_away() {
+    let Some((app, redis)) = setup().await else {
+        return;
+    };
+    let namespace = Namespace::new(&redis);
+    let proxy = RedisProxy::start(&redis).await;
+    proxy.cut();
+    let env = [
+        ("REDIS_URL", proxy.url.as_str()),
+        ("REDIS_PREFIX", &namespace.prefix),
+    ];
+    // A restart during a Redis outage must not take the instance down with it.
+    let server = Server::start_until(&app.database_url, &env, "degraded").await;
+    let admin = app.token(Role::Admin).await;
+    let id = json!({ "id": demo_patient(4) });
+    assert!(!name(&server.ok(&admin, PATIENT, id).await).is_empty());
+    let doctor = &app.demo_doctor_ids().await[0];
+    let booking = json!({ "i": { "patientId": demo_patient(4), "doctorId": doctor, "scheduledAt": at(41, 9, 0), "durationMinutes": 30 } });
+    let booked = server.ok(&admin, SCHEDULE, booking).await;
+    assert_eq!(
+        booked["scheduleAppointment"]["status"], "SCHEDULED",
+        "{booked}"
+    );
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, ready) = server.get_json("/ready").await;
+        if ready["status"] == "ready" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Redis not used once back: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The instance's workers, which started without Redis, take jobs once it is back.
+    let export = "mutation { exportPatients(format: CSV) { id } }";
+    let job = server.ok(&admin, export, json!({})).await["exportPatients"]["id"].clone();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = server.ok(&admin, JOB, json!({ "id": job })).await["job"]["status"].clone();
+        if status == "SUCCEEDED" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the job was never run: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

@@ -137,6 +137,12 @@ impl Server {
     /// Starts a server on a free port and waits until `/ready` says it is fully ready (with
     /// Redis: relaying events too).
     pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Server {
+        Self::start_until(database_url, env, "ready").await
+    }
+
+    /// Like [`Server::start`], waiting until `/ready` reports `status` (`degraded`: serving
+    /// without Redis).
+    pub async fn start_until(database_url: &str, env: &[(&str, &str)], status: &str) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -157,7 +163,7 @@ impl Server {
         loop {
             if let Ok(ready) = server.client.get(server.url("/ready")).send().await
                 && let Ok(body) = ready.json::<Value>().await
-                && body["status"] == "ready"
+                && body["status"] == status
             {
                 return server;
             }
