@@ -38,12 +38,7 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
         .find(job.clinic_id, appointment.patient_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the appointment's patient is gone"))?;
-    let clinic = context
-        .clinics
-        .find_many(&[job.clinic_id])
-        .await?
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("the job's clinic is gone"))?;
+    let clinic = context.clinic_of(job).await?;
     let doctor = context
         .doctors
         .find_many(job.clinic_id, &[appointment.doctor_id])

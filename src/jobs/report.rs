@@ -16,12 +16,7 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
     let request: ReportRequest =
         serde_json::from_str(job.payload.as_deref().unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("the report's payload is unreadable: {e}"))?;
-    let clinic = context
-        .clinics
-        .find_many(&[job.clinic_id])
-        .await?
-        .pop()
-        .ok_or_else(|| anyhow::anyhow!("the job's clinic is gone"))?;
+    let clinic = context.clinic_of(job).await?;
     if request.daily {
         // First, so that a failing report does not end the chain.
         let target = DailyReportTarget {

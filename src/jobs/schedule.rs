@@ -10,7 +10,8 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use super::worker::JobContext;
-use crate::modules::job::model::{JobKind, JobStatus, NewJob, ReportRequest};
+use crate::modules::job::model::{JobKind, NewJob, ReportRequest};
+use crate::modules::job::service::hand_over;
 use crate::modules::report::model::DailyReportTarget;
 
 /// The clinic's local time at which a day's report is made, once the day is over.
@@ -55,32 +56,27 @@ pub async fn ensure_daily_report(
         to: day,
         daily: true,
     })?;
-    let inserted = context
-        .jobs
-        .insert_once(NewJob {
-            clinic_id: target.clinic_id,
-            requested_by: target.admin_id,
-            kind: JobKind::ClinicReport.as_str().to_owned(),
-            status: JobStatus::Queued.as_str().to_owned(),
-            progress: 0,
-            attempts: 0,
-            created_at: crate::db::now(),
-            payload: Some(payload),
-            run_at: Some(run_at),
-            dedupe_key: Some(format!("daily-report:{}:{day}", target.clinic_id)),
-        })
-        .await?;
-    let Some(job) = inserted else {
+    let job = NewJob {
+        dedupe_key: Some(format!("daily-report:{}:{day}", target.clinic_id)),
+        ..NewJob::queued(
+            target.clinic_id,
+            target.admin_id,
+            JobKind::ClinicReport,
+            Some(payload),
+            Some(run_at),
+        )
+    };
+    let Some(job) = context.jobs.insert_once(job).await? else {
         return Ok(false);
     };
-    if let Err(error) = context.queue.enqueue(job.id, Some(run_at)).await {
-        // Visible, and `retryJob` revives it.
-        context
-            .jobs
-            .fail(job.id, "the job queue did not accept the job", true)
-            .await?;
-        return Err(error.context("queueing a daily report"));
-    }
+    hand_over(
+        context.jobs.as_ref(),
+        context.queue.as_ref(),
+        job.id,
+        job.run_at,
+    )
+    .await
+    .map_err(|error| error.context("a daily report"))?;
     Ok(true)
 }
 

@@ -20,6 +20,7 @@ use crate::app::Repositories;
 use crate::config::Config;
 use crate::db::DbPool;
 use crate::modules::appointment::repository::AppointmentRepository;
+use crate::modules::clinic::model::Clinic;
 use crate::modules::clinic::repository::ClinicRepository;
 use crate::modules::doctor::repository::DoctorRepository;
 use crate::modules::job::model::{Job, JobKind, JobStatus};
@@ -82,6 +83,15 @@ impl JobContext {
             backup_dir: config.jobs.backup_dir.clone(),
             backup_keep: config.jobs.backup_keep,
         })
+    }
+
+    /// The clinic the job is for.
+    pub async fn clinic_of(&self, job: &Job) -> anyhow::Result<Clinic> {
+        self.clinics
+            .find_many(&[job.clinic_id])
+            .await?
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("the job's clinic is gone"))
     }
 }
 

@@ -44,6 +44,57 @@ async fn exported(app: &TestApp, admin: &str, filter: Value) -> Value {
     job_until(app, admin, queued["id"].as_str().expect("id"), "SUCCEEDED").await
 }
 
+/// Runs an export of the clinic's patients in `format` to SUCCEEDED, downloads it as
+/// `media_type`, and returns the job and the file (read from the folder: the body is binary).
+async fn finished_export(
+    app: &TestApp,
+    admin: &str,
+    format: &str,
+    media_type: &str,
+) -> (Value, std::path::PathBuf) {
+    let mutation = format!("mutation {{ exportPatients(format: {format}) {{ id }} }}");
+    let id = app.ok(admin, &mutation, json!({})).await["exportPatients"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let job = job_until(app, admin, &id, "SUCCEEDED").await;
+    assert_eq!(job["result"]["format"], format);
+    let response = download(app, Some(admin), &id).await;
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some(media_type)
+    );
+    let file = app
+        .jobs_dir
+        .path()
+        .join("exports")
+        .join(job["result"]["file"].as_str().expect("file"));
+    (job, file)
+}
+
+/// The PDF's pages, and its text line by line.
+pub fn pdf_text(file: &std::path::Path) -> (usize, Vec<String>) {
+    let document = lopdf::Document::load(file).expect("a PDF file");
+    let pages: Vec<u32> = document.get_pages().keys().copied().collect();
+    let text = document.extract_text(&pages).expect("text");
+    let lines = text.lines().map(|line| line.trim().to_owned()).collect();
+    (pages.len(), lines)
+}
+
+/// Each of `cells` is a line of `lines`, in this order.
+pub fn assert_in_order<S: AsRef<str>>(lines: &[String], cells: impl IntoIterator<Item = S>) {
+    let mut at = 0;
+    for cell in cells {
+        let cell = cell.as_ref();
+        let found = lines[at..].iter().position(|line| line == cell);
+        at += found.unwrap_or_else(|| panic!("{cell:?} missing or out of order")) + 1;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_holds_every_matching_patient_and_downloads_by_the_rules() {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
@@ -174,28 +225,8 @@ async fn an_xlsx_export_reads_back_as_the_database_rows() {
     use calamine::{Reader, Xlsx};
     let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
     let admin = app.token(Role::Admin).await;
-    let xlsx = "mutation { exportPatients(format: XLSX) { id } }";
-    let id = app.ok(&admin, xlsx, json!({})).await["exportPatients"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let job = job_until(&app, &admin, &id, "SUCCEEDED").await;
-    assert_eq!(job["result"]["format"], "XLSX");
-    let response = download(&app, Some(&admin), &id).await;
-    assert_eq!(response.status, 200);
-    assert_eq!(
-        response
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    );
-    // The body is binary: read it again as bytes rather than through the JSON helper's text.
-    let file = app
-        .jobs_dir
-        .path()
-        .join("exports")
-        .join(job["result"]["file"].as_str().expect("file"));
+    let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    let (_, file) = finished_export(&app, &admin, "XLSX", xlsx).await;
     let bytes = std::fs::read(&file).expect("export file");
     let mut workbook: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).expect("an xlsx file");
     let sheet = workbook
@@ -227,50 +258,23 @@ async fn a_pdf_export_holds_every_patient_in_its_text() {
         .await
         .expect("bulk patients");
     let admin = app.token(Role::Admin).await;
-    let pdf = "mutation { exportPatients(format: PDF) { id } }";
-    let id = app.ok(&admin, pdf, json!({})).await["exportPatients"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    let job = job_until(&app, &admin, &id, "SUCCEEDED").await;
-    assert_eq!(job["result"]["format"], "PDF");
-    let response = download(&app, Some(&admin), &id).await;
-    assert_eq!(response.status, 200);
-    assert_eq!(
-        response
-            .headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok()),
-        Some("application/pdf")
-    );
-    let file = app
-        .jobs_dir
-        .path()
-        .join("exports")
-        .join(job["result"]["file"].as_str().expect("file"));
-    let document = lopdf::Document::load(&file).expect("a PDF file");
-    let pages: Vec<u32> = document.get_pages().keys().copied().collect();
-    assert!(pages.len() > 10, "{} pages", pages.len());
-    let text = document.extract_text(&pages).expect("text");
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let (job, file) = finished_export(&app, &admin, "PDF", "application/pdf").await;
+    let (pages, lines) = pdf_text(&file);
+    assert!(pages > 10, "{pages} pages");
     assert_eq!(lines[0], "Patients");
 
     // Every patient, in the database's order, each with their name, email and birth date.
     let stored = stored_patients(&app, clinic_id).await;
     assert_eq!(json!(stored.len()), job["result"]["rows"]);
-    let mut at = 0;
-    for patient in &stored {
-        let date_of_birth = patient.date_of_birth.to_string();
-        for cell in [
-            patient.patient_number().as_str(),
-            patient.name.as_str(),
-            patient.email.as_str(),
-            date_of_birth.as_str(),
-        ] {
-            let found = lines[at..].iter().position(|line| *line == cell);
-            at += found.unwrap_or_else(|| panic!("{cell:?} missing or out of order")) + 1;
-        }
-    }
+    let cells = stored.iter().flat_map(|patient| {
+        [
+            patient.patient_number(),
+            patient.name.clone(),
+            patient.email.clone(),
+            patient.date_of_birth.to_string(),
+        ]
+    });
+    assert_in_order(&lines, cells);
     let numbers = lines.iter().filter(|l| l.starts_with("PAT-")).count();
     assert_eq!(numbers, stored.len());
 }

@@ -18,6 +18,16 @@ const RESCHEDULE: &str = "mutation($id: ID!, $at: DateTime!) { rescheduleAppoint
 /// The demo clinic's sender, as the test configures it.
 const FROM: &str = "front-desk@demo-clinic.example";
 
+/// A demo app sending its emails to a fresh SMTP server, from `FROM`.
+async fn app_with_smtp() -> (SmtpServer, TestApp) {
+    let smtp = SmtpServer::start().await;
+    let url = smtp.url();
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("SMTP_URL", &url), ("MAIL_FROM", FROM)])
+        .await
+        .expect("SQLite");
+    (smtp, app)
+}
+
 async fn jobs_of_kind(app: &TestApp, admin: &str, kind: &str) -> Vec<Value> {
     let data = app.ok(admin, JOBS, json!({ "k": kind })).await;
     data["jobs"]["nodes"]
@@ -41,11 +51,7 @@ async fn finished_jobs(app: &TestApp, admin: &str, kind: &str, count: usize) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduling_rescheduling_and_cancelling_email_the_patient_in_the_clinics_time() {
-    let smtp = SmtpServer::start().await;
-    let url = smtp.url();
-    let app = TestApp::spawn_with(Backend::Sqlite, &[("SMTP_URL", &url), ("MAIL_FROM", FROM)])
-        .await
-        .expect("SQLite");
+    let (smtp, app) = app_with_smtp().await;
     let admin = app.token(Role::Admin).await;
     let patient_id = demo_patient(1);
     let patient = app.ok(&admin, PATIENT, json!({ "id": patient_id })).await["patient"].clone();
@@ -133,11 +139,7 @@ fn a_day_and(seconds: i64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reminder_goes_out_a_day_ahead_unless_the_appointment_moved_or_was_cancelled() {
-    let smtp = SmtpServer::start().await;
-    let url = smtp.url();
-    let app = TestApp::spawn_with(Backend::Sqlite, &[("SMTP_URL", &url), ("MAIL_FROM", FROM)])
-        .await
-        .expect("SQLite");
+    let (smtp, app) = app_with_smtp().await;
     let admin = app.token(Role::Admin).await;
     // Of their own, so no demo appointment is in the way at that hour.
     let mut booked = Vec::new();

@@ -9,6 +9,7 @@ use clinicgraph::core::auth::Role;
 use clinicgraph::jobs::schedule;
 use serde_json::{Value, json};
 
+use crate::exports::{assert_in_order, pdf_text};
 use crate::helpers::{Backend, TestApp};
 use crate::jobs::job_until;
 use crate::on_both_backends;
@@ -137,10 +138,7 @@ async fn a_clinic_report_counts_what_the_api_lists_and_prints_it(app: TestApp) {
         .path()
         .join("exports")
         .join(report["file"].as_str().expect("file"));
-    let document = lopdf::Document::load(&file).expect("a PDF file");
-    let pages: Vec<u32> = document.get_pages().keys().copied().collect();
-    let text = document.extract_text(&pages).expect("text");
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let (_, lines) = pdf_text(&file);
     assert_eq!(lines[0], "Demo Clinic: report");
     assert_eq!(lines[1], format!("{from} to {to} (Europe/London)"));
     let mut expected: Vec<String> = Vec::new();
@@ -153,11 +151,7 @@ async fn a_clinic_report_counts_what_the_api_lists_and_prints_it(app: TestApp) {
         expected.push(medication["medication"].as_str().expect("name").to_owned());
         expected.push(medication["prescriptions"].to_string());
     }
-    let mut at = 0;
-    for cell in &expected {
-        let found = lines[at..].iter().position(|line| line == cell);
-        at += found.unwrap_or_else(|| panic!("{cell:?} missing or out of order: {lines:?}")) + 1;
-    }
+    assert_in_order(&lines, &expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

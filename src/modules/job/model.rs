@@ -123,6 +123,31 @@ pub struct NewJob {
     pub dedupe_key: Option<String>,
 }
 
+impl NewJob {
+    /// A job of `kind` for the clinic, asked for by `requested_by`, waiting for a worker (from
+    /// `run_at` on, if given).
+    pub fn queued(
+        clinic_id: i64,
+        requested_by: i64,
+        kind: JobKind,
+        payload: Option<String>,
+        run_at: Option<NaiveDateTime>,
+    ) -> Self {
+        Self {
+            clinic_id,
+            requested_by,
+            kind: kind.as_str().to_owned(),
+            status: JobStatus::Queued.as_str().to_owned(),
+            progress: 0,
+            attempts: 0,
+            created_at: crate::db::now(),
+            payload,
+            run_at,
+            dedupe_key: None,
+        }
+    }
+}
+
 /// The file format of an export.
 #[derive(
     async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize,

@@ -57,18 +57,23 @@ fn new_job(
     payload: Option<String>,
     run_at: Option<NaiveDateTime>,
 ) -> NewJob {
-    NewJob {
-        clinic_id: caller.clinic_id,
-        requested_by: caller.user_id,
-        kind: kind.as_str().to_owned(),
-        status: JobStatus::Queued.as_str().to_owned(),
-        progress: 0,
-        attempts: 0,
-        created_at: crate::db::now(),
-        payload,
-        run_at,
-        dedupe_key: None,
+    NewJob::queued(caller.clinic_id, caller.user_id, kind, payload, run_at)
+}
+
+/// Gives a stored job to the workers. A job the queue did not take is marked FAILED, so
+/// nobody waits for it in vain, and `retryJob` can queue it again.
+pub async fn hand_over(
+    jobs: &dyn JobRepository,
+    sink: &dyn JobSink,
+    id: i64,
+    run_at: Option<NaiveDateTime>,
+) -> anyhow::Result<()> {
+    if let Err(error) = sink.enqueue(id, run_at).await {
+        jobs.fail(id, "the job queue did not accept the job", true)
+            .await?;
+        return Err(error.context("queueing a job"));
     }
+    Ok(())
 }
 
 fn require_admin(caller: &Caller) -> AppResult<()> {
@@ -272,15 +277,10 @@ impl JobService {
         Ok(Some(job))
     }
 
-    /// A job the queue did not take is marked FAILED, so nobody waits for it in vain.
     async fn hand_over(&self, id: i64, run_at: Option<NaiveDateTime>) -> AppResult<()> {
-        if let Err(error) = self.sink.enqueue(id, run_at).await {
-            self.jobs
-                .fail(id, "the job queue did not accept the job", true)
-                .await?;
-            return Err(AppError::internal(error.context("queueing a job")));
-        }
-        Ok(())
+        hand_over(self.jobs.as_ref(), self.sink.as_ref(), id, run_at)
+            .await
+            .map_err(AppError::internal)
     }
 }
 
