@@ -2,6 +2,7 @@
 use async_graphql::{Context, OutputType, SimpleObject};
 use serde::Serialize;
 
+use super::eager::Eager;
 use super::pagination::PageInfo;
 use crate::core::pagination::{Page, encode_cursor};
 use crate::modules::appointment::resolvers::AppointmentObject;
@@ -22,12 +23,13 @@ use crate::modules::prescription::resolvers::PrescriptionObject;
 pub struct Connection<T: OutputType>
 where
     Edge<T>: OutputType,
+    Eager<T>: OutputType,
 {
     /// How many items match, across all pages. Counted only when selected.
     pub total_count: i32,
     pub page_info: PageInfo,
     pub edges: Vec<Edge<T>>,
-    pub nodes: Vec<T>,
+    pub nodes: Vec<Eager<T>>,
 }
 
 #[derive(SimpleObject)]
@@ -37,9 +39,12 @@ where
 #[graphql(concrete(name = "PrescriptionEdge", params(PrescriptionObject)))]
 #[graphql(concrete(name = "AuditEventEdge", params(AuditEventObject)))]
 #[graphql(concrete(name = "JobEdge", params(JobObject)))]
-pub struct Edge<T: OutputType> {
+pub struct Edge<T: OutputType>
+where
+    Eager<T>: OutputType,
+{
     pub cursor: String,
-    pub node: T,
+    pub node: Eager<T>,
 }
 
 /// Whether the client selected `totalCount` on the connection this resolver returns, so the
@@ -51,6 +56,7 @@ pub fn wants_total_count(ctx: &Context<'_>) -> bool {
 impl<T: OutputType + Clone> Connection<T>
 where
     Edge<T>: OutputType,
+    Eager<T>: OutputType,
 {
     /// Builds the connection of `page`; `cursor_of` gives each row's cursor key. Cursors and
     /// edges cost an encoding and a copy per row, so only what the client selected is built.
@@ -87,8 +93,11 @@ where
             end_cursor,
         };
         // Building a node records its read in the audit trail: only rows the client sees.
-        let nodes: Vec<T> = if wants_edges || selection.field("nodes").exists() {
-            page.items.into_iter().map(node_of).collect()
+        let nodes: Vec<Eager<T>> = if wants_edges || selection.field("nodes").exists() {
+            page.items
+                .into_iter()
+                .map(|row| Eager(node_of(row)))
+                .collect()
         } else {
             Vec::new()
         };
@@ -120,6 +129,7 @@ pub async fn respond<T, R, K>(
 where
     T: OutputType + Clone,
     Edge<T>: OutputType,
+    Eager<T>: OutputType,
     K: Serialize,
 {
     let total = if wants_total_count(ctx) {

@@ -1,6 +1,7 @@
 //! Builds the schema from the modules' roots; limits and settings are decided here only.
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
+use super::eager::PerFieldHooks;
 use super::node::NodeQuery;
 use super::resolver_spans::ResolverSpans;
 use super::subscriptions_only::SubscriptionsOnly;
@@ -102,7 +103,7 @@ fn configured(
         builder = builder.disable_introspection();
     }
     if settings.resolver_spans {
-        builder = builder.extension(ResolverSpans);
+        builder = builder.extension(ResolverSpans).data(PerFieldHooks);
     }
     // Checked during validation, before anything runs (QUERY_TOO_DEEP, QUERY_TOO_COMPLEX).
     builder

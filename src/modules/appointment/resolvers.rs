@@ -18,6 +18,7 @@ use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{
     Connection, nested_page, nested_size, respond, wants_total_count,
 };
+use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
 use crate::modules::audit::model::{AuditAction, AuditEntity};
@@ -97,20 +98,20 @@ impl AppointmentObject {
         ids::encode(NodeType::Appointment, self.0.id).into()
     }
 
-    async fn patient(&self, ctx: &Context<'_>) -> Result<PatientObject> {
+    async fn patient(&self, ctx: &Context<'_>) -> Result<Eager<PatientObject>> {
         let patient = loaders(ctx)?
             .load_one(PatientKey(self.0.patient_id))
             .await?
             .ok_or(AppError::PatientNotFound)?;
-        Ok(PatientObject::read(ctx, patient))
+        Ok(Eager(PatientObject::read(ctx, patient)))
     }
 
-    async fn doctor(&self, ctx: &Context<'_>) -> Result<DoctorObject> {
+    async fn doctor(&self, ctx: &Context<'_>) -> Result<Eager<DoctorObject>> {
         let doctor = loaders(ctx)?
             .load_one(DoctorKey(self.0.doctor_id))
             .await?
             .ok_or(AppError::NotFound("doctor"))?;
-        Ok(DoctorObject(doctor))
+        Ok(Eager(DoctorObject(doctor)))
     }
 
     async fn clinic(&self, ctx: &Context<'_>) -> Result<ClinicObject> {

@@ -13,6 +13,7 @@ use crate::core::ids::{self, NodeType};
 use crate::core::pagination::ConnectionArgs;
 use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{Connection, respond};
+use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
 use crate::graphql::scalars::Date;
@@ -174,13 +175,13 @@ pub struct PatientQuery;
 #[Object]
 impl PatientQuery {
     /// A patient by global id. Staff read their clinic's patients; a PATIENT only themself.
-    async fn patient(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PatientObject>> {
+    async fn patient(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Eager<PatientObject>>> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let patient = trail::lookup(ctx, AuditEntity::Patient, patient_key(&id), |key| {
             service.get(caller, key)
         })
         .await?;
-        Ok(Some(PatientObject::read(ctx, patient)))
+        Ok(Some(Eager(PatientObject::read(ctx, patient))))
     }
 
     /// A patient by human-readable id (`PAT-000042`).

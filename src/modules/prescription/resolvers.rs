@@ -17,6 +17,7 @@ use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{
     Connection, nested_page, nested_size, respond, wants_total_count,
 };
+use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
 use crate::graphql::scalars::Date;
@@ -92,20 +93,20 @@ impl PrescriptionObject {
         ids::encode(NodeType::Prescription, self.0.id).into()
     }
 
-    async fn patient(&self, ctx: &Context<'_>) -> Result<PatientObject> {
+    async fn patient(&self, ctx: &Context<'_>) -> Result<Eager<PatientObject>> {
         let patient = loaders(ctx)?
             .load_one(PatientKey(self.0.patient_id))
             .await?
             .ok_or(AppError::PatientNotFound)?;
-        Ok(PatientObject::read(ctx, patient))
+        Ok(Eager(PatientObject::read(ctx, patient)))
     }
 
-    async fn prescriber(&self, ctx: &Context<'_>) -> Result<DoctorObject> {
+    async fn prescriber(&self, ctx: &Context<'_>) -> Result<Eager<DoctorObject>> {
         let doctor = loaders(ctx)?
             .load_one(DoctorKey(self.0.prescriber_id))
             .await?
             .ok_or(AppError::NotFound("doctor"))?;
-        Ok(DoctorObject(doctor))
+        Ok(Eager(DoctorObject(doctor)))
     }
 
     async fn appointment(&self, ctx: &Context<'_>) -> Result<Option<AppointmentObject>> {

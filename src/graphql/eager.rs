@@ -1,0 +1,344 @@
+//! Resolving an object's fields together instead of as a task each.
+//!
+//! async-graphql resolves every field of every object as its own boxed future in a
+//! `FuturesUnordered` (an allocation and a reference-counted task each) and grows the object's
+//! map one insertion at a time. For a page of 20 patients with their appointments, doctors and
+//! prescriptions that is about 1,500 fields, and it was the largest cost of such a request (see
+//! `bench/README.md`). Most of those fields are plain columns that are ready on the first poll.
+//!
+//! [`Eager`] wraps an object type and resolves its selection with one `join_all`: one
+//! allocation for all the fields' futures, polled in place, and the answer built in selection
+//! order into a map sized once. Every field still runs through the type's own generated
+//! resolver, so guards, arguments, errors and their paths are the derived ones; the wrapper only
+//! changes how the fields are driven. The schema sees the inner type: same name, same fields.
+use std::borrow::Cow;
+
+use async_graphql::indexmap::IndexMap;
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
+use async_graphql::registry::Registry;
+use async_graphql::{
+    ContainerType, ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value,
+};
+
+/// Schema data set when an extension hooks into the resolution of each field (resolver spans):
+/// those hooks only run on async-graphql's own path, so [`Eager`] steps aside.
+pub struct PerFieldHooks;
+
+/// An object of type `T`, resolved with its fields driven together.
+#[derive(Clone)]
+pub struct Eager<T>(pub T);
+
+impl<T> std::ops::Deref for Eager<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: ContainerType + Send + Sync> OutputType for Eager<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        T::qualified_type_name()
+    }
+
+    fn introspection_type_name(&self) -> Cow<'static, str> {
+        self.0.introspection_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        let mut fields = Vec::with_capacity(ctx.item.node.items.len());
+        if ctx.data_opt::<PerFieldHooks>().is_some()
+            || !collect_fields(ctx, &self.0, &ctx.item.node, &mut fields)
+        {
+            return self.0.resolve(ctx, field).await;
+        }
+        let root = &self.0;
+        let results = futures_util::future::join_all(fields.iter().map(|&field| async move {
+            if field.node.name.node == "__typename" {
+                return Ok(Some(Value::String(
+                    root.introspection_type_name().into_owned(),
+                )));
+            }
+            root.resolve_field(&ctx.with_field(field)).await
+        }))
+        .await;
+        let mut object = IndexMap::with_capacity(fields.len());
+        for (field, result) in fields.iter().zip(results) {
+            match result {
+                Ok(value) => merge_field(
+                    &mut object,
+                    field.node.response_key().node.clone(),
+                    value.unwrap_or_default(),
+                ),
+                Err(error) => ctx.add_error(error),
+            }
+        }
+        Ok(if object.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(object)
+        })
+    }
+}
+
+/// The fields `selection` asks of `root`, fragments flattened, in order. False when a field
+/// carries a custom directive, which only async-graphql's own path applies (`@skip` and
+/// `@include` were applied before execution: what they removed is gone from the document).
+fn collect_fields<'a, T: ContainerType>(
+    ctx: &ContextSelectionSet<'a>,
+    root: &T,
+    selection: &'a SelectionSet,
+    fields: &mut Vec<&'a Positioned<Field>>,
+) -> bool {
+    for item in &selection.items {
+        let (condition, inner) = match &item.node {
+            Selection::Field(field) => {
+                let custom = field.node.directives.iter().any(|directive| {
+                    ctx.schema_env
+                        .custom_directives
+                        .contains_key(directive.node.name.node.as_str())
+                });
+                if custom {
+                    return false;
+                }
+                fields.push(field);
+                continue;
+            }
+            Selection::FragmentSpread(spread) => {
+                // Validation refused unknown fragments before anything ran.
+                let Some(fragment) = ctx.query_env.fragments.get(&spread.node.fragment_name.node)
+                else {
+                    return false;
+                };
+                (
+                    Some(fragment.node.type_condition.node.on.node.as_str()),
+                    &fragment.node.selection_set.node,
+                )
+            }
+            Selection::InlineFragment(fragment) => (
+                fragment
+                    .node
+                    .type_condition
+                    .as_ref()
+                    .map(|condition| condition.node.on.node.as_str()),
+                &fragment.node.selection_set.node,
+            ),
+        };
+        if applies_to(ctx, root, condition) && !collect_fields(ctx, root, inner, fields) {
+            return false;
+        }
+    }
+    true
+}
+
+/// Whether a fragment with `condition` applies to `root`: no condition, its own type, or an
+/// interface it implements.
+fn applies_to<T: ContainerType>(
+    ctx: &ContextSelectionSet<'_>,
+    root: &T,
+    condition: Option<&str>,
+) -> bool {
+    let Some(condition) = condition else {
+        return true;
+    };
+    let name = root.introspection_type_name();
+    name == condition
+        || T::type_name() == condition
+        || ctx
+            .schema_env
+            .registry
+            .implements
+            .get(name.as_ref())
+            .is_some_and(|interfaces| interfaces.contains(condition))
+}
+
+/// Adds a field to the answer; a response key selected twice (say, once directly and once in a
+/// fragment) merges its sub-selections, as the GraphQL spec's field collection does.
+fn merge_field(object: &mut IndexMap<Name, Value>, key: Name, value: Value) {
+    let Some(existing) = object.get_mut(&key) else {
+        object.insert(key, value);
+        return;
+    };
+    match (existing, value) {
+        (Value::Object(into), Value::Object(from)) => {
+            for (key, value) in from {
+                merge_field(into, key, value);
+            }
+        }
+        (Value::List(into), Value::List(from)) => {
+            for (target, value) in into.iter_mut().zip(from) {
+                if let (Value::Object(into), Value::Object(from)) = (target, value) {
+                    for (key, value) in from {
+                        merge_field(into, key, value);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{Context, EmptyMutation, EmptySubscription, Interface, Object, Schema};
+
+    use super::{Eager, PerFieldHooks};
+
+    #[derive(Clone)]
+    struct Doctor {
+        name: &'static str,
+    }
+
+    #[Object]
+    impl Doctor {
+        async fn name(&self) -> &str {
+            self.name
+        }
+    }
+
+    #[derive(Clone)]
+    struct Visit {
+        id: i32,
+    }
+
+    /// Fields of every kind: plain, with an argument, failing (nullable and not), nested, and
+    /// one that waits before answering, as a DataLoader does.
+    #[Object]
+    impl Visit {
+        async fn id(&self) -> i32 {
+            self.id
+        }
+
+        async fn label(&self, #[graphql(default = "visit")] prefix: String) -> String {
+            format!("{prefix}-{}", self.id)
+        }
+
+        async fn secret(&self) -> async_graphql::Result<Option<String>> {
+            Err("FORBIDDEN".into())
+        }
+
+        async fn required(&self) -> async_graphql::Result<i32> {
+            if self.id == 2 {
+                Err("broken".into())
+            } else {
+                Ok(self.id)
+            }
+        }
+
+        async fn doctor(&self) -> Eager<Doctor> {
+            tokio::task::yield_now().await;
+            Eager(Doctor { name: "Dr Who" })
+        }
+
+        async fn context_path(&self, ctx: &Context<'_>) -> String {
+            ctx.path_node
+                .map(|node| node.to_string())
+                .unwrap_or_default()
+        }
+    }
+
+    #[derive(Interface)]
+    #[graphql(field(name = "id", ty = "i32"))]
+    enum Node {
+        Visit(Visit),
+    }
+
+    struct Query;
+
+    #[Object]
+    impl Query {
+        async fn visits(&self) -> Vec<Eager<Visit>> {
+            (1..=3).map(|id| Eager(Visit { id })).collect()
+        }
+
+        async fn node(&self) -> Node {
+            Node::Visit(Visit { id: 7 })
+        }
+    }
+
+    const DOCUMENT: &str = r#"
+        query($skip: Boolean!) {
+            visits {
+                __typename
+                label(prefix: "v")
+                id
+                again: id
+                secret
+                required
+                doctor { name }
+                ...More
+                ... on Visit { doctor { __typename } id }
+                contextPath @skip(if: $skip)
+                skipped: id @skip(if: true)
+            }
+        }
+        fragment More on Node { id ... on Visit { contextPath } }
+    "#;
+
+    async fn run(hooks: bool) -> async_graphql::Response {
+        let mut schema =
+            Schema::build(Query, EmptyMutation, EmptySubscription).register_output_type::<Node>();
+        if hooks {
+            schema = schema.data(PerFieldHooks);
+        }
+        let request = async_graphql::Request::new(DOCUMENT).variables(
+            async_graphql::Variables::from_json(serde_json::json!({ "skip": false })),
+        );
+        schema.finish().execute(request).await
+    }
+
+    #[tokio::test]
+    async fn answers_what_async_graphql_answers() {
+        let eager = run(false).await;
+        let own = run(true).await;
+        let as_json = |response: &async_graphql::Response| {
+            serde_json::to_value(response).expect("serialises")
+        };
+        assert_eq!(as_json(&eager)["data"], as_json(&own)["data"]);
+        // async-graphql reports errors as its fields finish, in no fixed order.
+        let errors = |response: &async_graphql::Response| {
+            let mut errors: Vec<String> =
+                response.errors.iter().map(|e| format!("{e:?}")).collect();
+            errors.sort();
+            errors
+        };
+        assert_eq!(errors(&eager), errors(&own));
+        // Not empty-handed: the answers carry the data and the errors with their paths.
+        let answer = as_json(&eager);
+        assert_eq!(answer["data"]["visits"][0]["label"], "v-1");
+        assert_eq!(
+            answer["data"]["visits"][2]["doctor"]["__typename"],
+            "Doctor"
+        );
+        assert_eq!(
+            answer["data"]["visits"][1]["contextPath"],
+            "visits.1.contextPath"
+        );
+        assert!(answer["data"]["visits"][0].get("skipped").is_none());
+        assert_eq!(eager.errors.len(), 4, "{:?}", eager.errors);
+    }
+
+    #[tokio::test]
+    async fn keys_follow_the_selection() {
+        let text = serde_json::to_string(&run(false).await).expect("serialises");
+        let first = &text[text.find("\"visits\":[{").expect("visits")..];
+        let first = &first[..first.find('}').expect("first visit")];
+        let order: Vec<usize> = ["__typename", "label", "\"id", "again", "required", "doctor"]
+            .iter()
+            .map(|key| first.find(key).unwrap_or(usize::MAX))
+            .collect();
+        assert!(order.windows(2).all(|pair| pair[0] < pair[1]), "{first}");
+    }
+}
