@@ -1,22 +1,17 @@
 //! What browsers and proxies are told: which origins may call (CORS), that responses must not be
-//! cached or sniffed, and compressed bodies for large answers.
+//! cached or sniffed.
 use std::time::Duration;
 
 use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, REFERRER_POLICY, RETRY_AFTER,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use axum::http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, Version};
-use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
-use tower_http::compression::{CompressionLayer, CompressionLevel};
+use axum::http::{HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::REQUEST_ID;
 use crate::config::CorsOrigins;
-
-/// Responses smaller than this are sent as they are: compressing them costs more than it saves.
-const COMPRESS_ABOVE_BYTES: u16 = 1024;
 
 /// CORS for the configured origins; `None` when no origin is configured (same-origin only).
 pub fn cors(origins: &CorsOrigins) -> Option<CorsLayer> {
@@ -40,22 +35,6 @@ pub fn cors(origins: &CorsOrigins) -> Option<CorsLayer> {
             )
         }
     }
-}
-
-/// Compression of large answers; `enabled: false` when a proxy in front already compresses.
-pub fn compression(enabled: bool) -> CompressionLayer<impl Predicate> {
-    let switch = move |_: StatusCode, _: Version, _: &HeaderMap, _: &Extensions| enabled;
-    CompressionLayer::new()
-        .gzip(true)
-        .br(true)
-        // The libraries' defaults aim at the smallest size (brotli's is its slowest level, 11);
-        // level 4 keeps most of the saving for a fraction of the CPU on every large answer.
-        .quality(CompressionLevel::Precise(4))
-        .compress_when(
-            DefaultPredicate::new()
-                .and(SizeAbove::new(COMPRESS_ABOVE_BYTES))
-                .and(switch),
-        )
 }
 
 /// Health data must not sit in shared caches, and no response is to be sniffed or framed.

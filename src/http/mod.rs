@@ -1,6 +1,7 @@
 //! The HTTP surface: `/graphql`, `/health`, `/ready`, and the layers around them.
 mod browser;
 mod client_ip;
+mod compression;
 mod cost;
 mod execution;
 mod exports;
@@ -114,7 +115,12 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(browser::compression(state.limits.compress_responses))
+        .layer(option_layer(
+            state
+                .limits
+                .compress_responses
+                .then(|| middleware::from_fn(compression::compress_answers)),
+        ))
         .layer(cache_control)
         .layer(no_sniff)
         .layer(no_frames)

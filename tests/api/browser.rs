@@ -85,11 +85,39 @@ async fn large_answers_are_compressed_and_nothing_is_cached() {
     assert_eq!(header(&plain, "content-encoding"), None);
     assert_eq!(header(&gzip, "content-encoding"), Some("gzip"));
     assert_eq!(header(&brotli, "content-encoding"), Some("br"));
+    assert_eq!(
+        header(&send("gzip, deflate, br").await, "content-encoding"),
+        Some("gzip"),
+        "on a tie the cheaper encoding"
+    );
+    assert_eq!(
+        header(&send("gzip;q=0.5, br").await, "content-encoding"),
+        Some("br")
+    );
+    for response in [&plain, &gzip, &brotli] {
+        assert_eq!(header(response, "vary"), Some("accept-encoding"));
+    }
+    let mut from_gzip = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&gzip.bytes[..]),
+        &mut from_gzip,
+    )
+    .expect("gzip decodes");
+    let mut from_brotli = Vec::new();
+    brotli::BrotliDecompress(&mut &brotli.bytes[..], &mut from_brotli).expect("brotli decodes");
+    assert_eq!(from_gzip, plain.bytes, "the same answer, compressed");
+    assert_eq!(from_brotli, plain.bytes, "the same answer, compressed");
     assert!(
-        gzip.text.len() < plain.text.len() / 2,
-        "{} vs {}",
-        gzip.text.len(),
-        plain.text.len()
+        plain.body["data"]["patients"]["nodes"]
+            .as_array()
+            .is_some_and(|n| !n.is_empty())
+    );
+    assert!(
+        gzip.bytes.len() < plain.bytes.len() / 2 && brotli.bytes.len() < plain.bytes.len() / 2,
+        "{} and {} vs {}",
+        gzip.bytes.len(),
+        brotli.bytes.len(),
+        plain.bytes.len()
     );
 
     let small = Request::post("/graphql")

@@ -95,6 +95,8 @@ pub struct TestResponse {
     pub headers: HeaderMap,
     pub body: Value,
     pub text: String,
+    /// The body as sent (compressed bodies are not text).
+    pub bytes: Vec<u8>,
 }
 
 impl TestResponse {
@@ -245,6 +247,7 @@ impl TestApp {
             headers,
             body,
             text,
+            bytes: bytes.to_vec(),
         }
     }
 
