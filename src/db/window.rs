@@ -7,11 +7,13 @@
 //! running it). On SQLite, where preparing is cheap and in process, the values are written into
 //! the text — only values the service generates (integer ids, enum names, formatted
 //! timestamps), never client strings.
+use std::marker::PhantomData;
+
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Timestamp, Untyped};
+use diesel::sql_types::{Array, BigInt, Timestamp};
 use diesel::sqlite::Sqlite;
 
 /// One condition of the inner `WHERE`.
@@ -26,17 +28,20 @@ enum Condition {
 }
 
 /// `SELECT columns ... WHERE conditions` ranked per parent, at most `per_parent` rows each.
-/// Load it like any diesel query (`query.load::<Row>(conn)`); rows come by name.
-pub struct PerParentQuery {
+/// `Row` is the SQL type of `columns`: a table's [`RowOf`] when `columns` are all of its columns
+/// in order ([`column_list`] tells them), so rows load by position; looking each column up by
+/// name cost more than the rest of decoding a row. `Untyped` loads by name, for other texts.
+pub struct PerParentQuery<Row> {
     table: &'static str,
     columns: &'static str,
     parent_column: &'static str,
     order_by: &'static str,
     per_parent: i64,
     conditions: Vec<Condition>,
+    row: PhantomData<fn() -> Row>,
 }
 
-impl PerParentQuery {
+impl<Row> PerParentQuery<Row> {
     pub fn new(
         table: &'static str,
         columns: &'static str,
@@ -51,6 +56,7 @@ impl PerParentQuery {
             order_by,
             per_parent: i64::try_from(per_parent).unwrap_or(i64::MAX),
             conditions: Vec::new(),
+            row: PhantomData,
         }
     }
 
@@ -176,17 +182,17 @@ enum Value<'a> {
     Time(&'a NaiveDateTime),
 }
 
-impl QueryId for PerParentQuery {
+impl<Row> QueryId for PerParentQuery<Row> {
     type QueryId = ();
     // Cached by its SQL text, which is the same for every query of one shape.
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl Query for PerParentQuery {
-    type SqlType = Untyped;
+impl<Row: 'static> Query for PerParentQuery<Row> {
+    type SqlType = Row;
 }
 
-impl QueryFragment<Pg> for PerParentQuery {
+impl<Row> QueryFragment<Pg> for PerParentQuery<Row> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         self.write(&mut out, |out, value| match value {
             Value::Int(n) => out.push_bind_param::<BigInt, _>(n),
@@ -201,7 +207,7 @@ impl QueryFragment<Pg> for PerParentQuery {
     }
 }
 
-impl QueryFragment<Sqlite> for PerParentQuery {
+impl<Row> QueryFragment<Sqlite> for PerParentQuery<Row> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         // The values are in the text: one text per batch, so not worth caching.
         out.unsafe_to_cache_prepared();
@@ -222,17 +228,44 @@ impl QueryFragment<Sqlite> for PerParentQuery {
     }
 }
 
+/// The SQL type of a row of table `T`, all its columns in their declared order.
+pub type RowOf<T> = diesel::dsl::SqlTypeOf<<T as diesel::Table>::AllColumns>;
+
+/// The columns of `table` in their declared order, unqualified (`id, clinic_id, …`): what a
+/// `columns` text must equal for its rows to load by position.
+pub fn column_list<T>() -> String
+where
+    T: diesel::Table,
+    T::AllColumns: QueryFragment<Sqlite> + QueryId,
+{
+    let columns = diesel::debug_query::<Sqlite, _>(&T::all_columns()).to_string();
+    columns
+        .trim_end_matches(" -- binds: []")
+        .split(", ")
+        .map(|column| {
+            column
+                .rsplit('.')
+                .next()
+                .unwrap_or(column)
+                .trim_matches(['`', '"'])
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    type Row = diesel::sql_types::Untyped;
+
     /// The text as SQLite runs it (every value inline).
-    fn sqlite_sql(query: &PerParentQuery) -> String {
+    fn sqlite_sql(query: &PerParentQuery<Row>) -> String {
         let text = diesel::debug_query::<Sqlite, _>(query).to_string();
         text.trim_end_matches(" -- binds: []").to_owned()
     }
 
-    fn pg_sql(query: &PerParentQuery) -> String {
+    fn pg_sql(query: &PerParentQuery<Row>) -> String {
         let text = diesel::debug_query::<Pg, _>(query).to_string();
         text.split(" -- binds:")
             .next()
@@ -243,7 +276,7 @@ mod tests {
     #[test]
     fn builds_a_ranked_query() {
         let sql = sqlite_sql(
-            &PerParentQuery::new("appointments", "id, patient_id", "patient_id", "id", 11)
+            &PerParentQuery::<Row>::new("appointments", "id, patient_id", "patient_id", "id", 11)
                 .in_clinic("clinic_id", 3)
                 .in_ids("patient_id", &[1, 2])
                 .eq_name("status", "SCHEDULED"),
@@ -261,7 +294,7 @@ mod tests {
     #[test]
     fn on_postgresql_the_text_depends_only_on_the_shape() {
         let query = |clinic: i64, ids: &[i64], from: NaiveDateTime| {
-            PerParentQuery::new("appointments", "id", "patient_id", "id", 11)
+            PerParentQuery::<Row>::new("appointments", "id", "patient_id", "id", 11)
                 .in_clinic("clinic_id", clinic)
                 .in_ids("patient_id", ids)
                 .at_or_after("scheduled_at", from)
@@ -308,7 +341,7 @@ mod tests {
             diesel::sql_query(index).execute(&mut conn).expect("index");
         }
         let sql = sqlite_sql(
-            &PerParentQuery::new(
+            &PerParentQuery::<Row>::new(
                 "appointments",
                 "id, patient_id",
                 "patient_id",
@@ -332,7 +365,7 @@ mod tests {
 
     #[test]
     fn an_empty_id_list_matches_nothing() {
-        let query = PerParentQuery::new("t", "id", "p", "id", 1).in_ids("p", &[]);
+        let query = PerParentQuery::<Row>::new("t", "id", "p", "id", 1).in_ids("p", &[]);
         assert!(sqlite_sql(&query).contains("WHERE 1 = 0"));
         assert!(pg_sql(&query).contains("WHERE 1 = 0"));
     }

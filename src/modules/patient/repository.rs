@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::Untyped;
 use diesel_async::RunQueryDsl;
 
 use super::model::COLUMNS;
@@ -255,7 +256,7 @@ impl PatientRepository for DieselPatientRepository {
         doctor_ids: &[i64],
         per_parent: usize,
     ) -> DbResult<Vec<Patient>> {
-        let mut query = PerParentQuery::new(
+        let mut query = PerParentQuery::<Untyped>::new(
             "patients",
             COLUMNS,
             "primary_doctor_id",

@@ -11,7 +11,7 @@ use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::core::text::escape_like;
 use crate::db::schema::prescriptions;
-use crate::db::window::PerParentQuery;
+use crate::db::window::{PerParentQuery, RowOf};
 use crate::db::{DbPool, DbResult};
 use crate::{in_transaction, keyset, with_conn};
 
@@ -180,7 +180,7 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
             PrescriptionParent::Patient => "patient_id",
             PrescriptionParent::Appointment => "appointment_id",
         };
-        let mut query = PerParentQuery::new(
+        let mut query = PerParentQuery::<RowOf<prescriptions::table>>::new(
             "prescriptions",
             COLUMNS,
             parent_column,
@@ -290,5 +290,17 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
         .get_result(conn)
         .await
         .optional()?))
+    }
+}
+
+#[cfg(test)]
+mod column_order {
+    use crate::db::schema::prescriptions;
+    use crate::db::window::column_list;
+
+    /// Per-parent rows load by position: the column text must follow the table's order.
+    #[test]
+    fn the_column_text_follows_the_table() {
+        assert_eq!(super::COLUMNS, column_list::<prescriptions::table>());
     }
 }

@@ -10,7 +10,7 @@ use super::model::{
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::db::schema::appointments;
-use crate::db::window::PerParentQuery;
+use crate::db::window::{PerParentQuery, RowOf};
 use crate::db::{DbPool, DbResult};
 use crate::{in_transaction, keyset, with_conn};
 
@@ -210,7 +210,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
             AppointmentParent::Patient => "patient_id",
             AppointmentParent::Doctor => "doctor_id",
         };
-        let mut query = PerParentQuery::new(
+        let mut query = PerParentQuery::<RowOf<appointments::table>>::new(
             "appointments",
             COLUMNS,
             parent_column,
@@ -337,5 +337,17 @@ impl AppointmentRepository for DieselAppointmentRepository {
             .select(diesel::dsl::max(appointments::ends_at))
             .first(conn)
             .await?))
+    }
+}
+
+#[cfg(test)]
+mod column_order {
+    use crate::db::schema::appointments;
+    use crate::db::window::column_list;
+
+    /// Per-parent rows load by position: the column text must follow the table's order.
+    #[test]
+    fn the_column_text_follows_the_table() {
+        assert_eq!(super::COLUMNS, column_list::<appointments::table>());
     }
 }
