@@ -9,6 +9,7 @@ use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::events::EventBus;
 use crate::graphql::build_schema;
+use crate::graphql::documents::ParsedDocuments;
 use crate::graphql::schema::{SchemaSettings, build_subscription_schema};
 use crate::http::AppState;
 use crate::jobs::export::LocalExports;
@@ -266,6 +267,7 @@ pub fn app_state(
         cors_origins: config.cors_origins.clone(),
         metrics_apart: config.metrics_addr.is_some(),
         audit: services.audit_writer.clone(),
+        documents: ParsedDocuments::default(),
         jobs: services.jobs.clone(),
         exports: Arc::new(LocalExports::new(config.jobs.export_dir.clone())),
         export_ttl: config.jobs.export_ttl,

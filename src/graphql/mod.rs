@@ -1,6 +1,7 @@
 //! Schema assembly and the GraphQL pieces shared by every module.
 pub mod batching;
 pub mod connection;
+pub mod documents;
 pub mod eager;
 pub mod guards;
 pub mod loaders;

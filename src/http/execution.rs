@@ -12,7 +12,6 @@ use tracing::Instrument;
 
 use super::AppState;
 use super::cost;
-use crate::app::Repositories;
 use crate::core::context::{Authentication, RequestContext};
 use crate::graphql::batching::BatchQueue;
 use crate::graphql::loaders;
@@ -20,7 +19,7 @@ use crate::graphql::operation::operation_type;
 use crate::modules::audit::trail::AuditTrail;
 
 pub(super) fn build_request(
-    repositories: &Repositories,
+    state: &AppState,
     query: Option<String>,
     operation_name: Option<String>,
     variables: Option<Value>,
@@ -37,10 +36,11 @@ pub(super) fn build_request(
     let mut request = GqlRequest::new(query)
         .variables(variables)
         .data(context.clone());
+    state.documents.prepare(&mut request);
     // A fresh loader per request, scoped to the caller: nothing cached crosses requests.
     let mut batches = None;
     if let Authentication::Authenticated(caller) = &context.authentication {
-        let (loader, queue) = loaders::for_request(repositories.clone(), caller);
+        let (loader, queue) = loaders::for_request(state.repositories.clone(), caller);
         request = request.data(loader);
         batches = Some(queue);
     }

@@ -148,14 +148,8 @@ pub async fn graphql_post(
             .persisted
             .resolve(wire.query, wire.extensions.as_ref())
             .await?;
-        build_request(
-            &state.repositories,
-            query,
-            wire.operation_name,
-            wire.variables,
-            &context,
-        )
-        .map_err(bad_request_refusal)
+        build_request(&state, query, wire.operation_name, wire.variables, &context)
+            .map_err(bad_request_refusal)
     };
     match parsed {
         Value::Array(items) => {

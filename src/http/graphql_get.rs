@@ -98,13 +98,7 @@ pub async fn graphql_get(
         client_ip,
         authentication: authenticate(&state.tokens, &headers),
     };
-    match build_request(
-        &state.repositories,
-        query,
-        params.operation_name,
-        variables,
-        &context,
-    ) {
+    match build_request(&state, query, params.operation_name, variables, &context) {
         Ok(mut request) => {
             let operations = request.operations();
             if let Err(refusal) = charge(&state, &context, operations, format).await {

@@ -32,6 +32,7 @@ use crate::config::{CorsOrigins, GraphqlLimits};
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::graphql::AppSchema;
+use crate::graphql::documents::ParsedDocuments;
 use crate::jobs::export::ExportStore;
 use crate::modules::audit::writer::AuditWriter;
 use crate::modules::job::service::JobService;
@@ -66,6 +67,8 @@ pub struct AppState {
     pub metrics_apart: bool,
     /// Stores what each request recorded in the audit trail.
     pub audit: AuditWriter,
+    /// Parsed GraphQL documents by their text.
+    pub documents: ParsedDocuments,
     /// For `GET /exports/{jobId}`: who may download which job's file.
     pub jobs: Arc<JobService>,
     pub exports: Arc<dyn ExportStore>,
