@@ -28,14 +28,6 @@ pub struct PerFieldHooks;
 #[derive(Clone)]
 pub struct Eager<T>(pub T);
 
-impl<T> std::ops::Deref for Eager<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
 impl<T: ContainerType + Send + Sync> OutputType for Eager<T> {
     fn type_name() -> Cow<'static, str> {
         T::type_name()

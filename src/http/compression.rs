@@ -10,14 +10,13 @@
 //! small, so the 25 % that brotli saves on them is a few hundred bytes, for twice the CPU.
 use std::cell::RefCell;
 
-use flate2::{Compress, FlushCompress, Status};
-
 use axum::body::{Body, HttpBody as _};
 use axum::extract::Request;
 use axum::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use flate2::{Compress, FlushCompress, Status};
 
 /// Smaller answers are sent as they are: compressing them costs more than it saves.
 const COMPRESS_ABOVE_BYTES: usize = 1024;
