@@ -28,9 +28,10 @@ enum Condition {
 }
 
 /// `SELECT columns ... WHERE conditions` ranked per parent, at most `per_parent` rows each.
-/// `Row` is the SQL type of `columns`: a table's [`RowOf`] when `columns` are all of its columns
-/// in order ([`column_list`] tells them), so rows load by position; looking each column up by
-/// name cost more than the rest of decoding a row. `Untyped` loads by name, for other texts.
+/// `Row` is the SQL type of `columns`: a table's [`RowOf`] when `columns` are all of its
+/// columns in order (a test per such table holds them to it), so rows load by position; looking
+/// each column up by name cost more than the rest of decoding a row. `Untyped` loads by name,
+/// for other texts.
 pub struct PerParentQuery<Row> {
     table: &'static str,
     columns: &'static str,
@@ -232,7 +233,8 @@ impl<Row> QueryFragment<Sqlite> for PerParentQuery<Row> {
 pub type RowOf<T> = diesel::dsl::SqlTypeOf<<T as diesel::Table>::AllColumns>;
 
 /// The columns of `table` in their declared order, unqualified (`id, clinic_id, …`): what a
-/// `columns` text must equal for its rows to load by position.
+/// `columns` text must equal for its rows to load by position (checked by tests only).
+#[cfg(test)]
 pub fn column_list<T>() -> String
 where
     T: diesel::Table,
