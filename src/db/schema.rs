@@ -139,13 +139,22 @@ diesel::table! {
         action -> Text,
         entity_type -> Text,
         entity_ids -> Text,
-        patient_id -> Nullable<BigInt>,
         field -> Nullable<Text>,
         outcome -> Text,
         request_id -> Text,
         client_ip -> Text,
+        patient_ids -> Text,
     }
 }
+
+diesel::table! {
+    audit_event_patients (patient_id, event_id) {
+        patient_id -> BigInt,
+        event_id -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(audit_events, audit_event_patients);
 
 diesel::table! {
     background_jobs (id) {

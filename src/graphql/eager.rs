@@ -14,6 +14,7 @@
 use std::borrow::Cow;
 
 use async_graphql::indexmap::IndexMap;
+use async_graphql::indexmap::map::Entry;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::{
@@ -159,11 +160,15 @@ fn applies_to<T: ContainerType>(
 /// Adds a field to the answer; a response key selected twice (say, once directly and once in a
 /// fragment) merges its sub-selections, as the GraphQL spec's field collection does.
 fn merge_field(object: &mut IndexMap<Name, Value>, key: Name, value: Value) {
-    let Some(existing) = object.get_mut(&key) else {
-        object.insert(key, value);
-        return;
+    // One lookup: the map hashes with SipHash, a good part of building an answer.
+    let mut existing = match object.entry(key) {
+        Entry::Vacant(entry) => {
+            entry.insert(value);
+            return;
+        }
+        Entry::Occupied(entry) => entry,
     };
-    match (existing, value) {
+    match (existing.get_mut(), value) {
         (Value::Object(into), Value::Object(from)) => {
             for (key, value) in from {
                 merge_field(into, key, value);

@@ -15,8 +15,8 @@ const EVENTS: &str = "query($f: AuditEventFilter, $first: Int, $after: String) {
   auditEvents(filter: $f, first: $first, after: $after) {
     totalCount
     pageInfo { hasNextPage endCursor }
-    nodes { id occurredAt actor { id email role } action entityType entityIds patientId field
-            outcome requestId clientIp }
+    nodes { id occurredAt actor { id email role } action entityType entityIds patientIds patientId
+            field outcome requestId clientIp }
   }
 }";
 
@@ -51,12 +51,12 @@ fn ids(value: &Value) -> Vec<String> {
     ids
 }
 
-/// (action, entity type, record ids, patient id, field, outcome) of an event.
+/// (action, entity type, record ids, patient ids, field, outcome) of an event.
 type Shape = (
     String,
     String,
     Vec<String>,
-    Option<String>,
+    Vec<String>,
     Option<String>,
     String,
 );
@@ -66,24 +66,36 @@ fn text(value: &Value) -> Option<String> {
 }
 
 fn shape(event: &Value) -> Shape {
+    let patients = ids(&event["patientIds"]);
+    // The deprecated single patient: there when the event is about exactly one.
+    let single = match patients.as_slice() {
+        [only] => Some(only.clone()),
+        _ => None,
+    };
+    assert_eq!(text(&event["patientId"]), single, "{event}");
     (
         event["action"].as_str().expect("action").to_owned(),
         event["entityType"].as_str().expect("type").to_owned(),
         ids(&event["entityIds"]),
-        text(&event["patientId"]),
+        patients,
         text(&event["field"]),
         event["outcome"].as_str().expect("outcome").to_owned(),
     )
 }
 
-fn allowed(action: &str, entity: &str, ids: &[&str], patient: Option<&str>) -> Shape {
+fn sorted(ids: &[&str]) -> Vec<String> {
     let mut ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
     ids.sort();
+    ids.dedup();
+    ids
+}
+
+fn allowed(action: &str, entity: &str, ids: &[&str], patients: &[&str]) -> Shape {
     (
         action.into(),
         entity.into(),
-        ids,
-        patient.map(str::to_owned),
+        sorted(ids),
+        sorted(patients),
         None,
         "ALLOWED".into(),
     )
@@ -96,9 +108,9 @@ fn denied(action: &str, entity: &str, ids: &[&str], field: Option<&str>) -> Shap
         ids.iter().map(|id| (*id).to_owned()).collect(),
         // A refused field of a patient names the patient; other refusals name none.
         if action == "READ" && entity == "PATIENT" && field.is_some() {
-            Some(ids[0].to_owned())
+            sorted(ids)
         } else {
-            None
+            Vec::new()
         },
         field.map(str::to_owned),
         "DENIED".into(),
@@ -129,44 +141,63 @@ async fn a_nested_query_records_each_patients_records_it_returned(app: TestApp) 
     let response = app.send(request).await;
     assert!(response.body.get("errors").is_none(), "{}", response.text);
 
-    let mut expected = BTreeSet::new();
+    // Per kind of record: the records read, and the patients they belong to.
+    let mut patients = Vec::new();
+    let mut appointments = (Vec::new(), Vec::new());
+    let mut prescriptions = (Vec::new(), Vec::new());
     for patient in response.body["data"]["patients"]["nodes"]
         .as_array()
         .expect("patients")
     {
         let id = patient["id"].as_str().expect("id");
-        expected.insert(allowed("READ", "PATIENT", &[id], Some(id)));
-        for (list, entity) in [
-            ("appointments", "APPOINTMENT"),
-            ("prescriptions", "PRESCRIPTION"),
+        patients.push(id);
+        for (list, (records, owners)) in [
+            ("appointments", &mut appointments),
+            ("prescriptions", &mut prescriptions),
         ] {
-            let records: Vec<&str> = patient[list]["nodes"]
-                .as_array()
-                .expect("nodes")
-                .iter()
-                .map(|node| node["id"].as_str().expect("id"))
-                .collect();
-            if !records.is_empty() {
-                expected.insert(allowed("READ", entity, &records, Some(id)));
+            for node in patient[list]["nodes"].as_array().expect("nodes") {
+                records.push(node["id"].as_str().expect("id"));
+                owners.push(id);
             }
         }
     }
     // The demo data gives these patients visits and prescriptions: otherwise this proves little.
-    for entity in ["PATIENT", "APPOINTMENT", "PRESCRIPTION"] {
-        assert!(
-            expected.iter().any(|shape| shape.1 == entity),
-            "no {entity} read"
-        );
-    }
+    assert!(patients.len() > 1, "{}", response.text);
+    assert!(appointments.0.len() > 1 && prescriptions.0.len() > 1);
+    assert!(
+        appointments
+            .1
+            .iter()
+            .any(|owner| *owner != appointments.1[0])
+    );
+    let expected = BTreeSet::from([
+        allowed("READ", "PATIENT", &patients, &patients),
+        allowed("READ", "APPOINTMENT", &appointments.0, &appointments.1),
+        allowed("READ", "PRESCRIPTION", &prescriptions.0, &prescriptions.1),
+    ]);
 
     let events = trail(&app, &admin, json!({ "action": "READ" })).await;
     let recorded: BTreeSet<Shape> = events.iter().map(shape).collect();
     assert_eq!(recorded, expected);
-    assert_eq!(
-        events.len(),
-        expected.len(),
-        "one event per patient and kind"
-    );
+    assert_eq!(events.len(), 3, "one event per kind of record");
+
+    // Each patient's events are found by the patient, whichever other patients they name:
+    // the patient, and their appointments and prescriptions when they have any.
+    for patient in &patients {
+        let about = trail(&app, &admin, json!({ "patientId": patient })).await;
+        let kinds: BTreeSet<&str> = about
+            .iter()
+            .map(|event| event["entityType"].as_str().expect("type"))
+            .collect();
+        let mut expected = BTreeSet::from(["PATIENT"]);
+        if appointments.1.contains(patient) {
+            expected.insert("APPOINTMENT");
+        }
+        if prescriptions.1.contains(patient) {
+            expected.insert("PRESCRIPTION");
+        }
+        assert_eq!(kinds, expected, "{patient}: {about:?}");
+    }
     let doctor_id = my_id(&app, &doctor).await;
     for event in &events {
         assert_eq!(
@@ -201,46 +232,36 @@ async fn each_mutation_records_its_action(app: TestApp) {
         .create_patient(&nurse, patient_input("Audit Person", "audit@example.com"))
         .await;
     let p = patient.as_str();
-    expected.insert(allowed("CREATE_PATIENT", "PATIENT", &[p], Some(p)));
+    expected.insert(allowed("CREATE_PATIENT", "PATIENT", &[p], &[p]));
     let update =
         "mutation($id: ID!) { updatePatient(id: $id, input: {phone: \"5550000000\"}) { id } }";
     app.ok(&nurse, update, json!({ "id": p })).await;
-    expected.insert(allowed("UPDATE_PATIENT", "PATIENT", &[p], Some(p)));
+    expected.insert(allowed("UPDATE_PATIENT", "PATIENT", &[p], &[p]));
     app.ok(
         &admin,
         "mutation($id: ID!) { deletePatient(id: $id) }",
         json!({ "id": p }),
     )
     .await;
-    expected.insert(allowed("DELETE_PATIENT", "PATIENT", &[p], Some(p)));
+    expected.insert(allowed("DELETE_PATIENT", "PATIENT", &[p], &[p]));
     let restore = "mutation($id: ID!) { restorePatient(id: $id) { id } }";
     app.ok(&admin, restore, json!({ "id": p })).await;
-    expected.insert(allowed("RESTORE_PATIENT", "PATIENT", &[p], Some(p)));
+    expected.insert(allowed("RESTORE_PATIENT", "PATIENT", &[p], &[p]));
 
     let new_doctor = id_from(&app, &admin, CREATE_DOCTOR, json!({}), "createDoctor").await;
-    expected.insert(allowed("CREATE_DOCTOR", "DOCTOR", &[&new_doctor], None));
+    expected.insert(allowed("CREATE_DOCTOR", "DOCTOR", &[&new_doctor], &[]));
     let update =
         "mutation($id: ID!) { updateDoctor(id: $id, input: {specialty: \"Oncology\"}) { id } }";
     app.ok(&admin, update, json!({ "id": new_doctor })).await;
-    expected.insert(allowed("UPDATE_DOCTOR", "DOCTOR", &[&new_doctor], None));
+    expected.insert(allowed("UPDATE_DOCTOR", "DOCTOR", &[&new_doctor], &[]));
 
     let visit = app.scheduled(&nurse, p, &doctors[0], &at(40, 9, 0)).await;
     let v = visit.as_str();
-    expected.insert(allowed(
-        "SCHEDULE_APPOINTMENT",
-        "APPOINTMENT",
-        &[v],
-        Some(p),
-    ));
+    expected.insert(allowed("SCHEDULE_APPOINTMENT", "APPOINTMENT", &[v], &[p]));
     let reschedule = "mutation($id: ID!, $at: DateTime!) { rescheduleAppointment(id: $id, input: {scheduledAt: $at}) { id } }";
     app.ok(&nurse, reschedule, json!({ "id": v, "at": at(41, 9, 0) }))
         .await;
-    expected.insert(allowed(
-        "RESCHEDULE_APPOINTMENT",
-        "APPOINTMENT",
-        &[v],
-        Some(p),
-    ));
+    expected.insert(allowed("RESCHEDULE_APPOINTMENT", "APPOINTMENT", &[v], &[p]));
     for (token, mutation, action) in [
         (&nurse, "confirmAppointment", "CONFIRM_APPOINTMENT"),
         (&nurse, "checkInAppointment", "CHECK_IN_APPOINTMENT"),
@@ -248,7 +269,7 @@ async fn each_mutation_records_its_action(app: TestApp) {
     ] {
         let response = app.move_appointment(token, mutation, v).await;
         assert!(response.body.get("errors").is_none(), "{}", response.text);
-        expected.insert(allowed(action, "APPOINTMENT", &[v], Some(p)));
+        expected.insert(allowed(action, "APPOINTMENT", &[v], &[p]));
     }
     for (days, mutation, action) in [
         (42, "cancelAppointment", "CANCEL_APPOINTMENT"),
@@ -259,17 +280,17 @@ async fn each_mutation_records_its_action(app: TestApp) {
             "SCHEDULE_APPOINTMENT",
             "APPOINTMENT",
             &[&other],
-            Some(p),
+            &[p],
         ));
         let response = app.move_appointment(&nurse, mutation, &other).await;
         assert!(response.body.get("errors").is_none(), "{}", response.text);
-        expected.insert(allowed(action, "APPOINTMENT", &[&other], Some(p)));
+        expected.insert(allowed(action, "APPOINTMENT", &[&other], &[p]));
     }
 
     let prescribe = "mutation($p: ID!) { prescribe(input: {patientId: $p, medication: \"Ibuprofen\",
         dosage: \"400 mg\", frequency: \"daily\", route: \"oral\", startDate: \"2026-12-01\"}) { id } }";
     let rx = id_from(&app, &doctor, prescribe, json!({ "p": p }), "prescribe").await;
-    expected.insert(allowed("PRESCRIBE", "PRESCRIPTION", &[&rx], Some(p)));
+    expected.insert(allowed("PRESCRIBE", "PRESCRIPTION", &[&rx], &[p]));
     let discontinue =
         "mutation($id: ID!) { discontinuePrescription(id: $id, reason: \"done\") { id } }";
     app.ok(&doctor, discontinue, json!({ "id": rx })).await;
@@ -277,7 +298,7 @@ async fn each_mutation_records_its_action(app: TestApp) {
         "DISCONTINUE_PRESCRIPTION",
         "PRESCRIPTION",
         &[&rx],
-        Some(p),
+        &[p],
     ));
 
     let events = trail(&app, &admin, json!({})).await;
@@ -328,7 +349,7 @@ async fn refusals_are_recorded_and_refused_data_is_not(app: TestApp) {
     let events = trail(&app, &admin, json!({ "actorId": reception_id })).await;
     let recorded: BTreeSet<Shape> = events.iter().map(shape).collect();
     let expected = BTreeSet::from([
-        allowed("READ", "PATIENT", &[&p1], Some(&p1)),
+        allowed("READ", "PATIENT", &[&p1], &[&p1]),
         denied("READ", "PATIENT", &[&p1], Some("internalNotes")),
         denied("READ", "PATIENT", &[&p1], Some("prescriptions")),
         denied("DELETE_PATIENT", "PATIENT", &[], None),
@@ -457,18 +478,22 @@ async fn the_trail_cannot_be_changed(app: TestApp) {
     .await;
     let admin = app.token(Role::Admin).await;
     assert_eq!(trail(&app, &admin, json!({})).await.len(), 1);
+    // Nor the index of the patients each event names, which would hide events from the
+    // patient filter.
     for sql in [
         "UPDATE audit_events SET actor_email = 'someone@else'",
         "DELETE FROM audit_events",
+        "UPDATE audit_event_patients SET patient_id = 0",
+        "DELETE FROM audit_event_patients",
     ] {
         let error = execute(&app, sql).await.expect_err(sql);
         assert!(error.contains("append-only"), "{sql}: {error}");
     }
     if app.database_url.starts_with("postgres") {
-        let error = execute(&app, "TRUNCATE audit_events")
-            .await
-            .expect_err("truncate");
-        assert!(error.contains("append-only"), "{error}");
+        for sql in ["TRUNCATE audit_events", "TRUNCATE audit_event_patients"] {
+            let error = execute(&app, sql).await.expect_err(sql);
+            assert!(error.contains("append-only"), "{sql}: {error}");
+        }
     }
     // Nor through the API: no mutation names the trail.
     let sdl = clinicgraph::graphql::sdl();

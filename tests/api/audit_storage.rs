@@ -1,5 +1,5 @@
 //! The audit trail's storage under a writer's largest batches: every row of one write of
-//! thousands of events is stored, with its nullable columns.
+//! thousands of events is stored, with its nullable columns and the patients it names.
 use clinicgraph::core::auth::Role;
 use clinicgraph::modules::audit::model::{
     AuditAction, AuditEntity, AuditFilter, AuditOutcome, PendingEvent,
@@ -27,7 +27,11 @@ async fn one_write_stores_thousands_of_events(app: TestApp) {
             action: AuditAction::Read,
             entity: AuditEntity::Patient,
             entity_ids: vec![n, n + 1],
-            patient_id: (n % 2 == 0).then_some(n),
+            patient_ids: if n % 2 == 0 {
+                vec![n, n + 1]
+            } else {
+                Vec::new()
+            },
             field: (n % 3 == 0).then(|| "email".to_owned()),
             outcome: AuditOutcome::Allowed,
             request_id: format!("bulk-{n}"),
@@ -38,18 +42,15 @@ async fn one_write_stores_thousands_of_events(app: TestApp) {
     let all = AuditFilter::default();
     let stored = app.repos.audit.count(clinic_id, &all).await.expect("count");
     assert!(stored >= 6_000, "{stored}");
-    let of_patient = AuditFilter {
-        patient_id: Some(42),
-        ..AuditFilter::default()
-    };
-    assert_eq!(
-        app.repos
-            .audit
-            .count(clinic_id, &of_patient)
-            .await
-            .expect("count"),
-        1
-    );
+    // Each patient named, first or not, finds exactly its event: 4 is not found in "40,41".
+    for patient in [4, 5, 42, 43, 5_999] {
+        let of_patient = AuditFilter {
+            patient_id: Some(patient),
+            ..AuditFilter::default()
+        };
+        let count = app.repos.audit.count(clinic_id, &of_patient).await;
+        assert_eq!(count.expect("count"), 1, "patient {patient}");
+    }
 }
 
 on_both_backends!(one_write_stores_thousands_of_events);

@@ -1,4 +1,5 @@
 //! Audit events: who saw or changed which health data, when, and whether it was allowed.
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use chrono::NaiveDateTime;
@@ -233,7 +234,8 @@ pub struct PendingEvent {
     pub action: AuditAction,
     pub entity: AuditEntity,
     pub entity_ids: Vec<i64>,
-    pub patient_id: Option<i64>,
+    /// The patients whose data the records are.
+    pub patient_ids: Vec<i64>,
     pub field: Option<String>,
     pub outcome: AuditOutcome,
     pub request_id: String,
@@ -252,16 +254,31 @@ pub struct NewAuditEvent {
     pub action: String,
     pub entity_type: String,
     pub entity_ids: String,
-    pub patient_id: Option<i64>,
     pub field: Option<String>,
     pub outcome: String,
     pub request_id: String,
     pub client_ip: String,
+    pub patient_ids: String,
+}
+
+/// Ids as stored: comma-separated.
+fn join_ids(ids: &[i64]) -> String {
+    let mut joined = String::with_capacity(ids.len() * 8);
+    for id in ids {
+        if !joined.is_empty() {
+            joined.push(',');
+        }
+        let _ = write!(joined, "{id}");
+    }
+    joined
+}
+
+fn split_ids(stored: &str) -> Vec<i64> {
+    stored.split(',').filter_map(|id| id.parse().ok()).collect()
 }
 
 impl NewAuditEvent {
     pub fn new(event: &PendingEvent, actor_email: String) -> Self {
-        let entity_ids: Vec<String> = event.entity_ids.iter().map(i64::to_string).collect();
         Self {
             occurred_at: event.occurred_at,
             clinic_id: event.clinic_id,
@@ -270,8 +287,8 @@ impl NewAuditEvent {
             actor_role: event.actor_role.as_str().to_owned(),
             action: event.action.as_str().to_owned(),
             entity_type: event.entity.as_str().to_owned(),
-            entity_ids: entity_ids.join(","),
-            patient_id: event.patient_id,
+            entity_ids: join_ids(&event.entity_ids),
+            patient_ids: join_ids(&event.patient_ids),
             field: event.field.clone(),
             outcome: event.outcome.as_str().to_owned(),
             request_id: event.request_id.clone(),
@@ -293,19 +310,20 @@ pub struct AuditEvent {
     pub action: String,
     pub entity_type: String,
     pub entity_ids: String,
-    pub patient_id: Option<i64>,
     pub field: Option<String>,
     pub outcome: String,
     pub request_id: String,
     pub client_ip: String,
+    pub patient_ids: String,
 }
 
 impl AuditEvent {
     pub fn entity_ids(&self) -> Vec<i64> {
-        self.entity_ids
-            .split(',')
-            .filter_map(|id| id.parse().ok())
-            .collect()
+        split_ids(&self.entity_ids)
+    }
+
+    pub fn patient_ids(&self) -> Vec<i64> {
+        split_ids(&self.patient_ids)
     }
 }
 

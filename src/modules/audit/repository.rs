@@ -7,7 +7,7 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{AuditEvent, AuditFilter, NewAuditEvent, PendingEvent};
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
-use crate::db::schema::{audit_events, users};
+use crate::db::schema::{audit_event_patients, audit_events, users};
 use crate::db::{DbPool, DbResult};
 use crate::{keyset, with_conn};
 
@@ -40,10 +40,10 @@ impl DieselAuditRepository {
 /// parameters per row, and PostgreSQL parses and plans all of them on every write, which under
 /// load cost more than storing the rows.
 const INSERT_UNNEST: &str = "INSERT INTO audit_events (occurred_at, clinic_id, actor_id, \
-    actor_email, actor_role, action, entity_type, entity_ids, patient_id, field, outcome, \
+    actor_email, actor_role, action, entity_type, entity_ids, patient_ids, field, outcome, \
     request_id, client_ip) \
     SELECT * FROM UNNEST($1::timestamp[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], \
-    $6::text[], $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::text[], \
+    $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
     $13::text[])";
 
 async fn insert_unnest(
@@ -61,7 +61,7 @@ async fn insert_unnest(
         columns.action.push(row.action);
         columns.entity_type.push(row.entity_type);
         columns.entity_ids.push(row.entity_ids);
-        columns.patient_id.push(row.patient_id);
+        columns.patient_ids.push(row.patient_ids);
         columns.field.push(row.field);
         columns.outcome.push(row.outcome);
         columns.request_id.push(row.request_id);
@@ -76,7 +76,7 @@ async fn insert_unnest(
         .bind::<Array<Text>, _>(columns.action)
         .bind::<Array<Text>, _>(columns.entity_type)
         .bind::<Array<Text>, _>(columns.entity_ids)
-        .bind::<Array<Nullable<BigInt>>, _>(columns.patient_id)
+        .bind::<Array<Text>, _>(columns.patient_ids)
         .bind::<Array<Nullable<Text>>, _>(columns.field)
         .bind::<Array<Text>, _>(columns.outcome)
         .bind::<Array<Text>, _>(columns.request_id)
@@ -97,7 +97,7 @@ struct UnnestColumns {
     action: Vec<String>,
     entity_type: Vec<String>,
     entity_ids: Vec<String>,
-    patient_id: Vec<Option<i64>>,
+    patient_ids: Vec<String>,
     field: Vec<Option<String>>,
     outcome: Vec<String>,
     request_id: Vec<String>,
@@ -109,7 +109,11 @@ macro_rules! filtered {
         let filter: &AuditFilter = $filter;
         let mut query = $query.filter(audit_events::clinic_id.eq($clinic_id));
         if let Some(patient_id) = filter.patient_id {
-            query = query.filter(audit_events::patient_id.eq(patient_id));
+            // The table a trigger keeps, one row per patient an event names.
+            let naming = audit_event_patients::table
+                .filter(audit_event_patients::patient_id.eq(patient_id))
+                .select(audit_event_patients::event_id);
+            query = query.filter(audit_events::id.eq_any(naming));
         }
         if let Some(actor_id) = filter.actor_id {
             query = query.filter(audit_events::actor_id.eq(actor_id));

@@ -85,11 +85,25 @@ impl AuditEventObject {
             .collect())
     }
 
-    /// The patient whose data this is (global id).
-    async fn patient_id(&self) -> Option<ID> {
+    /// The patients whose data the records are (global ids); empty for records that are no
+    /// patient's data.
+    async fn patient_ids(&self) -> Vec<ID> {
         self.0
-            .patient_id
+            .patient_ids()
+            .into_iter()
             .map(|id| ids::encode(NodeType::Patient, id).into())
+            .collect()
+    }
+
+    /// The patient whose data this is (global id), when the event is about exactly one.
+    #[graphql(
+        deprecation = "An event names every patient whose records it covers: use `patientIds`."
+    )]
+    async fn patient_id(&self) -> Option<ID> {
+        match self.0.patient_ids().as_slice() {
+            [only] => Some(ids::encode(NodeType::Patient, *only).into()),
+            _ => None,
+        }
     }
 
     /// For a refused read of one field: the field.

@@ -1,7 +1,6 @@
 //! What one request saw and did, gathered while it runs. Resolvers and guards record here;
 //! [`super::extension`] hands the whole trail to the writer when the request ends, so the
 //! reads of one request cost one write, off the request's path.
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -11,31 +10,55 @@ use super::model::{AuditAction, AuditEntity, AuditOutcome, Audited, PendingEvent
 use crate::core::context::RequestContext;
 use crate::core::error::AppError;
 
-/// Events that differ only in their records are one event naming them all: a page of 20
-/// patients with their appointments is a few dozen rows, not hundreds.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// Events that differ only in their records are one event naming them all, and the patients
+/// they belong to: a page of 20 patients with their appointments and prescriptions is three
+/// rows, one per kind of record.
+#[derive(Debug)]
 struct Group {
     action: AuditAction,
     entity: AuditEntity,
-    patient_id: Option<i64>,
     field: Option<String>,
     outcome: AuditOutcome,
 }
 
-#[derive(Default)]
-struct Gathered {
-    events: Vec<PendingEvent>,
-    index: HashMap<Group, usize>,
+impl Group {
+    fn holds(&self, event: &PendingEvent) -> bool {
+        self.action == event.action
+            && self.entity == event.entity
+            && self.outcome == event.outcome
+            && self.field == event.field
+    }
+}
+
+/// One record acted on, and the patient whose data it is.
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    id: Option<i64>,
+    patient_id: Option<i64>,
+}
+
+impl Record {
+    const NONE: Record = Record {
+        id: None,
+        patient_id: None,
+    };
+
+    fn of(subject: Subject) -> Record {
+        Record {
+            id: Some(subject.id),
+            patient_id: subject.patient_id,
+        }
+    }
 }
 
 /// The events of one request (or of one event of a subscription).
 #[derive(Default)]
 pub struct AuditTrail {
-    gathered: Mutex<Gathered>,
+    events: Mutex<Vec<PendingEvent>>,
 }
 
 impl AuditTrail {
-    fn add(&self, ctx: &Context<'_>, group: Group, entity_id: Option<i64>) {
+    fn add(&self, ctx: &Context<'_>, group: Group, record: Record) {
         let Some(request) = ctx.data_opt::<RequestContext>() else {
             return;
         };
@@ -43,38 +66,45 @@ impl AuditTrail {
         let Ok(caller) = request.caller() else {
             return;
         };
-        let mut gathered = self.gathered.lock().unwrap_or_else(PoisonError::into_inner);
-        let Gathered { events, index } = &mut *gathered;
-        let position = *index.entry(group.clone()).or_insert_with(|| {
-            events.push(PendingEvent {
-                occurred_at: crate::db::now(),
-                clinic_id: caller.clinic_id,
-                actor_id: caller.user_id,
-                actor_role: caller.role,
-                action: group.action,
-                entity: group.entity,
-                entity_ids: Vec::new(),
-                patient_id: group.patient_id,
-                field: group.field,
-                outcome: group.outcome,
-                request_id: request.request_id.clone(),
-                client_ip: request.client_ip,
-            });
-            events.len() - 1
-        });
-        if let Some(id) = entity_id {
-            let ids = &mut events[position].entity_ids;
-            if !ids.contains(&id) {
-                ids.push(id);
+        let mut events = self.events.lock().unwrap_or_else(PoisonError::into_inner);
+        // A request makes a handful of groups, so a scan is cheaper than hashing per record.
+        let position = match events.iter().position(|event| group.holds(event)) {
+            Some(position) => position,
+            None => {
+                events.push(PendingEvent {
+                    occurred_at: crate::db::now(),
+                    clinic_id: caller.clinic_id,
+                    actor_id: caller.user_id,
+                    actor_role: caller.role,
+                    action: group.action,
+                    entity: group.entity,
+                    entity_ids: Vec::new(),
+                    patient_ids: Vec::new(),
+                    field: group.field,
+                    outcome: group.outcome,
+                    request_id: request.request_id.clone(),
+                    client_ip: request.client_ip,
+                });
+                events.len() - 1
             }
-        }
+        };
+        let event = &mut events[position];
+        event.entity_ids.extend(record.id);
+        event.patient_ids.extend(record.patient_id);
     }
 
-    /// Everything gathered so far, leaving the trail empty.
+    /// Everything gathered so far, leaving the trail empty. A record or patient met twice
+    /// (one patient's ten appointments) is named once.
     pub fn take(&self) -> Vec<PendingEvent> {
-        let mut gathered = self.gathered.lock().unwrap_or_else(PoisonError::into_inner);
-        gathered.index.clear();
-        std::mem::take(&mut gathered.events)
+        let mut events =
+            std::mem::take(&mut *self.events.lock().unwrap_or_else(PoisonError::into_inner));
+        for event in &mut events {
+            for ids in [&mut event.entity_ids, &mut event.patient_ids] {
+                ids.sort_unstable();
+                ids.dedup();
+            }
+        }
+        events
     }
 }
 
@@ -89,11 +119,10 @@ pub fn read(ctx: &Context<'_>, record: &impl Audited) {
     let group = Group {
         action: AuditAction::Read,
         entity: subject.entity,
-        patient_id: subject.patient_id,
         field: None,
         outcome: AuditOutcome::Allowed,
     };
-    trail.add(ctx, group, Some(subject.id));
+    trail.add(ctx, group, Record::of(subject));
 }
 
 /// Reads one record of `entity` by the id the caller sent. A refusal ("not found": either it
@@ -117,11 +146,14 @@ where
         let group = Group {
             action: AuditAction::Read,
             entity,
-            patient_id: None,
             field: None,
             outcome: AuditOutcome::Denied,
         };
-        trail.add(ctx, group, Some(id));
+        let record = Record {
+            id: Some(id),
+            patient_id: None,
+        };
+        trail.add(ctx, group, record);
     }
     outcome
 }
@@ -141,19 +173,17 @@ pub enum Refused {
 pub fn refused(ctx: &Context<'_>, refused: Refused) {
     let Some(trail) = trail(ctx) else { return };
     let field = ctx.item.node.name.node.as_str();
-    let (action, entity, patient_id, id, field) = match refused {
+    let (action, entity, record, field) = match refused {
         Refused::FieldOf(subject) => (
             AuditAction::Read,
             subject.entity,
-            subject.patient_id,
-            Some(subject.id),
+            Record::of(subject),
             Some(field.to_owned()),
         ),
         Refused::Read(entity) => (
             AuditAction::Read,
             entity,
-            None,
-            None,
+            Record::NONE,
             Some(field.to_owned()),
         ),
         Refused::Mutation => {
@@ -161,17 +191,16 @@ pub fn refused(ctx: &Context<'_>, refused: Refused) {
             let Some(action) = AuditAction::of_mutation(field).filter(|_| is_root) else {
                 return;
             };
-            (action, action.entity(), None, None, None)
+            (action, action.entity(), Record::NONE, None)
         }
     };
     let group = Group {
         action,
         entity,
-        patient_id,
         field,
         outcome: AuditOutcome::Denied,
     };
-    trail.add(ctx, group, id);
+    trail.add(ctx, group, record);
 }
 
 /// Whether an error is the service refusing access (rather than bad input or a fault).
@@ -195,22 +224,24 @@ pub fn changed<T: Audited>(
     outcome: &Result<T, AppError>,
 ) {
     let Some(trail) = trail(ctx) else { return };
-    let (patient_id, id, outcome) = match outcome {
-        Ok(record) => {
-            let subject = record.audit_subject();
-            (subject.patient_id, Some(subject.id), AuditOutcome::Allowed)
+    let (record, outcome) = match outcome {
+        Ok(record) => (Record::of(record.audit_subject()), AuditOutcome::Allowed),
+        Err(error) if is_refusal(error) => {
+            let record = Record {
+                id: target,
+                patient_id: None,
+            };
+            (record, AuditOutcome::Denied)
         }
-        Err(error) if is_refusal(error) => (None, target, AuditOutcome::Denied),
         Err(_) => return,
     };
     let group = Group {
         action,
         entity: action.entity(),
-        patient_id,
         field: None,
         outcome,
     };
-    trail.add(ctx, group, id);
+    trail.add(ctx, group, record);
 }
 
 /// Runs a write on the record `target` names and records its outcome. A target that names no

@@ -186,7 +186,7 @@ mod tests {
             action: AuditAction::Read,
             entity: AuditEntity::Patient,
             entity_ids: vec![3],
-            patient_id: Some(3),
+            patient_ids: vec![3],
             field: None,
             outcome: AuditOutcome::Allowed,
             request_id: request_id.into(),
