@@ -17,6 +17,8 @@ pub struct GraphqlLimits {
     pub introspection: bool,
     /// Compress large answers here; off when a proxy in front already does.
     pub compress_responses: bool,
+    /// GraphQL requests run at once; more wait their turn (see `http::admission`). 0: no limit.
+    pub max_concurrent: usize,
 }
 
 /// With `PERSISTED_QUERIES_ONLY=true`: the documents allowed to run, from
@@ -81,7 +83,7 @@ pub(super) fn read_cors(r: &mut Reader<'_>) -> CorsOrigins {
     CorsOrigins::List(origins)
 }
 
-pub(super) fn read(r: &mut Reader<'_>, production: bool) -> GraphqlLimits {
+pub(super) fn read(r: &mut Reader<'_>, production: bool, db_pool_size: u32) -> GraphqlLimits {
     let max_depth = r.parsed("MAX_QUERY_DEPTH", 12_usize);
     let max_complexity = r.parsed("MAX_QUERY_COMPLEXITY", 5000_usize);
     let max_batch = r.parsed("MAX_BATCH", 10_usize);
@@ -106,5 +108,8 @@ pub(super) fn read(r: &mut Reader<'_>, production: bool) -> GraphqlLimits {
         request_timeout: Duration::from_millis(timeout_ms),
         introspection: r.flag("INTROSPECTION", !production),
         compress_responses: r.flag("COMPRESS_RESPONSES", true),
+        // As many as the pool has connections: more would only wait for one, and the pool
+        // hands a returned connection to whichever asks first, not to who waited longest.
+        max_concurrent: r.parsed("MAX_CONCURRENT_REQUESTS", db_pool_size as usize),
     }
 }

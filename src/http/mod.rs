@@ -1,4 +1,5 @@
 //! The HTTP surface: `/graphql`, `/health`, `/ready`, and the layers around them.
+mod admission;
 mod browser;
 mod client_ip;
 mod compression;
@@ -108,11 +109,13 @@ pub fn router(state: AppState) -> Router {
     if !state.metrics_apart {
         router = router.route("/metrics", get(health::metrics));
     }
+    let mut graphql = get(graphql_get::graphql_get).post(graphql::graphql_post);
+    if state.limits.max_concurrent > 0 {
+        let admission = admission::Admission::new(state.limits.max_concurrent);
+        graphql = graphql.layer(middleware::from_fn_with_state(admission, admission::admit));
+    }
     router
-        .route(
-            "/graphql",
-            get(graphql_get::graphql_get).post(graphql::graphql_post),
-        )
+        .route("/graphql", graphql)
         .route("/graphql/ws", get(subscriptions::graphql_ws))
         .route("/exports/{job_id}", get(exports::download))
         .route("/health", get(health::health))
