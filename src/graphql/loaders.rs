@@ -3,7 +3,7 @@
 //! Each module implements `Loader<Key>` for [`BatchLoader`] in its own `loaders.rs`.
 use std::collections::HashMap;
 use std::hash::Hash;
-
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::Context;
@@ -93,4 +93,63 @@ where
         groups.entry(shape).or_default().push(parent);
     }
     groups
+}
+
+/// async-graphql hands each field a clone of the value it asked for, out of the batch's map. A
+/// loader whose values are rows returns them behind an `Arc`, making that clone a reference
+/// count; [`owned`] then takes the rows without copying them, since the batch's map is gone by
+/// the time the field runs (a copy is made only if it is not).
+pub fn owned<T: Clone>(shared: Arc<T>) -> T {
+    Arc::unwrap_or_clone(shared)
+}
+
+/// Deals one statement's rows out to the keys of their parents. Rows are gathered by parent id
+/// first, so each key (which carries its filter) is hashed once, not once per row.
+pub fn deal_out<K, R>(
+    found: &mut HashMap<K, Arc<Vec<R>>>,
+    rows: Vec<R>,
+    parent_of: impl Fn(&R) -> Option<i64>,
+    key_of: impl Fn(i64) -> K,
+) where
+    K: Eq + Hash,
+{
+    let mut by_parent: HashMap<i64, Vec<R>> = HashMap::new();
+    for row in rows {
+        if let Some(parent) = parent_of(&row) {
+            by_parent.entry(parent).or_default().push(row);
+        }
+    }
+    found.extend(
+        by_parent
+            .into_iter()
+            .map(|(parent, rows)| (key_of(parent), Arc::new(rows))),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_go_to_their_parents_keys_in_their_order() {
+        let rows = vec![(1, "a"), (2, "b"), (1, "c"), (0, "no parent")];
+        let mut found = HashMap::new();
+        let parent_of = |row: &(i64, &str)| (row.0 != 0).then_some(row.0);
+        deal_out(&mut found, rows, parent_of, |id| ("shape", id));
+        assert_eq!(found.len(), 2);
+        assert_eq!(*found[&("shape", 1)], [(1, "a"), (1, "c")]);
+        assert_eq!(*found[&("shape", 2)], [(2, "b")]);
+    }
+
+    #[test]
+    fn a_value_no_one_else_holds_is_taken_without_a_copy() {
+        let rows = Arc::new(vec![String::from("row")]);
+        let at = rows.as_ptr();
+        let taken = owned(rows);
+        assert_eq!(taken.as_ptr(), at);
+
+        let shared = Arc::new(vec![String::from("row")]);
+        let other = shared.clone();
+        assert_eq!(owned(shared), *other);
+    }
 }

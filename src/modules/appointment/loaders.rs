@@ -1,10 +1,11 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 
 use super::model::{Appointment, AppointmentFilter};
 use super::repository::AppointmentParent;
-use crate::graphql::loaders::{BatchLoader, group_by_shape, load_error};
+use crate::graphql::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
 
 /// An appointment by id, within the caller's scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,14 +51,14 @@ fn parent_of(parent: AppointmentParent, appointment: &Appointment) -> i64 {
 }
 
 impl Loader<AppointmentsOf> for BatchLoader {
-    type Value = Vec<Appointment>;
+    type Value = Arc<Vec<Appointment>>;
     type Error = async_graphql::Error;
 
     async fn load(
         &self,
         keys: &[AppointmentsOf],
-    ) -> Result<HashMap<AppointmentsOf, Vec<Appointment>>, Self::Error> {
-        let mut found: HashMap<AppointmentsOf, Vec<Appointment>> = HashMap::new();
+    ) -> Result<HashMap<AppointmentsOf, Self::Value>, Self::Error> {
+        let mut found = HashMap::new();
         let groups = group_by_shape(keys, |k| ((k.parent, k.filter.clone(), k.fetch), k.id));
         for ((parent, filter, fetch), ids) in groups {
             let rows = self
@@ -66,15 +67,13 @@ impl Loader<AppointmentsOf> for BatchLoader {
                 .list_per_parent(&self.scope, parent, &ids, &filter, fetch)
                 .await
                 .map_err(load_error)?;
-            for appointment in rows {
-                let key = AppointmentsOf {
-                    parent,
-                    id: parent_of(parent, &appointment),
-                    filter: filter.clone(),
-                    fetch,
-                };
-                found.entry(key).or_default().push(appointment);
-            }
+            let key_of = |id| AppointmentsOf {
+                parent,
+                id,
+                filter: filter.clone(),
+                fetch,
+            };
+            deal_out(&mut found, rows, |row| Some(parent_of(parent, row)), key_of);
         }
         Ok(found)
     }

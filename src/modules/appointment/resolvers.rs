@@ -20,7 +20,7 @@ use crate::graphql::connection::{
 };
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
-use crate::graphql::loaders::loaders;
+use crate::graphql::loaders::{loaders, owned};
 use crate::modules::audit::model::{AuditAction, AuditEntity};
 use crate::modules::audit::trail;
 use crate::modules::clinic::loaders::ClinicKey;
@@ -64,6 +64,7 @@ pub async fn appointments_of(
             fetch: size + 1,
         })
         .await?
+        .map(owned)
         .unwrap_or_default();
     let total = if wants_total_count(ctx) {
         let key = AppointmentCountOf { parent, id, filter };
@@ -165,7 +166,11 @@ impl AppointmentObject {
             status: None,
             fetch: MAX_PAGE_SIZE,
         };
-        let rows = loaders(ctx)?.load_one(key).await?.unwrap_or_default();
+        let rows = loaders(ctx)?
+            .load_one(key)
+            .await?
+            .map(owned)
+            .unwrap_or_default();
         Ok(rows
             .into_iter()
             .map(|prescription| PrescriptionObject::read(ctx, prescription))

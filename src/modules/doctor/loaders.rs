@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 
@@ -10,10 +11,15 @@ use crate::graphql::loaders::{BatchLoader, load_error};
 pub struct DoctorKey(pub i64);
 
 impl Loader<DoctorKey> for BatchLoader {
-    type Value = Doctor;
+    /// Shared: the doctor of every appointment on a page is a handful of doctors, each handed
+    /// to many fields.
+    type Value = Arc<Doctor>;
     type Error = async_graphql::Error;
 
-    async fn load(&self, keys: &[DoctorKey]) -> Result<HashMap<DoctorKey, Doctor>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[DoctorKey],
+    ) -> Result<HashMap<DoctorKey, Arc<Doctor>>, Self::Error> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let doctors = self
             .repos
@@ -21,6 +27,9 @@ impl Loader<DoctorKey> for BatchLoader {
             .find_many(self.scope.clinic_id, &ids)
             .await
             .map_err(load_error)?;
-        Ok(doctors.into_iter().map(|d| (DoctorKey(d.id), d)).collect())
+        Ok(doctors
+            .into_iter()
+            .map(|d| (DoctorKey(d.id), Arc::new(d)))
+            .collect())
     }
 }

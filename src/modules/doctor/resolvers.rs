@@ -43,7 +43,7 @@ fn cursor_of(doctor: &Doctor) -> KeyCursor {
 
 /// A doctor's staff profile.
 #[derive(Clone)]
-pub struct DoctorObject(pub Doctor);
+pub struct DoctorObject(pub Arc<Doctor>);
 
 #[Object(name = "Doctor")]
 impl DoctorObject {
@@ -123,7 +123,7 @@ pub struct DoctorQuery;
 impl DoctorQuery {
     async fn doctor(&self, ctx: &Context<'_>, id: ID) -> Result<Option<DoctorObject>> {
         let doctor = service(ctx)?.get(caller(ctx)?, doctor_key(&id)?).await?;
-        Ok(Some(DoctorObject(doctor)))
+        Ok(Some(DoctorObject(Arc::new(doctor))))
     }
 
     /// The clinic's doctors by name.
@@ -148,7 +148,10 @@ impl DoctorQuery {
         };
         let page = service.list(caller, &filter, args).await?;
         let count = service.count(caller, &filter);
-        respond(ctx, page, count, cursor_of, DoctorObject).await
+        respond(ctx, page, count, cursor_of, |doctor| {
+            DoctorObject(Arc::new(doctor))
+        })
+        .await
     }
 }
 
@@ -166,7 +169,7 @@ impl DoctorMutation {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let work = service.create(caller, input.into());
         let doctor = trail::create(ctx, AuditAction::CreateDoctor, work).await?;
-        Ok(DoctorObject(doctor))
+        Ok(DoctorObject(Arc::new(doctor)))
     }
 
     #[graphql(guard = "RoleGuard::new(&[Role::Admin])")]
@@ -182,6 +185,6 @@ impl DoctorMutation {
             service.update(caller, key, input.into())
         })
         .await?;
-        Ok(DoctorObject(doctor))
+        Ok(DoctorObject(Arc::new(doctor)))
     }
 }

@@ -1,4 +1,5 @@
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 
@@ -6,7 +7,7 @@ use super::model::{Prescription, PrescriptionStatus};
 use super::repository::PrescriptionParent;
 use super::service::READERS;
 use crate::core::error::AppError;
-use crate::graphql::loaders::{BatchLoader, group_by_shape, load_error};
+use crate::graphql::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
 
 impl BatchLoader {
     /// The service's reader rule, held here too: a nested field's guard is not the only thing
@@ -30,15 +31,15 @@ pub struct PrescriptionsOf {
 }
 
 impl Loader<PrescriptionsOf> for BatchLoader {
-    type Value = Vec<Prescription>;
+    type Value = Arc<Vec<Prescription>>;
     type Error = async_graphql::Error;
 
     async fn load(
         &self,
         keys: &[PrescriptionsOf],
-    ) -> Result<HashMap<PrescriptionsOf, Vec<Prescription>>, Self::Error> {
+    ) -> Result<HashMap<PrescriptionsOf, Self::Value>, Self::Error> {
         self.require_prescription_reader()?;
-        let mut found: HashMap<PrescriptionsOf, Vec<Prescription>> = HashMap::new();
+        let mut found = HashMap::new();
         for ((parent, status, fetch), ids) in
             group_by_shape(keys, |k| ((k.parent, k.status, k.fetch), k.id))
         {
@@ -48,21 +49,17 @@ impl Loader<PrescriptionsOf> for BatchLoader {
                 .list_per_parent(&self.scope, parent, &ids, status, fetch)
                 .await
                 .map_err(load_error)?;
-            for prescription in rows {
-                let id = match parent {
-                    PrescriptionParent::Patient => Some(prescription.patient_id),
-                    PrescriptionParent::Appointment => prescription.appointment_id,
-                };
-                if let Some(id) = id {
-                    let key = PrescriptionsOf {
-                        parent,
-                        id,
-                        status,
-                        fetch,
-                    };
-                    found.entry(key).or_default().push(prescription);
-                }
-            }
+            let parent_of = |prescription: &Prescription| match parent {
+                PrescriptionParent::Patient => Some(prescription.patient_id),
+                PrescriptionParent::Appointment => prescription.appointment_id,
+            };
+            let key_of = |id| PrescriptionsOf {
+                parent,
+                id,
+                status,
+                fetch,
+            };
+            deal_out(&mut found, rows, parent_of, key_of);
         }
         Ok(found)
     }

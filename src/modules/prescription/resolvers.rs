@@ -19,7 +19,7 @@ use crate::graphql::connection::{
 };
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
-use crate::graphql::loaders::loaders;
+use crate::graphql::loaders::{loaders, owned};
 use crate::graphql::scalars::Date;
 use crate::modules::appointment::loaders::AppointmentKey;
 use crate::modules::appointment::resolvers::AppointmentObject;
@@ -59,7 +59,7 @@ pub async fn prescriptions_of(
         status,
         fetch: size + 1,
     };
-    let rows = loader.load_one(key).await?.unwrap_or_default();
+    let rows = loader.load_one(key).await?.map(owned).unwrap_or_default();
     let total = if wants_total_count(ctx) {
         let key = PrescriptionCountOf { parent, id, status };
         Some(loader.load_one(key).await?.unwrap_or(0))
