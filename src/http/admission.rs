@@ -5,22 +5,35 @@
 //! more of them per second: they only take turns at every step (the pool, the scheduler,
 //! PostgreSQL), and whichever loses the most turns waits longest. Waiting first, in order,
 //! gives the same throughput with a far shorter tail.
+//!
+//! A request that waits longer than a query may run (`REQUEST_TIMEOUT_MS`) is turned away
+//! with 503 and `OVERLOADED` before anything of it runs, so an overloaded server answers
+//! rather than letting clients hang.
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tokio::sync::Semaphore;
 
-/// The permits of the running requests; tokio's semaphore serves waiters first come, first
-/// served.
+/// The permits of the running requests (tokio's semaphore serves waiters first come, first
+/// served), and how long a request may wait for one.
 #[derive(Clone)]
-pub struct Admission(Arc<Semaphore>);
+pub struct Admission {
+    running: Arc<Semaphore>,
+    max_wait: Duration,
+}
 
 impl Admission {
-    pub fn new(max_concurrent: usize) -> Self {
-        Self(Arc::new(Semaphore::new(max_concurrent)))
+    pub fn new(max_concurrent: usize, max_wait: Duration) -> Self {
+        Self {
+            running: Arc::new(Semaphore::new(max_concurrent)),
+            max_wait,
+        }
     }
 }
 
@@ -29,9 +42,23 @@ pub async fn admit(
     request: Request<Body>,
     next: Next,
 ) -> Response {
-    // The semaphore is never closed, so acquiring only waits.
-    let _running = admission.0.acquire().await;
-    next.run(request).await
+    match tokio::time::timeout(admission.max_wait, admission.running.acquire()).await {
+        // The permit is held until the answer is complete.
+        Ok(_running) => next.run(request).await,
+        Err(_) => overloaded(&request, admission.max_wait),
+    }
+}
+
+fn overloaded(request: &Request<Body>, waited: Duration) -> Response {
+    metrics::counter!("graphql_overloaded_total").increment(1);
+    tracing::warn!(
+        waited_ms = waited.as_millis() as u64,
+        "request turned away: no turn within the time limit"
+    );
+    let message = "the server is busy; nothing was run, try again shortly";
+    let body = super::execution::problem_body("OVERLOADED", message, super::request_id_of(request));
+    let headers = [(RETRY_AFTER, "1"), (CONTENT_TYPE, "application/json")];
+    (StatusCode::SERVICE_UNAVAILABLE, headers, body.to_string()).into_response()
 }
 
 #[cfg(test)]
@@ -46,7 +73,12 @@ mod tests {
     use super::*;
 
     /// A router whose handler counts its starts, then waits for a permit of `gate`.
-    fn gated(limit: usize, started: Arc<AtomicUsize>, gate: Arc<Semaphore>) -> Router {
+    fn gated(
+        limit: usize,
+        max_wait: Duration,
+        started: Arc<AtomicUsize>,
+        gate: Arc<Semaphore>,
+    ) -> Router {
         let handler = move || {
             let (started, gate) = (started.clone(), gate.clone());
             async move {
@@ -58,7 +90,7 @@ mod tests {
         Router::new()
             .route("/", get(handler))
             .layer(axum::middleware::from_fn_with_state(
-                Admission::new(limit),
+                Admission::new(limit, max_wait),
                 admit,
             ))
     }
@@ -77,7 +109,7 @@ mod tests {
     async fn requests_beyond_the_limit_wait_until_a_running_one_answers() {
         let started = Arc::new(AtomicUsize::new(0));
         let gate = Arc::new(Semaphore::new(0));
-        let router = gated(2, started.clone(), gate.clone());
+        let router = gated(2, Duration::from_secs(60), started.clone(), gate.clone());
         let send = || {
             let router = router.clone();
             tokio::spawn(async move {
@@ -96,5 +128,35 @@ mod tests {
         for request in requests {
             assert_eq!(request.await.expect("joined"), 200);
         }
+    }
+
+    #[tokio::test]
+    async fn a_request_that_waits_past_the_time_limit_is_turned_away_unrun() {
+        let started = Arc::new(AtomicUsize::new(0));
+        let gate = Arc::new(Semaphore::new(0));
+        let router = gated(1, Duration::from_millis(50), started.clone(), gate.clone());
+        let first = tokio::spawn(
+            router
+                .clone()
+                .oneshot(Request::get("/").body(Body::empty()).expect("request")),
+        );
+        until(|| started.load(Ordering::SeqCst) == 1).await;
+
+        let second = router
+            .oneshot(Request::get("/").body(Body::empty()).expect("request"))
+            .await
+            .expect("infallible");
+        assert_eq!(second.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(second.headers()[RETRY_AFTER], "1");
+        let body = axum::body::to_bytes(second.into_body(), 4096)
+            .await
+            .expect("body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "OVERLOADED");
+        assert_eq!(started.load(Ordering::SeqCst), 1, "the second never ran");
+
+        gate.add_permits(1);
+        let first = first.await.expect("joined").expect("infallible");
+        assert_eq!(first.status(), StatusCode::OK);
     }
 }

@@ -111,7 +111,8 @@ pub fn router(state: AppState) -> Router {
     }
     let mut graphql = get(graphql_get::graphql_get).post(graphql::graphql_post);
     if state.limits.max_concurrent > 0 {
-        let admission = admission::Admission::new(state.limits.max_concurrent);
+        let admission =
+            admission::Admission::new(state.limits.max_concurrent, state.limits.request_timeout);
         graphql = graphql.layer(middleware::from_fn_with_state(admission, admission::admit));
     }
     router
