@@ -227,7 +227,7 @@ impl Config {
         }
         let migrate_on_start = r.flag("MIGRATE_ON_START", true);
         let shared = shared_state::read(&mut r);
-        let limits = limits::read(&mut r, production, db_pool_size);
+        let limits = limits::read(&mut r, production);
         let cors_origins = limits::read_cors(&mut r);
         let metrics_addr = r
             .raw("METRICS_ADDR")
