@@ -66,7 +66,7 @@ impl NodeQuery {
             }
             NodeType::Doctor => {
                 let doctor = ctx.data::<Arc<DoctorService>>()?.get(caller, key).await?;
-                Ok(Some(Node::Doctor(DoctorObject(Arc::new(doctor)))))
+                Ok(Some(Node::Doctor(doctor.into())))
             }
             NodeType::Appointment => {
                 let service = ctx.data::<Arc<AppointmentService>>()?;

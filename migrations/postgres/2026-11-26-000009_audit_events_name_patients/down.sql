@@ -10,4 +10,8 @@ CREATE INDEX audit_events_clinic_patient_time
 DROP TRIGGER audit_events_index_patients ON audit_events;
 DROP FUNCTION audit_events_index_patients();
 DROP TABLE audit_event_patients;
-DROP FUNCTION audit_event_patients_append_only();
+CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'audit_events is append-only';
+END;
+$$;

@@ -35,12 +35,13 @@ CREATE TRIGGER audit_events_index_patients AFTER INSERT ON audit_events
     REFERENCING NEW TABLE AS stored_events
     FOR EACH STATEMENT EXECUTE FUNCTION audit_events_index_patients();
 
-CREATE FUNCTION audit_event_patients_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One refusal for both tables of the trail, naming the table it guards.
+CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION 'audit_event_patients is append-only';
+    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
 END;
 $$;
 CREATE TRIGGER audit_event_patients_no_change BEFORE UPDATE OR DELETE ON audit_event_patients
-    FOR EACH ROW EXECUTE FUNCTION audit_event_patients_append_only();
+    FOR EACH ROW EXECUTE FUNCTION audit_events_append_only();
 CREATE TRIGGER audit_event_patients_no_truncate BEFORE TRUNCATE ON audit_event_patients
-    FOR EACH STATEMENT EXECUTE FUNCTION audit_event_patients_append_only();
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only();

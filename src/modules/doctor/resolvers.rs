@@ -45,6 +45,12 @@ fn cursor_of(doctor: &Doctor) -> KeyCursor {
 #[derive(Clone)]
 pub struct DoctorObject(pub Arc<Doctor>);
 
+impl From<Doctor> for DoctorObject {
+    fn from(doctor: Doctor) -> Self {
+        Self(Arc::new(doctor))
+    }
+}
+
 #[Object(name = "Doctor")]
 impl DoctorObject {
     pub async fn id(&self) -> ID {
@@ -123,7 +129,7 @@ pub struct DoctorQuery;
 impl DoctorQuery {
     async fn doctor(&self, ctx: &Context<'_>, id: ID) -> Result<Option<DoctorObject>> {
         let doctor = service(ctx)?.get(caller(ctx)?, doctor_key(&id)?).await?;
-        Ok(Some(DoctorObject(Arc::new(doctor))))
+        Ok(Some(doctor.into()))
     }
 
     /// The clinic's doctors by name.
@@ -148,10 +154,7 @@ impl DoctorQuery {
         };
         let page = service.list(caller, &filter, args).await?;
         let count = service.count(caller, &filter);
-        respond(ctx, page, count, cursor_of, |doctor| {
-            DoctorObject(Arc::new(doctor))
-        })
-        .await
+        respond(ctx, page, count, cursor_of, DoctorObject::from).await
     }
 }
 
@@ -169,7 +172,7 @@ impl DoctorMutation {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let work = service.create(caller, input.into());
         let doctor = trail::create(ctx, AuditAction::CreateDoctor, work).await?;
-        Ok(DoctorObject(Arc::new(doctor)))
+        Ok(doctor.into())
     }
 
     #[graphql(guard = "RoleGuard::new(&[Role::Admin])")]
@@ -185,6 +188,6 @@ impl DoctorMutation {
             service.update(caller, key, input.into())
         })
         .await?;
-        Ok(DoctorObject(Arc::new(doctor)))
+        Ok(doctor.into())
     }
 }
