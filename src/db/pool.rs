@@ -67,6 +67,19 @@ where
         let started = Instant::now();
         let connection = self.inner.get().await;
         metrics::histogram!("db_pool_wait_seconds").record(started.elapsed().as_secs_f64());
+        if connection.is_err() {
+            // Idle connections here mean the waiter was never woken, not a pool too small.
+            let state = self.inner.state();
+            tracing::warn!(
+                db.system.name = self.system,
+                connections = state.connections,
+                idle = state.idle_connections,
+                created = state.statistics.connections_created,
+                closed_broken = state.statistics.connections_closed_broken,
+                waited_ms = started.elapsed().as_millis() as u64,
+                "no database connection within the checkout timeout"
+            );
+        }
         let mut connection = connection?;
         let scope = Arc::new(Mutex::new(Scope {
             parent: Some(Span::current()),

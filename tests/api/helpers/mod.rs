@@ -106,6 +106,17 @@ impl TestResponse {
     }
 }
 
+/// `TEST_LOG=<filter>` (e.g. `clinicgraph=debug`) shows the servers' logs with each test's
+/// output, which libtest prints for a failing test.
+fn log_when_asked() {
+    if let Ok(filter) = std::env::var("TEST_LOG") {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 fn postgres_url_for(admin_url: &str, database: &str) -> String {
     let (base, query) = match admin_url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),
@@ -124,6 +135,7 @@ impl TestApp {
 
     /// Like [`TestApp::spawn`], with extra or overriding environment variables.
     pub async fn spawn_with(backend: Backend, overrides: &[(&str, &str)]) -> Option<TestApp> {
+        log_when_asked();
         let (db, url) = match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
