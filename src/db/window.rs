@@ -28,6 +28,7 @@ enum Condition {
 }
 
 /// `SELECT columns ... WHERE conditions` ranked per parent, at most `per_parent` rows each.
+/// The columns of `order_by` must be among `columns`: the outer query orders by them too.
 /// `Row` is the SQL type of `columns`: a table's [`RowOf`] when `columns` are all of its
 /// columns in order (a test per such table holds them to it), so rows load by position; looking
 /// each column up by name cost more than the rest of decoding a row. `Untyped` loads by name,
@@ -50,6 +51,13 @@ impl<Row> PerParentQuery<Row> {
         order_by: &'static str,
         per_parent: usize,
     ) -> Self {
+        debug_assert!(
+            order_by.split(',').all(|term| {
+                let column = term.split_whitespace().next().unwrap_or_default();
+                columns.split(',').any(|selected| selected.trim() == column)
+            }),
+            "ORDER BY {order_by} needs its columns among {columns}"
+        );
         Self {
             table,
             columns,
@@ -169,9 +177,12 @@ impl<Row> PerParentQuery<Row> {
         }
         out.push_sql(") ranked WHERE row_rank <= ");
         value(out, Value::Int(&self.per_parent))?;
+        // The window's own order, not `row_rank`: PostgreSQL sees that the ranked rows come out
+        // in it and sorts nothing again (a sort of every row was a fifth of the statement).
         out.push_sql(" ORDER BY ");
         out.push_sql(self.parent_column);
-        out.push_sql(", row_rank");
+        out.push_sql(", ");
+        out.push_sql(self.order_by);
         Ok(())
     }
 }
@@ -288,7 +299,7 @@ mod tests {
             "SELECT id, patient_id FROM (SELECT id, patient_id, ROW_NUMBER() OVER (PARTITION BY \
              patient_id ORDER BY id) AS row_rank FROM appointments WHERE +clinic_id = 3 AND \
              patient_id IN (1, 2) AND status = 'SCHEDULED') ranked WHERE row_rank <= 11 \
-             ORDER BY patient_id, row_rank"
+             ORDER BY patient_id, id"
         );
     }
 
@@ -313,7 +324,7 @@ mod tests {
             one,
             "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY patient_id ORDER BY id) \
              AS row_rank FROM appointments WHERE +clinic_id = $1 AND patient_id = ANY($2) AND \
-             scheduled_at >= $3) ranked WHERE row_rank <= $4 ORDER BY patient_id, row_rank"
+             scheduled_at >= $3) ranked WHERE row_rank <= $4 ORDER BY patient_id, id"
         );
     }
 
@@ -345,7 +356,7 @@ mod tests {
         let sql = sqlite_sql(
             &PerParentQuery::<Row>::new(
                 "appointments",
-                "id, patient_id",
+                "id, patient_id, scheduled_at",
                 "patient_id",
                 "scheduled_at, id",
                 11,

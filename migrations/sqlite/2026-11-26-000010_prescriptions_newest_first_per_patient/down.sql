@@ -1,0 +1,2 @@
+DROP INDEX prescriptions_patient_idx;
+CREATE INDEX prescriptions_patient_idx ON prescriptions (patient_id, created_at, id);

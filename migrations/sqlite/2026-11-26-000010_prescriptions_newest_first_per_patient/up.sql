@@ -1,0 +1,4 @@
+-- A patient's prescriptions are read newest first (the per-patient pages of the nested
+-- queries): in that order the index hands them over without a sort.
+DROP INDEX prescriptions_patient_idx;
+CREATE INDEX prescriptions_patient_idx ON prescriptions (patient_id, created_at DESC, id DESC);
