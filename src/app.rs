@@ -8,10 +8,10 @@ use crate::config::{Config, DatabaseUrl, SharedStateConfig};
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::events::EventBus;
-use crate::graphql::build_schema;
+use crate::graphql::Schemas;
 use crate::graphql::documents::ParsedDocuments;
 use crate::graphql::schema::{SchemaSettings, build_subscription_schema};
-use crate::http::AppState;
+use crate::http::{AppParts, AppState};
 use crate::jobs::export::LocalExports;
 use crate::modules::appointment::cached::CachedAppointmentRepository;
 use crate::modules::appointment::repository::{AppointmentRepository, DieselAppointmentRepository};
@@ -253,8 +253,8 @@ pub fn app_state(
         limits: config.limits,
         resolver_spans: config.observability.otlp_endpoint.is_some(),
     };
-    AppState {
-        schema: build_schema(services, settings),
+    AppParts {
+        schemas: Schemas::build(services, settings),
         subscription_schema: build_subscription_schema(services, settings),
         tokens: services.tokens.clone(),
         repositories: repositories.clone(),
@@ -277,4 +277,5 @@ pub fn app_state(
             config.persisted_allow_list.as_deref().cloned(),
         )),
     }
+    .into()
 }

@@ -12,5 +12,6 @@ pub mod resolver_spans;
 pub mod scalars;
 pub mod schema;
 pub mod subscriptions_only;
+pub mod validation;
 
-pub use schema::{AppSchema, build_schema, sdl};
+pub use schema::{AppSchema, Schemas, sdl};

@@ -1,10 +1,16 @@
 //! Builds the schema from the modules' roots; limits and settings are decided here only.
-use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use std::sync::Arc;
 
+use async_graphql::{
+    MergedObject, MergedSubscription, Request, Schema, SchemaBuilder, ValidationMode,
+};
+
+use super::documents::KeptDocument;
 use super::eager::PerFieldHooks;
 use super::node::NodeQuery;
 use super::resolver_spans::ResolverSpans;
 use super::subscriptions_only::SubscriptionsOnly;
+use super::validation::{RememberValidated, SchemaTypes};
 use crate::app::Services;
 use crate::config::GraphqlLimits;
 use crate::modules::appointment::resolvers::{AppointmentMutation, AppointmentQuery};
@@ -68,9 +74,55 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     )
 }
 
-/// The schema with every service reachable from resolvers through the context.
-pub fn build_schema(services: &Services, settings: SchemaSettings) -> AppSchema {
-    configured(services, settings).finish()
+/// The schema with every service reachable from resolvers through the context, twice: once
+/// checking every validation rule, once only what can change between requests of a document
+/// that passed them all (see `validation`).
+#[derive(Clone)]
+pub struct Schemas {
+    strict: AppSchema,
+    validated: AppSchema,
+    types: SchemaTypes,
+}
+
+impl Schemas {
+    pub fn build(services: &Services, settings: SchemaSettings) -> Self {
+        let types = SchemaTypes::default();
+        Self {
+            strict: configured(services, settings)
+                .extension(RememberValidated(types.clone()))
+                .finish(),
+            validated: configured(services, settings)
+                .validation_mode(ValidationMode::Fast)
+                .finish(),
+            types,
+        }
+    }
+
+    /// The schema to run `request` on, whose document is `kept` (`None` if it did not parse).
+    pub fn for_request(
+        &self,
+        request: &mut Request,
+        kept: Option<Arc<KeptDocument>>,
+    ) -> &AppSchema {
+        match kept {
+            Some(kept)
+                if kept.validated()
+                    && self.types.variables_fit(
+                        &kept.document,
+                        request.operation_name.as_deref(),
+                        &request.variables,
+                    ) =>
+            {
+                &self.validated
+            }
+            Some(kept) => {
+                // For the strict schema to mark it once it passes.
+                request.data.insert(kept);
+                &self.strict
+            }
+            None => &self.strict,
+        }
+    }
 }
 
 /// The same schema for the WebSocket endpoint, which runs subscriptions only. Each event's

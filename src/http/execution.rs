@@ -14,6 +14,7 @@ use super::AppState;
 use super::cost;
 use crate::core::context::{Authentication, RequestContext};
 use crate::graphql::batching::BatchQueue;
+use crate::graphql::documents::KeptDocument;
 use crate::graphql::loaders;
 use crate::graphql::operation::operation_type;
 use crate::modules::audit::trail::AuditTrail;
@@ -36,7 +37,7 @@ pub(super) fn build_request(
     let mut request = GqlRequest::new(query)
         .variables(variables)
         .data(context.clone());
-    state.documents.prepare(&mut request);
+    let document = state.documents.prepare(&mut request);
     // A fresh loader per request, scoped to the caller: nothing cached crosses requests.
     let mut batches = None;
     if let Authentication::Authenticated(caller) = &context.authentication {
@@ -51,6 +52,7 @@ pub(super) fn build_request(
     };
     Ok(Prepared {
         request,
+        document,
         batches,
         user_id,
     })
@@ -59,6 +61,8 @@ pub(super) fn build_request(
 /// A GraphQL request ready to run, with the queue its DataLoader batches go to.
 pub(super) struct Prepared {
     request: GqlRequest,
+    /// The kept document of `request`, if it parsed.
+    document: Option<Arc<KeptDocument>>,
     batches: Option<BatchQueue>,
     /// For the request log (an id, never personal data).
     user_id: Option<i64>,
@@ -196,6 +200,7 @@ async fn run(
 ) -> Answer {
     let Prepared {
         mut request,
+        document: kept,
         batches,
         ..
     } = prepared;
@@ -229,11 +234,12 @@ async fn run(
     // What the request reads and changes is recorded here, and written whatever the outcome:
     // a query cut off by the time limit may already have read records.
     let trail = Arc::new(AuditTrail::default());
-    let request = request.data(trail.clone());
+    let mut request = request.data(trail.clone());
+    let schema = state.schemas.for_request(&mut request, kept);
     let run = async {
         match batches {
-            Some(queue) => queue.drive(state.schema.execute(request)).await,
-            None => state.schema.execute(request).await,
+            Some(queue) => queue.drive(schema.execute(request)).await,
+            None => schema.execute(request).await,
         }
     };
     // A mutation is never cut off: stopped mid-write, the client could not know what happened.

@@ -32,8 +32,8 @@ use crate::app::{Repositories, Shared};
 use crate::config::{CorsOrigins, GraphqlLimits};
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
-use crate::graphql::AppSchema;
 use crate::graphql::documents::ParsedDocuments;
+use crate::graphql::{AppSchema, Schemas};
 use crate::jobs::export::ExportStore;
 use crate::modules::audit::writer::AuditWriter;
 use crate::modules::job::service::JobService;
@@ -44,11 +44,29 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Everything the handlers share. Cheap to clone; nothing in it is per-instance state that a
+/// Everything the handlers share, behind one reference count: axum clones the state for every
+/// handler and middleware a request passes through. Nothing in it is per-instance state that a
 /// second instance would disagree with.
 #[derive(Clone)]
-pub struct AppState {
-    pub schema: AppSchema,
+pub struct AppState(Arc<AppParts>);
+
+impl From<AppParts> for AppState {
+    fn from(parts: AppParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct AppParts {
+    pub schemas: Schemas,
     /// The schema behind `/graphql/ws`: subscriptions only.
     pub subscription_schema: AppSchema,
     pub tokens: Arc<TokenService>,

@@ -142,3 +142,59 @@ async fn introspection_can_be_turned_off() {
     app.ok(&token, "{ __typename me { email } }", json!({}))
         .await;
 }
+
+/// A document is checked against every validation rule until a request with it passes; its
+/// later requests skip the rules that only read the document, never those that read the
+/// request: each request's variables must fit their types, and depth and complexity are
+/// weighed with each request's own page sizes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_that_passed_validation_is_still_checked_against_each_requests_values() {
+    let app = app_with(&[]).await;
+    let token = app.token(Role::Admin).await;
+    let query = "query Pages($patients: Int, $appointments: Int, $status: AppointmentStatus, \
+                 $filter: AppointmentFilter) { patients(first: $patients) { nodes { name \
+                 appointments(first: $appointments, status: $status) { nodes { status } } } } \
+                 appointments(first: 1, filter: $filter) { totalCount } }";
+    let run = |variables: Value| app.gql(Some(&token), query, variables);
+    let passes = json!({
+        "patients": 2,
+        "appointments": 2,
+        "status": "SCHEDULED",
+        "filter": { "status": "CANCELLED" },
+    });
+    for _ in 0..2 {
+        let response = run(passes.clone()).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text);
+        assert!(response.body.get("errors").is_none(), "{}", response.text);
+    }
+    for (variables, code, message) in [
+        (
+            json!({ "patients": "two" }),
+            "GRAPHQL_VALIDATION_FAILED",
+            "Invalid value for argument \"first\"",
+        ),
+        (
+            json!({ "status": "SOMEDAY" }),
+            "GRAPHQL_VALIDATION_FAILED",
+            "does not contain the value \"SOMEDAY\"",
+        ),
+        (
+            json!({ "filter": { "when": "now" } }),
+            "GRAPHQL_VALIDATION_FAILED",
+            "unknown field \"when\"",
+        ),
+        (
+            json!({ "patients": 100, "appointments": 100 }),
+            "QUERY_TOO_COMPLEX",
+            "Query is too complex.",
+        ),
+    ] {
+        let response = run(variables.clone()).await;
+        refused_before_running(&response, code);
+        let said = response.body["errors"][0]["message"].as_str().unwrap_or("");
+        assert!(said.contains(message), "{variables}: {}", response.text);
+    }
+    // And the document still answers once the values fit again.
+    let response = run(passes).await;
+    assert!(response.body.get("errors").is_none(), "{}", response.text);
+}

@@ -1,0 +1,156 @@
+//! Validating a document once instead of on every request.
+//!
+//! async-graphql checks each request against all of the specification's validation rules: a
+//! walk of the whole document with schema lookups at every field, a fifth of the server's work
+//! for one patient by id (callgrind, `bench/README.md`). All of those rules but one depend only
+//! on the document and the schema, and a kept document (`documents.rs`) is the same text every
+//! time. So a document runs on the strict schema until a request with it passes; from then on
+//! its requests run on a second schema in async-graphql's `Fast` mode, which still measures
+//! depth and complexity with each request's own variables and enforces their limits.
+//!
+//! The one rule that reads the request is that every argument's value fits its type, variables
+//! substituted. A request takes the fast schema only if each of its variables fits the type the
+//! operation declares for it (the document's validation proved that this type fits wherever
+//! the variable is used). Anything else — a value that does not fit, a required variable left
+//! out, a null sent over a default, a type the check does not know — runs the strict rules, so
+//! a client gets exactly the errors it always got.
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock};
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationDefinition};
+use async_graphql::registry::{MetaType, MetaTypeName, Registry};
+use async_graphql::{SchemaEnv, ServerError, ValidationResult, Value, Variables};
+
+use super::documents::KeptDocument;
+
+/// The schema's registry, once a strict request has shown it (async-graphql hands it only to
+/// extensions).
+#[derive(Clone, Default)]
+pub struct SchemaTypes(Arc<OnceLock<SchemaEnv>>);
+
+impl SchemaTypes {
+    /// Whether `variables` fit the types that `document`'s operation declares for them, so
+    /// that the strict rules, if run, would find nothing in them. `false` when unsure.
+    pub fn variables_fit(
+        &self,
+        document: &ExecutableDocument,
+        operation_name: Option<&str>,
+        variables: &Variables,
+    ) -> bool {
+        let Some(env) = self.0.get() else {
+            return false;
+        };
+        let Some(operation) = selected_operation(document, operation_name) else {
+            return false;
+        };
+        operation.variable_definitions.iter().all(|definition| {
+            let definition = &definition.node;
+            let has_default = definition.default_value.is_some();
+            match variables.get(&definition.name.node) {
+                // A default stands in; the strict rules checked it against the type.
+                None => has_default || definition.var_type.node.nullable,
+                // Null over a default is where the variable's type and the argument's may
+                // differ (a nullable variable with a default, used where null is refused).
+                Some(Value::Null) if has_default => false,
+                Some(value) => fits(&env.registry, &definition.var_type.node.to_string(), value),
+            }
+        })
+    }
+}
+
+/// The operation a request runs, chosen as async-graphql chooses it.
+fn selected_operation<'a>(
+    document: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    match (&document.operations, operation_name) {
+        (DocumentOperations::Single(operation), None) => Some(&operation.node),
+        (DocumentOperations::Multiple(operations), Some(name)) => {
+            operations.get(name).map(|operation| &operation.node)
+        }
+        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
+            operations.values().next().map(|operation| &operation.node)
+        }
+        _ => None,
+    }
+}
+
+/// Whether `value` is a valid input value of type `type_name`, by the rules async-graphql's
+/// own argument check applies (lists take a single item, input objects need their required
+/// fields and no others, a `@oneOf` object exactly one non-null field).
+fn fits(registry: &Registry, type_name: &str, value: &Value) -> bool {
+    match MetaTypeName::create(type_name) {
+        MetaTypeName::NonNull(inner) => {
+            !matches!(value, Value::Null) && fits(registry, inner, value)
+        }
+        MetaTypeName::List(item) => match value {
+            Value::List(items) => items.iter().all(|value| fits(registry, item, value)),
+            Value::Null => true,
+            single => fits(registry, item, single),
+        },
+        MetaTypeName::Named(_) if matches!(value, Value::Null) => true,
+        MetaTypeName::Named(name) => match registry.types.get(name) {
+            Some(MetaType::Scalar { is_valid, .. }) => is_valid.as_ref().is_none_or(|ok| ok(value)),
+            Some(MetaType::Enum { enum_values, .. }) => match value {
+                Value::Enum(name) => enum_values.contains_key(name.as_str()),
+                Value::String(name) => enum_values.contains_key(name.as_str()),
+                _ => false,
+            },
+            Some(MetaType::InputObject {
+                input_fields,
+                oneof,
+                ..
+            }) => {
+                let Value::Object(values) = value else {
+                    return false;
+                };
+                if *oneof && (values.len() != 1 || values.values().any(|v| *v == Value::Null)) {
+                    return false;
+                }
+                let known: HashSet<&str> = input_fields.keys().map(String::as_str).collect();
+                values.keys().all(|name| known.contains(name.as_str()))
+                    && input_fields
+                        .values()
+                        .all(|field| match values.get(field.name.as_str()) {
+                            Some(value) => fits(registry, &field.ty, value),
+                            None => {
+                                field.default_value.is_some()
+                                    || !MetaTypeName::create(&field.ty).is_non_null()
+                            }
+                        })
+            }
+            _ => false,
+        },
+    }
+}
+
+/// On the strict schema: marks a document whose request passed validation, and shows
+/// [`SchemaTypes`] the registry.
+pub struct RememberValidated(pub SchemaTypes);
+
+impl ExtensionFactory for RememberValidated {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(RememberValidatedOnce(self.0.clone()))
+    }
+}
+
+struct RememberValidatedOnce(SchemaTypes);
+
+#[async_trait::async_trait]
+impl Extension for RememberValidatedOnce {
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        self.0.0.get_or_init(|| ctx.schema_env.clone());
+        let result = next.run(ctx).await;
+        if result.is_ok()
+            && let Some(kept) = ctx.data_opt::<Arc<KeptDocument>>()
+        {
+            kept.mark_validated();
+        }
+        result
+    }
+}
