@@ -23,7 +23,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::get;
 use sentry::SentryFutureExt;
-use tower::util::option_layer;
+use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
 use tracing::Level;
@@ -133,29 +133,12 @@ pub fn router(state: AppState) -> Router {
             admission::Admission::new(state.limits.max_concurrent, state.limits.request_timeout);
         graphql = graphql.layer(middleware::from_fn_with_state(admission, admission::admit));
     }
-    router
-        .route("/graphql", graphql)
-        .route("/graphql/ws", get(subscriptions::graphql_ws))
-        .route("/exports/{job_id}", get(exports::download))
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(option_layer(
-            state
-                .limits
-                .compress_responses
-                .then(|| middleware::from_fn(compression::compress_answers)),
-        ))
-        .layer(cache_control)
-        .layer(no_sniff)
-        .layer(no_frames)
-        .layer(no_referrer)
-        .layer(option_layer(browser::cors(&state.cors_origins)))
-        .layer(option_layer(
-            state
-                .error_reports
-                .then(|| middleware::from_fn(error_report_scope)),
-        ))
+    // One stack, applied once: each `Router::layer` call boxes every route again, and a request
+    // clones its route's boxes one by one (eleven layers were 55 clones and 67 allocations per
+    // request). Outermost first.
+    let layers = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<_>| {
@@ -176,7 +159,29 @@ pub fn router(state: AppState) -> Router {
                         .on_response(response, latency, span);
                 }),
         )
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .option_layer(
+            state
+                .error_reports
+                .then(|| middleware::from_fn(error_report_scope)),
+        )
+        .option_layer(browser::cors(&state.cors_origins))
+        .layer(no_referrer)
+        .layer(no_frames)
+        .layer(no_sniff)
+        .layer(cache_control)
+        .option_layer(
+            state
+                .limits
+                .compress_responses
+                .then(|| middleware::from_fn(compression::compress_answers)),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    router
+        .route("/graphql", graphql)
+        .route("/graphql/ws", get(subscriptions::graphql_ws))
+        .route("/exports/{job_id}", get(exports::download))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .layer(layers)
         .with_state(state)
 }
