@@ -126,10 +126,13 @@ macro_rules! in_transaction {
     };
 }
 
+/// How long a checkout waits for a connection before the request fails.
+const CHECKOUT_TIMEOUT: Duration = Duration::from_secs(5);
+
 fn pool_builder<M: bb8::ManageConnection>(size: u32) -> bb8::Builder<M> {
     bb8::Pool::builder()
         .max_size(size)
-        .connection_timeout(Duration::from_secs(5))
+        .connection_timeout(CHECKOUT_TIMEOUT)
 }
 
 /// Orders a boxed query by (`$column`, `$id`) and, given a cursor `Some(key)` with `$cursor_id`,
@@ -215,7 +218,13 @@ impl DbPool {
                     .build(manager)
                     .await
                     .map_err(|e| anyhow::anyhow!("connecting to PostgreSQL: {e}"))?;
-                Ok(DbPool::Postgres(Pool::new(pool, counter, "postgresql")))
+                Ok(DbPool::Postgres(Pool::new(
+                    pool,
+                    size,
+                    CHECKOUT_TIMEOUT,
+                    counter,
+                    "postgresql",
+                )))
             }
             DatabaseUrl::Sqlite(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -228,7 +237,13 @@ impl DbPool {
                 let pool = pool_builder(size).build(manager).await.map_err(|e| {
                     anyhow::anyhow!("opening SQLite database {}: {e}", path.display())
                 })?;
-                Ok(DbPool::Sqlite(Pool::new(pool, counter, "sqlite")))
+                Ok(DbPool::Sqlite(Pool::new(
+                    pool,
+                    size,
+                    CHECKOUT_TIMEOUT,
+                    counter,
+                    "sqlite",
+                )))
             }
         }
     }
