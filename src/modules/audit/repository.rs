@@ -159,20 +159,24 @@ impl AuditRepository for DieselAuditRepository {
                 let mut conn = pool.get().await?;
                 insert_unnest(&mut conn, rows).await
             }
-            // diesel-async has no multi-row INSERT for SQLite; one transaction makes the rows
-            // one write all the same.
+            // One transaction on one blocking thread for the whole batch: statement by statement
+            // through diesel-async, each row waited for a blocking thread of its own, and under
+            // load the writer fell behind the requests (its queue, and then their latency, grew).
             DbPool::Sqlite(pool) => {
                 let mut conn = pool.get().await?;
-                conn.immediate_transaction(async |conn| -> DbResult<()> {
-                    for row in &rows {
-                        diesel::insert_into(audit_events::table)
-                            .values(row)
-                            .execute(conn)
-                            .await?;
-                    }
-                    Ok(())
+                conn.spawn_blocking(move |conn| {
+                    conn.immediate_transaction(|conn| {
+                        for row in &rows {
+                            diesel::RunQueryDsl::execute(
+                                diesel::insert_into(audit_events::table).values(row),
+                                conn,
+                            )?;
+                        }
+                        Ok(())
+                    })
                 })
-                .await
+                .await?;
+                Ok(())
             }
         }
     }
