@@ -108,10 +108,8 @@ pub(super) fn read(r: &mut Reader<'_>, production: bool) -> GraphqlLimits {
         request_timeout: Duration::from_millis(timeout_ms),
         introspection: r.flag("INTROSPECTION", !production),
         compress_responses: r.flag("COMPRESS_RESPONSES", true),
-        // Off unless set. Set to the pool size it shortens the latency tail under load (the
-        // pool hands a returned connection to whoever asks first, not to who waited longest),
-        // but with it a test of twelve racing bookings on a pool of eight once saw requests
-        // time out waiting for a connection, unexplained yet: see bench/README.md.
+        // Off unless set: the latency tail does not need it since connections are handed out in
+        // arrival order (`db::pool`); it bounds what a burst can start (see bench/README.md).
         max_concurrent: r.parsed("MAX_CONCURRENT_REQUESTS", 0_usize),
     }
 }

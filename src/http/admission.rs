@@ -2,9 +2,9 @@
 //! turn in arrival order.
 //!
 //! Once the cores and the database pool are busy, running more requests at once answers no
-//! more of them per second: they only take turns at every step (the pool, the scheduler,
-//! PostgreSQL), and whichever loses the most turns waits longest. Waiting first, in order,
-//! gives the same throughput with a far shorter tail.
+//! more of them per second; each running request only holds its memory longer. The limit bounds
+//! what a burst can start. (It is not what keeps the latency tail short: database checkouts are
+//! served in arrival order, `db::pool`.)
 //!
 //! A request that waits longer than a query may run (`REQUEST_TIMEOUT_MS`) is turned away
 //! with 503 and `OVERLOADED` before anything of it runs, so an overloaded server answers

@@ -1,5 +1,6 @@
 //! The HTTP surface: `/graphql`, `/health`, `/ready`, and the layers around them.
 mod admission;
+mod answer_errors;
 mod browser;
 mod client_ip;
 mod compression;
