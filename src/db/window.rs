@@ -1,12 +1,24 @@
-//! "The first n rows of each parent" in one statement, for DataLoaders: diesel's DSL can select
-//! window functions but not filter on them, so this writes the SQL itself.
+//! "The first n rows of each parent" in one statement, for DataLoaders. diesel's DSL has no
+//! `LATERAL` and cannot filter on a window function, so this writes the SQL itself.
 //!
-//! On PostgreSQL every value is a bind parameter and the ids one array (`= ANY($n)`), so the
-//! text depends only on the query's shape: diesel's statement cache prepares it once per
-//! connection, and PostgreSQL stops planning it for every batch (planning cost more than
-//! running it). On SQLite, where preparing is cheap and in process, the values are written into
-//! the text — only values the service generates (integer ids, enum names, formatted
-//! timestamps), never client strings.
+//! On PostgreSQL each parent's rows are a `LATERAL` subquery with `ORDER BY … LIMIT n` over the
+//! parent ids: it reads at most n rows of each parent from the parent's index. Ranking every
+//! row of the parents with `ROW_NUMBER()` (the portable form, used on SQLite) reads all their
+//! rows first: the first ten appointments of three doctors with 50,000 between them took 51 ms
+//! that way, 0.7 ms through `LATERAL`; for twenty patients with a few rows each, 40 % less.
+//!
+//! On PostgreSQL every value is a bind parameter and the ids one array, so the text depends
+//! only on the query's shape: diesel's statement cache prepares it once per connection, and
+//! PostgreSQL stops planning it for every batch (planning cost more than running it). On
+//! SQLite, where preparing is cheap and in process, the values are written into the text —
+//! only values the service generates (integer ids, enum names, formatted timestamps), never
+//! client strings.
+//!
+//! Rows come grouped by parent, each parent's rows in `order_by` order. SQLite's outer query
+//! says so. PostgreSQL's has no `ORDER BY` (it would sort every row again, a sixth of the
+//! statement): a subquery with `LIMIT` that refers to the outer row can only be joined by a
+//! nested loop, which emits each parent's rows in the order the subquery returns them
+//! (`tests/api/graph.rs` holds both backends to it).
 use std::marker::PhantomData;
 
 use chrono::NaiveDateTime;
@@ -20,15 +32,15 @@ use diesel::sqlite::Sqlite;
 enum Condition {
     InClinic(&'static str, i64),
     EqId(&'static str, i64),
-    InIds(&'static str, Vec<i64>),
     IsNull(&'static str),
     EqName(&'static str, &'static str),
     AtOrAfter(&'static str, NaiveDateTime),
     Before(&'static str, NaiveDateTime),
 }
 
-/// `SELECT columns ... WHERE conditions` ranked per parent, at most `per_parent` rows each.
-/// The columns of `order_by` must be among `columns`: the outer query orders by them too.
+/// `SELECT columns ... WHERE conditions` for each of `parent_ids`, at most `per_parent` rows
+/// each, the first by `order_by`. Its columns must be among `columns` (SQLite's outer query
+/// orders by them).
 /// `Row` is the SQL type of `columns`: a table's [`RowOf`] when `columns` are all of its
 /// columns in order (a test per such table holds them to it), so rows load by position; looking
 /// each column up by name cost more than the rest of decoding a row. `Untyped` loads by name,
@@ -37,6 +49,7 @@ pub struct PerParentQuery<Row> {
     table: &'static str,
     columns: &'static str,
     parent_column: &'static str,
+    parent_ids: Vec<i64>,
     order_by: &'static str,
     per_parent: i64,
     conditions: Vec<Condition>,
@@ -48,6 +61,7 @@ impl<Row> PerParentQuery<Row> {
         table: &'static str,
         columns: &'static str,
         parent_column: &'static str,
+        parent_ids: &[i64],
         order_by: &'static str,
         per_parent: usize,
     ) -> Self {
@@ -62,6 +76,7 @@ impl<Row> PerParentQuery<Row> {
             table,
             columns,
             parent_column,
+            parent_ids: parent_ids.to_vec(),
             order_by,
             per_parent: i64::try_from(per_parent).unwrap_or(i64::MAX),
             conditions: Vec::new(),
@@ -79,12 +94,6 @@ impl<Row> PerParentQuery<Row> {
 
     pub fn eq_id(mut self, column: &'static str, id: i64) -> Self {
         self.conditions.push(Condition::EqId(column, id));
-        self
-    }
-
-    /// `column IN (ids)`; an empty list matches nothing.
-    pub fn in_ids(mut self, column: &'static str, ids: &[i64]) -> Self {
-        self.conditions.push(Condition::InIds(column, ids.to_vec()));
         self
     }
 
@@ -112,8 +121,8 @@ impl<Row> PerParentQuery<Row> {
         self
     }
 
-    /// Writes the statement; `value` writes each value (inline or as a bind parameter).
-    fn write<'b, DB: diesel::backend::Backend>(
+    /// The portable form: every row of the parents ranked, the first `per_parent` kept.
+    fn write_ranked<'b, DB: diesel::backend::Backend>(
         &'b self,
         out: &mut AstPass<'_, 'b, DB>,
         mut value: impl FnMut(&mut AstPass<'_, 'b, DB>, Value<'b>) -> QueryResult<()>,
@@ -129,13 +138,54 @@ impl<Row> PerParentQuery<Row> {
         out.push_sql(") AS row_rank FROM ");
         out.push_sql(self.table);
         out.push_sql(" WHERE ");
-        if self.conditions.is_empty() {
-            out.push_sql("1 = 1");
+        if self.parent_ids.is_empty() {
+            out.push_sql("1 = 0");
+        } else {
+            out.push_sql(self.parent_column);
+            value(out, Value::Ids(&self.parent_ids))?;
         }
-        for (i, condition) in self.conditions.iter().enumerate() {
-            if i > 0 {
-                out.push_sql(" AND ");
-            }
+        self.write_conditions(out, &mut value)?;
+        out.push_sql(") ranked WHERE row_rank <= ");
+        value(out, Value::Int(&self.per_parent))?;
+        out.push_sql(" ORDER BY ");
+        out.push_sql(self.parent_column);
+        out.push_sql(", ");
+        out.push_sql(self.order_by);
+        Ok(())
+    }
+
+    /// PostgreSQL's form: for each parent, its first `per_parent` rows and no others.
+    fn write_lateral<'b>(
+        &'b self,
+        out: &mut AstPass<'_, 'b, Pg>,
+        mut value: impl FnMut(&mut AstPass<'_, 'b, Pg>, Value<'b>) -> QueryResult<()>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT ranked.* FROM unnest(");
+        value(out, Value::Ids(&self.parent_ids))?;
+        out.push_sql(") AS parents(parent_id) CROSS JOIN LATERAL (SELECT ");
+        out.push_sql(self.columns);
+        out.push_sql(" FROM ");
+        out.push_sql(self.table);
+        out.push_sql(" WHERE ");
+        out.push_sql(self.parent_column);
+        out.push_sql(" = parents.parent_id");
+        self.write_conditions(out, &mut value)?;
+        out.push_sql(" ORDER BY ");
+        out.push_sql(self.order_by);
+        out.push_sql(" LIMIT ");
+        value(out, Value::Int(&self.per_parent))?;
+        out.push_sql(") AS ranked");
+        Ok(())
+    }
+
+    /// ` AND condition` for each condition.
+    fn write_conditions<'b, DB: diesel::backend::Backend>(
+        &'b self,
+        out: &mut AstPass<'_, 'b, DB>,
+        value: &mut impl FnMut(&mut AstPass<'_, 'b, DB>, Value<'b>) -> QueryResult<()>,
+    ) -> QueryResult<()> {
+        for condition in &self.conditions {
+            out.push_sql(" AND ");
             match condition {
                 Condition::InClinic(column, id) => {
                     out.push_sql("+");
@@ -147,11 +197,6 @@ impl<Row> PerParentQuery<Row> {
                     out.push_sql(column);
                     out.push_sql(" = ");
                     value(out, Value::Int(id))?;
-                }
-                Condition::InIds(_, ids) if ids.is_empty() => out.push_sql("1 = 0"),
-                Condition::InIds(column, ids) => {
-                    out.push_sql(column);
-                    value(out, Value::Ids(ids))?;
                 }
                 Condition::IsNull(column) => {
                     out.push_sql(column);
@@ -175,19 +220,11 @@ impl<Row> PerParentQuery<Row> {
                 }
             }
         }
-        out.push_sql(") ranked WHERE row_rank <= ");
-        value(out, Value::Int(&self.per_parent))?;
-        // The window's own order, not `row_rank`: PostgreSQL sees that the ranked rows come out
-        // in it and sorts nothing again (a sort of every row was a fifth of the statement).
-        out.push_sql(" ORDER BY ");
-        out.push_sql(self.parent_column);
-        out.push_sql(", ");
-        out.push_sql(self.order_by);
         Ok(())
     }
 }
 
-/// A value in the statement. `Ids` is written with its operator (`= ANY(…)` or `IN (…)`).
+/// A value in the statement. On SQLite `Ids` is written with its operator (`IN (…)`).
 enum Value<'a> {
     Int(&'a i64),
     Ids(&'a Vec<i64>),
@@ -206,14 +243,9 @@ impl<Row: 'static> Query for PerParentQuery<Row> {
 
 impl<Row> QueryFragment<Pg> for PerParentQuery<Row> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        self.write(&mut out, |out, value| match value {
+        self.write_lateral(&mut out, |out, value| match value {
             Value::Int(n) => out.push_bind_param::<BigInt, _>(n),
-            Value::Ids(ids) => {
-                out.push_sql(" = ANY(");
-                out.push_bind_param::<Array<BigInt>, _>(ids)?;
-                out.push_sql(")");
-                Ok(())
-            }
+            Value::Ids(ids) => out.push_bind_param::<Array<BigInt>, _>(ids),
             Value::Time(at) => out.push_bind_param::<Timestamp, _>(at),
         })
     }
@@ -223,7 +255,7 @@ impl<Row> QueryFragment<Sqlite> for PerParentQuery<Row> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         // The values are in the text: one text per batch, so not worth caching.
         out.unsafe_to_cache_prepared();
-        self.write(&mut out, |out, value| {
+        self.write_ranked(&mut out, |out, value| {
             match value {
                 Value::Int(n) => out.push_sql(&n.to_string()),
                 Value::Ids(ids) => {
@@ -289,16 +321,22 @@ mod tests {
     #[test]
     fn builds_a_ranked_query() {
         let sql = sqlite_sql(
-            &PerParentQuery::<Row>::new("appointments", "id, patient_id", "patient_id", "id", 11)
-                .in_clinic("clinic_id", 3)
-                .in_ids("patient_id", &[1, 2])
-                .eq_name("status", "SCHEDULED"),
+            &PerParentQuery::<Row>::new(
+                "appointments",
+                "id, patient_id",
+                "patient_id",
+                &[1, 2],
+                "id",
+                11,
+            )
+            .in_clinic("clinic_id", 3)
+            .eq_name("status", "SCHEDULED"),
         );
         assert_eq!(
             sql,
             "SELECT id, patient_id FROM (SELECT id, patient_id, ROW_NUMBER() OVER (PARTITION BY \
-             patient_id ORDER BY id) AS row_rank FROM appointments WHERE +clinic_id = 3 AND \
-             patient_id IN (1, 2) AND status = 'SCHEDULED') ranked WHERE row_rank <= 11 \
+             patient_id ORDER BY id) AS row_rank FROM appointments WHERE patient_id IN (1, 2) \
+             AND +clinic_id = 3 AND status = 'SCHEDULED') ranked WHERE row_rank <= 11 \
              ORDER BY patient_id, id"
         );
     }
@@ -307,9 +345,8 @@ mod tests {
     #[test]
     fn on_postgresql_the_text_depends_only_on_the_shape() {
         let query = |clinic: i64, ids: &[i64], from: NaiveDateTime| {
-            PerParentQuery::<Row>::new("appointments", "id", "patient_id", "id", 11)
+            PerParentQuery::<Row>::new("appointments", "id", "patient_id", ids, "id", 11)
                 .in_clinic("clinic_id", clinic)
-                .in_ids("patient_id", ids)
                 .at_or_after("scheduled_at", from)
         };
         let day = |d| {
@@ -322,9 +359,9 @@ mod tests {
         assert_eq!(one, other);
         assert_eq!(
             one,
-            "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY patient_id ORDER BY id) \
-             AS row_rank FROM appointments WHERE +clinic_id = $1 AND patient_id = ANY($2) AND \
-             scheduled_at >= $3) ranked WHERE row_rank <= $4 ORDER BY patient_id, id"
+            "SELECT ranked.* FROM unnest($1) AS parents(parent_id) CROSS JOIN LATERAL (SELECT id \
+             FROM appointments WHERE patient_id = parents.parent_id AND +clinic_id = $2 AND \
+             scheduled_at >= $3 ORDER BY id LIMIT $4) AS ranked"
         );
     }
 
@@ -358,11 +395,11 @@ mod tests {
                 "appointments",
                 "id, patient_id, scheduled_at",
                 "patient_id",
+                &[1, 2, 3],
                 "scheduled_at, id",
                 11,
             )
-            .in_clinic("clinic_id", 1)
-            .in_ids("patient_id", &[1, 2, 3]),
+            .in_clinic("clinic_id", 1),
         );
         let plan: Vec<Plan> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}"))
             .load(&mut conn)
@@ -377,9 +414,8 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_id_list_matches_nothing() {
-        let query = PerParentQuery::<Row>::new("t", "id", "p", "id", 1).in_ids("p", &[]);
+    fn on_sqlite_an_empty_id_list_matches_nothing() {
+        let query = PerParentQuery::<Row>::new("t", "id", "p", &[], "id", 1);
         assert!(sqlite_sql(&query).contains("WHERE 1 = 0"));
-        assert!(pg_sql(&query).contains("WHERE 1 = 0"));
     }
 }

@@ -260,11 +260,11 @@ impl PatientRepository for DieselPatientRepository {
             "patients",
             COLUMNS,
             "primary_doctor_id",
+            doctor_ids,
             "name, id",
             per_parent,
         )
         .in_clinic("clinic_id", scope.clinic_id)
-        .in_ids("primary_doctor_id", doctor_ids)
         .is_null("deleted_at");
         if let Some(own) = scope.patient_id {
             query = query.eq_id("id", own);

@@ -184,11 +184,11 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
             "prescriptions",
             COLUMNS,
             parent_column,
+            parent_ids,
             "created_at DESC, id DESC",
             per_parent,
         )
-        .in_clinic("clinic_id", scope.clinic_id)
-        .in_ids(parent_column, parent_ids);
+        .in_clinic("clinic_id", scope.clinic_id);
         if let Some(own) = scope.patient_id {
             query = query.eq_id("patient_id", own);
         }

@@ -214,11 +214,11 @@ impl AppointmentRepository for DieselAppointmentRepository {
             "appointments",
             COLUMNS,
             parent_column,
+            parent_ids,
             "scheduled_at, id",
             per_parent,
         )
-        .in_clinic("clinic_id", scope.clinic_id)
-        .in_ids(parent_column, parent_ids);
+        .in_clinic("clinic_id", scope.clinic_id);
         if let Some(own) = scope.patient_id {
             query = query.eq_id("patient_id", own);
         }
