@@ -16,9 +16,9 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use crate::config::DatabaseUrl;
 
 pub mod migrations;
+pub mod per_parent;
 mod pool;
 pub mod schema;
-pub mod window;
 
 pub use pool::{Checkout, Pool, StatementCounter};
 

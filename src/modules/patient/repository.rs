@@ -14,8 +14,8 @@ use super::model::{
 use crate::core::pagination::{Direction, PageRequest};
 use crate::core::scope::Scope;
 use crate::core::text::escape_like;
+use crate::db::per_parent::PerParentQuery;
 use crate::db::schema::{clinic_patient_counts, patients};
-use crate::db::window::PerParentQuery;
 use crate::db::{DbPool, DbResult};
 use crate::{in_transaction, keyset, with_conn};
 

@@ -9,8 +9,8 @@ use super::model::{
 };
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
+use crate::db::per_parent::{PerParentQuery, RowOf};
 use crate::db::schema::appointments;
-use crate::db::window::{PerParentQuery, RowOf};
 use crate::db::{DbPool, DbResult};
 use crate::{in_transaction, keyset, with_conn};
 
@@ -342,8 +342,8 @@ impl AppointmentRepository for DieselAppointmentRepository {
 
 #[cfg(test)]
 mod column_order {
+    use crate::db::per_parent::column_list;
     use crate::db::schema::appointments;
-    use crate::db::window::column_list;
 
     /// Per-parent rows load by position: the column text must follow the table's order.
     #[test]
