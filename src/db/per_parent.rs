@@ -85,9 +85,12 @@ impl<Row> PerParentQuery<Row> {
         }
     }
 
-    /// The tenancy condition `column = id`, written `+column` so that SQLite, which has no
-    /// statistics on a young database, never prefers the clinic index (every row of the clinic)
-    /// over the parent index (a few rows per parent). The unary plus changes nothing else.
+    /// The tenancy condition `column = id`. On SQLite it is written `+column`, so that SQLite,
+    /// which has no statistics on a young database, never prefers the clinic index (every row
+    /// of the clinic) over the parent index (a few rows per parent). PostgreSQL has statistics,
+    /// and to it the unary plus is an expression of unknown selectivity: it then expected a
+    /// doctor's first patients by name to be rare, and sorted all of them (2.7 ms instead of
+    /// 0.1 ms for three doctors).
     pub fn in_clinic(mut self, column: &'static str, clinic_id: i64) -> Self {
         self.conditions.push(Condition::InClinic(column, clinic_id));
         self
@@ -153,7 +156,7 @@ impl<Row> PerParentQuery<Row> {
         out.push_sql(" WHERE ");
         out.push_sql(self.parent_column);
         out.push_sql(" = parents.column1");
-        self.write_conditions(out, &mut value)?;
+        self.write_conditions(out, "+", &mut value)?;
         out.push_sql(" ORDER BY ");
         out.push_sql(self.order_by);
         out.push_sql(" LIMIT ");
@@ -180,7 +183,7 @@ impl<Row> PerParentQuery<Row> {
         out.push_sql(" WHERE ");
         out.push_sql(self.parent_column);
         out.push_sql(" = parents.parent_id");
-        self.write_conditions(out, &mut value)?;
+        self.write_conditions(out, "", &mut value)?;
         out.push_sql(" ORDER BY ");
         out.push_sql(self.order_by);
         out.push_sql(" LIMIT ");
@@ -189,17 +192,18 @@ impl<Row> PerParentQuery<Row> {
         Ok(())
     }
 
-    /// ` AND condition` for each condition.
+    /// ` AND condition` for each condition; `clinic_prefix` goes before the clinic column.
     fn write_conditions<'b, DB: diesel::backend::Backend>(
         &'b self,
         out: &mut AstPass<'_, 'b, DB>,
+        clinic_prefix: &'static str,
         value: &mut impl FnMut(&mut AstPass<'_, 'b, DB>, Value<'b>) -> QueryResult<()>,
     ) -> QueryResult<()> {
         for condition in &self.conditions {
             out.push_sql(" AND ");
             match condition {
                 Condition::InClinic(column, id) => {
-                    out.push_sql("+");
+                    out.push_sql(clinic_prefix);
                     out.push_sql(column);
                     out.push_sql(" = ");
                     value(out, Value::Int(id))?;
@@ -369,7 +373,7 @@ mod tests {
         assert_eq!(
             one,
             "SELECT firsts.* FROM unnest($1) AS parents(parent_id) CROSS JOIN LATERAL (SELECT id \
-             FROM appointments WHERE patient_id = parents.parent_id AND +clinic_id = $2 AND \
+             FROM appointments WHERE patient_id = parents.parent_id AND clinic_id = $2 AND \
              scheduled_at >= $3 ORDER BY id LIMIT $4) AS firsts"
         );
     }
