@@ -1,5 +1,4 @@
 //! Audit events: who saw or changed which health data, when, and whether it was allowed.
-use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use chrono::NaiveDateTime;
@@ -268,7 +267,7 @@ fn join_ids(ids: &[i64]) -> String {
         if !joined.is_empty() {
             joined.push(',');
         }
-        let _ = write!(joined, "{id}");
+        joined.push_str(itoa::Buffer::new().format(*id));
     }
     joined
 }
@@ -365,6 +364,16 @@ mod tests {
                 "{name} has no audit action"
             );
         }
+    }
+
+    #[test]
+    fn ids_are_stored_comma_separated() {
+        assert_eq!(join_ids(&[]), "");
+        assert_eq!(join_ids(&[7]), "7");
+        assert_eq!(
+            join_ids(&[1, 22, -3, i64::MAX]),
+            "1,22,-3,9223372036854775807"
+        );
     }
 
     #[test]
