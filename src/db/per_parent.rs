@@ -143,16 +143,8 @@ impl<Row> PerParentQuery<Row> {
         out.push_sql(self.table);
         out.push_sql(" WHERE ");
         out.push_sql(self.table);
-        out.push_sql(".id IN (SELECT id FROM ");
-        out.push_sql(self.table);
-        out.push_sql(" WHERE ");
-        out.push_sql(self.parent_column);
-        out.push_sql(" = parents.column1");
-        self.write_conditions(out, "+", &mut value)?;
-        out.push_sql(" ORDER BY ");
-        out.push_sql(self.order_by);
-        out.push_sql(" LIMIT ");
-        value(out, Value::Int(&self.per_parent))?;
+        out.push_sql(".id IN (");
+        self.write_first_rows(out, "id", "parents.column1", "+", &mut value)?;
         out.push_sql(") ORDER BY ");
         out.push_sql(self.parent_column);
         out.push_sql(", ");
@@ -168,23 +160,39 @@ impl<Row> PerParentQuery<Row> {
     ) -> QueryResult<()> {
         out.push_sql("SELECT firsts.* FROM unnest(");
         value(out, Value::Ids(&self.parent_ids))?;
-        out.push_sql(") AS parents(parent_id) CROSS JOIN LATERAL (SELECT ");
-        out.push_sql(self.columns);
-        out.push_sql(" FROM ");
-        out.push_sql(self.table);
-        out.push_sql(" WHERE ");
-        out.push_sql(self.parent_column);
-        out.push_sql(" = parents.parent_id");
-        self.write_conditions(out, "", &mut value)?;
-        out.push_sql(" ORDER BY ");
-        out.push_sql(self.order_by);
-        out.push_sql(" LIMIT ");
-        value(out, Value::Int(&self.per_parent))?;
+        out.push_sql(") AS parents(parent_id) CROSS JOIN LATERAL (");
+        self.write_first_rows(out, self.columns, "parents.parent_id", "", &mut value)?;
         out.push_sql(") AS firsts");
         Ok(())
     }
 
-    /// ` AND condition` for each condition; `clinic_prefix` goes before the clinic column.
+    /// The subquery both forms run once per parent: `selected` of the parent `parent`'s first
+    /// `per_parent` rows. `clinic_prefix` goes before the clinic column.
+    fn write_first_rows<'b, DB: diesel::backend::Backend>(
+        &'b self,
+        out: &mut AstPass<'_, 'b, DB>,
+        selected: &'static str,
+        parent: &'static str,
+        clinic_prefix: &'static str,
+        value: &mut impl FnMut(&mut AstPass<'_, 'b, DB>, Value<'b>) -> QueryResult<()>,
+    ) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        out.push_sql(selected);
+        out.push_sql(" FROM ");
+        out.push_sql(self.table);
+        out.push_sql(" WHERE ");
+        out.push_sql(self.parent_column);
+        out.push_sql(" = ");
+        out.push_sql(parent);
+        self.write_conditions(out, clinic_prefix, value)?;
+        out.push_sql(" ORDER BY ");
+        out.push_sql(self.order_by);
+        out.push_sql(" LIMIT ");
+        value(out, Value::Int(&self.per_parent))?;
+        Ok(())
+    }
+
+    /// ` AND condition` for each condition.
     fn write_conditions<'b, DB: diesel::backend::Backend>(
         &'b self,
         out: &mut AstPass<'_, 'b, DB>,
