@@ -14,7 +14,6 @@
 //! the variable is used). Anything else — a value that does not fit, a required variable left
 //! out, a null sent over a default, a type the check does not know — runs the strict rules, so
 //! a client gets exactly the errors it always got.
-use std::collections::HashSet;
 use std::sync::{Arc, OnceLock};
 
 use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
@@ -108,8 +107,9 @@ fn fits(registry: &Registry, type_name: &str, value: &Value) -> bool {
                 if *oneof && (values.len() != 1 || values.values().any(|v| *v == Value::Null)) {
                     return false;
                 }
-                let known: HashSet<&str> = input_fields.keys().map(String::as_str).collect();
-                values.keys().all(|name| known.contains(name.as_str()))
+                values
+                    .keys()
+                    .all(|name| input_fields.contains_key(name.as_str()))
                     && input_fields
                         .values()
                         .all(|field| match values.get(field.name.as_str()) {

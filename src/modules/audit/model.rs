@@ -263,11 +263,12 @@ pub struct NewAuditEvent {
 /// Ids as stored: comma-separated.
 fn join_ids(ids: &[i64]) -> String {
     let mut joined = String::with_capacity(ids.len() * 8);
+    let mut digits = itoa::Buffer::new();
     for id in ids {
         if !joined.is_empty() {
             joined.push(',');
         }
-        joined.push_str(itoa::Buffer::new().format(*id));
+        joined.push_str(digits.format(*id));
     }
     joined
 }
