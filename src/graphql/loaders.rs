@@ -107,7 +107,7 @@ pub fn owned<T: Clone>(shared: Arc<T>) -> T {
 /// first, so each key (which carries its filter) is hashed once, not once per row.
 pub fn deal_out<K, R>(
     found: &mut HashMap<K, Arc<Vec<R>>>,
-    rows: Vec<R>,
+    rows: impl IntoIterator<Item = R>,
     parent_of: impl Fn(&R) -> Option<i64>,
     key_of: impl Fn(i64) -> K,
 ) where

@@ -200,17 +200,19 @@ async fn doctors_are_listed_filtered_and_paged(app: TestApp) {
     assert_eq!(search["doctors"]["totalCount"], 1);
 }
 
-/// A page's nested lists are read for all its parents at once; each must still be the start of
-/// that parent's own list, in its order.
+/// A page's nested lists are read for all its parents at once (with their appointments' doctors,
+/// when selected); each must still be the start of that parent's own list, in its order, with
+/// the same doctors.
 async fn each_parents_nested_page_is_the_start_of_its_own_list(app: TestApp) {
     let token = app.token(Role::Doctor).await;
     let nested = app
         .ok(
             &token,
-            "{ patients(first: 20) { nodes { id appointments(first: 3) { nodes { id } }
+            "{ patients(first: 20) { nodes { id appointments(first: 3) { nodes { id doctor { id name } } }
                  prescriptions(first: 2) { nodes { id } } } }
-               doctors(first: 10) { nodes { id appointments(first: 4) { nodes { id } }
-                 patients(first: 5) { nodes { id } } } } }",
+               doctors(first: 10) { nodes { id appointments(first: 4) { edges { node { ...visit } } }
+                 patients(first: 5) { nodes { id } } } } }
+             fragment visit on Appointment { id doctor { id } }",
             json!({}),
         )
         .await;
@@ -220,7 +222,7 @@ async fn each_parents_nested_page_is_the_start_of_its_own_list(app: TestApp) {
         let own = app
             .ok(
                 &token,
-                "query($p: ID!) { appointments(filter: { patientId: $p }, first: 3) { nodes { id } }
+                "query($p: ID!) { appointments(filter: { patientId: $p }, first: 3) { nodes { id doctor { id name } } }
                    prescriptions(filter: { patientId: $p }, first: 2) { nodes { id } } }",
                 json!({ "p": patient["id"] }),
             )
@@ -243,14 +245,14 @@ async fn each_parents_nested_page_is_the_start_of_its_own_list(app: TestApp) {
         let own = app
             .ok(
                 &token,
-                "query($d: ID!) { appointments(filter: { doctorId: $d }, first: 4) { nodes { id } }
+                "query($d: ID!) { appointments(filter: { doctorId: $d }, first: 4) { edges { node { id doctor { id } } } }
                    patients(filter: { primaryDoctorId: $d }, first: 5,
                      orderBy: { field: NAME, direction: ASC }) { nodes { id } } }",
                 json!({ "d": doctor["id"] }),
             )
             .await;
         assert_eq!(
-            own["appointments"]["nodes"].as_array().map(Vec::len),
+            own["appointments"]["edges"].as_array().map(Vec::len),
             Some(4)
         );
         assert_eq!(own["patients"]["nodes"].as_array().map(Vec::len), Some(5));

@@ -26,6 +26,7 @@ use crate::modules::audit::trail;
 use crate::modules::clinic::loaders::ClinicKey;
 use crate::modules::clinic::resolvers::ClinicObject;
 use crate::modules::doctor::loaders::DoctorKey;
+use crate::modules::doctor::model::Doctor;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::patient::loaders::PatientKey;
 use crate::modules::patient::resolvers::PatientObject;
@@ -62,6 +63,7 @@ pub async fn appointments_of(
             id,
             filter: filter.clone(),
             fetch: size + 1,
+            with_doctors: selects_doctor(ctx),
         })
         .await?
         .map(owned)
@@ -76,40 +78,66 @@ pub async fn appointments_of(
         ctx,
         nested_page(rows, size),
         total,
-        cursor_of,
-        |appointment| AppointmentObject::read(ctx, appointment),
+        |row| cursor_of(&row.appointment),
+        |row| {
+            let mut object = AppointmentObject::read(ctx, row.appointment);
+            object.doctor = row.doctor;
+            object
+        },
     ))
+}
+
+/// Whether the connection's selection reads its appointments' doctors.
+fn selects_doctor(ctx: &Context<'_>) -> bool {
+    let selection = ctx.look_ahead();
+    selection.field("nodes").field("doctor").exists()
+        || selection.field("edges").field("node").field("doctor").exists()
 }
 
 /// A visit of a patient to a doctor.
 #[derive(Clone)]
-pub struct AppointmentObject(pub Appointment);
+pub struct AppointmentObject {
+    pub appointment: Appointment,
+    /// The doctor, when the batch that read the appointment read it too.
+    doctor: Option<Arc<Doctor>>,
+}
 
 impl AppointmentObject {
     /// The appointment on its way to the caller: recorded in the audit trail.
     pub fn read(ctx: &Context<'_>, appointment: Appointment) -> Self {
         trail::read(ctx, &appointment);
-        Self(appointment)
+        Self::written(appointment)
+    }
+
+    /// An appointment a mutation just wrote (its caller records it).
+    fn written(appointment: Appointment) -> Self {
+        Self {
+            appointment,
+            doctor: None,
+        }
     }
 }
 
 #[Object(name = "Appointment")]
 impl AppointmentObject {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeType::Appointment, self.0.id).into()
+        ids::encode(NodeType::Appointment, self.appointment.id).into()
     }
 
     async fn patient(&self, ctx: &Context<'_>) -> Result<Eager<PatientObject>> {
         let patient = loaders(ctx)?
-            .load_one(PatientKey(self.0.patient_id))
+            .load_one(PatientKey(self.appointment.patient_id))
             .await?
             .ok_or(AppError::PatientNotFound)?;
         Ok(Eager(PatientObject::read(ctx, patient)))
     }
 
     async fn doctor(&self, ctx: &Context<'_>) -> Result<Eager<DoctorObject>> {
+        if let Some(doctor) = &self.doctor {
+            return Ok(Eager(DoctorObject(doctor.clone())));
+        }
         let doctor = loaders(ctx)?
-            .load_one(DoctorKey(self.0.doctor_id))
+            .load_one(DoctorKey(self.appointment.doctor_id))
             .await?
             .ok_or(AppError::NotFound("doctor"))?;
         Ok(Eager(DoctorObject(doctor)))
@@ -117,38 +145,38 @@ impl AppointmentObject {
 
     async fn clinic(&self, ctx: &Context<'_>) -> Result<ClinicObject> {
         let clinic = loaders(ctx)?
-            .load_one(ClinicKey(self.0.clinic_id))
+            .load_one(ClinicKey(self.appointment.clinic_id))
             .await?
             .ok_or(AppError::NotFound("clinic"))?;
         Ok(ClinicObject(clinic))
     }
 
     async fn scheduled_at(&self) -> DateTime<Utc> {
-        self.0.scheduled_at.and_utc()
+        self.appointment.scheduled_at.and_utc()
     }
 
     async fn duration_minutes(&self) -> i32 {
-        self.0.duration_minutes
+        self.appointment.duration_minutes
     }
 
     async fn ends_at(&self) -> DateTime<Utc> {
-        self.0.ends_at.and_utc()
+        self.appointment.ends_at.and_utc()
     }
 
     async fn status(&self) -> AppointmentStatus {
-        self.0.status()
+        self.appointment.status()
     }
 
     async fn reason(&self) -> Option<&str> {
-        self.0.reason.as_deref()
+        self.appointment.reason.as_deref()
     }
 
     async fn notes(&self) -> Option<&str> {
-        self.0.notes.as_deref()
+        self.appointment.notes.as_deref()
     }
 
     async fn cancellation_reason(&self) -> Option<&str> {
-        self.0.cancellation_reason.as_deref()
+        self.appointment.cancellation_reason.as_deref()
     }
 
     /// Prescriptions written at this appointment (at most 100), newest first. Not for
@@ -156,13 +184,13 @@ impl AppointmentObject {
     // Counted as 10 for the complexity limit: a visit rarely has more, and weighing it at 100
     // would refuse ordinary nested pages.
     #[graphql(
-        guard = "RoleGuard::of(PRESCRIPTION_READERS, &self.0)",
+        guard = "RoleGuard::of(PRESCRIPTION_READERS, &self.appointment)",
         complexity = "10 * child_complexity + 1"
     )]
     async fn prescriptions(&self, ctx: &Context<'_>) -> Result<Vec<PrescriptionObject>> {
         let key = PrescriptionsOf {
             parent: PrescriptionParent::Appointment,
-            id: self.0.id,
+            id: self.appointment.id,
             status: None,
             fetch: MAX_PAGE_SIZE,
         };
@@ -178,11 +206,11 @@ impl AppointmentObject {
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at.and_utc()
+        self.appointment.created_at.and_utc()
     }
 
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at.and_utc()
+        self.appointment.updated_at.and_utc()
     }
 }
 
@@ -243,7 +271,7 @@ impl AppointmentMutation {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let work = service.schedule(caller, input.into());
         let appointment = trail::create(ctx, AuditAction::ScheduleAppointment, work).await?;
-        Ok(AppointmentObject(appointment))
+        Ok(AppointmentObject::written(appointment))
     }
 
     /// Moves the appointment; it goes back to SCHEDULED and needs confirming again.
@@ -260,7 +288,7 @@ impl AppointmentMutation {
             service.reschedule(caller, key, input.scheduled_at, input.duration_minutes)
         })
         .await?;
-        Ok(AppointmentObject(appointment))
+        Ok(AppointmentObject::written(appointment))
     }
 
     #[graphql(guard = "RoleGuard::new(FRONT_DESK)")]
@@ -271,7 +299,7 @@ impl AppointmentMutation {
             service.confirm(caller, key)
         })
         .await?;
-        Ok(AppointmentObject(appointment))
+        Ok(AppointmentObject::written(appointment))
     }
 
     #[graphql(guard = "RoleGuard::new(FRONT_DESK)")]
@@ -282,7 +310,7 @@ impl AppointmentMutation {
             service.check_in(caller, key)
         })
         .await?;
-        Ok(AppointmentObject(appointment))
+        Ok(AppointmentObject::written(appointment))
     }
 
     /// By the appointment's own doctor, after check-in.
@@ -294,7 +322,7 @@ impl AppointmentMutation {
             service.complete(caller, key)
         })
         .await?;
-        Ok(AppointmentObject(appointment))
+        Ok(AppointmentObject::written(appointment))
     }
 
     /// Staff cancel any appointment; a PATIENT their own.
@@ -310,7 +338,7 @@ impl AppointmentMutation {
             service.cancel(caller, key, &reason)
         })
         .await?;
-        Ok(AppointmentObject(appointment))
+        Ok(AppointmentObject::written(appointment))
     }
 
     #[graphql(guard = "RoleGuard::new(FRONT_DESK)")]
@@ -321,6 +349,6 @@ impl AppointmentMutation {
             service.mark_no_show(caller, key)
         })
         .await?;
-        Ok(AppointmentObject(appointment))
+        Ok(AppointmentObject::written(appointment))
     }
 }
