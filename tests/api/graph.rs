@@ -82,7 +82,7 @@ async fn a_nested_query_across_the_graph_returns_what_was_written(app: TestApp) 
               name clinic { name timezone } primaryDoctor { name specialty }
               appointmentCount prescriptionCount
               appointments { totalCount nodes { id scheduledAt endsAt durationMinutes status
-                doctor { name } clinic { name } patient { name } prescriptions { id medication } } }
+                doctor { name } clinic { name } patient { name } prescriptions { id medication prescriber { name } } } }
               prescriptions { totalCount nodes { id medication dosage frequency route startDate endDate
                 refills status prescriber { name } appointment { id } patient { name } } }
             } }",
@@ -98,7 +98,8 @@ async fn a_nested_query_across_the_graph_returns_what_was_written(app: TestApp) 
         "appointments": { "totalCount": 2, "nodes": [
             { "id": first, "scheduledAt": at(200, 9, 0), "endsAt": at(200, 9, 30), "durationMinutes": 30,
               "status": "SCHEDULED", "doctor": { "name": "Dr. Grace Hopper" }, "clinic": { "name": "Demo Clinic" },
-              "patient": { "name": "Graph Walker" }, "prescriptions": [{ "id": tied, "medication": "Amoxicillin" }] },
+              "patient": { "name": "Graph Walker" },
+              "prescriptions": [{ "id": tied, "medication": "Amoxicillin", "prescriber": { "name": "Dr. Grace Hopper" } }] },
             { "id": second, "scheduledAt": at(201, 14, 30), "endsAt": at(201, 15, 0), "durationMinutes": 30,
               "status": "SCHEDULED", "doctor": { "name": "Dr. Chloé Nakamura" }, "clinic": { "name": "Demo Clinic" },
               "patient": { "name": "Graph Walker" }, "prescriptions": [] },
@@ -200,7 +201,7 @@ async fn doctors_are_listed_filtered_and_paged(app: TestApp) {
     assert_eq!(search["doctors"]["totalCount"], 1);
 }
 
-/// A page's nested lists are read for all its parents at once (with their appointments' doctors,
+/// A page's nested lists are read for all its parents at once (with the doctors their rows name,
 /// when selected); each must still be the start of that parent's own list, in its order, with
 /// the same doctors.
 async fn each_parents_nested_page_is_the_start_of_its_own_list(app: TestApp) {
@@ -209,7 +210,7 @@ async fn each_parents_nested_page_is_the_start_of_its_own_list(app: TestApp) {
         .ok(
             &token,
             "{ patients(first: 20) { nodes { id appointments(first: 3) { nodes { id doctor { id name } } }
-                 prescriptions(first: 2) { nodes { id } } } }
+                 prescriptions(first: 2) { nodes { id prescriber { id } } } } }
                doctors(first: 10) { nodes { id appointments(first: 4) { edges { node { ...visit } } }
                  patients(first: 5) { nodes { id } } } } }
              fragment visit on Appointment { id doctor { id } }",
@@ -223,7 +224,7 @@ async fn each_parents_nested_page_is_the_start_of_its_own_list(app: TestApp) {
             .ok(
                 &token,
                 "query($p: ID!) { appointments(filter: { patientId: $p }, first: 3) { nodes { id doctor { id name } } }
-                   prescriptions(filter: { patientId: $p }, first: 2) { nodes { id } } }",
+                   prescriptions(filter: { patientId: $p }, first: 2) { nodes { id prescriber { id } } } }",
                 json!({ "p": patient["id"] }),
             )
             .await;

@@ -1,4 +1,4 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
@@ -46,9 +46,7 @@ pub struct AppointmentsOf {
 }
 
 /// An appointment as a nested page read it, with its doctor when the page's selection asked for
-/// the doctor. A page of appointments names a handful of doctors: read once for the whole batch,
-/// they spare each appointment's `doctor` field its own trip through the DataLoader (one
-/// `load_one` per appointment was a fifth of a page's work, `bench/README.md`).
+/// the doctor (see [`BatchLoader::doctors_by_id`]).
 #[derive(Clone)]
 pub struct AppointmentRow {
     pub appointment: Appointment,
@@ -87,7 +85,12 @@ impl Loader<AppointmentsOf> for BatchLoader {
                 .map_err(load_error)?;
             groups.push(((parent, filter, fetch, with_doctors), rows));
         }
-        let doctors = self.doctors_of(&groups).await?;
+        let doctor_ids = groups
+            .iter()
+            .filter(|((.., with_doctors), _)| *with_doctors)
+            .flat_map(|(_, rows)| rows.iter().map(|row| row.doctor_id))
+            .collect();
+        let doctors = self.doctors_by_id(doctor_ids).await?;
         let mut found = HashMap::new();
         for ((parent, filter, fetch, with_doctors), rows) in groups {
             let rows = rows.into_iter().map(|appointment| AppointmentRow {
@@ -107,31 +110,6 @@ impl Loader<AppointmentsOf> for BatchLoader {
             deal_out(&mut found, rows, parent_of, key_of);
         }
         Ok(found)
-    }
-}
-
-impl BatchLoader {
-    /// The doctors of the appointments of the groups that asked for them, in one statement.
-    async fn doctors_of(
-        &self,
-        groups: &[(PageShape, Vec<Appointment>)],
-    ) -> Result<HashMap<i64, Arc<Doctor>>, async_graphql::Error> {
-        let ids: HashSet<i64> = groups
-            .iter()
-            .filter(|((.., with_doctors), _)| *with_doctors)
-            .flat_map(|(_, rows)| rows.iter().map(|row| row.doctor_id))
-            .collect();
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let ids: Vec<i64> = ids.into_iter().collect();
-        let doctors = self
-            .repos
-            .doctors
-            .find_many(self.scope.clinic_id, &ids)
-            .await
-            .map_err(load_error)?;
-        Ok(doctors.into_iter().map(|d| (d.id, Arc::new(d))).collect())
     }
 }
 

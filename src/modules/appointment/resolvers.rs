@@ -32,7 +32,7 @@ use crate::modules::patient::loaders::PatientKey;
 use crate::modules::patient::resolvers::PatientObject;
 use crate::modules::prescription::loaders::PrescriptionsOf;
 use crate::modules::prescription::repository::PrescriptionParent;
-use crate::modules::prescription::resolvers::PrescriptionObject;
+use crate::modules::prescription::resolvers::{PrescriptionObject, selects_prescriber};
 use crate::modules::prescription::service::READERS as PRESCRIPTION_READERS;
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<AppointmentService>> {
@@ -91,7 +91,11 @@ pub async fn appointments_of(
 fn selects_doctor(ctx: &Context<'_>) -> bool {
     let selection = ctx.look_ahead();
     selection.field("nodes").field("doctor").exists()
-        || selection.field("edges").field("node").field("doctor").exists()
+        || selection
+            .field("edges")
+            .field("node")
+            .field("doctor")
+            .exists()
 }
 
 /// A visit of a patient to a doctor.
@@ -193,6 +197,7 @@ impl AppointmentObject {
             id: self.appointment.id,
             status: None,
             fetch: MAX_PAGE_SIZE,
+            with_prescribers: selects_prescriber(&ctx.look_ahead()),
         };
         let rows = loaders(ctx)?
             .load_one(key)
@@ -201,7 +206,7 @@ impl AppointmentObject {
             .unwrap_or_default();
         Ok(rows
             .into_iter()
-            .map(|prescription| PrescriptionObject::read(ctx, prescription))
+            .map(|row| PrescriptionObject::read_row(ctx, row))
             .collect())
     }
 

@@ -8,6 +8,7 @@ use super::repository::PrescriptionParent;
 use super::service::READERS;
 use crate::core::error::AppError;
 use crate::graphql::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
+use crate::modules::doctor::model::Doctor;
 
 impl BatchLoader {
     /// The service's reader rule, held here too: a nested field's guard is not the only thing
@@ -21,17 +22,30 @@ impl BatchLoader {
     }
 }
 
-/// The newest `fetch` prescriptions of a patient or an appointment.
+/// The newest `fetch` prescriptions of a patient or an appointment, with their prescribers when
+/// `with_prescribers`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PrescriptionsOf {
     pub parent: PrescriptionParent,
     pub id: i64,
     pub status: Option<PrescriptionStatus>,
     pub fetch: usize,
+    pub with_prescribers: bool,
 }
 
+/// A prescription as a nested list read it, with its prescriber when the list's selection asked
+/// for the prescriber (see [`BatchLoader::doctors_by_id`]).
+#[derive(Clone)]
+pub struct PrescriptionRow {
+    pub prescription: Prescription,
+    pub prescriber: Option<Arc<Doctor>>,
+}
+
+/// What the keys of one statement share: parent kind, status, rows per parent, prescribers or not.
+type ListShape = (PrescriptionParent, Option<PrescriptionStatus>, usize, bool);
+
 impl Loader<PrescriptionsOf> for BatchLoader {
-    type Value = Arc<Vec<Prescription>>;
+    type Value = Arc<Vec<PrescriptionRow>>;
     type Error = async_graphql::Error;
 
     async fn load(
@@ -39,25 +53,44 @@ impl Loader<PrescriptionsOf> for BatchLoader {
         keys: &[PrescriptionsOf],
     ) -> Result<HashMap<PrescriptionsOf, Self::Value>, Self::Error> {
         self.require_prescription_reader()?;
-        let mut found = HashMap::new();
-        for ((parent, status, fetch), ids) in
-            group_by_shape(keys, |k| ((k.parent, k.status, k.fetch), k.id))
-        {
+        let shape = |k: &PrescriptionsOf| {
+            let shape: ListShape = (k.parent, k.status, k.fetch, k.with_prescribers);
+            (shape, k.id)
+        };
+        let mut groups = Vec::new();
+        for ((parent, status, fetch, with_prescribers), ids) in group_by_shape(keys, shape) {
             let rows = self
                 .repos
                 .prescriptions
                 .list_per_parent(&self.scope, parent, &ids, status, fetch)
                 .await
                 .map_err(load_error)?;
-            let parent_of = |prescription: &Prescription| match parent {
-                PrescriptionParent::Patient => Some(prescription.patient_id),
-                PrescriptionParent::Appointment => prescription.appointment_id,
+            groups.push(((parent, status, fetch, with_prescribers), rows));
+        }
+        let prescriber_ids = groups
+            .iter()
+            .filter(|((.., with_prescribers), _)| *with_prescribers)
+            .flat_map(|(_, rows)| rows.iter().map(|row| row.prescriber_id))
+            .collect();
+        let prescribers = self.doctors_by_id(prescriber_ids).await?;
+        let mut found = HashMap::new();
+        for ((parent, status, fetch, with_prescribers), rows) in groups {
+            let rows = rows.into_iter().map(|prescription| PrescriptionRow {
+                prescriber: with_prescribers
+                    .then(|| prescribers.get(&prescription.prescriber_id).cloned())
+                    .flatten(),
+                prescription,
+            });
+            let parent_of = |row: &PrescriptionRow| match parent {
+                PrescriptionParent::Patient => Some(row.prescription.patient_id),
+                PrescriptionParent::Appointment => row.prescription.appointment_id,
             };
             let key_of = |id| PrescriptionsOf {
                 parent,
                 id,
                 status,
                 fetch,
+                with_prescribers,
             };
             deal_out(&mut found, rows, parent_of, key_of);
         }

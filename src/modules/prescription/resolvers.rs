@@ -1,11 +1,11 @@
 //! The prescription part of the schema.
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, ID, Lookahead, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::input::{PrescribeInput, PrescriptionFilterInput};
-use super::loaders::{PrescriptionCountOf, PrescriptionsOf};
+use super::loaders::{PrescriptionCountOf, PrescriptionRow, PrescriptionsOf};
 use super::model::{Prescription, PrescriptionStatus};
 use super::repository::PrescriptionParent;
 use super::service::{PrescriptionService, READERS};
@@ -26,6 +26,7 @@ use crate::modules::appointment::resolvers::AppointmentObject;
 use crate::modules::audit::model::{AuditAction, AuditEntity};
 use crate::modules::audit::trail;
 use crate::modules::doctor::loaders::DoctorKey;
+use crate::modules::doctor::model::Doctor;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::patient::loaders::PatientKey;
 use crate::modules::patient::resolvers::PatientObject;
@@ -53,11 +54,14 @@ pub async fn prescriptions_of(
 ) -> Result<Connection<PrescriptionObject>> {
     let size = nested_size(first)?;
     let loader = loaders(ctx)?;
+    let selection = ctx.look_ahead();
     let key = PrescriptionsOf {
         parent,
         id,
         status,
         fetch: size + 1,
+        with_prescribers: selects_prescriber(&selection.field("nodes"))
+            || selects_prescriber(&selection.field("edges").field("node")),
     };
     let rows = loader.load_one(key).await?.map(owned).unwrap_or_default();
     let total = if wants_total_count(ctx) {
@@ -70,47 +74,74 @@ pub async fn prescriptions_of(
         ctx,
         nested_page(rows, size),
         total,
-        cursor_of,
-        |prescription| PrescriptionObject::read(ctx, prescription),
+        |row| cursor_of(&row.prescription),
+        |row| PrescriptionObject::read_row(ctx, row),
     ))
+}
+
+/// Whether a selection of prescriptions reads their prescribers.
+pub fn selects_prescriber(prescriptions: &Lookahead<'_>) -> bool {
+    prescriptions.field("prescriber").exists()
 }
 
 /// A medication prescribed to a patient by a doctor.
 #[derive(Clone)]
-pub struct PrescriptionObject(pub Prescription);
+pub struct PrescriptionObject {
+    pub prescription: Prescription,
+    /// The prescriber, when the batch that read the prescription read it too.
+    prescriber: Option<Arc<Doctor>>,
+}
 
 impl PrescriptionObject {
     /// The prescription on its way to the caller: recorded in the audit trail.
     pub fn read(ctx: &Context<'_>, prescription: Prescription) -> Self {
         trail::read(ctx, &prescription);
-        Self(prescription)
+        Self::written(prescription)
+    }
+
+    /// A prescription a batch read, with its prescriber if it read that too (audited as above).
+    pub fn read_row(ctx: &Context<'_>, row: PrescriptionRow) -> Self {
+        let mut object = Self::read(ctx, row.prescription);
+        object.prescriber = row.prescriber;
+        object
+    }
+
+    /// A prescription a mutation just wrote (its caller records it).
+    fn written(prescription: Prescription) -> Self {
+        Self {
+            prescription,
+            prescriber: None,
+        }
     }
 }
 
 #[Object(name = "Prescription")]
 impl PrescriptionObject {
     pub async fn id(&self) -> ID {
-        ids::encode(NodeType::Prescription, self.0.id).into()
+        ids::encode(NodeType::Prescription, self.prescription.id).into()
     }
 
     async fn patient(&self, ctx: &Context<'_>) -> Result<Eager<PatientObject>> {
         let patient = loaders(ctx)?
-            .load_one(PatientKey(self.0.patient_id))
+            .load_one(PatientKey(self.prescription.patient_id))
             .await?
             .ok_or(AppError::PatientNotFound)?;
         Ok(Eager(PatientObject::read(ctx, patient)))
     }
 
     async fn prescriber(&self, ctx: &Context<'_>) -> Result<Eager<DoctorObject>> {
+        if let Some(doctor) = &self.prescriber {
+            return Ok(Eager(DoctorObject(doctor.clone())));
+        }
         let doctor = loaders(ctx)?
-            .load_one(DoctorKey(self.0.prescriber_id))
+            .load_one(DoctorKey(self.prescription.prescriber_id))
             .await?
             .ok_or(AppError::NotFound("doctor"))?;
         Ok(Eager(DoctorObject(doctor)))
     }
 
     async fn appointment(&self, ctx: &Context<'_>) -> Result<Option<AppointmentObject>> {
-        let Some(id) = self.0.appointment_id else {
+        let Some(id) = self.prescription.appointment_id else {
             return Ok(None);
         };
         let appointment = loaders(ctx)?.load_one(AppointmentKey(id)).await?;
@@ -118,43 +149,43 @@ impl PrescriptionObject {
     }
 
     async fn medication(&self) -> &str {
-        &self.0.medication
+        &self.prescription.medication
     }
 
     async fn dosage(&self) -> &str {
-        &self.0.dosage
+        &self.prescription.dosage
     }
 
     async fn frequency(&self) -> &str {
-        &self.0.frequency
+        &self.prescription.frequency
     }
 
     async fn route(&self) -> &str {
-        &self.0.route
+        &self.prescription.route
     }
 
     async fn start_date(&self) -> Date {
-        Date(self.0.start_date)
+        Date(self.prescription.start_date)
     }
 
     async fn end_date(&self) -> Option<Date> {
-        self.0.end_date.map(Date)
+        self.prescription.end_date.map(Date)
     }
 
     async fn refills(&self) -> i32 {
-        self.0.refills
+        self.prescription.refills
     }
 
     async fn status(&self) -> PrescriptionStatus {
-        self.0.status()
+        self.prescription.status()
     }
 
     async fn discontinued_reason(&self) -> Option<&str> {
-        self.0.discontinued_reason.as_deref()
+        self.prescription.discontinued_reason.as_deref()
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at.and_utc()
+        self.prescription.created_at.and_utc()
     }
 }
 
@@ -219,7 +250,7 @@ impl PrescriptionMutation {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let work = service.prescribe(caller, input.into());
         let prescription = trail::create(ctx, AuditAction::Prescribe, work).await?;
-        Ok(PrescriptionObject(prescription))
+        Ok(PrescriptionObject::written(prescription))
     }
 
     /// Stops an ACTIVE prescription; only its prescriber may.
@@ -236,6 +267,6 @@ impl PrescriptionMutation {
             service.discontinue(caller, key, &reason)
         })
         .await?;
-        Ok(PrescriptionObject(prescription))
+        Ok(PrescriptionObject::written(prescription))
     }
 }
