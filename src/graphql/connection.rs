@@ -1,4 +1,5 @@
 //! Relay connections, one generic type for every list.
+use async_graphql::parser::types::{Selection, SelectionSet};
 use async_graphql::{Context, OutputType, SimpleObject};
 use serde::Serialize;
 
@@ -50,7 +51,33 @@ where
 /// Whether the client selected `totalCount` on the connection this resolver returns, so the
 /// count query runs only when someone reads it.
 pub fn wants_total_count(ctx: &Context<'_>) -> bool {
-    ctx.look_ahead().field("totalCount").exists()
+    selects(ctx, &["totalCount"])
+}
+
+/// Whether the selection of the field being resolved reaches `path` (field names, aliases
+/// ignored, through fragments), like async-graphql's `look_ahead`, which allocates a list at
+/// every step: nested pages ask this of each parent, several times.
+pub fn selects(ctx: &Context<'_>, path: &[&str]) -> bool {
+    reaches(ctx, &ctx.item.node.selection_set.node, path)
+}
+
+fn reaches(ctx: &Context<'_>, selection: &SelectionSet, path: &[&str]) -> bool {
+    let Some((first, rest)) = path.split_first() else {
+        return true;
+    };
+    selection.items.iter().any(|item| match &item.node {
+        Selection::Field(field) => {
+            field.node.name.node == *first && reaches(ctx, &field.node.selection_set.node, rest)
+        }
+        Selection::InlineFragment(fragment) => {
+            reaches(ctx, &fragment.node.selection_set.node, path)
+        }
+        Selection::FragmentSpread(spread) => ctx
+            .query_env
+            .fragments
+            .get(&spread.node.fragment_name.node)
+            .is_some_and(|fragment| reaches(ctx, &fragment.node.selection_set.node, path)),
+    })
 }
 
 impl<T: OutputType + Clone> Connection<T>
@@ -67,9 +94,8 @@ where
         cursor_of: impl Fn(&R) -> K,
         node_of: impl Fn(R) -> T,
     ) -> Self {
-        let selection = ctx.look_ahead();
-        let wants_edges = selection.field("edges").exists();
-        let wants_page_info = selection.field("pageInfo").exists();
+        let wants_edges = selects(ctx, &["edges"]);
+        let wants_page_info = selects(ctx, &["pageInfo"]);
         let cursors: Vec<String> = if wants_edges {
             page.items
                 .iter()
@@ -93,7 +119,7 @@ where
             end_cursor,
         };
         // Building a node records its read in the audit trail: only rows the client sees.
-        let nodes: Vec<Eager<T>> = if wants_edges || selection.field("nodes").exists() {
+        let nodes: Vec<Eager<T>> = if wants_edges || selects(ctx, &["nodes"]) {
             page.items
                 .into_iter()
                 .map(|row| Eager(node_of(row)))

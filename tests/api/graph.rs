@@ -262,6 +262,38 @@ async fn each_parents_nested_page_is_the_start_of_its_own_list(app: TestApp) {
     }
 }
 
+/// What a connection computes depends on what its selection reads, and fragments are read too:
+/// a count or a doctor selected only through a fragment is still answered.
+async fn what_a_fragment_selects_is_answered(app: TestApp) {
+    let token = app.token(Role::Doctor).await;
+    let plain = app
+        .ok(
+            &token,
+            "{ patients(first: 3) { totalCount nodes { appointments(first: 2) {
+                 totalCount edges { node { doctor { name } } } } } } }",
+            json!({}),
+        )
+        .await;
+    let through_fragments = app
+        .ok(
+            &token,
+            "{ patients(first: 3) { ... on PatientConnection { totalCount } ...visits } }
+             fragment visits on PatientConnection { nodes { appointments(first: 2) { ...visit } } }
+             fragment visit on AppointmentConnection {
+               ... { totalCount } edges { node { ... on Appointment { doctor { name } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(through_fragments, plain);
+    assert_eq!(plain["patients"]["totalCount"], 50);
+    let first = &plain["patients"]["nodes"][0]["appointments"];
+    assert_eq!(first["totalCount"], 5, "{first}");
+    assert!(
+        first["edges"][0]["node"]["doctor"]["name"].is_string(),
+        "{first}"
+    );
+}
+
 /// Counted with the entity cache off: what is measured is the batching, which a warm cache
 /// would hide (the cache's own savings are tested in `cache.rs`).
 mod cold {
@@ -277,4 +309,5 @@ on_both_backends!(
     a_nested_query_across_the_graph_returns_what_was_written,
     each_parents_nested_page_is_the_start_of_its_own_list,
     doctors_are_listed_filtered_and_paged,
+    what_a_fragment_selects_is_answered,
 );

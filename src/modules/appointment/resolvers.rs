@@ -16,7 +16,7 @@ use crate::core::pagination::MAX_PAGE_SIZE;
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{
-    Connection, nested_page, nested_size, respond, wants_total_count,
+    Connection, nested_page, nested_size, respond, selects, wants_total_count,
 };
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
@@ -32,7 +32,7 @@ use crate::modules::patient::loaders::PatientKey;
 use crate::modules::patient::resolvers::PatientObject;
 use crate::modules::prescription::loaders::PrescriptionsOf;
 use crate::modules::prescription::repository::PrescriptionParent;
-use crate::modules::prescription::resolvers::{PrescriptionObject, selects_prescriber};
+use crate::modules::prescription::resolvers::PrescriptionObject;
 use crate::modules::prescription::service::READERS as PRESCRIPTION_READERS;
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<AppointmentService>> {
@@ -89,13 +89,7 @@ pub async fn appointments_of(
 
 /// Whether the connection's selection reads its appointments' doctors.
 fn selects_doctor(ctx: &Context<'_>) -> bool {
-    let selection = ctx.look_ahead();
-    selection.field("nodes").field("doctor").exists()
-        || selection
-            .field("edges")
-            .field("node")
-            .field("doctor")
-            .exists()
+    selects(ctx, &["nodes", "doctor"]) || selects(ctx, &["edges", "node", "doctor"])
 }
 
 /// A visit of a patient to a doctor.
@@ -197,7 +191,7 @@ impl AppointmentObject {
             id: self.appointment.id,
             status: None,
             fetch: MAX_PAGE_SIZE,
-            with_prescribers: selects_prescriber(&ctx.look_ahead()),
+            with_prescribers: selects(ctx, &["prescriber"]),
         };
         let rows = loaders(ctx)?
             .load_one(key)

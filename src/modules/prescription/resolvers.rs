@@ -1,7 +1,7 @@
 //! The prescription part of the schema.
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Lookahead, Object, Result};
+use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::input::{PrescribeInput, PrescriptionFilterInput};
@@ -15,7 +15,7 @@ use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{
-    Connection, nested_page, nested_size, respond, wants_total_count,
+    Connection, nested_page, nested_size, respond, selects, wants_total_count,
 };
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
@@ -54,14 +54,13 @@ pub async fn prescriptions_of(
 ) -> Result<Connection<PrescriptionObject>> {
     let size = nested_size(first)?;
     let loader = loaders(ctx)?;
-    let selection = ctx.look_ahead();
     let key = PrescriptionsOf {
         parent,
         id,
         status,
         fetch: size + 1,
-        with_prescribers: selects_prescriber(&selection.field("nodes"))
-            || selects_prescriber(&selection.field("edges").field("node")),
+        with_prescribers: selects(ctx, &["nodes", "prescriber"])
+            || selects(ctx, &["edges", "node", "prescriber"]),
     };
     let rows = loader.load_one(key).await?.map(owned).unwrap_or_default();
     let total = if wants_total_count(ctx) {
@@ -77,11 +76,6 @@ pub async fn prescriptions_of(
         |row| cursor_of(&row.prescription),
         |row| PrescriptionObject::read_row(ctx, row),
     ))
-}
-
-/// Whether a selection of prescriptions reads their prescribers.
-pub fn selects_prescriber(prescriptions: &Lookahead<'_>) -> bool {
-    prescriptions.field("prescriber").exists()
 }
 
 /// A medication prescribed to a patient by a doctor.
