@@ -6,7 +6,7 @@ use async_graphql::dataloader::Loader;
 use super::model::{Appointment, AppointmentFilter};
 use super::repository::AppointmentParent;
 use crate::graphql::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
-use crate::modules::doctor::model::Doctor;
+use crate::modules::doctor::loaders::WithDoctor;
 
 /// An appointment by id, within the caller's scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,12 +46,8 @@ pub struct AppointmentsOf {
 }
 
 /// An appointment as a nested page read it, with its doctor when the page's selection asked for
-/// the doctor (see [`BatchLoader::doctors_by_id`]).
-#[derive(Clone)]
-pub struct AppointmentRow {
-    pub appointment: Appointment,
-    pub doctor: Option<Arc<Doctor>>,
-}
+/// the doctor (see [`BatchLoader::with_doctors`]).
+pub type AppointmentRow = WithDoctor<Appointment>;
 
 fn parent_of(parent: AppointmentParent, appointment: &Appointment) -> i64 {
     match parent {
@@ -85,20 +81,12 @@ impl Loader<AppointmentsOf> for BatchLoader {
                 .map_err(load_error)?;
             groups.push(((parent, filter, fetch, with_doctors), rows));
         }
-        let doctor_ids = groups
-            .iter()
-            .filter(|((.., with_doctors), _)| *with_doctors)
-            .flat_map(|(_, rows)| rows.iter().map(|row| row.doctor_id))
-            .collect();
-        let doctors = self.doctors_by_id(doctor_ids).await?;
+        let wants = |shape: &PageShape| shape.3;
+        let groups = self
+            .with_doctors(groups, wants, |row| row.doctor_id)
+            .await?;
         let mut found = HashMap::new();
         for ((parent, filter, fetch, with_doctors), rows) in groups {
-            let rows = rows.into_iter().map(|appointment| AppointmentRow {
-                doctor: with_doctors
-                    .then(|| doctors.get(&appointment.doctor_id).cloned())
-                    .flatten(),
-                appointment,
-            });
             let key_of = |id| AppointmentsOf {
                 parent,
                 id,
@@ -106,7 +94,7 @@ impl Loader<AppointmentsOf> for BatchLoader {
                 fetch,
                 with_doctors,
             };
-            let parent_of = |row: &AppointmentRow| Some(parent_of(parent, &row.appointment));
+            let parent_of = |row: &AppointmentRow| Some(parent_of(parent, &row.row));
             deal_out(&mut found, rows, parent_of, key_of);
         }
         Ok(found)

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
 
 use super::input::{AppointmentFilterInput, RescheduleAppointmentInput, ScheduleAppointmentInput};
-use super::loaders::{AppointmentCountOf, AppointmentsOf};
+use super::loaders::{AppointmentCountOf, AppointmentRow, AppointmentsOf};
 use super::model::{Appointment, AppointmentFilter, AppointmentStatus};
 use super::repository::AppointmentParent;
 use super::service::{AppointmentService, FRONT_DESK};
@@ -78,12 +78,8 @@ pub async fn appointments_of(
         ctx,
         nested_page(rows, size),
         total,
-        |row| cursor_of(&row.appointment),
-        |row| {
-            let mut object = AppointmentObject::read(ctx, row.appointment);
-            object.doctor = row.doctor;
-            object
-        },
+        |row| cursor_of(&row.row),
+        |row| AppointmentObject::read_row(ctx, row),
     ))
 }
 
@@ -105,6 +101,13 @@ impl AppointmentObject {
     pub fn read(ctx: &Context<'_>, appointment: Appointment) -> Self {
         trail::read(ctx, &appointment);
         Self::written(appointment)
+    }
+
+    /// An appointment a batch read, with its doctor if it read that too (audited as above).
+    fn read_row(ctx: &Context<'_>, row: AppointmentRow) -> Self {
+        let mut object = Self::read(ctx, row.row);
+        object.doctor = row.doctor;
+        object
     }
 
     /// An appointment a mutation just wrote (its caller records it).

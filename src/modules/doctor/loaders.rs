@@ -30,12 +30,52 @@ impl Loader<DoctorKey> for BatchLoader {
     }
 }
 
+/// A row as a batch read it, with the doctor it names when the batch's selection asked for it.
+#[derive(Clone)]
+pub struct WithDoctor<R> {
+    pub row: R,
+    pub doctor: Option<Arc<Doctor>>,
+}
+
 impl BatchLoader {
-    /// The doctors of the caller's clinic among `ids`, in one statement. A batch of rows that
-    /// name doctors (appointments, prescriptions) reads them itself when its page's selection
-    /// asks for them: a page names a handful of doctors, and sending each row's `doctor` field
-    /// through the DataLoader on its own made a fifth of such a page's work (`bench/README.md`).
-    pub async fn doctors_by_id(
+    /// The rows of each group, each with the doctor `doctor_of` names when `wants` says the
+    /// group's selection reads it; those doctors in one statement. A batch of rows that name
+    /// doctors (appointments, prescriptions) reads them itself: a page names a handful of
+    /// doctors, and sending each row's `doctor` field through the DataLoader on its own cost a
+    /// third of the server's CPU on a page of appointments with their doctors
+    /// (`bench/README.md`).
+    pub async fn with_doctors<S, R>(
+        &self,
+        groups: Vec<(S, Vec<R>)>,
+        wants: impl Fn(&S) -> bool,
+        doctor_of: impl Fn(&R) -> i64,
+    ) -> Result<Vec<(S, Vec<WithDoctor<R>>)>, async_graphql::Error> {
+        let ids = groups
+            .iter()
+            .filter(|(shape, _)| wants(shape))
+            .flat_map(|(_, rows)| rows.iter().map(&doctor_of))
+            .collect();
+        let doctors = self.doctors_by_id(ids).await?;
+        Ok(groups
+            .into_iter()
+            .map(|(shape, rows)| {
+                let wanted = wants(&shape);
+                let rows = rows
+                    .into_iter()
+                    .map(|row| WithDoctor {
+                        doctor: wanted
+                            .then(|| doctors.get(&doctor_of(&row)).cloned())
+                            .flatten(),
+                        row,
+                    })
+                    .collect();
+                (shape, rows)
+            })
+            .collect())
+    }
+
+    /// The doctors of the caller's clinic among `ids`, in one statement.
+    async fn doctors_by_id(
         &self,
         ids: HashSet<i64>,
     ) -> Result<HashMap<i64, Arc<Doctor>>, async_graphql::Error> {

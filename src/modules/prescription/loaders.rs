@@ -8,7 +8,7 @@ use super::repository::PrescriptionParent;
 use super::service::READERS;
 use crate::core::error::AppError;
 use crate::graphql::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
-use crate::modules::doctor::model::Doctor;
+use crate::modules::doctor::loaders::WithDoctor;
 
 impl BatchLoader {
     /// The service's reader rule, held here too: a nested field's guard is not the only thing
@@ -34,12 +34,8 @@ pub struct PrescriptionsOf {
 }
 
 /// A prescription as a nested list read it, with its prescriber when the list's selection asked
-/// for the prescriber (see [`BatchLoader::doctors_by_id`]).
-#[derive(Clone)]
-pub struct PrescriptionRow {
-    pub prescription: Prescription,
-    pub prescriber: Option<Arc<Doctor>>,
-}
+/// for the prescriber (see [`BatchLoader::with_doctors`]).
+pub type PrescriptionRow = WithDoctor<Prescription>;
 
 /// What the keys of one statement share: parent kind, status, rows per parent, prescribers or not.
 type ListShape = (PrescriptionParent, Option<PrescriptionStatus>, usize, bool);
@@ -67,23 +63,15 @@ impl Loader<PrescriptionsOf> for BatchLoader {
                 .map_err(load_error)?;
             groups.push(((parent, status, fetch, with_prescribers), rows));
         }
-        let prescriber_ids = groups
-            .iter()
-            .filter(|((.., with_prescribers), _)| *with_prescribers)
-            .flat_map(|(_, rows)| rows.iter().map(|row| row.prescriber_id))
-            .collect();
-        let prescribers = self.doctors_by_id(prescriber_ids).await?;
+        let wants = |shape: &ListShape| shape.3;
+        let groups = self
+            .with_doctors(groups, wants, |row| row.prescriber_id)
+            .await?;
         let mut found = HashMap::new();
         for ((parent, status, fetch, with_prescribers), rows) in groups {
-            let rows = rows.into_iter().map(|prescription| PrescriptionRow {
-                prescriber: with_prescribers
-                    .then(|| prescribers.get(&prescription.prescriber_id).cloned())
-                    .flatten(),
-                prescription,
-            });
             let parent_of = |row: &PrescriptionRow| match parent {
-                PrescriptionParent::Patient => Some(row.prescription.patient_id),
-                PrescriptionParent::Appointment => row.prescription.appointment_id,
+                PrescriptionParent::Patient => Some(row.row.patient_id),
+                PrescriptionParent::Appointment => row.row.appointment_id,
             };
             let key_of = |id| PrescriptionsOf {
                 parent,

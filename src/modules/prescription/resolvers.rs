@@ -73,7 +73,7 @@ pub async fn prescriptions_of(
         ctx,
         nested_page(rows, size),
         total,
-        |row| cursor_of(&row.prescription),
+        |row| cursor_of(&row.row),
         |row| PrescriptionObject::read_row(ctx, row),
     ))
 }
@@ -95,8 +95,8 @@ impl PrescriptionObject {
 
     /// A prescription a batch read, with its prescriber if it read that too (audited as above).
     pub fn read_row(ctx: &Context<'_>, row: PrescriptionRow) -> Self {
-        let mut object = Self::read(ctx, row.prescription);
-        object.prescriber = row.prescriber;
+        let mut object = Self::read(ctx, row.row);
+        object.prescriber = row.doctor;
         object
     }
 
