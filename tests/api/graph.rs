@@ -294,6 +294,48 @@ async fn what_a_fragment_selects_is_answered(app: TestApp) {
     );
 }
 
+/// A root page reads the doctors its rows name together; each row must still get its own.
+async fn a_root_pages_doctors_are_each_rows_own(app: TestApp) {
+    let token = app.token(Role::Doctor).await;
+    let page = app
+        .ok(
+            &token,
+            "{ appointments(first: 30) { nodes { id doctor { id name } } }
+               prescriptions(first: 30) { edges { node { id prescriber { id name } } } } }",
+            json!({}),
+        )
+        .await;
+    let appointments = page["appointments"]["nodes"].as_array().expect("nodes");
+    let prescriptions = page["prescriptions"]["edges"].as_array().expect("edges");
+    assert_eq!((appointments.len(), prescriptions.len()), (30, 30));
+    let mut doctors = std::collections::HashSet::new();
+    for appointment in appointments {
+        let own = app
+            .ok(
+                &token,
+                "query($id: ID!) { appointment(id: $id) { id doctor { id name } } }",
+                json!({ "id": appointment["id"] }),
+            )
+            .await;
+        assert_eq!(&own["appointment"], appointment);
+        doctors.insert(appointment["doctor"]["id"].to_string());
+    }
+    assert!(
+        doctors.len() > 1,
+        "the page names one doctor only: {doctors:?}"
+    );
+    for edge in prescriptions {
+        let own = app
+            .ok(
+                &token,
+                "query($id: ID!) { prescription(id: $id) { id prescriber { id name } } }",
+                json!({ "id": edge["node"]["id"] }),
+            )
+            .await;
+        assert_eq!(&own["prescription"], &edge["node"]);
+    }
+}
+
 /// Counted with the entity cache off: what is measured is the batching, which a warm cache
 /// would hide (the cache's own savings are tested in `cache.rs`).
 mod cold {
@@ -310,4 +352,5 @@ on_both_backends!(
     each_parents_nested_page_is_the_start_of_its_own_list,
     doctors_are_listed_filtered_and_paged,
     what_a_fragment_selects_is_answered,
+    a_root_pages_doctors_are_each_rows_own,
 );

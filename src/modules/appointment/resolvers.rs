@@ -25,7 +25,7 @@ use crate::modules::audit::model::{AuditAction, AuditEntity};
 use crate::modules::audit::trail;
 use crate::modules::clinic::loaders::ClinicKey;
 use crate::modules::clinic::resolvers::ClinicObject;
-use crate::modules::doctor::loaders::DoctorKey;
+use crate::modules::doctor::loaders::{DoctorKey, doctors_of_page};
 use crate::modules::doctor::model::Doctor;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::patient::loaders::PatientKey;
@@ -253,8 +253,19 @@ impl AppointmentQuery {
             before,
         };
         let page = service.list(caller, &filter, args).await?;
+        let ids = page.items.iter().map(|row| row.doctor_id);
+        let doctors = doctors_of_page(ctx, selects_doctor(ctx), ids).await?;
         let count = service.count(caller, &filter);
-        let node = |appointment| AppointmentObject::read(ctx, appointment);
+        let node = |appointment: Appointment| {
+            let doctor = doctors.get(&appointment.doctor_id).cloned();
+            AppointmentObject::read_row(
+                ctx,
+                AppointmentRow {
+                    row: appointment,
+                    doctor,
+                },
+            )
+        };
         respond(ctx, page, count, cursor_of, node).await
     }
 }

@@ -25,7 +25,7 @@ use crate::modules::appointment::loaders::AppointmentKey;
 use crate::modules::appointment::resolvers::AppointmentObject;
 use crate::modules::audit::model::{AuditAction, AuditEntity};
 use crate::modules::audit::trail;
-use crate::modules::doctor::loaders::DoctorKey;
+use crate::modules::doctor::loaders::{DoctorKey, doctors_of_page};
 use crate::modules::doctor::model::Doctor;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::patient::loaders::PatientKey;
@@ -59,8 +59,7 @@ pub async fn prescriptions_of(
         id,
         status,
         fetch: size + 1,
-        with_prescribers: selects(ctx, &["nodes", "prescriber"])
-            || selects(ctx, &["edges", "node", "prescriber"]),
+        with_prescribers: selects_prescriber(ctx),
     };
     let rows = loader.load_one(key).await?.map(owned).unwrap_or_default();
     let total = if wants_total_count(ctx) {
@@ -76,6 +75,11 @@ pub async fn prescriptions_of(
         |row| cursor_of(&row.row),
         |row| PrescriptionObject::read_row(ctx, row),
     ))
+}
+
+/// Whether the connection's selection reads its prescriptions' prescribers.
+fn selects_prescriber(ctx: &Context<'_>) -> bool {
+    selects(ctx, &["nodes", "prescriber"]) || selects(ctx, &["edges", "node", "prescriber"])
 }
 
 /// A medication prescribed to a patient by a doctor.
@@ -223,8 +227,20 @@ impl PrescriptionQuery {
             before,
         };
         let page = service.list(caller, &filter, args).await?;
+        let ids = page.items.iter().map(|row| row.prescriber_id);
+        let wanted = selects_prescriber(ctx);
+        let prescribers = doctors_of_page(ctx, wanted, ids).await?;
         let count = service.count(caller, &filter);
-        let node = |prescription| PrescriptionObject::read(ctx, prescription);
+        let node = |prescription: Prescription| {
+            let doctor = prescribers.get(&prescription.prescriber_id).cloned();
+            PrescriptionObject::read_row(
+                ctx,
+                PrescriptionRow {
+                    row: prescription,
+                    doctor,
+                },
+            )
+        };
         respond(ctx, page, count, cursor_of, node).await
     }
 }
