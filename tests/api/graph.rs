@@ -301,7 +301,8 @@ async fn a_root_pages_doctors_are_each_rows_own(app: TestApp) {
         .ok(
             &token,
             "{ appointments(first: 30) { nodes { id doctor { id name } } }
-               prescriptions(first: 30) { edges { node { id prescriber { id name } } } } }",
+               prescriptions(first: 30) { edges { node { id prescriber { id name } } } }
+               patients(first: 30) { nodes { id primaryDoctor { id name } } } }",
             json!({}),
         )
         .await;
@@ -334,6 +335,21 @@ async fn a_root_pages_doctors_are_each_rows_own(app: TestApp) {
             .await;
         assert_eq!(&own["prescription"], &edge["node"]);
     }
+    let patients = page["patients"]["nodes"].as_array().expect("patients");
+    assert_eq!(patients.len(), 30);
+    let mut primary_doctors = std::collections::HashSet::new();
+    for patient in patients {
+        let own = app
+            .ok(
+                &token,
+                "query($id: ID!) { patient(id: $id) { id primaryDoctor { id name } } }",
+                json!({ "id": patient["id"] }),
+            )
+            .await;
+        assert_eq!(&own["patient"], patient);
+        primary_doctors.insert(patient["primaryDoctor"]["id"].to_string());
+    }
+    assert!(primary_doctors.len() > 1, "{primary_doctors:?}");
 }
 
 /// Counted with the entity cache off: what is measured is the batching, which a warm cache

@@ -12,7 +12,7 @@ use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::ConnectionArgs;
 use crate::graphql::connection::page_cost;
-use crate::graphql::connection::{Connection, respond};
+use crate::graphql::connection::{Connection, respond, selects};
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
@@ -26,7 +26,8 @@ use crate::modules::audit::model::{AuditAction, AuditEntity, Subject};
 use crate::modules::audit::trail;
 use crate::modules::clinic::loaders::ClinicKey;
 use crate::modules::clinic::resolvers::ClinicObject;
-use crate::modules::doctor::loaders::DoctorKey;
+use crate::modules::doctor::loaders::{DoctorKey, doctors_of_page};
+use crate::modules::doctor::model::Doctor;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::prescription::loaders::PrescriptionCountOf;
 use crate::modules::prescription::model::PrescriptionStatus;
@@ -45,13 +46,25 @@ fn patient_key(id: &ID) -> AppResult<i64> {
 
 /// A patient of the caller's clinic.
 #[derive(Clone)]
-pub struct PatientObject(pub Patient);
+pub struct PatientObject {
+    pub patient: Patient,
+    /// The primary doctor, when the page that read the patient read it too.
+    primary_doctor: Option<Arc<Doctor>>,
+}
 
 impl PatientObject {
     /// The patient on its way to the caller: recorded in the audit trail.
     pub fn read(ctx: &Context<'_>, patient: Patient) -> Self {
         trail::read(ctx, &patient);
-        Self(patient)
+        Self::written(patient)
+    }
+
+    /// A patient a mutation just wrote (its caller records it).
+    fn written(patient: Patient) -> Self {
+        Self {
+            patient,
+            primary_doctor: None,
+        }
     }
 }
 
@@ -59,60 +72,63 @@ impl PatientObject {
 impl PatientObject {
     /// Opaque global id; `node(id:)` resolves it.
     pub async fn id(&self) -> ID {
-        ids::encode(NodeType::Patient, self.0.id).into()
+        ids::encode(NodeType::Patient, self.patient.id).into()
     }
 
     /// Human-readable id, e.g. `PAT-000042`.
     async fn patient_id(&self) -> String {
-        self.0.patient_number()
+        self.patient.patient_number()
     }
 
     async fn name(&self) -> &str {
-        &self.0.name
+        &self.patient.name
     }
 
     async fn email(&self) -> &str {
-        &self.0.email
+        &self.patient.email
     }
 
     async fn phone(&self) -> Option<&str> {
-        self.0.phone.as_deref()
+        self.patient.phone.as_deref()
     }
 
     async fn blood_group(&self) -> Option<BloodGroup> {
-        self.0.blood_group()
+        self.patient.blood_group()
     }
 
     async fn date_of_birth(&self) -> Date {
-        Date(self.0.date_of_birth)
+        Date(self.patient.date_of_birth)
     }
 
     /// Clinical staff only (ADMIN, DOCTOR, NURSE); FORBIDDEN for other roles.
-    #[graphql(guard = "RoleGuard::of(policy::NOTE_READERS, &self.0)")]
+    #[graphql(guard = "RoleGuard::of(policy::NOTE_READERS, &self.patient)")]
     async fn internal_notes(&self) -> Option<&str> {
-        self.0.internal_notes.as_deref()
+        self.patient.internal_notes.as_deref()
     }
 
     async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at.and_utc()
+        self.patient.created_at.and_utc()
     }
 
     async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at.and_utc()
+        self.patient.updated_at.and_utc()
     }
 
     async fn clinic(&self, ctx: &Context<'_>) -> Result<ClinicObject> {
         let clinic = loaders(ctx)?
-            .load_one(ClinicKey(self.0.clinic_id))
+            .load_one(ClinicKey(self.patient.clinic_id))
             .await?
             .ok_or(AppError::NotFound("clinic"))?;
         Ok(ClinicObject(clinic))
     }
 
     async fn primary_doctor(&self, ctx: &Context<'_>) -> Result<Option<DoctorObject>> {
-        let Some(id) = self.0.primary_doctor_id else {
+        let Some(id) = self.patient.primary_doctor_id else {
             return Ok(None);
         };
+        if let Some(doctor) = &self.primary_doctor {
+            return Ok(Some(DoctorObject(doctor.clone())));
+        }
         Ok(loaders(ctx)?
             .load_one(DoctorKey(id))
             .await?
@@ -130,13 +146,20 @@ impl PatientObject {
         first: Option<i32>,
     ) -> Result<Connection<AppointmentObject>> {
         let filter = nested_filter(status, from, to);
-        appointments_of(ctx, AppointmentParent::Patient, self.0.id, filter, first).await
+        appointments_of(
+            ctx,
+            AppointmentParent::Patient,
+            self.patient.id,
+            filter,
+            first,
+        )
+        .await
     }
 
     async fn appointment_count(&self, ctx: &Context<'_>) -> Result<i32> {
         let key = AppointmentCountOf {
             parent: AppointmentParent::Patient,
-            id: self.0.id,
+            id: self.patient.id,
             filter: AppointmentFilter::default(),
         };
         let count = loaders(ctx)?.load_one(key).await?.unwrap_or(0);
@@ -145,7 +168,7 @@ impl PatientObject {
 
     /// This patient's prescriptions, newest first. Not for RECEPTIONIST.
     #[graphql(
-        guard = "RoleGuard::of(PRESCRIPTION_READERS, &self.0)",
+        guard = "RoleGuard::of(PRESCRIPTION_READERS, &self.patient)",
         complexity = "page_cost(first, None, child_complexity)"
     )]
     async fn prescriptions(
@@ -154,14 +177,21 @@ impl PatientObject {
         status: Option<PrescriptionStatus>,
         first: Option<i32>,
     ) -> Result<Connection<PrescriptionObject>> {
-        prescriptions_of(ctx, PrescriptionParent::Patient, self.0.id, status, first).await
+        prescriptions_of(
+            ctx,
+            PrescriptionParent::Patient,
+            self.patient.id,
+            status,
+            first,
+        )
+        .await
     }
 
-    #[graphql(guard = "RoleGuard::of(PRESCRIPTION_READERS, &self.0)")]
+    #[graphql(guard = "RoleGuard::of(PRESCRIPTION_READERS, &self.patient)")]
     async fn prescription_count(&self, ctx: &Context<'_>) -> Result<i32> {
         let key = PrescriptionCountOf {
             parent: PrescriptionParent::Patient,
-            id: self.0.id,
+            id: self.patient.id,
             status: None,
         };
         let count = loaders(ctx)?.load_one(key).await?.unwrap_or(0);
@@ -227,7 +257,18 @@ impl PatientQuery {
         let page = service.list(caller, &filter, order, args).await?;
         let count = service.count(caller, &filter);
         let cursor = |patient: &Patient| PatientCursor::for_patient(patient, order);
-        let node = |patient| PatientObject::read(ctx, patient);
+        let wanted = selects(ctx, &["nodes", "primaryDoctor"])
+            || selects(ctx, &["edges", "node", "primaryDoctor"]);
+        let ids = page.items.iter().filter_map(|row| row.primary_doctor_id);
+        let doctors = doctors_of_page(ctx, wanted, ids).await?;
+        let node = |patient: Patient| {
+            let primary_doctor = patient
+                .primary_doctor_id
+                .and_then(|id| doctors.get(&id).cloned());
+            let mut object = PatientObject::read(ctx, patient);
+            object.primary_doctor = primary_doctor;
+            object
+        };
         respond(ctx, page, count, cursor, node).await
     }
 }
@@ -246,7 +287,7 @@ impl PatientMutation {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let work = service.create(caller, input.into());
         let patient = trail::create(ctx, AuditAction::CreatePatient, work).await?;
-        Ok(PatientObject(patient))
+        Ok(PatientObject::written(patient))
     }
 
     /// Changes only the fields sent.
@@ -263,7 +304,7 @@ impl PatientMutation {
             service.update(caller, key, input.into())
         })
         .await?;
-        Ok(PatientObject(patient))
+        Ok(PatientObject::written(patient))
     }
 
     /// Soft-deletes the patient (ADMIN); `restorePatient` brings it back.
@@ -289,6 +330,6 @@ impl PatientMutation {
             service.restore(caller, key)
         })
         .await?;
-        Ok(PatientObject(patient))
+        Ok(PatientObject::written(patient))
     }
 }
