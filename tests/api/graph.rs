@@ -306,50 +306,32 @@ async fn a_root_pages_doctors_are_each_rows_own(app: TestApp) {
             json!({}),
         )
         .await;
-    let appointments = page["appointments"]["nodes"].as_array().expect("nodes");
-    let prescriptions = page["prescriptions"]["edges"].as_array().expect("edges");
-    assert_eq!((appointments.len(), prescriptions.len()), (30, 30));
-    let mut doctors = std::collections::HashSet::new();
-    for appointment in appointments {
-        let own = app
-            .ok(
-                &token,
-                "query($id: ID!) { appointment(id: $id) { id doctor { id name } } }",
-                json!({ "id": appointment["id"] }),
-            )
-            .await;
-        assert_eq!(&own["appointment"], appointment);
-        doctors.insert(appointment["doctor"]["id"].to_string());
+    let list = |rows: &Value| rows.as_array().expect("a list").clone();
+    let prescriptions = list(&page["prescriptions"]["edges"])
+        .into_iter()
+        .map(|edge| edge["node"].clone())
+        .collect();
+    let checks = [
+        (
+            "appointment",
+            "doctor",
+            list(&page["appointments"]["nodes"]),
+        ),
+        ("prescription", "prescriber", prescriptions),
+        ("patient", "primaryDoctor", list(&page["patients"]["nodes"])),
+    ];
+    for (entity, doctor, listed) in checks {
+        assert_eq!(listed.len(), 30, "{entity}");
+        let query =
+            format!("query($id: ID!) {{ {entity}(id: $id) {{ id {doctor} {{ id name }} }} }}");
+        let mut doctors = std::collections::HashSet::new();
+        for row in &listed {
+            let own = app.ok(&token, &query, json!({ "id": row["id"] })).await;
+            assert_eq!(&own[entity], row, "{entity}");
+            doctors.insert(row[doctor]["id"].to_string());
+        }
+        assert!(doctors.len() > 1, "the {entity}s name one doctor only");
     }
-    assert!(
-        doctors.len() > 1,
-        "the page names one doctor only: {doctors:?}"
-    );
-    for edge in prescriptions {
-        let own = app
-            .ok(
-                &token,
-                "query($id: ID!) { prescription(id: $id) { id prescriber { id name } } }",
-                json!({ "id": edge["node"]["id"] }),
-            )
-            .await;
-        assert_eq!(&own["prescription"], &edge["node"]);
-    }
-    let patients = page["patients"]["nodes"].as_array().expect("patients");
-    assert_eq!(patients.len(), 30);
-    let mut primary_doctors = std::collections::HashSet::new();
-    for patient in patients {
-        let own = app
-            .ok(
-                &token,
-                "query($id: ID!) { patient(id: $id) { id primaryDoctor { id name } } }",
-                json!({ "id": patient["id"] }),
-            )
-            .await;
-        assert_eq!(&own["patient"], patient);
-        primary_doctors.insert(patient["primaryDoctor"]["id"].to_string());
-    }
-    assert!(primary_doctors.len() > 1, "{primary_doctors:?}");
 }
 
 /// Counted with the entity cache off: what is measured is the batching, which a warm cache
