@@ -61,6 +61,12 @@ pub fn selects(ctx: &Context<'_>, path: &[&str]) -> bool {
     reaches(ctx, &ctx.item.node.selection_set.node, path)
 }
 
+/// Whether the nodes of the connection being resolved select `field`, through `nodes` or
+/// `edges { node }`.
+pub fn nodes_select(ctx: &Context<'_>, field: &str) -> bool {
+    selects(ctx, &["nodes", field]) || selects(ctx, &["edges", "node", field])
+}
+
 fn reaches(ctx: &Context<'_>, selection: &SelectionSet, path: &[&str]) -> bool {
     let Some((first, rest)) = path.split_first() else {
         return true;

@@ -16,7 +16,7 @@ use crate::core::pagination::MAX_PAGE_SIZE;
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{
-    Connection, nested_page, nested_size, respond, selects, wants_total_count,
+    Connection, nested_page, nested_size, nodes_select, respond, selects, wants_total_count,
 };
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
@@ -63,7 +63,7 @@ pub async fn appointments_of(
             id,
             filter: filter.clone(),
             fetch: size + 1,
-            with_doctors: selects_doctor(ctx),
+            with_doctors: nodes_select(ctx, "doctor"),
         })
         .await?
         .map(owned)
@@ -81,11 +81,6 @@ pub async fn appointments_of(
         |row| cursor_of(&row.row),
         |row| AppointmentObject::read_row(ctx, row),
     ))
-}
-
-/// Whether the connection's selection reads its appointments' doctors.
-fn selects_doctor(ctx: &Context<'_>) -> bool {
-    selects(ctx, &["nodes", "doctor"]) || selects(ctx, &["edges", "node", "doctor"])
 }
 
 /// A visit of a patient to a doctor.
@@ -254,7 +249,7 @@ impl AppointmentQuery {
         };
         let page = service.list(caller, &filter, args).await?;
         let ids = page.items.iter().map(|row| row.doctor_id);
-        let doctors = doctors_of_page(ctx, selects_doctor(ctx), ids).await?;
+        let doctors = doctors_of_page(ctx, nodes_select(ctx, "doctor"), ids).await?;
         let count = service.count(caller, &filter);
         let node = |appointment: Appointment| {
             let doctor = doctors.get(&appointment.doctor_id).cloned();

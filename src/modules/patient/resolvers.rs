@@ -12,7 +12,7 @@ use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::ConnectionArgs;
 use crate::graphql::connection::page_cost;
-use crate::graphql::connection::{Connection, respond, selects};
+use crate::graphql::connection::{Connection, nodes_select, respond};
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
@@ -26,7 +26,7 @@ use crate::modules::audit::model::{AuditAction, AuditEntity, Subject};
 use crate::modules::audit::trail;
 use crate::modules::clinic::loaders::ClinicKey;
 use crate::modules::clinic::resolvers::ClinicObject;
-use crate::modules::doctor::loaders::{DoctorKey, doctors_of_page};
+use crate::modules::doctor::loaders::{DoctorKey, WithDoctor, doctors_of_page};
 use crate::modules::doctor::model::Doctor;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::prescription::loaders::PrescriptionCountOf;
@@ -57,6 +57,13 @@ impl PatientObject {
     pub fn read(ctx: &Context<'_>, patient: Patient) -> Self {
         trail::read(ctx, &patient);
         Self::written(patient)
+    }
+
+    /// A patient a page read, with its primary doctor if it read that too (audited as above).
+    fn read_row(ctx: &Context<'_>, row: WithDoctor<Patient>) -> Self {
+        let mut object = Self::read(ctx, row.row);
+        object.primary_doctor = row.doctor;
+        object
     }
 
     /// A patient a mutation just wrote (its caller records it).
@@ -257,17 +264,20 @@ impl PatientQuery {
         let page = service.list(caller, &filter, order, args).await?;
         let count = service.count(caller, &filter);
         let cursor = |patient: &Patient| PatientCursor::for_patient(patient, order);
-        let wanted = selects(ctx, &["nodes", "primaryDoctor"])
-            || selects(ctx, &["edges", "node", "primaryDoctor"]);
+        let wanted = nodes_select(ctx, "primaryDoctor");
         let ids = page.items.iter().filter_map(|row| row.primary_doctor_id);
         let doctors = doctors_of_page(ctx, wanted, ids).await?;
         let node = |patient: Patient| {
-            let primary_doctor = patient
+            let doctor = patient
                 .primary_doctor_id
                 .and_then(|id| doctors.get(&id).cloned());
-            let mut object = PatientObject::read(ctx, patient);
-            object.primary_doctor = primary_doctor;
-            object
+            PatientObject::read_row(
+                ctx,
+                WithDoctor {
+                    row: patient,
+                    doctor,
+                },
+            )
         };
         respond(ctx, page, count, cursor, node).await
     }

@@ -15,7 +15,7 @@ use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{
-    Connection, nested_page, nested_size, respond, selects, wants_total_count,
+    Connection, nested_page, nested_size, nodes_select, respond, wants_total_count,
 };
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
@@ -59,7 +59,7 @@ pub async fn prescriptions_of(
         id,
         status,
         fetch: size + 1,
-        with_prescribers: selects_prescriber(ctx),
+        with_prescribers: nodes_select(ctx, "prescriber"),
     };
     let rows = loader.load_one(key).await?.map(owned).unwrap_or_default();
     let total = if wants_total_count(ctx) {
@@ -75,11 +75,6 @@ pub async fn prescriptions_of(
         |row| cursor_of(&row.row),
         |row| PrescriptionObject::read_row(ctx, row),
     ))
-}
-
-/// Whether the connection's selection reads its prescriptions' prescribers.
-fn selects_prescriber(ctx: &Context<'_>) -> bool {
-    selects(ctx, &["nodes", "prescriber"]) || selects(ctx, &["edges", "node", "prescriber"])
 }
 
 /// A medication prescribed to a patient by a doctor.
@@ -228,7 +223,7 @@ impl PrescriptionQuery {
         };
         let page = service.list(caller, &filter, args).await?;
         let ids = page.items.iter().map(|row| row.prescriber_id);
-        let wanted = selects_prescriber(ctx);
+        let wanted = nodes_select(ctx, "prescriber");
         let prescribers = doctors_of_page(ctx, wanted, ids).await?;
         let count = service.count(caller, &filter);
         let node = |prescription: Prescription| {
