@@ -144,13 +144,14 @@ diesel::table! {
         request_id -> Text,
         client_ip -> Text,
         patient_ids -> Text,
+        group_id -> BigInt,
     }
 }
 
 diesel::table! {
-    audit_event_patients (patient_id, event_id) {
+    audit_event_patients (patient_id, group_id) {
         patient_id -> BigInt,
-        event_id -> BigInt,
+        group_id -> BigInt,
     }
 }
 

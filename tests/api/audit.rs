@@ -210,6 +210,42 @@ async fn a_nested_query_records_each_patients_records_it_returned(app: TestApp) 
     }
 }
 
+/// The trail finds a patient's events through the requests that named the patient, and keeps
+/// of a request's events only those that name the patient themselves.
+async fn a_patient_finds_only_the_events_that_name_them(app: TestApp) {
+    let doctor = app.token(Role::Doctor).await;
+    let admin = app.token(Role::Admin).await;
+    let (a, b) = (demo_patient(1), demo_patient(2));
+    let read = "query($a: ID!, $b: ID!) {
+      a: patient(id: $a) { name }
+      b: patient(id: $b) { appointments(first: 5) { nodes { id } } }
+    }";
+    let data = app.ok(&doctor, read, json!({ "a": a, "b": b })).await;
+    let appointments: Vec<&str> = data["b"]["appointments"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| node["id"].as_str().expect("id"))
+        .collect();
+    assert!(!appointments.is_empty(), "the demo patient has visits");
+
+    let both = allowed("READ", "PATIENT", &[&a, &b], &[&a, &b]);
+    let visits = allowed("READ", "APPOINTMENT", &appointments, &[&b]);
+    let found = |events: Vec<Value>| events.iter().map(shape).collect::<BTreeSet<Shape>>();
+    let about_a = trail(&app, &admin, json!({ "patientId": a })).await;
+    assert_eq!(found(about_a), BTreeSet::from([both.clone()]));
+    let about_b = trail(&app, &admin, json!({ "patientId": b })).await;
+    assert_eq!(found(about_b), BTreeSet::from([both, visits]));
+    let count = app
+        .ok(
+            &admin,
+            EVENTS,
+            json!({ "f": { "patientId": a }, "first": 1 }),
+        )
+        .await;
+    assert_eq!(count["auditEvents"]["totalCount"], 1);
+}
+
 const CREATE_DOCTOR: &str =
     "mutation { createDoctor(input: {name: \"Dr. Audit\", specialty: \"Dermatology\"}) { id } }";
 
@@ -507,6 +543,7 @@ async fn the_trail_cannot_be_changed(app: TestApp) {
 
 on_both_backends!(
     a_nested_query_records_each_patients_records_it_returned,
+    a_patient_finds_only_the_events_that_name_them,
     each_mutation_records_its_action,
     refusals_are_recorded_and_refused_data_is_not,
     only_an_admin_reads_the_trail_with_filters_and_pages,

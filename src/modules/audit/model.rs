@@ -258,6 +258,9 @@ pub struct NewAuditEvent {
     pub request_id: String,
     pub client_ip: String,
     pub patient_ids: String,
+    /// Shared by the events of one request in one write: the trail's patient index names
+    /// the group, not each event (migration 000011).
+    pub group_id: i64,
 }
 
 /// Ids as stored: comma-separated.
@@ -278,7 +281,7 @@ fn split_ids(stored: &str) -> Vec<i64> {
 }
 
 impl NewAuditEvent {
-    pub fn new(event: &PendingEvent, actor_email: String) -> Self {
+    pub fn new(event: &PendingEvent, actor_email: String, group_id: i64) -> Self {
         Self {
             occurred_at: event.occurred_at,
             clinic_id: event.clinic_id,
@@ -293,6 +296,7 @@ impl NewAuditEvent {
             outcome: event.outcome.as_str().to_owned(),
             request_id: event.request_id.clone(),
             client_ip: event.client_ip.to_string(),
+            group_id,
         }
     }
 }

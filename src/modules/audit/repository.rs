@@ -35,20 +35,27 @@ impl DieselAuditRepository {
     }
 }
 
-/// One statement for any number of rows on PostgreSQL: each column goes as one array
-/// parameter and `UNNEST` turns the arrays back into rows. A multi-row `VALUES` has 13
-/// parameters per row, and PostgreSQL parses and plans all of them on every write, which under
-/// load cost more than storing the rows.
-const INSERT_UNNEST: &str = "INSERT INTO audit_events (occurred_at, clinic_id, actor_id, \
-    actor_email, actor_role, action, entity_type, entity_ids, patient_ids, field, outcome, \
-    request_id, client_ip) \
+/// One statement for any number of rows on PostgreSQL, events and their patient index
+/// together: each column goes as one array parameter and `UNNEST` turns the arrays back into
+/// rows. A multi-row `VALUES` has 13 parameters per row, and PostgreSQL parses and plans all of
+/// them on every write, which under load cost more than storing the rows.
+const INSERT_UNNEST: &str = "WITH stored AS (INSERT INTO audit_events (occurred_at, clinic_id, \
+    actor_id, actor_email, actor_role, action, entity_type, entity_ids, patient_ids, field, \
+    outcome, request_id, client_ip, group_id) \
     SELECT * FROM UNNEST($1::timestamp[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], \
     $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], \
-    $13::text[])";
+    $13::text[], $14::bigint[])) \
+    INSERT INTO audit_event_patients (patient_id, group_id) \
+    SELECT * FROM UNNEST($15::bigint[], $16::bigint[])";
+
+/// Rows of `audit_event_patients` per SQLite statement (two parameters each, well under
+/// SQLite's limit).
+const LINKS_PER_STATEMENT: usize = 1_000;
 
 async fn insert_unnest(
     conn: &mut diesel_async::AsyncPgConnection,
     rows: Vec<NewAuditEvent>,
+    links: Vec<(i64, i64)>,
 ) -> DbResult<()> {
     use diesel::sql_types::{Array, BigInt, Nullable, Text, Timestamp};
     let mut columns = UnnestColumns::default();
@@ -66,6 +73,7 @@ async fn insert_unnest(
         columns.outcome.push(row.outcome);
         columns.request_id.push(row.request_id);
         columns.client_ip.push(row.client_ip);
+        columns.group_id.push(row.group_id);
     }
     diesel::sql_query(INSERT_UNNEST)
         .bind::<Array<Timestamp>, _>(columns.occurred_at)
@@ -81,6 +89,9 @@ async fn insert_unnest(
         .bind::<Array<Text>, _>(columns.outcome)
         .bind::<Array<Text>, _>(columns.request_id)
         .bind::<Array<Text>, _>(columns.client_ip)
+        .bind::<Array<BigInt>, _>(columns.group_id)
+        .bind::<Array<BigInt>, _>(links.iter().map(|link| link.0).collect::<Vec<_>>())
+        .bind::<Array<BigInt>, _>(links.iter().map(|link| link.1).collect::<Vec<_>>())
         .execute(conn)
         .await?;
     Ok(())
@@ -102,6 +113,7 @@ struct UnnestColumns {
     outcome: Vec<String>,
     request_id: Vec<String>,
     client_ip: Vec<String>,
+    group_id: Vec<i64>,
 }
 
 macro_rules! filtered {
@@ -109,11 +121,18 @@ macro_rules! filtered {
         let filter: &AuditFilter = $filter;
         let mut query = $query.filter(audit_events::clinic_id.eq($clinic_id));
         if let Some(patient_id) = filter.patient_id {
-            // The table a trigger keeps, one row per patient an event names.
-            let naming = audit_event_patients::table
+            // The groups (requests) whose events name the patient, from the index the writer
+            // keeps; then, of their events, those that name the patient themselves.
+            let groups = audit_event_patients::table
                 .filter(audit_event_patients::patient_id.eq(patient_id))
-                .select(audit_event_patients::event_id);
-            query = query.filter(audit_events::id.eq_any(naming));
+                .select(audit_event_patients::group_id);
+            query = query.filter(audit_events::group_id.eq_any(groups)).filter(
+                // `patient_ids` is `1,2,3`: patient 2 is `,2,` in `,1,2,3,`.
+                diesel::dsl::sql::<diesel::sql_types::Bool>(
+                    "(',' || audit_events.patient_ids || ',') LIKE ",
+                )
+                .bind::<diesel::sql_types::Text, _>(format!("%,{patient_id},%")),
+            );
         }
         if let Some(actor_id) = filter.actor_id {
             query = query.filter(audit_events::actor_id.eq(actor_id));
@@ -147,17 +166,32 @@ impl AuditRepository for DieselAuditRepository {
             .await?
             .into_iter()
             .collect());
+        // One group per request: its events name the same patients over and over (a page of
+        // patients, their appointments, their prescriptions), and the patient index takes one
+        // row per patient and group, written with the events. A group drawn at random needs no
+        // round trip and no coordination between instances. Should a group ever be drawn
+        // twice, lookups stay exact (each event found through a group is checked for the
+        // patient) and a clash in the index fails the write, which the writer retries with
+        // new groups.
+        let mut groups: HashMap<&str, i64> = HashMap::new();
+        let mut links = Vec::new();
         let rows: Vec<NewAuditEvent> = events
             .iter()
             .map(|event| {
                 let email = emails.get(&event.actor_id).cloned().unwrap_or_default();
-                NewAuditEvent::new(event, email)
+                let group = *groups
+                    .entry(event.request_id.as_str())
+                    .or_insert_with(rand::random);
+                links.extend(event.patient_ids.iter().map(|&patient| (patient, group)));
+                NewAuditEvent::new(event, email, group)
             })
             .collect();
+        links.sort_unstable();
+        links.dedup();
         match &self.pool {
             DbPool::Postgres(pool) => {
                 let mut conn = pool.get().await?;
-                insert_unnest(&mut conn, rows).await
+                insert_unnest(&mut conn, rows, links).await
             }
             // One transaction on one blocking thread for the whole batch: statement by statement
             // through diesel-async, each row waited for a blocking thread of its own, and under
@@ -169,6 +203,21 @@ impl AuditRepository for DieselAuditRepository {
                         for row in &rows {
                             diesel::RunQueryDsl::execute(
                                 diesel::insert_into(audit_events::table).values(row),
+                                conn,
+                            )?;
+                        }
+                        for chunk in links.chunks(LINKS_PER_STATEMENT) {
+                            let values: Vec<_> = chunk
+                                .iter()
+                                .map(|&(patient, group)| {
+                                    (
+                                        audit_event_patients::patient_id.eq(patient),
+                                        audit_event_patients::group_id.eq(group),
+                                    )
+                                })
+                                .collect();
+                            diesel::RunQueryDsl::execute(
+                                diesel::insert_into(audit_event_patients::table).values(values),
                                 conn,
                             )?;
                         }
