@@ -186,21 +186,34 @@ impl TokenService {
 /// Hashes a password with argon2id and a fresh salt.
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    Argon2::default()
+    let hashed = Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
+        .map_err(|e| anyhow::anyhow!("hashing password: {e}"));
+    release_hashing_memory();
+    hashed
 }
 
 /// Checks a password against a stored hash; a malformed hash is a non-match.
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash)
+    let matches = PasswordHash::new(hash)
         .map(|parsed| {
             Argon2::default()
                 .verify_password(password.as_bytes(), &parsed)
                 .is_ok()
         })
-        .unwrap_or(false)
+        .unwrap_or(false);
+    release_hashing_memory();
+    matches
+}
+
+/// Argon2 works in 19 MiB of memory (its default, OWASP's minimum), and mimalloc kept what it
+/// freed resident: a server that had started (one hash) and served one login (one more) held
+/// 56 MB while idle, 35 MB when the memory is collected right after each hash.
+fn release_hashing_memory() {
+    // SAFETY: mi_collect takes no pointers and may be called at any time on any thread; it
+    // only frees memory that nothing refers to any more.
+    unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
 #[cfg(test)]
