@@ -25,7 +25,7 @@ use crate::modules::audit::model::{AuditAction, AuditEntity};
 use crate::modules::audit::trail;
 use crate::modules::clinic::loaders::ClinicKey;
 use crate::modules::clinic::resolvers::ClinicObject;
-use crate::modules::doctor::loaders::{DoctorKey, doctors_of_page};
+use crate::modules::doctor::loaders::{DoctorKey, page_doctors};
 use crate::modules::doctor::model::Doctor;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::patient::loaders::PatientKey;
@@ -248,19 +248,12 @@ impl AppointmentQuery {
             before,
         };
         let page = service.list(caller, &filter, args).await?;
-        let ids = page.items.iter().map(|row| row.doctor_id);
-        let doctors = doctors_of_page(ctx, nodes_select(ctx, "doctor"), ids).await?;
+        let with_doctor = page_doctors(ctx, "doctor", &page.items, |row: &Appointment| {
+            Some(row.doctor_id)
+        })
+        .await?;
         let count = service.count(caller, &filter);
-        let node = |appointment: Appointment| {
-            let doctor = doctors.get(&appointment.doctor_id).cloned();
-            AppointmentObject::read_row(
-                ctx,
-                AppointmentRow {
-                    row: appointment,
-                    doctor,
-                },
-            )
-        };
+        let node = |appointment| AppointmentObject::read_row(ctx, with_doctor(appointment));
         respond(ctx, page, count, cursor_of, node).await
     }
 }

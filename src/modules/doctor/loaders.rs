@@ -5,6 +5,7 @@ use async_graphql::Context;
 use async_graphql::dataloader::Loader;
 
 use super::model::Doctor;
+use crate::graphql::connection::nodes_select;
 use crate::graphql::loaders::{BatchLoader, load_error, loaders};
 
 /// A doctor of the caller's clinic by id.
@@ -31,23 +32,33 @@ impl Loader<DoctorKey> for BatchLoader {
     }
 }
 
-/// The doctors that the rows of a page name (`ids`), in one call to the request's loader, when
-/// the page's selection reads them (`wanted`); none otherwise. One `load_one` per row, from each
-/// row's own field, cost a page of 50 appointments with their doctors a quarter of its server
-/// CPU (`bench/README.md`).
-pub async fn doctors_of_page(
+/// Pairs each row of a root page with the doctor `doctor_of` names, when the page's nodes select
+/// `field`: those doctors in one call to the request's loader (none otherwise), handed out by
+/// the returned function. One `load_one` per row, from each row's own field, cost a page of 50
+/// appointments with their doctors a quarter of its server CPU (`bench/README.md`).
+pub async fn page_doctors<R, F>(
     ctx: &Context<'_>,
-    wanted: bool,
-    ids: impl Iterator<Item = i64>,
-) -> async_graphql::Result<HashMap<i64, Arc<Doctor>>> {
-    if !wanted {
-        return Ok(HashMap::new());
-    }
-    let doctors = loaders(ctx)?.load_many(ids.map(DoctorKey)).await?;
-    Ok(doctors
-        .into_iter()
-        .map(|(key, doctor)| (key.0, doctor))
-        .collect())
+    field: &str,
+    rows: &[R],
+    doctor_of: F,
+) -> async_graphql::Result<impl Fn(R) -> WithDoctor<R> + use<R, F>>
+where
+    F: Fn(&R) -> Option<i64>,
+{
+    let doctors: HashMap<i64, Arc<Doctor>> = if nodes_select(ctx, field) {
+        let keys = rows.iter().filter_map(&doctor_of).map(DoctorKey);
+        let found = loaders(ctx)?.load_many(keys).await?;
+        found
+            .into_iter()
+            .map(|(key, doctor)| (key.0, doctor))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    Ok(move |row: R| WithDoctor {
+        doctor: doctor_of(&row).and_then(|id| doctors.get(&id).cloned()),
+        row,
+    })
 }
 
 /// A row as a batch read it, with the doctor it names when the batch's selection asked for it.

@@ -12,7 +12,7 @@ use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::ConnectionArgs;
 use crate::graphql::connection::page_cost;
-use crate::graphql::connection::{Connection, nodes_select, respond};
+use crate::graphql::connection::{Connection, respond};
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
@@ -26,7 +26,7 @@ use crate::modules::audit::model::{AuditAction, AuditEntity, Subject};
 use crate::modules::audit::trail;
 use crate::modules::clinic::loaders::ClinicKey;
 use crate::modules::clinic::resolvers::ClinicObject;
-use crate::modules::doctor::loaders::{DoctorKey, WithDoctor, doctors_of_page};
+use crate::modules::doctor::loaders::{DoctorKey, WithDoctor, page_doctors};
 use crate::modules::doctor::model::Doctor;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::prescription::loaders::PrescriptionCountOf;
@@ -264,21 +264,11 @@ impl PatientQuery {
         let page = service.list(caller, &filter, order, args).await?;
         let count = service.count(caller, &filter);
         let cursor = |patient: &Patient| PatientCursor::for_patient(patient, order);
-        let wanted = nodes_select(ctx, "primaryDoctor");
-        let ids = page.items.iter().filter_map(|row| row.primary_doctor_id);
-        let doctors = doctors_of_page(ctx, wanted, ids).await?;
-        let node = |patient: Patient| {
-            let doctor = patient
-                .primary_doctor_id
-                .and_then(|id| doctors.get(&id).cloned());
-            PatientObject::read_row(
-                ctx,
-                WithDoctor {
-                    row: patient,
-                    doctor,
-                },
-            )
-        };
+        let with_doctor = page_doctors(ctx, "primaryDoctor", &page.items, |row: &Patient| {
+            row.primary_doctor_id
+        })
+        .await?;
+        let node = |patient| PatientObject::read_row(ctx, with_doctor(patient));
         respond(ctx, page, count, cursor, node).await
     }
 }

@@ -25,7 +25,7 @@ use crate::modules::appointment::loaders::AppointmentKey;
 use crate::modules::appointment::resolvers::AppointmentObject;
 use crate::modules::audit::model::{AuditAction, AuditEntity};
 use crate::modules::audit::trail;
-use crate::modules::doctor::loaders::{DoctorKey, doctors_of_page};
+use crate::modules::doctor::loaders::{DoctorKey, page_doctors};
 use crate::modules::doctor::model::Doctor;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::patient::loaders::PatientKey;
@@ -222,20 +222,12 @@ impl PrescriptionQuery {
             before,
         };
         let page = service.list(caller, &filter, args).await?;
-        let ids = page.items.iter().map(|row| row.prescriber_id);
-        let wanted = nodes_select(ctx, "prescriber");
-        let prescribers = doctors_of_page(ctx, wanted, ids).await?;
+        let with_prescriber = page_doctors(ctx, "prescriber", &page.items, |row: &Prescription| {
+            Some(row.prescriber_id)
+        })
+        .await?;
         let count = service.count(caller, &filter);
-        let node = |prescription: Prescription| {
-            let doctor = prescribers.get(&prescription.prescriber_id).cloned();
-            PrescriptionObject::read_row(
-                ctx,
-                PrescriptionRow {
-                    row: prescription,
-                    doctor,
-                },
-            )
-        };
+        let node = |prescription| PrescriptionObject::read_row(ctx, with_prescriber(prescription));
         respond(ctx, page, count, cursor_of, node).await
     }
 }
