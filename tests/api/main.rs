@@ -29,5 +29,6 @@ mod reports;
 mod roles;
 mod scale_out;
 mod schema;
+mod statements;
 mod subscriptions;
 mod telemetry;

@@ -8,6 +8,7 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{AuditEvent, AuditFilter, NewAuditEvent, PendingEvent};
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
+use crate::db::limit::limited;
 use crate::db::schema::{audit_event_patients, audit_events, users};
 use crate::db::{DbPool, DbResult};
 use crate::{keyset, with_conn};
@@ -246,7 +247,7 @@ impl AuditRepository for DieselAuditRepository {
         let ascending = page.direction == Direction::Backward;
         let key = page.cursor.as_ref().and_then(KeyCursor::time);
         let cursor_id = page.cursor.as_ref().map_or(0, |c| c.id);
-        let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
+        let rows = page.limit + 1;
         with_conn!(&self.pool, |conn| {
             let query = filtered!(
                 audit_events::table
@@ -263,7 +264,7 @@ impl AuditRepository for DieselAuditRepository {
                 cursor_id,
                 ascending
             );
-            Ok(query.limit(limit).load(conn).await?)
+            Ok(limited(query, rows).load_rows(conn).await?)
         })
     }
 

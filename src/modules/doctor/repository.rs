@@ -6,6 +6,7 @@ use diesel_async::RunQueryDsl;
 use super::model::{Doctor, DoctorFilter, DoctorWrite, NewDoctor};
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::text::escape_like;
+use crate::db::limit::limited;
 use crate::db::schema::doctors;
 use crate::db::{DbPool, DbResult};
 use crate::{keyset, with_conn};
@@ -91,7 +92,7 @@ impl DoctorRepository for DieselDoctorRepository {
         let ascending = page.direction == Direction::Forward;
         let key = page.cursor.as_ref().map(|c| c.key.clone());
         let cursor_id = page.cursor.as_ref().map_or(0, |c| c.id);
-        let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
+        let rows = page.limit + 1;
         with_conn!(&self.pool, |conn| {
             let query = filtered!(
                 doctors::table.select(Doctor::as_select()).into_boxed(),
@@ -99,7 +100,7 @@ impl DoctorRepository for DieselDoctorRepository {
                 filter
             );
             let query = keyset!(query, doctors::name, doctors::id, key, cursor_id, ascending);
-            Ok(query.limit(limit).load(conn).await?)
+            Ok(limited(query, rows).load_rows(conn).await?)
         })
     }
 

@@ -5,6 +5,7 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{Job, JobFilter, JobStatus, NewJob};
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
+use crate::db::limit::limited;
 use crate::db::schema::background_jobs;
 use crate::db::{DbPool, DbResult, now};
 use crate::{keyset, with_conn};
@@ -106,7 +107,7 @@ impl JobRepository for DieselJobRepository {
         let ascending = page.direction == Direction::Backward;
         let key = page.cursor.as_ref().and_then(KeyCursor::time);
         let cursor_id = page.cursor.as_ref().map_or(0, |c| c.id);
-        let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
+        let rows = page.limit + 1;
         with_conn!(&self.pool, |conn| {
             let query = filtered!(
                 background_jobs::table.select(Job::as_select()).into_boxed(),
@@ -121,7 +122,7 @@ impl JobRepository for DieselJobRepository {
                 cursor_id,
                 ascending
             );
-            Ok(query.limit(limit).load(conn).await?)
+            Ok(limited(query, rows).load_rows(conn).await?)
         })
     }
 

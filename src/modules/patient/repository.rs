@@ -14,6 +14,7 @@ use super::model::{
 use crate::core::pagination::{Direction, PageRequest};
 use crate::core::scope::Scope;
 use crate::core::text::escape_like;
+use crate::db::limit::limited;
 use crate::db::per_parent::PerParentQuery;
 use crate::db::schema::{clinic_patient_counts, patients};
 use crate::db::{DbPool, DbResult};
@@ -174,7 +175,7 @@ impl PatientRepository for DieselPatientRepository {
         let ascending =
             (order.direction == OrderDirection::Asc) == (page.direction == Direction::Forward);
         let cursor_id = page.cursor.as_ref().map_or(0, |c| c.id);
-        let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
+        let rows = page.limit + 1;
         with_conn!(&self.pool, |conn| {
             let query = filtered!(
                 patients::table.select(Patient::as_select()).into_boxed(),
@@ -205,7 +206,7 @@ impl PatientRepository for DieselPatientRepository {
                     )
                 }
             };
-            Ok(query.limit(limit).load(conn).await?)
+            Ok(limited(query, rows).load_rows(conn).await?)
         })
     }
 

@@ -10,6 +10,7 @@ use super::model::{
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::core::text::escape_like;
+use crate::db::limit::limited;
 use crate::db::per_parent::{PerParentQuery, RowOf};
 use crate::db::schema::prescriptions;
 use crate::db::{DbPool, DbResult};
@@ -134,7 +135,7 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
         let ascending = page.direction == Direction::Backward;
         let key = page.cursor.as_ref().and_then(KeyCursor::time);
         let cursor_id = page.cursor.as_ref().map_or(0, |c| c.id);
-        let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
+        let rows = page.limit + 1;
         with_conn!(&self.pool, |conn| {
             let query = scoped!(
                 prescriptions::table
@@ -151,7 +152,7 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
                 cursor_id,
                 ascending
             );
-            Ok(query.limit(limit).load(conn).await?)
+            Ok(limited(query, rows).load_rows(conn).await?)
         })
     }
 

@@ -80,6 +80,8 @@ pub struct TestApp {
     pub services: Services,
     /// Every SQL statement the app's pool has sent.
     pub statements: StatementCounter,
+    /// The app's pool, for what only its own connections can tell (their prepared statements).
+    pub pool: DbPool,
     /// The test database, for server processes started against it.
     pub database_url: String,
     /// The job queue file and the backup folder.
@@ -224,12 +226,13 @@ impl TestApp {
         ));
         seed::demo(&repos, &services).await.expect("demo seed");
         let router =
-            clinicgraph::http::router(app_state(&config, pool, &repos, &services, &shared));
+            clinicgraph::http::router(app_state(&config, pool.clone(), &repos, &services, &shared));
         Some(TestApp {
             router,
             repos,
             services,
             statements,
+            pool,
             database_url: url,
             jobs_dir,
             job_context: context,

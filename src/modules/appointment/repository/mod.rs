@@ -9,6 +9,7 @@ use super::model::{
 };
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
+use crate::db::limit::limited;
 use crate::db::per_parent::{PerParentQuery, RowOf};
 use crate::db::schema::appointments;
 use crate::db::{DbPool, DbResult};
@@ -164,7 +165,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
         let ascending = page.direction == Direction::Forward;
         let key = page.cursor.as_ref().and_then(KeyCursor::time);
         let cursor_id = page.cursor.as_ref().map_or(0, |c| c.id);
-        let limit = i64::try_from(page.limit + 1).unwrap_or(i64::MAX);
+        let rows = page.limit + 1;
         with_conn!(&self.pool, |conn| {
             let query = scoped!(
                 appointments::table
@@ -181,7 +182,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
                 cursor_id,
                 ascending
             );
-            Ok(query.limit(limit).load(conn).await?)
+            Ok(limited(query, rows).load_rows(conn).await?)
         })
     }
 

@@ -1,0 +1,80 @@
+//! How the app's statements run on PostgreSQL, where it shows to clients as latency and
+//! throughput: the statement of each list page is planned once per connection, not per request.
+use clinicgraph::core::auth::Role;
+use clinicgraph::db::DbPool;
+use diesel::sql_types::{BigInt, Text};
+use diesel::{QueryableByName, sql_query};
+use diesel_async::RunQueryDsl;
+use serde_json::json;
+
+use crate::helpers::{Backend, TestApp};
+
+#[derive(QueryableByName, Debug)]
+struct PreparedStatement {
+    #[diesel(sql_type = Text)]
+    statement: String,
+    #[diesel(sql_type = BigInt)]
+    generic_plans: i64,
+    #[diesel(sql_type = BigInt)]
+    custom_plans: i64,
+}
+
+const LISTS: &str = "query($first: Int) {
+  patients(first: $first) { nodes { id } }
+  doctors(first: $first) { nodes { id } }
+  appointments(first: $first) { nodes { id } }
+  prescriptions(first: $first) { nodes { id } }
+  jobs(first: $first) { nodes { id } }
+}";
+
+/// PostgreSQL plans a prepared statement for each of its first five runs, then keeps a generic
+/// plan only if it costs no more; a page size bound as a parameter made the generic plan look
+/// ten times dearer, so each list was planned on every request. (The audit trail's list, written
+/// the same way, reads through a pool of its own.)
+#[tokio::test(flavor = "multi_thread")]
+async fn each_list_statement_is_planned_once_per_connection() {
+    // One connection: every statement below is prepared on it.
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, &[("DB_POOL_SIZE", "1")]).await else {
+        return;
+    };
+    let admin = app.token(Role::Admin).await;
+    const RUNS: i64 = 8;
+    for _ in 0..RUNS {
+        for first in [20, 5] {
+            let lists = app.ok(&admin, LISTS, json!({ "first": first })).await;
+            assert_eq!(
+                lists["patients"]["nodes"].as_array().map(Vec::len),
+                Some(first)
+            );
+            assert_eq!(lists["doctors"]["nodes"].as_array().map(Vec::len), Some(3));
+        }
+    }
+    let DbPool::Postgres(pool) = &app.pool else {
+        panic!("a PostgreSQL app");
+    };
+    let mut conn = pool.get().await.expect("the app's connection");
+    let prepared: Vec<PreparedStatement> = sql_query(
+        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
+         WHERE statement LIKE '% ORDER BY %'",
+    )
+    .load(&mut *conn)
+    .await
+    .expect("pg_prepared_statements");
+    for table in [
+        "patients",
+        "doctors",
+        "appointments",
+        "prescriptions",
+        "background_jobs",
+    ] {
+        let lists: Vec<&PreparedStatement> = prepared
+            .iter()
+            .filter(|p| p.statement.contains(&format!("FROM \"{table}\" ")))
+            .collect();
+        let runs: i64 = lists.iter().map(|l| l.generic_plans + l.custom_plans).sum();
+        assert_eq!(runs, 2 * RUNS, "{table}: {prepared:#?}");
+        for list in lists {
+            assert!(list.custom_plans <= 5, "planned on every run: {list:#?}");
+        }
+    }
+}
