@@ -15,8 +15,8 @@ const MI_OPTION_ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
 
 /// On Linux (an OS that overcommits) mimalloc commits each arena it reserves up front, and the
 /// memory it frees stays resident. Committed as used and given back when freed, the server's
-/// peak RSS under the benchmark's load fell by a third (q3 59–61 to 38–41 MB, q1 49 to 33 MB)
-/// for the same requests per second (`bench/README.md`). Elsewhere that is mimalloc's default.
+/// peak RSS under the benchmark's load fell by a third or more (q3 60–63 to 37–43 MB, q2 70 to
+/// 46 MB) for the same requests per second (`bench/README.md`). Elsewhere that is mimalloc's default.
 extern "C" fn commit_memory_as_used() {
     // SAFETY: sets an option value; no pointers, no other state.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_ARENA_EAGER_COMMIT, 0) }
