@@ -2,7 +2,7 @@
 -- each event: a page of 20 patients with their appointments and prescriptions is three events
 -- naming the same 20 patients, 60 rows of audit_event_patients, and with the trigger that wrote
 -- them, the trail took about as much of PostgreSQL's time as the reads. Now a request's events
--- share a group_id (a random number the writer draws per request), audit_event_patients holds
+-- share a group_id (the writer counts groups up from a random start), audit_event_patients holds
 -- one row per patient and group (20), written by the same statement as the events, and a
 -- lookup keeps only those of a group's events that name the patient.
 -- Events stored before are each a group of their own: their group_id is their id, so the rows

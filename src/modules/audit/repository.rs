@@ -136,13 +136,14 @@ macro_rules! filtered {
             let groups = audit_event_patients::table
                 .filter(audit_event_patients::patient_id.eq(patient_id))
                 .select(audit_event_patients::group_id);
-            query = query.filter(audit_events::group_id.eq_any(groups)).filter(
-                // `patient_ids` is `1,2,3`: patient 2 is `,2,` in `,1,2,3,`.
-                diesel::dsl::sql::<diesel::sql_types::Bool>(
-                    "(',' || audit_events.patient_ids || ',') LIKE ",
-                )
-                .bind::<diesel::sql_types::Text, _>(format!("%,{patient_id},%")),
-            );
+            // `patient_ids` is `1,2,3`: patient 2 is `,2,` in `,1,2,3,`.
+            let listed = ","
+                .into_sql::<diesel::sql_types::Text>()
+                .concat(audit_events::patient_ids)
+                .concat(",");
+            query = query
+                .filter(audit_events::group_id.eq_any(groups))
+                .filter(listed.like(format!("%,{patient_id},%")));
         }
         if let Some(actor_id) = filter.actor_id {
             query = query.filter(audit_events::actor_id.eq(actor_id));
