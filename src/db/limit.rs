@@ -17,7 +17,7 @@ use std::future::Future;
 use diesel::QueryResult;
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel_async::AsyncConnection;
+use diesel_async::AsyncConnectionCore;
 use diesel_async::methods::LoadQuery;
 use futures_util::TryFutureExt;
 
@@ -56,7 +56,7 @@ impl<Q> Limited<Q> {
         conn: &'conn mut C,
     ) -> impl Future<Output = QueryResult<Vec<U>>> + Send + use<'conn, 'query, C, U, Q>
     where
-        C: AsyncConnection,
+        C: AsyncConnectionCore,
         U: Send + 'conn,
         Self: LoadQuery<'query, C, U> + 'query,
     {

@@ -20,6 +20,7 @@ pub mod migrations;
 pub mod per_parent;
 mod pool;
 pub mod schema;
+pub mod shared;
 
 pub use pool::{Checkout, Pool, StatementCounter};
 
@@ -90,8 +91,17 @@ macro_rules! with_conn {
     ($pool:expr, |$conn:ident| $body:expr) => {
         match $pool {
             $crate::db::DbPool::Postgres(pool) => {
-                let mut pooled = pool.get().await?;
-                let $conn = &mut *pooled;
+                // A read-only request's statements share its connection (`db::shared`).
+                let shared = $crate::db::shared::RequestConnection::of(pool);
+                let pooled;
+                let mut connection: &diesel_async::AsyncPgConnection = match &shared {
+                    Some(shared) => shared.get().await?,
+                    None => {
+                        pooled = pool.get().await?;
+                        &pooled
+                    }
+                };
+                let $conn = &mut connection;
                 $body
             }
             $crate::db::DbPool::Sqlite(pool) => {
@@ -112,6 +122,10 @@ macro_rules! in_transaction {
         match $pool {
             $crate::db::DbPool::Postgres(pool) => {
                 use diesel_async::AsyncConnection as _;
+                debug_assert!(
+                    $crate::db::shared::RequestConnection::of(pool).is_none(),
+                    "a read-only request holds its connection: a transaction would wait for another"
+                );
                 let mut pooled = pool.get().await?;
                 pooled
                     .transaction(async |$conn| -> $crate::db::DbResult<_> { $body })

@@ -13,6 +13,7 @@
 //! a blocking thread, where the request's span is not current. The checkout holds it only
 //! while the connection is out; a span held by an idle connection would stay open, and an
 //! open span is never exported.
+use std::collections::VecDeque;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,10 +85,28 @@ where
     /// A connection, after recording how long the checkout waited (`db_pool_wait_seconds`:
     /// the first sign that the pool is too small for the load).
     pub async fn get(&self) -> Result<Checkout<'_, M>, bb8::RunError<M::Error>> {
+        self.checkout(self.inner.get()).await
+    }
+
+    /// Like [`Pool::get`], for a checkout that outlives the borrow of the pool.
+    pub async fn get_owned(&self) -> Result<Checkout<'static, M>, bb8::RunError<M::Error>> {
+        self.checkout(self.inner.get_owned()).await
+    }
+
+    /// Whether `other` is a handle on this very pool.
+    pub fn is(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.turns, &other.turns)
+    }
+
+    /// Takes a turn, then runs `connect` (bb8's checkout, not started before the turn).
+    async fn checkout<'a>(
+        &self,
+        connect: impl Future<Output = Result<bb8::PooledConnection<'a, M>, bb8::RunError<M::Error>>>,
+    ) -> Result<Checkout<'a, M>, bb8::RunError<M::Error>> {
         let started = Instant::now();
         let connection =
             match tokio::time::timeout(self.timeout, self.turns.clone().acquire_owned()).await {
-                Ok(Ok(turn)) => self.inner.get().await.map(|connection| (connection, turn)),
+                Ok(Ok(turn)) => connect.await.map(|connection| (connection, turn)),
                 _ => Err(bb8::RunError::TimedOut),
             };
         metrics::histogram!("db_pool_wait_seconds").record(started.elapsed().as_secs_f64());
@@ -106,7 +125,7 @@ where
         let (mut connection, turn) = connection?;
         let scope = Arc::new(Mutex::new(Scope {
             parent: Some(Span::current()),
-            statement: None,
+            statements: VecDeque::new(),
         }));
         connection.set_instrumentation(Statements {
             counter: self.counter.clone(),
@@ -162,7 +181,9 @@ impl<M: ManageConnection> Drop for Checkout<'_, M> {
 #[derive(Default)]
 struct Scope {
     parent: Option<Span>,
-    statement: Option<Span>,
+    /// Statements sent and not yet answered, oldest first: a connection shared by a request's
+    /// reads ([`super::shared`]) has several in flight, and PostgreSQL answers them in order.
+    statements: VecDeque<Span>,
 }
 
 /// The connection's instrumentation for one checkout.
@@ -197,10 +218,15 @@ impl Instrumentation for Statements {
                 if !span.is_disabled() {
                     span.record("db.query.text", statement_text(query));
                 }
-                scope.statement = Some(span);
+                scope.statements.push_back(span);
             }
             InstrumentationEvent::FinishQuery { error, .. } => {
-                let Some(span) = self.scope.lock().ok().and_then(|mut s| s.statement.take()) else {
+                let oldest = self
+                    .scope
+                    .lock()
+                    .ok()
+                    .and_then(|mut s| s.statements.pop_front());
+                let Some(span) = oldest else {
                     return;
                 };
                 if let Some(error) = error {

@@ -238,9 +238,16 @@ async fn run(
     let mut request = request.data(trail.clone());
     let schema = state.schemas.for_request(&mut request, kept);
     let run = async {
-        match batches {
-            Some(queue) => queue.drive(schema.execute(request)).await,
-            None => schema.execute(request).await,
+        let execution = async {
+            match batches {
+                Some(queue) => queue.drive(schema.execute(request)).await,
+                None => schema.execute(request).await,
+            }
+        };
+        if kind == Some(OperationType::Query) {
+            crate::db::shared::reading(&state.pool, execution).await
+        } else {
+            execution.await
         }
     };
     // A mutation is never cut off: stopped mid-write, the client could not know what happened.

@@ -1,5 +1,6 @@
 //! How the app's statements run on PostgreSQL, where it shows to clients as latency and
-//! throughput: the statement of each list page is planned once per connection, not per request.
+//! throughput: the statement of each list page is planned once per connection, not per request,
+//! and a query sends all its statements over one connection.
 use clinicgraph::core::auth::Role;
 use clinicgraph::db::DbPool;
 use diesel::sql_types::{BigInt, Text};
@@ -7,7 +8,7 @@ use diesel::{QueryableByName, sql_query};
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, patient_input};
 
 #[derive(QueryableByName, Debug)]
 struct PreparedStatement {
@@ -77,4 +78,75 @@ async fn each_list_statement_is_planned_once_per_connection() {
             assert!(list.custom_plans <= 5, "planned on every run: {list:#?}");
         }
     }
+}
+
+const NESTED: &str = "{ patients(first: 20) { nodes { id
+  appointments(first: 10) { nodes { scheduledAt doctor { name } } }
+  prescriptions(first: 10) { nodes { medication } } } } }";
+
+/// Checkouts from the app's pool so far.
+fn checkouts(app: &TestApp) -> u64 {
+    let DbPool::Postgres(pool) = &app.pool else {
+        panic!("a PostgreSQL app");
+    };
+    pool.state().statistics.get_started
+}
+
+/// A page's appointments and prescriptions are two statements sent at once; on one connection
+/// they go to PostgreSQL together instead of as two checkouts, two sends and two backends woken.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_query_sends_all_its_statements_over_one_connection() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let admin = app.token(Role::Admin).await;
+    let before = checkouts(&app);
+    let (page, statements) = app.counted(&admin, NESTED, json!({})).await;
+    assert_eq!(checkouts(&app) - before, 1, "{statements} statements");
+    assert!(statements >= 3, "{statements} statements");
+    let patients = page["patients"]["nodes"].as_array().expect("patients");
+    assert_eq!(patients.len(), 20);
+    let appointments: usize = patients
+        .iter()
+        .map(|p| p["appointments"]["nodes"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert!(appointments > 0, "{page}");
+
+    // Writes keep a checkout per statement or transaction.
+    let before = checkouts(&app);
+    app.create_patient(
+        &admin,
+        patient_input("Una Shared", "una.shared@example.org"),
+    )
+    .await;
+    assert!(checkouts(&app) - before >= 1);
+}
+
+/// A query holds its connection until it is done, so nothing it runs may wait for a second
+/// one: with a single connection, queries and writes sent together must all complete (a
+/// query that did would wait for itself until the checkout timeout).
+#[tokio::test(flavor = "multi_thread")]
+async fn queries_and_writes_sent_together_all_complete_on_one_connection() {
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, &[("DB_POOL_SIZE", "1")]).await else {
+        return;
+    };
+    let admin = app.token(Role::Admin).await;
+    let queries = (0..6).map(|_| app.ok(&admin, NESTED, json!({})));
+    let writes = (0..2).map(|i| {
+        app.create_patient(
+            &admin,
+            patient_input(
+                &format!("Ola Single {i}"),
+                &format!("ola.single{i}@example.org"),
+            ),
+        )
+    });
+    let (pages, created) = tokio::join!(
+        futures_util::future::join_all(queries),
+        futures_util::future::join_all(writes)
+    );
+    for page in pages {
+        assert_eq!(page["patients"]["nodes"].as_array().map(Vec::len), Some(20));
+    }
+    assert_eq!(created.len(), 2);
 }
