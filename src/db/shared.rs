@@ -8,9 +8,9 @@
 //! issued through a shared `&AsyncPgConnection` without waiting for the previous answer, and
 //! tokio-postgres writes those queued together in one send), and the request checks out once.
 //!
-//! Only queries share: they run no transactions, and every statement they send goes through
-//! [`with_conn!`](crate::with_conn), which takes the shared connection, so a request never
-//! holds one connection while waiting for another. SQLite runs statements in process, one at a
+//! Only queries share: they run no transactions, and every statement they send on the pool
+//! goes through [`with_conn!`](crate::with_conn), which takes the shared connection, so a
+//! request never holds one of the pool's connections while waiting for another. SQLite runs statements in process, one at a
 //! time per connection; it keeps a checkout per statement.
 use std::future::Future;
 use std::sync::Arc;
@@ -41,6 +41,8 @@ impl RequestConnection {
             .filter(|shared| shared.pool.is(pool))
     }
 
+    /// The connection: the first statement checks it out, the others started meanwhile wait
+    /// for that checkout.
     pub async fn get(&self) -> Result<&AsyncPgConnection, RunError<PoolError>> {
         let checkout = self
             .connection
