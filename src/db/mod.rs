@@ -92,15 +92,8 @@ macro_rules! with_conn {
         match $pool {
             $crate::db::DbPool::Postgres(pool) => {
                 // A read-only request's statements share its connection (`db::shared`).
-                let shared = $crate::db::shared::RequestConnection::of(pool);
-                let pooled;
-                let mut connection: &diesel_async::AsyncPgConnection = match &shared {
-                    Some(shared) => shared.get().await?,
-                    None => {
-                        pooled = pool.get().await?;
-                        &pooled
-                    }
-                };
+                let connection = $crate::db::shared::connection(pool).await?;
+                let mut connection: &diesel_async::AsyncPgConnection = &connection;
                 let $conn = &mut connection;
                 $body
             }
@@ -123,7 +116,7 @@ macro_rules! in_transaction {
             $crate::db::DbPool::Postgres(pool) => {
                 use diesel_async::AsyncConnection as _;
                 debug_assert!(
-                    $crate::db::shared::RequestConnection::of(pool).is_none(),
+                    !$crate::db::shared::in_request(pool),
                     "a read-only request holds its connection: a transaction would wait for another"
                 );
                 let mut pooled = pool.get().await?;

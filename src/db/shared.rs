@@ -13,6 +13,7 @@
 //! request never holds one of the pool's connections while waiting for another. SQLite runs statements in process, one at a
 //! time per connection; it keeps a checkout per statement.
 use std::future::Future;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use bb8::RunError;
@@ -26,29 +27,60 @@ tokio::task_local! {
     static REQUEST_CONNECTION: Arc<RequestConnection>;
 }
 
+type PgCheckout<'a> = Checkout<'a, AsyncDieselConnectionManager<AsyncPgConnection>>;
+
 /// The connection of one request, checked out by its first statement.
-pub struct RequestConnection {
+struct RequestConnection {
     pool: PgPool,
-    connection: OnceCell<Checkout<'static, AsyncDieselConnectionManager<AsyncPgConnection>>>,
+    connection: OnceCell<Arc<PgCheckout<'static>>>,
 }
 
-impl RequestConnection {
-    /// The request's connection, if the current task runs a read-only request on `pool`.
-    pub fn of(pool: &PgPool) -> Option<Arc<RequestConnection>> {
-        REQUEST_CONNECTION
-            .try_with(Arc::clone)
-            .ok()
-            .filter(|shared| shared.pool.is(pool))
-    }
+/// Whether the current task runs a read-only request on `pool`.
+pub fn in_request(pool: &PgPool) -> bool {
+    REQUEST_CONNECTION
+        .try_with(|shared| shared.pool.is(pool))
+        .unwrap_or(false)
+}
 
-    /// The connection: the first statement checks it out, the others started meanwhile wait
-    /// for that checkout.
-    pub async fn get(&self) -> Result<&AsyncPgConnection, RunError<PoolError>> {
-        let checkout = self
-            .connection
-            .get_or_try_init(|| self.pool.get_owned())
-            .await?;
-        Ok(checkout)
+/// A connection of `pool` for a statement: the request's own inside [`reading`] (the first
+/// statement checks it out, those started meanwhile wait for that checkout), a checkout of its
+/// own anywhere else.
+pub async fn connection(pool: &PgPool) -> Result<PgConnection<'_>, RunError<PoolError>> {
+    let shared = REQUEST_CONNECTION
+        .try_with(Arc::clone)
+        .ok()
+        .filter(|shared| shared.pool.is(pool));
+    Ok(match shared {
+        Some(shared) => PgConnection::Shared(
+            shared
+                .connection
+                .get_or_try_init(|| async { shared.pool.get_owned().await.map(Arc::new) })
+                .await?
+                .clone(),
+        ),
+        None => PgConnection::Own(pool.get().await?),
+    })
+}
+
+/// What [`connection`] hands out.
+#[expect(
+    clippy::large_enum_variant,
+    reason = "lives on the stack for one statement, as the checkout did; boxing it would \
+              allocate for every statement outside a query"
+)]
+pub enum PgConnection<'a> {
+    Shared(Arc<PgCheckout<'static>>),
+    Own(PgCheckout<'a>),
+}
+
+impl Deref for PgConnection<'_> {
+    type Target = AsyncPgConnection;
+
+    fn deref(&self) -> &AsyncPgConnection {
+        match self {
+            PgConnection::Shared(checkout) => checkout,
+            PgConnection::Own(checkout) => checkout,
+        }
     }
 }
 
