@@ -1,9 +1,9 @@
 //! Relay connections, one generic type for every list.
 use async_graphql::parser::types::{Selection, SelectionSet};
-use async_graphql::{Context, OutputType, SimpleObject};
+use async_graphql::{ContainerType, Context, OutputType, SimpleObject};
 use serde::Serialize;
 
-use super::eager::Eager;
+use super::eager::{Eager, EagerList};
 use super::pagination::PageInfo;
 use crate::core::pagination::{Page, encode_cursor};
 use crate::modules::appointment::resolvers::AppointmentObject;
@@ -13,6 +13,10 @@ use crate::modules::job::resolvers::JobObject;
 use crate::modules::patient::resolvers::PatientObject;
 use crate::modules::prescription::resolvers::PrescriptionObject;
 
+/// A connection, resolved as [`Eager`] resolves an object.
+pub type Connection<T> = Eager<ConnectionObject<T>>;
+
+// The doc comment is the schema's description of every connection type.
 /// A page of a list, with its cursors.
 #[derive(SimpleObject)]
 #[graphql(concrete(name = "PatientConnection", params(PatientObject)))]
@@ -21,16 +25,15 @@ use crate::modules::prescription::resolvers::PrescriptionObject;
 #[graphql(concrete(name = "PrescriptionConnection", params(PrescriptionObject)))]
 #[graphql(concrete(name = "AuditEventConnection", params(AuditEventObject)))]
 #[graphql(concrete(name = "JobConnection", params(JobObject)))]
-pub struct Connection<T: OutputType>
+pub struct ConnectionObject<T: ContainerType + Send + Sync>
 where
-    Edge<T>: OutputType,
-    Eager<T>: OutputType,
+    Edge<T>: ContainerType,
 {
     /// How many items match, across all pages. Counted only when selected.
     pub total_count: i32,
     pub page_info: PageInfo,
-    pub edges: Vec<Edge<T>>,
-    pub nodes: Vec<Eager<T>>,
+    pub edges: EagerList<Edge<T>>,
+    pub nodes: EagerList<T>,
 }
 
 #[derive(SimpleObject)]
@@ -86,10 +89,9 @@ fn reaches(ctx: &Context<'_>, selection: &SelectionSet, path: &[&str]) -> bool {
     })
 }
 
-impl<T: OutputType + Clone> Connection<T>
+impl<T: ContainerType + Send + Sync + Clone> Connection<T>
 where
-    Edge<T>: OutputType,
-    Eager<T>: OutputType,
+    Edge<T>: ContainerType,
 {
     /// Builds the connection of `page`; `cursor_of` gives each row's cursor key. Cursors and
     /// edges cost an encoding and a copy per row, so only what the client selected is built.
@@ -136,17 +138,19 @@ where
         let edges = cursors
             .into_iter()
             .zip(&nodes)
-            .map(|(cursor, node)| Edge {
-                cursor,
-                node: node.clone(),
+            .map(|(cursor, node)| {
+                Eager(Edge {
+                    cursor,
+                    node: node.clone(),
+                })
             })
             .collect();
-        Connection {
+        Eager(ConnectionObject {
             total_count: total_count.map_or(0, |n| i32::try_from(n).unwrap_or(i32::MAX)),
             page_info,
-            edges,
-            nodes,
-        }
+            edges: EagerList(edges),
+            nodes: EagerList(nodes),
+        })
     }
 }
 
@@ -159,9 +163,8 @@ pub async fn respond<T, R, K>(
     node_of: impl Fn(R) -> T,
 ) -> async_graphql::Result<Connection<T>>
 where
-    T: OutputType + Clone,
-    Edge<T>: OutputType,
-    Eager<T>: OutputType,
+    T: ContainerType + Send + Sync + Clone,
+    Edge<T>: ContainerType,
     K: Serialize,
 {
     let total = if wants_total_count(ctx) {
