@@ -22,7 +22,35 @@ pub struct BatchLoader {
     pub role: Role,
 }
 
-pub type Loaders = DataLoader<Observed>;
+/// The request's DataLoader, with its loads boxed. async-graphql's load future is about 500
+/// bytes; awaited inline it would set the size of every field's future of the object whose
+/// field loads (a patient's `name` as much as its `appointments`), and an object's fields'
+/// futures are allocated side by side (`eager.rs`): boxing the few loads shrinks them all.
+pub struct Loaders(DataLoader<Observed>);
+
+impl Loaders {
+    pub async fn load_one<K>(
+        &self,
+        key: K,
+    ) -> Result<Option<<Observed as Loader<K>>::Value>, <Observed as Loader<K>>::Error>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        Observed: Loader<K>,
+    {
+        Box::pin(self.0.load_one(key)).await
+    }
+
+    pub async fn load_many<K>(
+        &self,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<HashMap<K, <Observed as Loader<K>>::Value>, <Observed as Loader<K>>::Error>
+    where
+        K: Send + Sync + Hash + Eq + Clone + 'static,
+        Observed: Loader<K>,
+    {
+        Box::pin(self.0.load_many(keys)).await
+    }
+}
 
 /// The batch loader, with each batch's size recorded (`dataloader_batch_size{key}`).
 pub struct Observed(BatchLoader);
@@ -55,7 +83,7 @@ pub fn for_request(repos: Repositories, caller: &Caller) -> (Loaders, BatchQueue
     };
     // No timer: the queue starts each batch as soon as the request is blocked on it.
     let loader = DataLoader::new(Observed(batch_loader), queue.spawner()).delay(Duration::ZERO);
-    (loader, queue)
+    (Loaders(loader), queue)
 }
 
 /// A loader for a long-lived connection (subscriptions). It keeps no rows between events:
@@ -67,7 +95,7 @@ pub fn for_connection(repos: Repositories, caller: &Caller) -> Loaders {
         scope: Scope::of(caller),
         role: caller.role,
     };
-    DataLoader::new(Observed(batch_loader), tokio::spawn)
+    Loaders(DataLoader::new(Observed(batch_loader), tokio::spawn))
 }
 
 /// The request's loader (present whenever a caller is authenticated).
