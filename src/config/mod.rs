@@ -111,6 +111,8 @@ pub struct Config {
     pub env: AppEnv,
     pub database_url: DatabaseUrl,
     pub db_pool_size: u32,
+    /// Threads that run requests; unset, one per core.
+    pub worker_threads: Option<usize>,
     pub migrate_on_start: bool,
     pub shared: SharedStateConfig,
     pub limits: GraphqlLimits,
@@ -225,6 +227,12 @@ impl Config {
         if db_pool_size == 0 {
             r.problems.push("DB_POOL_SIZE: must be at least 1".into());
         }
+        let worker_threads = r
+            .raw("WORKER_THREADS")
+            .map(|_| r.parsed("WORKER_THREADS", 1_usize));
+        if worker_threads == Some(0) {
+            r.problems.push("WORKER_THREADS: must be at least 1".into());
+        }
         let migrate_on_start = r.flag("MIGRATE_ON_START", true);
         let shared = shared_state::read(&mut r);
         let limits = limits::read(&mut r, production);
@@ -277,6 +285,7 @@ impl Config {
             env,
             database_url,
             db_pool_size,
+            worker_threads,
             migrate_on_start,
             shared,
             limits,
@@ -341,6 +350,7 @@ mod tests {
             ("BIND_ADDR", "nowhere"),
             ("DB_POOL_SIZE", "many"),
             ("LOG_FORMAT", "xml"),
+            ("WORKER_THREADS", "0"),
         ])
         .unwrap_err();
         let text = errors.to_string();
@@ -350,6 +360,7 @@ mod tests {
             "BIND_ADDR",
             "DB_POOL_SIZE",
             "LOG_FORMAT",
+            "WORKER_THREADS",
         ] {
             assert!(text.contains(name), "{name} missing from: {text}");
         }
