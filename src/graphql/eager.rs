@@ -14,19 +14,18 @@
 //!
 //! [`EagerList`] does the same for the items of a list: async-graphql sends each item of a
 //! `Vec` through every extension's `resolve` hook, a boxed future per extension and two type
-//! names formatted per item, even when no extension overrides the hook; that page has about
-//! four hundred items.
+//! names formatted per item, even when no extension overrides the hook; the page above has
+//! about four hundred items.
 use std::borrow::Cow;
 
 use async_graphql::indexmap::IndexMap;
 use async_graphql::indexmap::map::Entry;
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
-use futures_util::future::BoxFuture;
-
 use async_graphql::{
     ContainerType, ContextSelectionSet, Name, OutputType, Positioned, ServerResult, Value,
 };
+use futures_util::future::BoxFuture;
 
 /// Schema data set when an extension hooks into the resolution of each field (resolver spans):
 /// those hooks only run on async-graphql's own path, so [`Eager`] steps aside.
@@ -118,9 +117,9 @@ impl<T: ContainerType + Send + Sync> OutputType for EagerList<T> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        // A trait object, so that the future of an object holding a list of objects that hold
-        // the first (a patient's appointments' patient) has a type, and a small one: a page's
-        // items are resolved in an allocation of their own, not inside every field's future.
+        // A trait object: types nest in cycles (a patient's appointments' patient), and a future
+        // holding the future of its own type has no size. Boxed, a page's items are also
+        // resolved in an allocation of their own, not inside every field's future.
         let list: BoxFuture<'_, ServerResult<Value>> = if ctx.data_opt::<PerFieldHooks>().is_some()
         {
             Box::pin(self.0.resolve(ctx, field))
