@@ -139,12 +139,12 @@ impl AppointmentObject {
         Ok(Eager(DoctorObject(doctor)))
     }
 
-    async fn clinic(&self, ctx: &Context<'_>) -> Result<ClinicObject> {
+    async fn clinic(&self, ctx: &Context<'_>) -> Result<Eager<ClinicObject>> {
         let clinic = loaders(ctx)?
             .load_one(ClinicKey(self.appointment.clinic_id))
             .await?
             .ok_or(AppError::NotFound("clinic"))?;
-        Ok(ClinicObject(clinic))
+        Ok(Eager(ClinicObject(clinic)))
     }
 
     async fn scheduled_at(&self) -> DateTime<Utc> {

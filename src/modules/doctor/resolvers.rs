@@ -13,6 +13,7 @@ use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{Connection, nested_page, nested_size, respond};
+use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
 use crate::modules::appointment::input::nested_filter;
@@ -73,12 +74,12 @@ impl DoctorObject {
         self.0.email.as_deref()
     }
 
-    async fn clinic(&self, ctx: &Context<'_>) -> Result<ClinicObject> {
+    async fn clinic(&self, ctx: &Context<'_>) -> Result<Eager<ClinicObject>> {
         let clinic = loaders(ctx)?
             .load_one(ClinicKey(self.0.clinic_id))
             .await?
             .ok_or(AppError::NotFound("clinic"))?;
-        Ok(ClinicObject(clinic))
+        Ok(Eager(ClinicObject(clinic)))
     }
 
     /// This doctor's appointments by start time (a PATIENT sees only their own).

@@ -121,25 +121,25 @@ impl PatientObject {
         self.patient.updated_at.and_utc()
     }
 
-    async fn clinic(&self, ctx: &Context<'_>) -> Result<ClinicObject> {
+    async fn clinic(&self, ctx: &Context<'_>) -> Result<Eager<ClinicObject>> {
         let clinic = loaders(ctx)?
             .load_one(ClinicKey(self.patient.clinic_id))
             .await?
             .ok_or(AppError::NotFound("clinic"))?;
-        Ok(ClinicObject(clinic))
+        Ok(Eager(ClinicObject(clinic)))
     }
 
-    async fn primary_doctor(&self, ctx: &Context<'_>) -> Result<Option<DoctorObject>> {
+    async fn primary_doctor(&self, ctx: &Context<'_>) -> Result<Option<Eager<DoctorObject>>> {
         let Some(id) = self.patient.primary_doctor_id else {
             return Ok(None);
         };
         if let Some(doctor) = &self.primary_doctor {
-            return Ok(Some(DoctorObject(doctor.clone())));
+            return Ok(Some(Eager(DoctorObject(doctor.clone()))));
         }
         Ok(loaders(ctx)?
             .load_one(DoctorKey(id))
             .await?
-            .map(DoctorObject))
+            .map(|doctor| Eager(DoctorObject(doctor))))
     }
 
     /// This patient's appointments by start time, earliest first.

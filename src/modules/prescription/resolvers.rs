@@ -133,12 +133,12 @@ impl PrescriptionObject {
         Ok(Eager(DoctorObject(doctor)))
     }
 
-    async fn appointment(&self, ctx: &Context<'_>) -> Result<Option<AppointmentObject>> {
+    async fn appointment(&self, ctx: &Context<'_>) -> Result<Option<Eager<AppointmentObject>>> {
         let Some(id) = self.prescription.appointment_id else {
             return Ok(None);
         };
         let appointment = loaders(ctx)?.load_one(AppointmentKey(id)).await?;
-        Ok(appointment.map(|appointment| AppointmentObject::read(ctx, appointment)))
+        Ok(appointment.map(|appointment| Eager(AppointmentObject::read(ctx, appointment))))
     }
 
     async fn medication(&self) -> &str {
