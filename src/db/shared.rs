@@ -10,8 +10,8 @@
 //!
 //! Only queries share: they run no transactions, and every statement they send on the pool
 //! goes through [`with_conn!`](crate::with_conn), which takes the shared connection, so a
-//! request never holds one of the pool's connections while waiting for another. SQLite runs statements in process, one at a
-//! time per connection; it keeps a checkout per statement.
+//! request never holds one of the pool's connections while waiting for another. SQLite runs
+//! statements in process, one at a time per connection; it keeps a checkout per statement.
 use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -35,22 +35,24 @@ struct RequestConnection {
     connection: OnceCell<Arc<PgCheckout<'static>>>,
 }
 
+/// The current task's read-only request on `pool`, if it runs one.
+fn request_on(pool: &PgPool) -> Option<Arc<RequestConnection>> {
+    REQUEST_CONNECTION
+        .try_with(Arc::clone)
+        .ok()
+        .filter(|shared| shared.pool.is(pool))
+}
+
 /// Whether the current task runs a read-only request on `pool`.
 pub fn in_request(pool: &PgPool) -> bool {
-    REQUEST_CONNECTION
-        .try_with(|shared| shared.pool.is(pool))
-        .unwrap_or(false)
+    request_on(pool).is_some()
 }
 
 /// A connection of `pool` for a statement: the request's own inside [`reading`] (the first
 /// statement checks it out, those started meanwhile wait for that checkout), a checkout of its
 /// own anywhere else.
 pub async fn connection(pool: &PgPool) -> Result<PgConnection<'_>, RunError<PoolError>> {
-    let shared = REQUEST_CONNECTION
-        .try_with(Arc::clone)
-        .ok()
-        .filter(|shared| shared.pool.is(pool));
-    Ok(match shared {
+    Ok(match request_on(pool) {
         Some(shared) => PgConnection::Shared(
             shared
                 .connection

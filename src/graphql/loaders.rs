@@ -25,7 +25,7 @@ pub struct BatchLoader {
 /// The request's DataLoader, with its loads boxed. async-graphql's load future is about 500
 /// bytes; awaited inline it would set the size of every field's future of the object whose
 /// field loads (a patient's `name` as much as its `appointments`), and an object's fields'
-/// futures are allocated side by side (`eager.rs`): boxing the few loads shrinks them all.
+/// futures are allocated side by side (`graphql/eager`): boxing the few loads shrinks them all.
 pub struct Loaders(DataLoader<Observed>);
 
 impl Loaders {

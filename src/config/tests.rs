@@ -1,0 +1,80 @@
+use super::*;
+use std::collections::HashMap;
+
+fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(&move |name| map.get(name).cloned())
+}
+
+#[test]
+fn development_works_with_nothing_set() {
+    let config = load(&[]).expect("defaults are valid");
+    assert_eq!(config.env, AppEnv::Development);
+    assert_eq!(
+        config.database_url,
+        DatabaseUrl::Sqlite("data/clinicgraph.db".into())
+    );
+    assert!(config.auth.jwt_secret_generated);
+    assert!(config.graphiql);
+    assert_eq!(config.auth.token_ttl, Duration::from_secs(900));
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let errors = load(&[
+        ("APP_ENV", "production"),
+        ("BIND_ADDR", "nowhere"),
+        ("DB_POOL_SIZE", "many"),
+        ("LOG_FORMAT", "xml"),
+        ("WORKER_THREADS", "0"),
+    ])
+    .unwrap_err();
+    let text = errors.to_string();
+    for name in [
+        "DATABASE_URL",
+        "JWT_SECRET",
+        "BIND_ADDR",
+        "DB_POOL_SIZE",
+        "LOG_FORMAT",
+        "WORKER_THREADS",
+    ] {
+        assert!(text.contains(name), "{name} missing from: {text}");
+    }
+}
+
+#[test]
+fn production_rejects_a_short_secret_and_defaults_graphiql_off() {
+    let errors = load(&[
+        ("APP_ENV", "production"),
+        ("DATABASE_URL", "postgres://localhost/x"),
+        ("JWT_SECRET", "short"),
+    ])
+    .unwrap_err();
+    assert!(errors.to_string().contains("at least 32 bytes"));
+
+    let config = load(&[
+        ("APP_ENV", "production"),
+        ("DATABASE_URL", "postgres://localhost/x"),
+        ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+    ])
+    .expect("valid");
+    assert!(!config.graphiql);
+    assert_eq!(config.log_format, LogFormat::Json);
+}
+
+#[test]
+fn database_urls_choose_the_backend() {
+    assert!(matches!(
+        "postgres://u@h/db".parse::<DatabaseUrl>(),
+        Ok(DatabaseUrl::Postgres(_))
+    ));
+    assert!(matches!(
+        "sqlite://x.db".parse::<DatabaseUrl>(),
+        Ok(DatabaseUrl::Sqlite(_))
+    ));
+    assert!("mysql://h/db".parse::<DatabaseUrl>().is_err());
+    assert!("sqlite://:memory:".parse::<DatabaseUrl>().is_err());
+}
