@@ -51,19 +51,9 @@ fn is_http_url(url: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use secrecy::ExposeSecret;
 
-    use crate::config::{Config, ConfigErrors};
-
-    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(&move |name| map.get(name).cloned())
-    }
+    use crate::config::tests::load;
 
     #[test]
     fn nothing_is_exported_unless_configured() {

@@ -1,7 +1,8 @@
 use super::*;
 use std::collections::HashMap;
 
-fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+/// The configuration these variables make (observability's tests use it too).
+pub(super) fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
     let map: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
