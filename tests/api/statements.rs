@@ -1,8 +1,13 @@
 //! How the app's statements run on PostgreSQL, where it shows to clients as latency and
 //! throughput: the statement of each list page is planned once per connection, not per request,
-//! and a query sends all its statements over one connection.
+//! and a query sends all its statements over one connection; the audit trail's write is
+//! prepared once per connection too.
 use clinicgraph::core::auth::Role;
 use clinicgraph::db::DbPool;
+use clinicgraph::modules::audit::model::{
+    AuditAction, AuditEntity, AuditFilter, AuditOutcome, PendingEvent,
+};
+use clinicgraph::modules::audit::repository::{AuditRepository, DieselAuditRepository};
 use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::RunQueryDsl;
@@ -149,4 +154,65 @@ async fn queries_and_writes_sent_together_all_complete_on_one_connection() {
         assert_eq!(page["patients"]["nodes"].as_array().map(Vec::len), Some(20));
     }
     assert_eq!(created.len(), 2);
+}
+
+/// The audit writer stores each batch, whatever its size, with one statement; kept prepared,
+/// PostgreSQL parses and plans it once per connection. Sent as `sql_query`, it was prepared
+/// and closed again for every batch: under q1's load, a tenth of PostgreSQL's CPU per request.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_audit_write_is_prepared_once_per_connection() {
+    // One connection: every batch below is written on it.
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, &[("DB_POOL_SIZE", "1")]).await else {
+        return;
+    };
+    let audit = DieselAuditRepository::new(app.pool.clone());
+    let clinic_id = app.demo_clinic_id().await;
+    let admin = app
+        .repos
+        .users
+        .find_by_email("admin@demo.clinic")
+        .await
+        .expect("users")
+        .expect("the demo admin");
+    let event = |n: i64| PendingEvent {
+        occurred_at: clinicgraph::db::now(),
+        clinic_id,
+        actor_id: admin.id,
+        actor_role: Role::Admin,
+        action: AuditAction::Read,
+        entity: AuditEntity::Patient,
+        entity_ids: vec![n],
+        patient_ids: vec![n],
+        field: None,
+        outcome: AuditOutcome::Allowed,
+        request_id: format!("batch-{n}"),
+        client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+    };
+    let batches = [
+        vec![event(1)],
+        vec![event(2), event(3), event(4)],
+        vec![event(5), event(6)],
+    ];
+    for batch in &batches {
+        audit.append(batch).await.expect("an audit write");
+    }
+    let stored = audit
+        .count(clinic_id, &AuditFilter::default())
+        .await
+        .expect("count");
+    assert!(stored >= 6, "{stored}");
+    let DbPool::Postgres(pool) = &app.pool else {
+        panic!("a PostgreSQL app");
+    };
+    let mut conn = pool.get().await.expect("the app's connection");
+    let prepared: Vec<PreparedStatement> = sql_query(
+        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
+         WHERE statement LIKE 'WITH stored AS %'",
+    )
+    .load(&mut *conn)
+    .await
+    .expect("pg_prepared_statements");
+    assert_eq!(prepared.len(), 1, "{prepared:#?}");
+    let runs = prepared[0].generic_plans + prepared[0].custom_plans;
+    assert_eq!(runs, batches.len() as i64, "{prepared:#?}");
 }
