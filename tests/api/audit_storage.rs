@@ -8,7 +8,9 @@ use clinicgraph::modules::audit::model::{
 use crate::helpers::TestApp;
 use crate::on_both_backends;
 
-async fn one_write_stores_thousands_of_events(app: TestApp) {
+/// `count` reads by the demo clinic's admin, each a request of its own; every other one names
+/// patients, every third a field.
+pub(crate) async fn demo_admin_reads(app: &TestApp, count: i64) -> Vec<PendingEvent> {
     let clinic_id = app.demo_clinic_id().await;
     let admin = app
         .repos
@@ -17,8 +19,7 @@ async fn one_write_stores_thousands_of_events(app: TestApp) {
         .await
         .expect("users")
         .expect("the demo admin");
-    // More rows than 65,535 bind parameters would allow as a multi-row VALUES.
-    let events: Vec<PendingEvent> = (0..6_000)
+    (0..count)
         .map(|n| PendingEvent {
             occurred_at: clinicgraph::db::now(),
             clinic_id,
@@ -37,7 +38,13 @@ async fn one_write_stores_thousands_of_events(app: TestApp) {
             request_id: format!("bulk-{n}"),
             client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
         })
-        .collect();
+        .collect()
+}
+
+async fn one_write_stores_thousands_of_events(app: TestApp) {
+    let clinic_id = app.demo_clinic_id().await;
+    // More rows than 65,535 bind parameters would allow as a multi-row VALUES.
+    let events = demo_admin_reads(&app, 6_000).await;
     app.repos.audit.append(&events).await.expect("one write");
     let all = AuditFilter::default();
     let stored = app.repos.audit.count(clinic_id, &all).await.expect("count");

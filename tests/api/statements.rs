@@ -4,15 +4,14 @@
 //! prepared once per connection too.
 use clinicgraph::core::auth::Role;
 use clinicgraph::db::DbPool;
-use clinicgraph::modules::audit::model::{
-    AuditAction, AuditEntity, AuditFilter, AuditOutcome, PendingEvent,
-};
+use clinicgraph::modules::audit::model::AuditFilter;
 use clinicgraph::modules::audit::repository::{AuditRepository, DieselAuditRepository};
 use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryableByName, sql_query};
 use diesel_async::RunQueryDsl;
 use serde_json::json;
 
+use crate::audit_storage::demo_admin_reads;
 use crate::helpers::{Backend, TestApp, patient_input};
 
 #[derive(QueryableByName, Debug)]
@@ -23,6 +22,23 @@ struct PreparedStatement {
     generic_plans: i64,
     #[diesel(sql_type = BigInt)]
     custom_plans: i64,
+}
+
+/// The statements prepared on the app's connection (the app must have one) whose text is
+/// `LIKE` `pattern`.
+async fn prepared_statements(app: &TestApp, pattern: &str) -> Vec<PreparedStatement> {
+    let DbPool::Postgres(pool) = &app.pool else {
+        panic!("a PostgreSQL app");
+    };
+    let mut conn = pool.get().await.expect("the app's connection");
+    sql_query(
+        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
+         WHERE statement LIKE $1",
+    )
+    .bind::<Text, _>(pattern)
+    .load(&mut *conn)
+    .await
+    .expect("pg_prepared_statements")
 }
 
 const LISTS: &str = "query($first: Int) {
@@ -55,17 +71,7 @@ async fn each_list_statement_is_planned_once_per_connection() {
             assert_eq!(lists["doctors"]["nodes"].as_array().map(Vec::len), Some(3));
         }
     }
-    let DbPool::Postgres(pool) = &app.pool else {
-        panic!("a PostgreSQL app");
-    };
-    let mut conn = pool.get().await.expect("the app's connection");
-    let prepared: Vec<PreparedStatement> = sql_query(
-        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
-         WHERE statement LIKE '% ORDER BY %'",
-    )
-    .load(&mut *conn)
-    .await
-    .expect("pg_prepared_statements");
+    let prepared = prepared_statements(&app, "% ORDER BY %").await;
     for table in [
         "patients",
         "doctors",
@@ -166,52 +172,18 @@ async fn the_audit_write_is_prepared_once_per_connection() {
         return;
     };
     let audit = DieselAuditRepository::new(app.pool.clone());
-    let clinic_id = app.demo_clinic_id().await;
-    let admin = app
-        .repos
-        .users
-        .find_by_email("admin@demo.clinic")
-        .await
-        .expect("users")
-        .expect("the demo admin");
-    let event = |n: i64| PendingEvent {
-        occurred_at: clinicgraph::db::now(),
-        clinic_id,
-        actor_id: admin.id,
-        actor_role: Role::Admin,
-        action: AuditAction::Read,
-        entity: AuditEntity::Patient,
-        entity_ids: vec![n],
-        patient_ids: vec![n],
-        field: None,
-        outcome: AuditOutcome::Allowed,
-        request_id: format!("batch-{n}"),
-        client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
-    };
-    let batches = [
-        vec![event(1)],
-        vec![event(2), event(3), event(4)],
-        vec![event(5), event(6)],
-    ];
-    for batch in &batches {
+    let events = demo_admin_reads(&app, 6).await;
+    let batches = [&events[..1], &events[1..4], &events[4..]];
+    for batch in batches {
         audit.append(batch).await.expect("an audit write");
     }
+    let clinic_id = app.demo_clinic_id().await;
     let stored = audit
         .count(clinic_id, &AuditFilter::default())
         .await
         .expect("count");
     assert!(stored >= 6, "{stored}");
-    let DbPool::Postgres(pool) = &app.pool else {
-        panic!("a PostgreSQL app");
-    };
-    let mut conn = pool.get().await.expect("the app's connection");
-    let prepared: Vec<PreparedStatement> = sql_query(
-        "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements \
-         WHERE statement LIKE 'WITH stored AS %'",
-    )
-    .load(&mut *conn)
-    .await
-    .expect("pg_prepared_statements");
+    let prepared = prepared_statements(&app, "WITH stored AS %").await;
     assert_eq!(prepared.len(), 1, "{prepared:#?}");
     let runs = prepared[0].generic_plans + prepared[0].custom_plans;
     assert_eq!(runs, batches.len() as i64, "{prepared:#?}");
