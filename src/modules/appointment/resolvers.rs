@@ -23,7 +23,6 @@ use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::{loaders, owned};
 use crate::modules::audit::model::{AuditAction, AuditEntity};
 use crate::modules::audit::trail;
-use crate::modules::clinic::loaders::ClinicKey;
 use crate::modules::clinic::resolvers::ClinicObject;
 use crate::modules::doctor::loaders::{DoctorKey, page_doctors};
 use crate::modules::doctor::model::Doctor;
@@ -140,11 +139,7 @@ impl AppointmentObject {
     }
 
     async fn clinic(&self, ctx: &Context<'_>) -> Result<Eager<ClinicObject>> {
-        let clinic = loaders(ctx)?
-            .load_one(ClinicKey(self.appointment.clinic_id))
-            .await?
-            .ok_or(AppError::NotFound("clinic"))?;
-        Ok(Eager(ClinicObject(clinic)))
+        ClinicObject::of_record(ctx, self.appointment.clinic_id).await
     }
 
     async fn scheduled_at(&self) -> DateTime<Utc> {

@@ -3,14 +3,29 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, Result};
 
+use super::loaders::ClinicKey;
 use super::model::Clinic;
 use super::service::ClinicService;
+use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
+use crate::graphql::eager::Eager;
 use crate::graphql::guards::caller;
+use crate::graphql::loaders::loaders;
 
 /// A clinic: the tenant that owns every other record.
 #[derive(Clone)]
 pub struct ClinicObject(pub Clinic);
+
+impl ClinicObject {
+    /// The clinic `clinic_id` of a record the caller has read, through the request's loader.
+    pub async fn of_record(ctx: &Context<'_>, clinic_id: i64) -> Result<Eager<Self>> {
+        let clinic = loaders(ctx)?
+            .load_one(ClinicKey(clinic_id))
+            .await?
+            .ok_or(AppError::NotFound("clinic"))?;
+        Ok(Eager(Self(clinic)))
+    }
+}
 
 #[Object(name = "Clinic")]
 impl ClinicObject {

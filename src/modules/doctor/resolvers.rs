@@ -22,7 +22,6 @@ use crate::modules::appointment::repository::AppointmentParent;
 use crate::modules::appointment::resolvers::{AppointmentObject, appointments_of};
 use crate::modules::audit::model::AuditAction;
 use crate::modules::audit::trail;
-use crate::modules::clinic::loaders::ClinicKey;
 use crate::modules::clinic::resolvers::ClinicObject;
 use crate::modules::patient::loaders::PatientsOfDoctor;
 use crate::modules::patient::resolvers::PatientObject;
@@ -75,11 +74,7 @@ impl DoctorObject {
     }
 
     async fn clinic(&self, ctx: &Context<'_>) -> Result<Eager<ClinicObject>> {
-        let clinic = loaders(ctx)?
-            .load_one(ClinicKey(self.0.clinic_id))
-            .await?
-            .ok_or(AppError::NotFound("clinic"))?;
-        Ok(Eager(ClinicObject(clinic)))
+        ClinicObject::of_record(ctx, self.0.clinic_id).await
     }
 
     /// This doctor's appointments by start time (a PATIENT sees only their own).

@@ -24,7 +24,6 @@ use crate::modules::appointment::repository::AppointmentParent;
 use crate::modules::appointment::resolvers::{AppointmentObject, appointments_of};
 use crate::modules::audit::model::{AuditAction, AuditEntity, Subject};
 use crate::modules::audit::trail;
-use crate::modules::clinic::loaders::ClinicKey;
 use crate::modules::clinic::resolvers::ClinicObject;
 use crate::modules::doctor::loaders::{DoctorKey, WithDoctor, page_doctors};
 use crate::modules::doctor::model::Doctor;
@@ -122,11 +121,7 @@ impl PatientObject {
     }
 
     async fn clinic(&self, ctx: &Context<'_>) -> Result<Eager<ClinicObject>> {
-        let clinic = loaders(ctx)?
-            .load_one(ClinicKey(self.patient.clinic_id))
-            .await?
-            .ok_or(AppError::NotFound("clinic"))?;
-        Ok(Eager(ClinicObject(clinic)))
+        ClinicObject::of_record(ctx, self.patient.clinic_id).await
     }
 
     async fn primary_doctor(&self, ctx: &Context<'_>) -> Result<Option<Eager<DoctorObject>>> {
