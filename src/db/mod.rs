@@ -15,6 +15,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
 use crate::config::DatabaseUrl;
 
+pub mod columns;
 pub mod limit;
 pub mod migrations;
 pub mod per_parent;

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::eager::{Eager, EagerList};
 use super::pagination::PageInfo;
 use crate::core::pagination::{Page, encode_cursor};
+use crate::db::columns::Columns;
 use crate::modules::appointment::resolvers::AppointmentObject;
 use crate::modules::audit::resolvers::AuditEventObject;
 use crate::modules::doctor::resolvers::DoctorObject;
@@ -68,6 +69,86 @@ pub fn selects(ctx: &Context<'_>, path: &[&str]) -> bool {
 /// `edges { node }`.
 pub fn nodes_select(ctx: &Context<'_>, field: &str) -> bool {
     selects(ctx, &["nodes", field]) || selects(ctx, &["edges", "node", field])
+}
+
+/// The columns the nodes of the connection being resolved read (through `nodes` or
+/// `edges { node }`, fragments included): the union of `columns_of` each selected field, and
+/// every column if a field is one `columns_of` does not know (`None`).
+pub fn node_columns(ctx: &Context<'_>, columns_of: impl Fn(&str) -> Option<Columns>) -> Columns {
+    columns_at(ctx, &[&["nodes"], &["edges", "node"]], columns_of)
+}
+
+/// The columns the items of the list being resolved read, as [`node_columns`] says.
+pub fn item_columns(ctx: &Context<'_>, columns_of: impl Fn(&str) -> Option<Columns>) -> Columns {
+    columns_at(ctx, &[&[]], columns_of)
+}
+
+fn columns_at(
+    ctx: &Context<'_>,
+    paths: &[&[&str]],
+    columns_of: impl Fn(&str) -> Option<Columns>,
+) -> Columns {
+    let mut columns = Columns::of(0);
+    let mut add = |selection: &SelectionSet| {
+        each_field(ctx, selection, &mut |name| {
+            columns = columns.with(match name {
+                "__typename" => Columns::of(0),
+                name => columns_of(name).unwrap_or(Columns::ALL),
+            });
+        })
+    };
+    for path in paths {
+        for_each_at(ctx, &ctx.item.node.selection_set.node, path, &mut add);
+    }
+    columns
+}
+
+/// Calls `visit` with the selection set of every field at `path` under `selection`.
+fn for_each_at<'a>(
+    ctx: &Context<'a>,
+    selection: &'a SelectionSet,
+    path: &[&str],
+    visit: &mut impl FnMut(&'a SelectionSet),
+) {
+    let Some((first, rest)) = path.split_first() else {
+        visit(selection);
+        return;
+    };
+    for item in &selection.items {
+        match &item.node {
+            Selection::Field(field) if field.node.name.node == *first => {
+                for_each_at(ctx, &field.node.selection_set.node, rest, visit)
+            }
+            Selection::Field(_) => {}
+            Selection::InlineFragment(fragment) => {
+                for_each_at(ctx, &fragment.node.selection_set.node, path, visit)
+            }
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = ctx.query_env.fragments.get(&spread.node.fragment_name.node)
+                {
+                    for_each_at(ctx, &fragment.node.selection_set.node, path, visit)
+                }
+            }
+        }
+    }
+}
+
+/// Calls `visit` with the name of every field of `selection`, fragments flattened.
+fn each_field<'a>(ctx: &Context<'a>, selection: &'a SelectionSet, visit: &mut impl FnMut(&'a str)) {
+    for item in &selection.items {
+        match &item.node {
+            Selection::Field(field) => visit(field.node.name.node.as_str()),
+            Selection::InlineFragment(fragment) => {
+                each_field(ctx, &fragment.node.selection_set.node, visit)
+            }
+            Selection::FragmentSpread(spread) => {
+                if let Some(fragment) = ctx.query_env.fragments.get(&spread.node.fragment_name.node)
+                {
+                    each_field(ctx, &fragment.node.selection_set.node, visit)
+                }
+            }
+        }
+    }
 }
 
 fn reaches(ctx: &Context<'_>, selection: &SelectionSet, path: &[&str]) -> bool {

@@ -167,3 +167,44 @@ fn configured(
 pub fn sdl() -> String {
     builder().finish().sdl()
 }
+
+/// The names of the fields of the object type `type_name` in [`sdl`], for tests that hold
+/// something to every field of a type.
+#[cfg(test)]
+pub fn fields_of_type(type_name: &str) -> Vec<String> {
+    let sdl = sdl();
+    let opening = format!("type {type_name} ");
+    let mut fields = Vec::new();
+    let mut in_description = false;
+    for line in sdl
+        .lines()
+        .skip_while(|line| !line.starts_with(&opening))
+        .skip(1)
+    {
+        if line.starts_with('}') {
+            break;
+        }
+        // Deeper lines are a field's arguments.
+        if line.starts_with("\t\t") {
+            continue;
+        }
+        let line = line.trim();
+        if line.starts_with("\"\"\"") {
+            if line.len() < 6 || !line.ends_with("\"\"\"") {
+                in_description = !in_description;
+            }
+            continue;
+        }
+        if in_description || line.starts_with('"') {
+            continue;
+        }
+        let name: String = line
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() {
+            fields.push(name);
+        }
+    }
+    fields
+}

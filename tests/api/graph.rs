@@ -294,6 +294,135 @@ async fn what_a_fragment_selects_is_answered(app: TestApp) {
     );
 }
 
+/// A nested list reads only the columns its selection needs; whatever it selects, each field
+/// is what the record's own query answers, alone or with any other.
+async fn a_nested_list_answers_each_field_as_the_record_does(app: TestApp) {
+    let admin = app.token(Role::Admin).await;
+    let doctor = app.token(Role::Doctor).await;
+    let doctors = app.demo_doctor_ids().await;
+    let patient = app
+        .create_patient(
+            &admin,
+            patient_input("Column Reader", "columns@example.com"),
+        )
+        .await;
+    let appointment = app
+        .ok(
+            &admin,
+            "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id } }",
+            json!({ "i": { "patientId": patient, "doctorId": doctors[0], "scheduledAt": at(210, 9, 0),
+                "durationMinutes": 45, "reason": "Follow-up", "notes": "Bring the old scans" } }),
+        )
+        .await["scheduleAppointment"]["id"]
+        .clone();
+    app.move_appointment(
+        &admin,
+        "cancelAppointment",
+        appointment.as_str().expect("id"),
+    )
+    .await;
+    let prescription = app
+        .ok(
+            &doctor,
+            "mutation($i: PrescribeInput!) { prescribe(input: $i) { id } }",
+            json!({ "i": { "patientId": patient, "appointmentId": appointment, "medication": "Ibuprofen",
+                "dosage": "200 mg", "frequency": "as needed", "route": "oral",
+                "startDate": "2027-02-01", "endDate": "2027-02-10", "refills": 1 } }),
+        )
+        .await["prescribe"]["id"]
+        .clone();
+    app.ok(
+        &doctor,
+        "mutation($id: ID!) { discontinuePrescription(id: $id, reason: \"Stomach upset\") { id } }",
+        json!({ "id": prescription }),
+    )
+    .await;
+
+    let appointment_fields = "id scheduledAt durationMinutes endsAt status reason notes \
+        cancellationReason createdAt updatedAt clinic { name } doctor { name } patient { name } \
+        prescriptions { id }";
+    let prescription_fields = "id medication dosage frequency route startDate endDate refills \
+        status discontinuedReason createdAt prescriber { name } appointment { id } patient { name }";
+    let whole = app
+        .ok(
+            &doctor,
+            &format!(
+                "query($a: ID!, $p: ID!) {{ appointment(id: $a) {{ {appointment_fields} }}
+                   prescription(id: $p) {{ {prescription_fields} }} }}"
+            ),
+            json!({ "a": appointment, "p": prescription }),
+        )
+        .await;
+    assert_eq!(whole["appointment"]["reason"], "Follow-up", "{whole}");
+    assert_eq!(whole["appointment"]["notes"], "Bring the old scans");
+    assert_eq!(
+        whole["appointment"]["cancellationReason"],
+        "Patient is unwell"
+    );
+    assert_eq!(whole["prescription"]["discontinuedReason"], "Stomach upset");
+
+    let nested = |appointment: &str, prescription: &str| {
+        format!(
+            "query($id: ID!) {{ patient(id: $id) {{
+               appointments {{ nodes {{ {appointment} }} }}
+               prescriptions {{ edges {{ node {{ {prescription} }} }} }} }} }}"
+        )
+    };
+    let all = app
+        .ok(
+            &doctor,
+            &nested(appointment_fields, prescription_fields),
+            json!({ "id": patient }),
+        )
+        .await;
+    assert_eq!(
+        all["patient"]["appointments"]["nodes"][0],
+        whole["appointment"]
+    );
+    assert_eq!(
+        all["patient"]["prescriptions"]["edges"][0]["node"],
+        whole["prescription"]
+    );
+    // Each field alone: a read of just its columns (and the keys).
+    let fields = |list: &str| {
+        list.split_whitespace()
+            .filter(|word| !matches!(*word, "{" | "}" | "name" | "id"))
+            .chain(["id"])
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    for (appointment_field, prescription_field) in fields(appointment_fields)
+        .into_iter()
+        .zip(fields(prescription_fields).into_iter().cycle())
+    {
+        let selection = |field: &str| match field {
+            "clinic" | "doctor" | "patient" | "prescriber" => format!("{field} {{ name }}"),
+            "prescriptions" | "appointment" => format!("{field} {{ id }}"),
+            _ => field.to_owned(),
+        };
+        let one = app
+            .ok(
+                &doctor,
+                &nested(
+                    &selection(&appointment_field),
+                    &selection(&prescription_field),
+                ),
+                json!({ "id": patient }),
+            )
+            .await;
+        assert_eq!(
+            one["patient"]["appointments"]["nodes"][0][&appointment_field],
+            whole["appointment"][&appointment_field],
+            "{appointment_field}: {one}"
+        );
+        assert_eq!(
+            one["patient"]["prescriptions"]["edges"][0]["node"][&prescription_field],
+            whole["prescription"][&prescription_field],
+            "{prescription_field}: {one}"
+        );
+    }
+}
+
 /// A root page reads the doctors its rows name together; each row must still get its own.
 async fn a_root_pages_doctors_are_each_rows_own(app: TestApp) {
     let token = app.token(Role::Doctor).await;
@@ -351,4 +480,5 @@ on_both_backends!(
     doctors_are_listed_filtered_and_paged,
     what_a_fragment_selects_is_answered,
     a_root_pages_doctors_are_each_rows_own,
+    a_nested_list_answers_each_field_as_the_record_does,
 );

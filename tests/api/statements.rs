@@ -91,6 +91,46 @@ async fn each_list_statement_is_planned_once_per_connection() {
     }
 }
 
+/// A nested page reads only the columns its nodes' fields need, and the keys: PostgreSQL's cost
+/// of sending a page's few hundred rows grows with every column.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nested_page_reads_only_the_columns_it_shows() {
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, &[("DB_POOL_SIZE", "1")]).await else {
+        return;
+    };
+    let admin = app.token(Role::Admin).await;
+    let page = app
+        .ok(
+            &admin,
+            "{ patients(first: 5) { nodes { name
+               appointments(first: 3) { nodes { scheduledAt status doctor { name } } }
+               prescriptions(first: 3) { nodes { medication dosage status } } } } }",
+            json!({}),
+        )
+        .await;
+    let first = &page["patients"]["nodes"][0];
+    assert!(
+        first["appointments"]["nodes"][0]["status"].is_string(),
+        "{page}"
+    );
+    assert!(
+        first["prescriptions"]["nodes"][0]["dosage"].is_string(),
+        "{page}"
+    );
+    let nested = prepared_statements(&app, "%CROSS JOIN LATERAL%").await;
+    let texts: Vec<&str> = nested.iter().map(|p| p.statement.as_str()).collect();
+    for columns in [
+        "(SELECT id, patient_id, doctor_id, scheduled_at, status FROM appointments ",
+        "(SELECT id, patient_id, medication, dosage, status, created_at FROM prescriptions ",
+    ] {
+        assert!(
+            texts.iter().any(|text| text.contains(columns)),
+            "{columns}: {texts:#?}"
+        );
+    }
+    assert_eq!(texts.len(), 2, "{texts:#?}");
+}
+
 const NESTED: &str = "{ patients(first: 20) { nodes { id
   appointments(first: 10) { nodes { scheduledAt doctor { name } } }
   prescriptions(first: 10) { nodes { medication } } } } }";

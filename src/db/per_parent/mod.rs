@@ -20,6 +20,7 @@
 //! statement): a subquery with `LIMIT` that refers to the outer row can only be joined by a
 //! nested loop, which emits each parent's rows in the order the subquery returns them
 //! (`tests/api/graph.rs` holds both backends to it).
+use std::borrow::Cow;
 use std::marker::PhantomData;
 
 use chrono::NaiveDateTime;
@@ -47,7 +48,7 @@ enum Condition {
 /// for other texts.
 pub struct PerParentQuery<Row> {
     table: &'static str,
-    columns: &'static str,
+    columns: Cow<'static, str>,
     parent_column: &'static str,
     parent_ids: Vec<i64>,
     order_by: &'static str,
@@ -59,7 +60,7 @@ pub struct PerParentQuery<Row> {
 impl<Row> PerParentQuery<Row> {
     pub fn new(
         table: &'static str,
-        columns: &'static str,
+        columns: impl Into<Cow<'static, str>>,
         parent_column: &'static str,
         parent_ids: &[i64],
         order_by: &'static str,
@@ -67,7 +68,7 @@ impl<Row> PerParentQuery<Row> {
     ) -> Self {
         Self {
             table,
-            columns,
+            columns: columns.into(),
             parent_column,
             parent_ids: parent_ids.to_vec(),
             order_by,
@@ -127,14 +128,14 @@ impl<Row> PerParentQuery<Row> {
         if self.parent_ids.is_empty() {
             // `VALUES` needs a row.
             out.push_sql("SELECT ");
-            out.push_sql(self.columns);
+            out.push_sql(&self.columns);
             out.push_sql(" FROM ");
             out.push_sql(self.table);
             out.push_sql(" WHERE 1 = 0");
             return Ok(());
         }
         out.push_sql("SELECT ");
-        out.push_sql(self.columns);
+        out.push_sql(&self.columns);
         out.push_sql(" FROM (VALUES ");
         value(out, Value::Ids(&self.parent_ids))?;
         // CROSS JOIN keeps the parents outside: SQLite never reorders it. `column1` is how
@@ -161,7 +162,7 @@ impl<Row> PerParentQuery<Row> {
         out.push_sql("SELECT firsts.* FROM unnest(");
         value(out, Value::Ids(&self.parent_ids))?;
         out.push_sql(") AS parents(parent_id) CROSS JOIN LATERAL (");
-        self.write_first_rows(out, self.columns, "parents.parent_id", "", &mut value)?;
+        self.write_first_rows(out, &self.columns, "parents.parent_id", "", &mut value)?;
         out.push_sql(") AS firsts");
         Ok(())
     }
@@ -171,7 +172,7 @@ impl<Row> PerParentQuery<Row> {
     fn write_first_rows<'b, DB: diesel::backend::Backend>(
         &'b self,
         out: &mut AstPass<'_, 'b, DB>,
-        selected: &'static str,
+        selected: &str,
         parent: &'static str,
         clinic_prefix: &'static str,
         value: &mut impl FnMut(&mut AstPass<'_, 'b, DB>, Value<'b>) -> QueryResult<()>,

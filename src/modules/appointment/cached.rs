@@ -5,12 +5,14 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 
+use super::columns::PartialAppointment;
 use super::model::{Appointment, AppointmentFilter, AppointmentStatus, NewAppointment, Slot};
 use super::repository::{AppointmentParent, AppointmentRepository, Booking};
 use crate::cache::{EntityCache, Kind};
 use crate::core::pagination::{KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::db::DbResult;
+use crate::db::columns::Columns;
 
 pub struct CachedAppointmentRepository {
     inner: Arc<dyn AppointmentRepository>,
@@ -82,9 +84,10 @@ impl AppointmentRepository for CachedAppointmentRepository {
         parent_ids: &[i64],
         filter: &AppointmentFilter,
         per_parent: usize,
-    ) -> DbResult<Vec<Appointment>> {
+        columns: Columns,
+    ) -> DbResult<Vec<PartialAppointment>> {
         self.inner
-            .list_per_parent(scope, parent, parent_ids, filter, per_parent)
+            .list_per_parent(scope, parent, parent_ids, filter, per_parent, columns)
             .await
     }
 

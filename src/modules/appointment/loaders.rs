@@ -3,8 +3,10 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 
+use super::columns::PartialAppointment;
 use super::model::{Appointment, AppointmentFilter};
 use super::repository::AppointmentParent;
+use crate::db::columns::Columns;
 use crate::graphql::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
 use crate::modules::doctor::loaders::WithDoctor;
 
@@ -35,29 +37,32 @@ impl Loader<AppointmentKey> for BatchLoader {
 }
 
 /// The first `fetch` appointments of a patient or a doctor matching `filter` (whose patient and
-/// doctor fields are unused: the parent says whose), with their doctors when `with_doctors`.
+/// doctor fields are unused: the parent says whose), with `columns` (and the keys), and with
+/// their doctors when `with_doctors`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AppointmentsOf {
     pub parent: AppointmentParent,
     pub id: i64,
     pub filter: AppointmentFilter,
     pub fetch: usize,
+    pub columns: Columns,
     pub with_doctors: bool,
 }
 
 /// An appointment as a nested page read it, with its doctor when the page's selection asked for
 /// the doctor (see [`BatchLoader::with_doctors`]).
-pub type AppointmentRow = WithDoctor<Appointment>;
+pub type AppointmentRow = WithDoctor<PartialAppointment>;
 
-fn parent_of(parent: AppointmentParent, appointment: &Appointment) -> i64 {
+fn parent_of(parent: AppointmentParent, appointment: &PartialAppointment) -> i64 {
     match parent {
         AppointmentParent::Patient => appointment.patient_id,
         AppointmentParent::Doctor => appointment.doctor_id,
     }
 }
 
-/// What the keys of one statement share: parent kind, filter, rows per parent, doctors or not.
-type PageShape = (AppointmentParent, AppointmentFilter, usize, bool);
+/// What the keys of one statement share: parent kind, filter, rows per parent, columns, doctors
+/// or not.
+type PageShape = (AppointmentParent, AppointmentFilter, usize, Columns, bool);
 
 impl Loader<AppointmentsOf> for BatchLoader {
     type Value = Arc<Vec<AppointmentRow>>;
@@ -68,30 +73,38 @@ impl Loader<AppointmentsOf> for BatchLoader {
         keys: &[AppointmentsOf],
     ) -> Result<HashMap<AppointmentsOf, Self::Value>, Self::Error> {
         let shape = |k: &AppointmentsOf| {
-            let shape: PageShape = (k.parent, k.filter.clone(), k.fetch, k.with_doctors);
+            let shape: PageShape = (
+                k.parent,
+                k.filter.clone(),
+                k.fetch,
+                k.columns,
+                k.with_doctors,
+            );
             (shape, k.id)
         };
         let mut groups = Vec::new();
-        for ((parent, filter, fetch, with_doctors), ids) in group_by_shape(keys, shape) {
+        for (shape, ids) in group_by_shape(keys, shape) {
+            let (parent, ref filter, fetch, columns, _) = shape;
             let rows = self
                 .repos
                 .appointments
-                .list_per_parent(&self.scope, parent, &ids, &filter, fetch)
+                .list_per_parent(&self.scope, parent, &ids, filter, fetch, columns)
                 .await
                 .map_err(load_error)?;
-            groups.push(((parent, filter, fetch, with_doctors), rows));
+            groups.push((shape, rows));
         }
-        let wants = |shape: &PageShape| shape.3;
+        let wants = |shape: &PageShape| shape.4;
         let groups = self
-            .with_doctors(groups, wants, |row| row.doctor_id)
+            .with_doctors(groups, wants, |row| Some(row.doctor_id))
             .await?;
         let mut found = HashMap::new();
-        for ((parent, filter, fetch, with_doctors), rows) in groups {
+        for ((parent, filter, fetch, columns, with_doctors), rows) in groups {
             let key_of = |id| AppointmentsOf {
                 parent,
                 id,
                 filter: filter.clone(),
                 fetch,
+                columns,
                 with_doctors,
             };
             let parent_of = |row: &AppointmentRow| Some(parent_of(parent, &row.row));

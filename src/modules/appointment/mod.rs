@@ -1,5 +1,6 @@
 //! Appointments: booking without overlaps, and a status state machine.
 pub mod cached;
+pub mod columns;
 pub mod input;
 pub mod loaders;
 pub mod model;

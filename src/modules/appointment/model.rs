@@ -91,10 +91,6 @@ impl Transition {
     }
 }
 
-/// Column list of raw (per-parent) queries; must name every field of [`Appointment`].
-pub const COLUMNS: &str = "id, clinic_id, patient_id, doctor_id, scheduled_at, ends_at, \
-     duration_minutes, status, reason, notes, cancellation_reason, created_at, updated_at";
-
 #[derive(
     Debug, Clone, PartialEq, Queryable, Selectable, QueryableByName, Serialize, Deserialize,
 )]

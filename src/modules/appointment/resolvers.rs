@@ -3,9 +3,11 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 
+use super::columns::{PartialAppointment, columns_of};
 use super::input::{AppointmentFilterInput, RescheduleAppointmentInput, ScheduleAppointmentInput};
-use super::loaders::{AppointmentCountOf, AppointmentRow, AppointmentsOf};
+use super::loaders::{AppointmentCountOf, AppointmentKey, AppointmentsOf};
 use super::model::{Appointment, AppointmentFilter, AppointmentStatus};
 use super::repository::AppointmentParent;
 use super::service::{AppointmentService, FRONT_DESK};
@@ -16,7 +18,8 @@ use crate::core::pagination::MAX_PAGE_SIZE;
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{
-    Connection, nested_page, nested_size, nodes_select, respond, selects, wants_total_count,
+    Connection, item_columns, nested_page, nested_size, node_columns, nodes_select, respond,
+    selects, wants_total_count,
 };
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
@@ -24,11 +27,12 @@ use crate::graphql::loaders::{loaders, owned};
 use crate::modules::audit::model::{AuditAction, AuditEntity};
 use crate::modules::audit::trail;
 use crate::modules::clinic::resolvers::ClinicObject;
-use crate::modules::doctor::loaders::{DoctorKey, page_doctors};
+use crate::modules::doctor::loaders::{DoctorKey, WithDoctor, page_doctors};
 use crate::modules::doctor::model::Doctor;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::patient::loaders::PatientKey;
 use crate::modules::patient::resolvers::PatientObject;
+use crate::modules::prescription::columns::columns_of as prescription_columns;
 use crate::modules::prescription::loaders::PrescriptionsOf;
 use crate::modules::prescription::repository::PrescriptionParent;
 use crate::modules::prescription::resolvers::PrescriptionObject;
@@ -62,6 +66,7 @@ pub async fn appointments_of(
             id,
             filter: filter.clone(),
             fetch: size + 1,
+            columns: node_columns(ctx, columns_of),
             with_doctors: nodes_select(ctx, "doctor"),
         })
         .await?
@@ -77,7 +82,7 @@ pub async fn appointments_of(
         ctx,
         nested_page(rows, size),
         total,
-        |row| cursor_of(&row.row),
+        |row| row.row.cursor(),
         |row| AppointmentObject::read_row(ctx, row),
     ))
 }
@@ -85,20 +90,25 @@ pub async fn appointments_of(
 /// A visit of a patient to a doctor.
 #[derive(Clone)]
 pub struct AppointmentObject {
-    pub appointment: Appointment,
+    /// The columns its read took: a list reads those its selection needs.
+    pub appointment: PartialAppointment,
     /// The doctor, when the batch that read the appointment read it too.
     doctor: Option<Arc<Doctor>>,
 }
 
 impl AppointmentObject {
     /// The appointment on its way to the caller: recorded in the audit trail.
-    pub fn read(ctx: &Context<'_>, appointment: Appointment) -> Self {
+    pub fn read(ctx: &Context<'_>, appointment: impl Into<PartialAppointment>) -> Self {
+        let appointment = appointment.into();
         trail::read(ctx, &appointment);
-        Self::written(appointment)
+        Self {
+            appointment,
+            doctor: None,
+        }
     }
 
     /// An appointment a batch read, with its doctor if it read that too (audited as above).
-    fn read_row(ctx: &Context<'_>, row: AppointmentRow) -> Self {
+    fn read_row(ctx: &Context<'_>, row: WithDoctor<impl Into<PartialAppointment>>) -> Self {
         let mut object = Self::read(ctx, row.row);
         object.doctor = row.doctor;
         object
@@ -107,9 +117,28 @@ impl AppointmentObject {
     /// An appointment a mutation just wrote (its caller records it).
     fn written(appointment: Appointment) -> Self {
         Self {
-            appointment,
+            appointment: appointment.into(),
             doctor: None,
         }
+    }
+
+    /// A column the read left out, from the whole row: only a selection that
+    /// [`columns_of`] does not foresee gets here. Boxed, so that this rare path does not
+    /// enlarge the future of every field.
+    async fn column<T>(
+        &self,
+        ctx: &Context<'_>,
+        read: Option<T>,
+        whole: impl FnOnce(Appointment) -> T,
+    ) -> Result<T> {
+        if let Some(value) = read {
+            return Ok(value);
+        }
+        let id = self.appointment.id;
+        let load: BoxFuture<'_, Result<Option<Appointment>>> =
+            Box::pin(async move { loaders(ctx)?.load_one(AppointmentKey(id)).await });
+        let appointment = load.await?.ok_or(AppError::NotFound("appointment"))?;
+        Ok(whole(appointment))
     }
 }
 
@@ -139,35 +168,43 @@ impl AppointmentObject {
     }
 
     async fn clinic(&self, ctx: &Context<'_>) -> Result<Eager<ClinicObject>> {
-        ClinicObject::of_record(ctx, self.appointment.clinic_id).await
+        let clinic_id = self.appointment.clinic_id;
+        let clinic_id = self.column(ctx, clinic_id, |a| a.clinic_id).await?;
+        ClinicObject::of_record(ctx, clinic_id).await
     }
 
     async fn scheduled_at(&self) -> DateTime<Utc> {
         self.appointment.scheduled_at.and_utc()
     }
 
-    async fn duration_minutes(&self) -> i32 {
-        self.appointment.duration_minutes
+    async fn duration_minutes(&self, ctx: &Context<'_>) -> Result<i32> {
+        let read = self.appointment.duration_minutes;
+        self.column(ctx, read, |a| a.duration_minutes).await
     }
 
-    async fn ends_at(&self) -> DateTime<Utc> {
-        self.appointment.ends_at.and_utc()
+    async fn ends_at(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
+        let read = self.appointment.ends_at;
+        Ok(self.column(ctx, read, |a| a.ends_at).await?.and_utc())
     }
 
-    async fn status(&self) -> AppointmentStatus {
-        self.appointment.status()
+    async fn status(&self, ctx: &Context<'_>) -> Result<AppointmentStatus> {
+        let read = self.appointment.status;
+        self.column(ctx, read, |a| a.status()).await
     }
 
-    async fn reason(&self) -> Option<&str> {
-        self.appointment.reason.as_deref()
+    async fn reason(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let read = self.appointment.reason.clone();
+        self.column(ctx, read, |a| a.reason).await
     }
 
-    async fn notes(&self) -> Option<&str> {
-        self.appointment.notes.as_deref()
+    async fn notes(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let read = self.appointment.notes.clone();
+        self.column(ctx, read, |a| a.notes).await
     }
 
-    async fn cancellation_reason(&self) -> Option<&str> {
-        self.appointment.cancellation_reason.as_deref()
+    async fn cancellation_reason(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let read = self.appointment.cancellation_reason.clone();
+        self.column(ctx, read, |a| a.cancellation_reason).await
     }
 
     /// Prescriptions written at this appointment (at most 100), newest first. Not for
@@ -184,6 +221,7 @@ impl AppointmentObject {
             id: self.appointment.id,
             status: None,
             fetch: MAX_PAGE_SIZE,
+            columns: item_columns(ctx, prescription_columns),
             with_prescribers: selects(ctx, &["prescriber"]),
         };
         let rows = loaders(ctx)?
@@ -197,12 +235,14 @@ impl AppointmentObject {
             .collect())
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.appointment.created_at.and_utc()
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
+        let read = self.appointment.created_at;
+        Ok(self.column(ctx, read, |a| a.created_at).await?.and_utc())
     }
 
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.appointment.updated_at.and_utc()
+    async fn updated_at(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
+        let read = self.appointment.updated_at;
+        Ok(self.column(ctx, read, |a| a.updated_at).await?.and_utc())
     }
 }
 

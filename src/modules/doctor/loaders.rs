@@ -79,12 +79,12 @@ impl BatchLoader {
         &self,
         groups: Vec<(S, Vec<R>)>,
         wants: impl Fn(&S) -> bool,
-        doctor_of: impl Fn(&R) -> i64,
+        doctor_of: impl Fn(&R) -> Option<i64>,
     ) -> Result<Vec<(S, Vec<WithDoctor<R>>)>, async_graphql::Error> {
         let ids = groups
             .iter()
             .filter(|(shape, _)| wants(shape))
-            .flat_map(|(_, rows)| rows.iter().map(&doctor_of))
+            .flat_map(|(_, rows)| rows.iter().filter_map(&doctor_of))
             .collect();
         let doctors = self.doctors_by_id(ids).await?;
         Ok(groups
@@ -95,7 +95,7 @@ impl BatchLoader {
                     .into_iter()
                     .map(|row| WithDoctor {
                         doctor: wanted
-                            .then(|| doctors.get(&doctor_of(&row)).cloned())
+                            .then(|| doctor_of(&row).and_then(|id| doctors.get(&id).cloned()))
                             .flatten(),
                         row,
                     })

@@ -3,10 +3,12 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
 
-use super::model::{Prescription, PrescriptionStatus};
+use super::columns::PartialPrescription;
+use super::model::PrescriptionStatus;
 use super::repository::PrescriptionParent;
 use super::service::READERS;
 use crate::core::error::AppError;
+use crate::db::columns::Columns;
 use crate::graphql::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
 use crate::modules::doctor::loaders::WithDoctor;
 
@@ -22,23 +24,31 @@ impl BatchLoader {
     }
 }
 
-/// The newest `fetch` prescriptions of a patient or an appointment, with their prescribers when
-/// `with_prescribers`.
+/// The newest `fetch` prescriptions of a patient or an appointment, with `columns` (and the
+/// keys), and with their prescribers when `with_prescribers`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PrescriptionsOf {
     pub parent: PrescriptionParent,
     pub id: i64,
     pub status: Option<PrescriptionStatus>,
     pub fetch: usize,
+    pub columns: Columns,
     pub with_prescribers: bool,
 }
 
 /// A prescription as a nested list read it, with its prescriber when the list's selection asked
 /// for the prescriber (see [`BatchLoader::with_doctors`]).
-pub type PrescriptionRow = WithDoctor<Prescription>;
+pub type PrescriptionRow = WithDoctor<PartialPrescription>;
 
-/// What the keys of one statement share: parent kind, status, rows per parent, prescribers or not.
-type ListShape = (PrescriptionParent, Option<PrescriptionStatus>, usize, bool);
+/// What the keys of one statement share: parent kind, status, rows per parent, columns,
+/// prescribers or not.
+type ListShape = (
+    PrescriptionParent,
+    Option<PrescriptionStatus>,
+    usize,
+    Columns,
+    bool,
+);
 
 impl Loader<PrescriptionsOf> for BatchLoader {
     type Value = Arc<Vec<PrescriptionRow>>;
@@ -50,34 +60,36 @@ impl Loader<PrescriptionsOf> for BatchLoader {
     ) -> Result<HashMap<PrescriptionsOf, Self::Value>, Self::Error> {
         self.require_prescription_reader()?;
         let shape = |k: &PrescriptionsOf| {
-            let shape: ListShape = (k.parent, k.status, k.fetch, k.with_prescribers);
+            let shape: ListShape = (k.parent, k.status, k.fetch, k.columns, k.with_prescribers);
             (shape, k.id)
         };
         let mut groups = Vec::new();
-        for ((parent, status, fetch, with_prescribers), ids) in group_by_shape(keys, shape) {
+        for (shape, ids) in group_by_shape(keys, shape) {
+            let (parent, status, fetch, columns, _) = shape;
             let rows = self
                 .repos
                 .prescriptions
-                .list_per_parent(&self.scope, parent, &ids, status, fetch)
+                .list_per_parent(&self.scope, parent, &ids, status, fetch, columns)
                 .await
                 .map_err(load_error)?;
-            groups.push(((parent, status, fetch, with_prescribers), rows));
+            groups.push((shape, rows));
         }
-        let wants = |shape: &ListShape| shape.3;
+        let wants = |shape: &ListShape| shape.4;
         let groups = self
             .with_doctors(groups, wants, |row| row.prescriber_id)
             .await?;
         let mut found = HashMap::new();
-        for ((parent, status, fetch, with_prescribers), rows) in groups {
+        for ((parent, status, fetch, columns, with_prescribers), rows) in groups {
             let parent_of = |row: &PrescriptionRow| match parent {
                 PrescriptionParent::Patient => Some(row.row.patient_id),
-                PrescriptionParent::Appointment => row.row.appointment_id,
+                PrescriptionParent::Appointment => row.row.appointment_id.flatten(),
             };
             let key_of = |id| PrescriptionsOf {
                 parent,
                 id,
                 status,
                 fetch,
+                columns,
                 with_prescribers,
             };
             deal_out(&mut found, rows, parent_of, key_of);

@@ -1,4 +1,5 @@
 //! Prescriptions written by a clinic's doctors.
+pub mod columns;
 pub mod input;
 pub mod loaders;
 pub mod model;

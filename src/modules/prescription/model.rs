@@ -30,11 +30,6 @@ impl PrescriptionStatus {
     }
 }
 
-/// Column list of raw (per-parent) queries; must name every field of [`Prescription`].
-pub const COLUMNS: &str = "id, clinic_id, patient_id, prescriber_id, appointment_id, medication, \
-     dosage, frequency, route, start_date, end_date, refills, status, discontinued_reason, \
-     created_at, updated_at";
-
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = prescriptions)]
 #[diesel(check_for_backend(diesel::pg::Pg, diesel::sqlite::Sqlite))]

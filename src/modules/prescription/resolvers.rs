@@ -3,9 +3,11 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 
+use super::columns::{PartialPrescription, columns_of};
 use super::input::{PrescribeInput, PrescriptionFilterInput};
-use super::loaders::{PrescriptionCountOf, PrescriptionRow, PrescriptionsOf};
+use super::loaders::{PrescriptionCountOf, PrescriptionsOf};
 use super::model::{Prescription, PrescriptionStatus};
 use super::repository::PrescriptionParent;
 use super::service::{PrescriptionService, READERS};
@@ -15,7 +17,7 @@ use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{
-    Connection, nested_page, nested_size, nodes_select, respond, wants_total_count,
+    Connection, nested_page, nested_size, node_columns, nodes_select, respond, wants_total_count,
 };
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
@@ -25,7 +27,7 @@ use crate::modules::appointment::loaders::AppointmentKey;
 use crate::modules::appointment::resolvers::AppointmentObject;
 use crate::modules::audit::model::{AuditAction, AuditEntity};
 use crate::modules::audit::trail;
-use crate::modules::doctor::loaders::{DoctorKey, page_doctors};
+use crate::modules::doctor::loaders::{DoctorKey, WithDoctor, page_doctors};
 use crate::modules::doctor::model::Doctor;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::patient::loaders::PatientKey;
@@ -59,6 +61,7 @@ pub async fn prescriptions_of(
         id,
         status,
         fetch: size + 1,
+        columns: node_columns(ctx, columns_of),
         with_prescribers: nodes_select(ctx, "prescriber"),
     };
     let rows = loader.load_one(key).await?.map(owned).unwrap_or_default();
@@ -72,7 +75,7 @@ pub async fn prescriptions_of(
         ctx,
         nested_page(rows, size),
         total,
-        |row| cursor_of(&row.row),
+        |row| row.row.cursor(),
         |row| PrescriptionObject::read_row(ctx, row),
     ))
 }
@@ -80,20 +83,25 @@ pub async fn prescriptions_of(
 /// A medication prescribed to a patient by a doctor.
 #[derive(Clone)]
 pub struct PrescriptionObject {
-    pub prescription: Prescription,
+    /// The columns its read took: a list reads those its selection needs.
+    pub prescription: PartialPrescription,
     /// The prescriber, when the batch that read the prescription read it too.
     prescriber: Option<Arc<Doctor>>,
 }
 
 impl PrescriptionObject {
     /// The prescription on its way to the caller: recorded in the audit trail.
-    pub fn read(ctx: &Context<'_>, prescription: Prescription) -> Self {
+    pub fn read(ctx: &Context<'_>, prescription: impl Into<PartialPrescription>) -> Self {
+        let prescription = prescription.into();
         trail::read(ctx, &prescription);
-        Self::written(prescription)
+        Self {
+            prescription,
+            prescriber: None,
+        }
     }
 
     /// A prescription a batch read, with its prescriber if it read that too (audited as above).
-    pub fn read_row(ctx: &Context<'_>, row: PrescriptionRow) -> Self {
+    pub fn read_row(ctx: &Context<'_>, row: WithDoctor<impl Into<PartialPrescription>>) -> Self {
         let mut object = Self::read(ctx, row.row);
         object.prescriber = row.doctor;
         object
@@ -102,9 +110,27 @@ impl PrescriptionObject {
     /// A prescription a mutation just wrote (its caller records it).
     fn written(prescription: Prescription) -> Self {
         Self {
-            prescription,
+            prescription: prescription.into(),
             prescriber: None,
         }
+    }
+
+    /// A column the read left out, from the whole row: only a selection that
+    /// [`columns_of`] does not foresee gets here. Boxed, so that this rare path does not
+    /// enlarge the future of every field.
+    async fn column<T>(
+        &self,
+        ctx: &Context<'_>,
+        read: Option<T>,
+        whole: impl FnOnce(Prescription) -> T,
+    ) -> Result<T> {
+        if let Some(value) = read {
+            return Ok(value);
+        }
+        let id = self.prescription.id;
+        let load: BoxFuture<'_, Result<Prescription>> =
+            Box::pin(async move { Ok(service(ctx)?.get(caller(ctx)?, id).await?) });
+        Ok(whole(load.await?))
     }
 }
 
@@ -126,55 +152,67 @@ impl PrescriptionObject {
         if let Some(doctor) = &self.prescriber {
             return Ok(Eager(DoctorObject(doctor.clone())));
         }
+        let read = self.prescription.prescriber_id;
+        let prescriber_id = self.column(ctx, read, |p| p.prescriber_id).await?;
         let doctor = loaders(ctx)?
-            .load_one(DoctorKey(self.prescription.prescriber_id))
+            .load_one(DoctorKey(prescriber_id))
             .await?
             .ok_or(AppError::NotFound("doctor"))?;
         Ok(Eager(DoctorObject(doctor)))
     }
 
     async fn appointment(&self, ctx: &Context<'_>) -> Result<Option<Eager<AppointmentObject>>> {
-        let Some(id) = self.prescription.appointment_id else {
+        let read = self.prescription.appointment_id;
+        let Some(id) = self.column(ctx, read, |p| p.appointment_id).await? else {
             return Ok(None);
         };
         let appointment = loaders(ctx)?.load_one(AppointmentKey(id)).await?;
         Ok(appointment.map(|appointment| Eager(AppointmentObject::read(ctx, appointment))))
     }
 
-    async fn medication(&self) -> &str {
-        &self.prescription.medication
+    async fn medication(&self, ctx: &Context<'_>) -> Result<String> {
+        let read = self.prescription.medication.clone();
+        self.column(ctx, read, |p| p.medication).await
     }
 
-    async fn dosage(&self) -> &str {
-        &self.prescription.dosage
+    async fn dosage(&self, ctx: &Context<'_>) -> Result<String> {
+        let read = self.prescription.dosage.clone();
+        self.column(ctx, read, |p| p.dosage).await
     }
 
-    async fn frequency(&self) -> &str {
-        &self.prescription.frequency
+    async fn frequency(&self, ctx: &Context<'_>) -> Result<String> {
+        let read = self.prescription.frequency.clone();
+        self.column(ctx, read, |p| p.frequency).await
     }
 
-    async fn route(&self) -> &str {
-        &self.prescription.route
+    async fn route(&self, ctx: &Context<'_>) -> Result<String> {
+        let read = self.prescription.route.clone();
+        self.column(ctx, read, |p| p.route).await
     }
 
-    async fn start_date(&self) -> Date {
-        Date(self.prescription.start_date)
+    async fn start_date(&self, ctx: &Context<'_>) -> Result<Date> {
+        let read = self.prescription.start_date;
+        Ok(Date(self.column(ctx, read, |p| p.start_date).await?))
     }
 
-    async fn end_date(&self) -> Option<Date> {
-        self.prescription.end_date.map(Date)
+    async fn end_date(&self, ctx: &Context<'_>) -> Result<Option<Date>> {
+        let read = self.prescription.end_date;
+        Ok(self.column(ctx, read, |p| p.end_date).await?.map(Date))
     }
 
-    async fn refills(&self) -> i32 {
-        self.prescription.refills
+    async fn refills(&self, ctx: &Context<'_>) -> Result<i32> {
+        let read = self.prescription.refills;
+        self.column(ctx, read, |p| p.refills).await
     }
 
-    async fn status(&self) -> PrescriptionStatus {
-        self.prescription.status()
+    async fn status(&self, ctx: &Context<'_>) -> Result<PrescriptionStatus> {
+        let read = self.prescription.status;
+        self.column(ctx, read, |p| p.status()).await
     }
 
-    async fn discontinued_reason(&self) -> Option<&str> {
-        self.prescription.discontinued_reason.as_deref()
+    async fn discontinued_reason(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let read = self.prescription.discontinued_reason.clone();
+        self.column(ctx, read, |p| p.discontinued_reason).await
     }
 
     async fn created_at(&self) -> DateTime<Utc> {

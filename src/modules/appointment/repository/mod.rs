@@ -2,15 +2,16 @@
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::Untyped;
 use diesel_async::RunQueryDsl;
 
-use super::model::{
-    Appointment, AppointmentFilter, AppointmentStatus, COLUMNS, NewAppointment, Slot,
-};
+use super::columns::{KEYS, NAMES, PartialAppointment};
+use super::model::{Appointment, AppointmentFilter, AppointmentStatus, NewAppointment, Slot};
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
+use crate::db::columns::Columns;
 use crate::db::limit::limited;
-use crate::db::per_parent::{PerParentQuery, RowOf};
+use crate::db::per_parent::PerParentQuery;
 use crate::db::schema::appointments;
 use crate::db::{DbPool, DbResult};
 use crate::{in_transaction, keyset, with_conn};
@@ -46,7 +47,8 @@ pub trait AppointmentRepository: Send + Sync {
         page: &PageRequest<KeyCursor>,
     ) -> DbResult<Vec<Appointment>>;
     async fn count(&self, scope: &Scope, filter: &AppointmentFilter) -> DbResult<i64>;
-    /// The first `per_parent` appointments (by start time) of each parent, in one statement.
+    /// The first `per_parent` appointments (by start time) of each parent, in one statement,
+    /// with `columns` and the keys.
     async fn list_per_parent(
         &self,
         scope: &Scope,
@@ -54,7 +56,8 @@ pub trait AppointmentRepository: Send + Sync {
         parent_ids: &[i64],
         filter: &AppointmentFilter,
         per_parent: usize,
-    ) -> DbResult<Vec<Appointment>>;
+        columns: Columns,
+    ) -> DbResult<Vec<PartialAppointment>>;
     /// `(parent id, count)` for each parent that has matching appointments.
     async fn count_per_parent(
         &self,
@@ -206,14 +209,15 @@ impl AppointmentRepository for DieselAppointmentRepository {
         parent_ids: &[i64],
         filter: &AppointmentFilter,
         per_parent: usize,
-    ) -> DbResult<Vec<Appointment>> {
+        columns: Columns,
+    ) -> DbResult<Vec<PartialAppointment>> {
         let parent_column = match parent {
             AppointmentParent::Patient => "patient_id",
             AppointmentParent::Doctor => "doctor_id",
         };
-        let mut query = PerParentQuery::<RowOf<appointments::table>>::new(
+        let mut query = PerParentQuery::<Untyped>::new(
             "appointments",
-            COLUMNS,
+            columns.with(KEYS).select_list(NAMES),
             parent_column,
             parent_ids,
             "scheduled_at, id",
@@ -233,7 +237,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
             query = query.before("scheduled_at", to);
         }
         with_conn!(&self.pool, |conn| Ok(query
-            .load::<Appointment>(conn)
+            .load::<PartialAppointment>(conn)
             .await?))
     }
 
@@ -338,17 +342,5 @@ impl AppointmentRepository for DieselAppointmentRepository {
             .select(diesel::dsl::max(appointments::ends_at))
             .first(conn)
             .await?))
-    }
-}
-
-#[cfg(test)]
-mod column_order {
-    use crate::db::per_parent::column_list;
-    use crate::db::schema::appointments;
-
-    /// Per-parent rows load by position: the column text must follow the table's order.
-    #[test]
-    fn the_column_text_follows_the_table() {
-        assert_eq!(super::COLUMNS, column_list::<appointments::table>());
     }
 }
