@@ -152,22 +152,9 @@ fn each_field<'a>(ctx: &Context<'a>, selection: &'a SelectionSet, visit: &mut im
 }
 
 fn reaches(ctx: &Context<'_>, selection: &SelectionSet, path: &[&str]) -> bool {
-    let Some((first, rest)) = path.split_first() else {
-        return true;
-    };
-    selection.items.iter().any(|item| match &item.node {
-        Selection::Field(field) => {
-            field.node.name.node == *first && reaches(ctx, &field.node.selection_set.node, rest)
-        }
-        Selection::InlineFragment(fragment) => {
-            reaches(ctx, &fragment.node.selection_set.node, path)
-        }
-        Selection::FragmentSpread(spread) => ctx
-            .query_env
-            .fragments
-            .get(&spread.node.fragment_name.node)
-            .is_some_and(|fragment| reaches(ctx, &fragment.node.selection_set.node, path)),
-    })
+    let mut found = false;
+    for_each_at(ctx, selection, path, &mut |_| found = true);
+    found
 }
 
 impl<T: ContainerType + Send + Sync + Clone> Connection<T>
