@@ -8,6 +8,7 @@
 //! (`None`) rather than holding a stand-in value.
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
+use diesel::row::{Field, Row};
 
 /// A set of a table's columns: bit `i` is the `i`-th name of the table's column list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,6 +61,20 @@ macro_rules! table_columns {
         $crate::table_columns!(@bits $index + 1; $($rest),*);
     };
     (@bits $index:expr;) => {};
+}
+
+/// Calls `read` with the name and value of each column of `row`, in order: a row type that
+/// takes any subset of its table's columns matches each by name as it comes (one comparison per
+/// column, not a search per field).
+pub fn read_columns<'a, DB: Backend>(
+    row: &impl Row<'a, DB>,
+    mut read: impl FnMut(&str, Option<DB::RawValue<'_>>) -> deserialize::Result<()>,
+) -> deserialize::Result<()> {
+    for index in 0..row.field_count() {
+        let field = Row::get(row, index).ok_or(diesel::result::UnexpectedEndOfRow)?;
+        read(field.field_name().unwrap_or_default(), field.value())?;
+    }
+    Ok(())
 }
 
 /// One value of a row, as `T` from SQL type `ST`.

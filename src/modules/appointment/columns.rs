@@ -2,12 +2,12 @@
 use chrono::NaiveDateTime;
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, QueryableByName};
-use diesel::row::{Field, NamedRow, Row};
+use diesel::row::NamedRow;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
 
 use super::model::{Appointment, AppointmentStatus};
 use crate::core::pagination::KeyCursor;
-use crate::db::columns::{Columns, decode};
+use crate::db::columns::{Columns, decode, read_columns};
 use crate::modules::audit::model::AuditEntity;
 use crate::modules::audit::subject::{Audited, Subject};
 
@@ -97,11 +97,7 @@ impl From<Appointment> for PartialAppointment {
 
 impl Audited for PartialAppointment {
     fn audit_subject(&self) -> Subject {
-        Subject {
-            entity: AuditEntity::Appointment,
-            id: self.id,
-            patient_id: Some(self.patient_id),
-        }
+        Subject::of_patient(AuditEntity::Appointment, self.id, self.patient_id)
     }
 }
 
@@ -135,47 +131,44 @@ where
             created_at: None,
             updated_at: None,
         };
-        for index in 0..row.field_count() {
-            let field = Row::get(row, index).ok_or(diesel::result::UnexpectedEndOfRow)?;
-            let value = || field.value();
-            match field.field_name().unwrap_or_default() {
-                "id" => id = Some(decode::<DB, BigInt, i64>(value())?),
-                "patient_id" => patient_id = Some(decode::<DB, BigInt, i64>(value())?),
-                "doctor_id" => doctor_id = Some(decode::<DB, BigInt, i64>(value())?),
+        read_columns(row, |name, value| {
+            match name {
+                "id" => id = Some(decode::<DB, BigInt, i64>(value)?),
+                "patient_id" => patient_id = Some(decode::<DB, BigInt, i64>(value)?),
+                "doctor_id" => doctor_id = Some(decode::<DB, BigInt, i64>(value)?),
                 "scheduled_at" => {
-                    scheduled_at = Some(decode::<DB, Timestamp, NaiveDateTime>(value())?)
+                    scheduled_at = Some(decode::<DB, Timestamp, NaiveDateTime>(value)?)
                 }
-                "clinic_id" => read.clinic_id = Some(decode::<DB, BigInt, i64>(value())?),
-                "ends_at" => read.ends_at = Some(decode::<DB, Timestamp, NaiveDateTime>(value())?),
+                "clinic_id" => read.clinic_id = Some(decode::<DB, BigInt, i64>(value)?),
+                "ends_at" => read.ends_at = Some(decode::<DB, Timestamp, NaiveDateTime>(value)?),
                 "duration_minutes" => {
-                    read.duration_minutes = Some(decode::<DB, Integer, i32>(value())?)
+                    read.duration_minutes = Some(decode::<DB, Integer, i32>(value)?)
                 }
                 "status" => {
-                    let name = decode::<DB, Text, String>(value())?;
+                    let name = decode::<DB, Text, String>(value)?;
                     read.status = Some(
                         AppointmentStatus::parse(&name)
                             .ok_or_else(|| format!("unknown appointment status {name}"))?,
                     );
                 }
                 "reason" => {
-                    read.reason = Some(decode::<DB, Nullable<Text>, Option<String>>(value())?)
+                    read.reason = Some(decode::<DB, Nullable<Text>, Option<String>>(value)?)
                 }
-                "notes" => {
-                    read.notes = Some(decode::<DB, Nullable<Text>, Option<String>>(value())?)
-                }
+                "notes" => read.notes = Some(decode::<DB, Nullable<Text>, Option<String>>(value)?),
                 "cancellation_reason" => {
                     read.cancellation_reason =
-                        Some(decode::<DB, Nullable<Text>, Option<String>>(value())?)
+                        Some(decode::<DB, Nullable<Text>, Option<String>>(value)?)
                 }
                 "created_at" => {
-                    read.created_at = Some(decode::<DB, Timestamp, NaiveDateTime>(value())?)
+                    read.created_at = Some(decode::<DB, Timestamp, NaiveDateTime>(value)?)
                 }
                 "updated_at" => {
-                    read.updated_at = Some(decode::<DB, Timestamp, NaiveDateTime>(value())?)
+                    read.updated_at = Some(decode::<DB, Timestamp, NaiveDateTime>(value)?)
                 }
                 other => return Err(format!("appointments have no column {other:?}").into()),
             }
-        }
+            Ok(())
+        })?;
         match (id, patient_id, doctor_id, scheduled_at) {
             (Some(id), Some(patient_id), Some(doctor_id), Some(scheduled_at)) => Ok(Self {
                 id,

@@ -22,6 +22,15 @@ impl Audited for Subject {
 }
 
 impl Subject {
+    /// A record of `entity` that holds data of the patient `patient_id`.
+    pub fn of_patient(entity: AuditEntity, id: i64, patient_id: i64) -> Subject {
+        Subject {
+            entity,
+            id,
+            patient_id: Some(patient_id),
+        }
+    }
+
     pub fn patient(id: i64) -> Subject {
         Subject {
             entity: AuditEntity::Patient,
@@ -39,21 +48,13 @@ impl Audited for crate::modules::patient::model::Patient {
 
 impl Audited for crate::modules::appointment::model::Appointment {
     fn audit_subject(&self) -> Subject {
-        Subject {
-            entity: AuditEntity::Appointment,
-            id: self.id,
-            patient_id: Some(self.patient_id),
-        }
+        Subject::of_patient(AuditEntity::Appointment, self.id, self.patient_id)
     }
 }
 
 impl Audited for crate::modules::prescription::model::Prescription {
     fn audit_subject(&self) -> Subject {
-        Subject {
-            entity: AuditEntity::Prescription,
-            id: self.id,
-            patient_id: Some(self.patient_id),
-        }
+        Subject::of_patient(AuditEntity::Prescription, self.id, self.patient_id)
     }
 }
 

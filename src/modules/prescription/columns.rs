@@ -2,12 +2,12 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql, QueryableByName};
-use diesel::row::{Field, NamedRow, Row};
+use diesel::row::NamedRow;
 use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text, Timestamp};
 
 use super::model::{Prescription, PrescriptionStatus};
 use crate::core::pagination::KeyCursor;
-use crate::db::columns::{Columns, decode};
+use crate::db::columns::{Columns, decode, read_columns};
 use crate::modules::audit::model::AuditEntity;
 use crate::modules::audit::subject::{Audited, Subject};
 
@@ -107,11 +107,7 @@ impl From<Prescription> for PartialPrescription {
 
 impl Audited for PartialPrescription {
     fn audit_subject(&self) -> Subject {
-        Subject {
-            entity: AuditEntity::Prescription,
-            id: self.id,
-            patient_id: Some(self.patient_id),
-        }
+        Subject::of_patient(AuditEntity::Prescription, self.id, self.patient_id)
     }
 }
 
@@ -148,42 +144,40 @@ where
             discontinued_reason: None,
             updated_at: None,
         };
-        for index in 0..row.field_count() {
-            let field = Row::get(row, index).ok_or(diesel::result::UnexpectedEndOfRow)?;
-            let value = || field.value();
-            let text = || decode::<DB, Text, String>(value());
-            match field.field_name().unwrap_or_default() {
-                "id" => id = Some(decode::<DB, BigInt, i64>(value())?),
-                "patient_id" => patient_id = Some(decode::<DB, BigInt, i64>(value())?),
-                "created_at" => created_at = Some(decode::<DB, Timestamp, NaiveDateTime>(value())?),
-                "clinic_id" => read.clinic_id = Some(decode::<DB, BigInt, i64>(value())?),
-                "prescriber_id" => read.prescriber_id = Some(decode::<DB, BigInt, i64>(value())?),
+        read_columns(row, |name, value| {
+            match name {
+                "id" => id = Some(decode::<DB, BigInt, i64>(value)?),
+                "patient_id" => patient_id = Some(decode::<DB, BigInt, i64>(value)?),
+                "created_at" => created_at = Some(decode::<DB, Timestamp, NaiveDateTime>(value)?),
+                "clinic_id" => read.clinic_id = Some(decode::<DB, BigInt, i64>(value)?),
+                "prescriber_id" => read.prescriber_id = Some(decode::<DB, BigInt, i64>(value)?),
                 "appointment_id" => {
-                    read.appointment_id = Some(decode::<DB, Nullable<BigInt>, _>(value())?)
+                    read.appointment_id = Some(decode::<DB, Nullable<BigInt>, _>(value)?)
                 }
-                "medication" => read.medication = Some(text()?),
-                "dosage" => read.dosage = Some(text()?),
-                "frequency" => read.frequency = Some(text()?),
-                "route" => read.route = Some(text()?),
-                "start_date" => read.start_date = Some(decode::<DB, Date, NaiveDate>(value())?),
-                "end_date" => read.end_date = Some(decode::<DB, Nullable<Date>, _>(value())?),
-                "refills" => read.refills = Some(decode::<DB, Integer, i32>(value())?),
+                "medication" => read.medication = Some(decode::<DB, Text, String>(value)?),
+                "dosage" => read.dosage = Some(decode::<DB, Text, String>(value)?),
+                "frequency" => read.frequency = Some(decode::<DB, Text, String>(value)?),
+                "route" => read.route = Some(decode::<DB, Text, String>(value)?),
+                "start_date" => read.start_date = Some(decode::<DB, Date, NaiveDate>(value)?),
+                "end_date" => read.end_date = Some(decode::<DB, Nullable<Date>, _>(value)?),
+                "refills" => read.refills = Some(decode::<DB, Integer, i32>(value)?),
                 "status" => {
-                    let name = text()?;
+                    let name = decode::<DB, Text, String>(value)?;
                     read.status = Some(
                         PrescriptionStatus::parse(&name)
                             .ok_or_else(|| format!("unknown prescription status {name}"))?,
                     );
                 }
                 "discontinued_reason" => {
-                    read.discontinued_reason = Some(decode::<DB, Nullable<Text>, _>(value())?)
+                    read.discontinued_reason = Some(decode::<DB, Nullable<Text>, _>(value)?)
                 }
                 "updated_at" => {
-                    read.updated_at = Some(decode::<DB, Timestamp, NaiveDateTime>(value())?)
+                    read.updated_at = Some(decode::<DB, Timestamp, NaiveDateTime>(value)?)
                 }
                 other => return Err(format!("prescriptions have no column {other:?}").into()),
             }
-        }
+            Ok(())
+        })?;
         match (id, patient_id, created_at) {
             (Some(id), Some(patient_id), Some(created_at)) => Ok(Self {
                 id,
