@@ -6,6 +6,8 @@
 //! 30 % less CPU per statement (`bench/README.md`). A list's loader therefore names the columns
 //! its nodes' fields read; the rest stay in the table, and a row that lacks a column says so
 //! (`None`) rather than holding a stand-in value.
+use std::sync::Mutex;
+
 use diesel::backend::Backend;
 use diesel::deserialize::{self, FromSql};
 use diesel::row::{Field, Row};
@@ -63,6 +65,34 @@ macro_rules! table_columns {
     (@bits $index:expr;) => {};
 }
 
+/// The column sets whose statements stay prepared, at most [`PreparedSets::LIMIT`] of them.
+/// Each column set is a statement text of its own, and each connection keeps every text it
+/// prepared (diesel's statement cache has no bound), so a client sending selection after
+/// selection could otherwise fill PostgreSQL's memory with prepared statements. Clients use a
+/// handful of selections; a set beyond the limit runs unprepared (planned on every run).
+#[derive(Default)]
+pub struct PreparedSets(Mutex<Vec<Columns>>);
+
+impl PreparedSets {
+    pub const LIMIT: usize = 16;
+
+    /// Whether a statement reading `columns` may stay prepared.
+    pub fn admit(&self, columns: Columns) -> bool {
+        let mut sets = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if sets.contains(&columns) {
+            return true;
+        }
+        if sets.len() < Self::LIMIT {
+            sets.push(columns);
+            return true;
+        }
+        false
+    }
+}
+
 /// Calls `read` with the name and value of each column of `row`, in order: a row type that
 /// takes any subset of its table's columns matches each by name as it comes (one comparison per
 /// column, not a search per field).
@@ -95,6 +125,18 @@ mod tests {
         assert_eq!(C.with(A).select_list(NAMES), "a, c");
         assert_eq!(Columns::ALL.select_list(NAMES), "a, b, c");
         assert_eq!(B.select_list(NAMES), "b");
+    }
+
+    #[test]
+    fn only_the_first_sets_stay_prepared() {
+        let sets = super::PreparedSets::default();
+        let set = |bits: u32| Columns::of(bits);
+        for bits in 0..super::PreparedSets::LIMIT as u32 {
+            assert!(sets.admit(set(bits)));
+        }
+        assert!(!sets.admit(set(1000)), "one set too many");
+        assert!(sets.admit(set(3)), "a set admitted before stays admitted");
+        assert!(!sets.admit(set(1000)));
     }
 
     #[test]

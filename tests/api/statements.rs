@@ -131,6 +131,58 @@ async fn a_nested_page_reads_only_the_columns_it_shows() {
     assert_eq!(texts.len(), 2, "{texts:#?}");
 }
 
+/// Each selection of a nested page is a statement of its own; a client sending one selection
+/// after another must not leave an unbounded number of them prepared on a connection.
+#[tokio::test(flavor = "multi_thread")]
+async fn selections_beyond_a_handful_run_unprepared() {
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, &[("DB_POOL_SIZE", "1")]).await else {
+        return;
+    };
+    let admin = app.token(Role::Admin).await;
+    let fields = [
+        "durationMinutes",
+        "endsAt",
+        "status",
+        "reason",
+        "notes",
+        "cancellationReason",
+        "createdAt",
+        "updatedAt",
+        "clinic { name }",
+    ];
+    const SELECTIONS: usize = 40;
+    for set in 1..=SELECTIONS {
+        let selection: Vec<&str> = fields
+            .iter()
+            .enumerate()
+            .filter(|(bit, _)| set & (1 << bit) != 0)
+            .map(|(_, field)| *field)
+            .collect();
+        let page = app
+            .ok(
+                &admin,
+                &format!(
+                    "{{ patients(first: 3) {{ nodes {{ appointments(first: 2) {{
+                       nodes {{ id {} }} }} }} }} }}",
+                    selection.join(" ")
+                ),
+                json!({}),
+            )
+            .await;
+        let nodes = &page["patients"]["nodes"];
+        assert!(
+            nodes[0]["appointments"]["nodes"][0]["id"].is_string(),
+            "{page}"
+        );
+    }
+    let prepared = prepared_statements(&app, "%FROM appointments WHERE patient_id = %").await;
+    assert!(
+        (2..=16).contains(&prepared.len()),
+        "{} statements prepared for {SELECTIONS} selections",
+        prepared.len()
+    );
+}
+
 const NESTED: &str = "{ patients(first: 20) { nodes { id
   appointments(first: 10) { nodes { scheduledAt doctor { name } } }
   prescriptions(first: 10) { nodes { medication } } } } }";

@@ -54,6 +54,8 @@ pub struct PerParentQuery<Row> {
     order_by: &'static str,
     per_parent: i64,
     conditions: Vec<Condition>,
+    /// Whether PostgreSQL keeps the statement prepared (see `db::columns::PreparedSets`).
+    prepared: bool,
     row: PhantomData<fn() -> Row>,
 }
 
@@ -74,6 +76,7 @@ impl<Row> PerParentQuery<Row> {
             order_by,
             per_parent: i64::try_from(per_parent).unwrap_or(i64::MAX),
             conditions: Vec::new(),
+            prepared: true,
             row: PhantomData,
         }
     }
@@ -86,6 +89,12 @@ impl<Row> PerParentQuery<Row> {
     /// 0.1 ms for three doctors).
     pub fn in_clinic(mut self, column: &'static str, clinic_id: i64) -> Self {
         self.conditions.push(Condition::InClinic(column, clinic_id));
+        self
+    }
+
+    /// Runs the statement unprepared: parsed and planned on every run, kept nowhere.
+    pub fn unprepared(mut self) -> Self {
+        self.prepared = false;
         self
     }
 
@@ -259,6 +268,9 @@ impl<Row: 'static> Query for PerParentQuery<Row> {
 
 impl<Row> QueryFragment<Pg> for PerParentQuery<Row> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        if !self.prepared {
+            out.unsafe_to_cache_prepared();
+        }
         self.write_lateral(&mut out, |out, value| match value {
             Value::Int(n) => out.push_bind_param::<BigInt, _>(n),
             Value::Ids(ids) => out.push_bind_param::<Array<BigInt>, _>(ids),

@@ -10,7 +10,7 @@ use super::model::{NewPrescription, Prescription, PrescriptionFilter, Prescripti
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::core::text::escape_like;
-use crate::db::columns::Columns;
+use crate::db::columns::{Columns, PreparedSets};
 use crate::db::limit::limited;
 use crate::db::per_parent::PerParentQuery;
 use crate::db::schema::prescriptions;
@@ -72,11 +72,16 @@ pub trait PrescriptionRepository: Send + Sync {
 
 pub struct DieselPrescriptionRepository {
     pool: DbPool,
+    /// The column sets of nested lists whose statements stay prepared.
+    prepared_sets: PreparedSets,
 }
 
 impl DieselPrescriptionRepository {
     pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            prepared_sets: PreparedSets::default(),
+        }
     }
 }
 
@@ -196,6 +201,9 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
             per_parent,
         )
         .in_clinic("clinic_id", scope.clinic_id);
+        if !self.prepared_sets.admit(columns) {
+            query = query.unprepared();
+        }
         if let Some(own) = scope.patient_id {
             query = query.eq_id("patient_id", own);
         }

@@ -9,7 +9,7 @@ use super::columns::{KEYS, NAMES, PartialAppointment};
 use super::model::{Appointment, AppointmentFilter, AppointmentStatus, NewAppointment, Slot};
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
-use crate::db::columns::Columns;
+use crate::db::columns::{Columns, PreparedSets};
 use crate::db::limit::limited;
 use crate::db::per_parent::PerParentQuery;
 use crate::db::schema::appointments;
@@ -96,11 +96,16 @@ pub trait AppointmentRepository: Send + Sync {
 
 pub struct DieselAppointmentRepository {
     pool: DbPool,
+    /// The column sets of nested lists whose statements stay prepared.
+    prepared_sets: PreparedSets,
 }
 
 impl DieselAppointmentRepository {
     pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            prepared_sets: PreparedSets::default(),
+        }
     }
 }
 
@@ -224,6 +229,9 @@ impl AppointmentRepository for DieselAppointmentRepository {
             per_parent,
         )
         .in_clinic("clinic_id", scope.clinic_id);
+        if !self.prepared_sets.admit(columns) {
+            query = query.unprepared();
+        }
         if let Some(own) = scope.patient_id {
             query = query.eq_id("patient_id", own);
         }
