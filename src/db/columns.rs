@@ -94,8 +94,8 @@ impl PreparedSets {
 }
 
 /// Calls `read` with the name and value of each column of `row`, in order: a row type that
-/// takes any subset of its table's columns matches each by name as it comes (one comparison per
-/// column, not a search per field).
+/// takes any subset of its table's columns matches each by name as it comes, rather than each
+/// of its fields searching the row for its column.
 pub fn read_columns<'a, DB: Backend>(
     row: &impl Row<'a, DB>,
     mut read: impl FnMut(&str, Option<DB::RawValue<'_>>) -> deserialize::Result<()>,

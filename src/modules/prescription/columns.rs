@@ -111,8 +111,8 @@ impl Audited for PartialPrescription {
     }
 }
 
-/// Rows of any subset of the columns that includes [`KEYS`], each column found by its name as
-/// the row comes (one comparison per column, not a search).
+/// Rows of any subset of the columns that includes [`KEYS`], each column matched by its name
+/// as the row comes (rather than each field searching the row for its column).
 impl<DB> QueryableByName<DB> for PartialPrescription
 where
     DB: Backend,
