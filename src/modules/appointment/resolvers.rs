@@ -99,12 +99,9 @@ pub struct AppointmentObject {
 impl AppointmentObject {
     /// The appointment on its way to the caller: recorded in the audit trail.
     pub fn read(ctx: &Context<'_>, appointment: impl Into<PartialAppointment>) -> Self {
-        let appointment = appointment.into();
-        trail::read(ctx, &appointment);
-        Self {
-            appointment,
-            doctor: None,
-        }
+        let object = Self::written(appointment);
+        trail::read(ctx, &object.appointment);
+        object
     }
 
     /// An appointment a batch read, with its doctor if it read that too (audited as above).
@@ -115,7 +112,7 @@ impl AppointmentObject {
     }
 
     /// An appointment a mutation just wrote (its caller records it).
-    fn written(appointment: Appointment) -> Self {
+    fn written(appointment: impl Into<PartialAppointment>) -> Self {
         Self {
             appointment: appointment.into(),
             doctor: None,

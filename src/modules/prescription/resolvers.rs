@@ -92,12 +92,9 @@ pub struct PrescriptionObject {
 impl PrescriptionObject {
     /// The prescription on its way to the caller: recorded in the audit trail.
     pub fn read(ctx: &Context<'_>, prescription: impl Into<PartialPrescription>) -> Self {
-        let prescription = prescription.into();
-        trail::read(ctx, &prescription);
-        Self {
-            prescription,
-            prescriber: None,
-        }
+        let object = Self::written(prescription);
+        trail::read(ctx, &object.prescription);
+        object
     }
 
     /// A prescription a batch read, with its prescriber if it read that too (audited as above).
@@ -108,7 +105,7 @@ impl PrescriptionObject {
     }
 
     /// A prescription a mutation just wrote (its caller records it).
-    fn written(prescription: Prescription) -> Self {
+    fn written(prescription: impl Into<PartialPrescription>) -> Self {
         Self {
             prescription: prescription.into(),
             prescriber: None,
