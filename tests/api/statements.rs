@@ -4,6 +4,7 @@
 //! prepared once per connection too.
 use clinicgraph::core::auth::Role;
 use clinicgraph::db::DbPool;
+use clinicgraph::db::columns::PreparedSets;
 use clinicgraph::modules::audit::model::AuditFilter;
 use clinicgraph::modules::audit::repository::{AuditRepository, DieselAuditRepository};
 use diesel::sql_types::{BigInt, Text};
@@ -177,7 +178,7 @@ async fn selections_beyond_a_handful_run_unprepared() {
     }
     let prepared = prepared_statements(&app, "%FROM appointments WHERE patient_id = %").await;
     assert!(
-        (2..=16).contains(&prepared.len()),
+        (2..=PreparedSets::LIMIT).contains(&prepared.len()),
         "{} statements prepared for {SELECTIONS} selections",
         prepared.len()
     );
