@@ -30,6 +30,9 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Timestamp};
 use diesel::sqlite::Sqlite;
 
+mod named_by;
+pub use named_by::{NamedBy, named_by};
+
 /// One condition of the inner `WHERE`.
 enum Condition {
     InClinic(&'static str, i64),

@@ -13,6 +13,7 @@ use crate::core::pagination::{KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::db::DbResult;
 use crate::db::columns::Columns;
+use crate::modules::doctor::model::Doctor;
 
 pub struct CachedAppointmentRepository {
     inner: Arc<dyn AppointmentRepository>,
@@ -88,6 +89,19 @@ impl AppointmentRepository for CachedAppointmentRepository {
     ) -> DbResult<Vec<PartialAppointment>> {
         self.inner
             .list_per_parent(scope, parent, parent_ids, filter, per_parent, columns)
+            .await
+    }
+
+    async fn doctors_per_parent(
+        &self,
+        scope: &Scope,
+        parent: AppointmentParent,
+        parent_ids: &[i64],
+        filter: &AppointmentFilter,
+        per_parent: usize,
+    ) -> DbResult<Option<Vec<Doctor>>> {
+        self.inner
+            .doctors_per_parent(scope, parent, parent_ids, filter, per_parent)
             .await
     }
 

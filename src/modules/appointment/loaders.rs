@@ -8,7 +8,7 @@ use super::model::{Appointment, AppointmentFilter};
 use super::repository::AppointmentParent;
 use crate::db::columns::Columns;
 use crate::graphql::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
-use crate::modules::doctor::loaders::WithDoctor;
+use crate::modules::doctor::loaders::{Doctors, WithDoctor};
 
 /// An appointment by id, within the caller's scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,20 +82,30 @@ impl Loader<AppointmentsOf> for BatchLoader {
             );
             (shape, k.id)
         };
+        let repository = &self.repos.appointments;
         let mut groups = Vec::new();
+        let mut doctors = Doctors::new();
         for (shape, ids) in group_by_shape(keys, shape) {
-            let (parent, ref filter, fetch, columns, _) = shape;
-            let rows = self
-                .repos
-                .appointments
-                .list_per_parent(&self.scope, parent, &ids, filter, fetch, columns)
-                .await
-                .map_err(load_error)?;
+            let (parent, ref filter, fetch, columns, with_doctors) = shape;
+            let scope = &self.scope;
+            let rows = repository.list_per_parent(scope, parent, &ids, filter, fetch, columns);
+            // Started together, so that PostgreSQL receives both statements at once.
+            let named = async {
+                if with_doctors {
+                    repository
+                        .doctors_per_parent(scope, parent, &ids, filter, fetch)
+                        .await
+                } else {
+                    Ok(None)
+                }
+            };
+            let (rows, named) = tokio::try_join!(rows, named).map_err(load_error)?;
+            doctors.extend(named.into_iter().flatten().map(|d| (d.id, Arc::new(d))));
             groups.push((shape, rows));
         }
         let wants = |shape: &PageShape| shape.4;
         let groups = self
-            .with_doctors(groups, wants, |row| Some(row.doctor_id))
+            .with_doctors(groups, wants, |row| Some(row.doctor_id), doctors)
             .await?;
         let mut found = HashMap::new();
         for ((parent, filter, fetch, columns, with_doctors), rows) in groups {

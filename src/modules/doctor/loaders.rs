@@ -61,6 +61,9 @@ where
     })
 }
 
+/// Doctors by id.
+pub type Doctors = HashMap<i64, Arc<Doctor>>;
+
 /// A row as a batch read it, with the doctor it names when the batch's selection asked for it.
 #[derive(Clone)]
 pub struct WithDoctor<R> {
@@ -70,23 +73,26 @@ pub struct WithDoctor<R> {
 
 impl BatchLoader {
     /// The rows of each group, each with the doctor `doctor_of` names when `wants` says the
-    /// group's selection reads it; those doctors in one statement. A batch of rows that name
-    /// doctors (appointments, prescriptions) reads them itself: a page names a handful of
-    /// doctors, and sending each row's `doctor` field through the DataLoader on its own cost a
-    /// third of the server's CPU on a page of appointments with their doctors
+    /// group's selection reads it: from `known`, and those it lacks in one statement. A batch
+    /// of rows that name doctors (appointments, prescriptions) reads them itself: a page names
+    /// a handful of doctors, and sending each row's `doctor` field through the DataLoader on its
+    /// own cost a third of the server's CPU on a page of appointments with their doctors
     /// (`bench/README.md`).
     pub async fn with_doctors<S, R>(
         &self,
         groups: Vec<(S, Vec<R>)>,
         wants: impl Fn(&S) -> bool,
         doctor_of: impl Fn(&R) -> Option<i64>,
+        known: Doctors,
     ) -> Result<Vec<(S, Vec<WithDoctor<R>>)>, async_graphql::Error> {
-        let ids = groups
+        let missing = groups
             .iter()
             .filter(|(shape, _)| wants(shape))
             .flat_map(|(_, rows)| rows.iter().filter_map(&doctor_of))
+            .filter(|id| !known.contains_key(id))
             .collect();
-        let doctors = self.doctors_by_id(ids).await?;
+        let mut doctors = known;
+        doctors.extend(self.doctors_by_id(missing).await?);
         Ok(groups
             .into_iter()
             .map(|(shape, rows)| {

@@ -10,7 +10,7 @@ use super::service::READERS;
 use crate::core::error::AppError;
 use crate::db::columns::Columns;
 use crate::graphql::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
-use crate::modules::doctor::loaders::WithDoctor;
+use crate::modules::doctor::loaders::{Doctors, WithDoctor};
 
 impl BatchLoader {
     /// The service's reader rule, held here too: a nested field's guard is not the only thing
@@ -76,7 +76,7 @@ impl Loader<PrescriptionsOf> for BatchLoader {
         }
         let wants = |shape: &ListShape| shape.4;
         let groups = self
-            .with_doctors(groups, wants, |row| row.prescriber_id)
+            .with_doctors(groups, wants, |row| row.prescriber_id, Doctors::new())
             .await?;
         let mut found = HashMap::new();
         for ((parent, status, fetch, columns, with_prescribers), rows) in groups {

@@ -1,4 +1,6 @@
 //! Appointment queries, always scoped (clinic, and for a PATIENT their own rows).
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -11,9 +13,10 @@ use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::db::columns::{Columns, PreparedSets};
 use crate::db::limit::limited;
-use crate::db::per_parent::PerParentQuery;
-use crate::db::schema::appointments;
+use crate::db::per_parent::{PerParentQuery, named_by};
+use crate::db::schema::{appointments, doctors};
 use crate::db::{DbPool, DbResult};
+use crate::modules::doctor::model::Doctor;
 use crate::{in_transaction, keyset, with_conn};
 
 mod booking;
@@ -58,6 +61,19 @@ pub trait AppointmentRepository: Send + Sync {
         per_parent: usize,
         columns: Columns,
     ) -> DbResult<Vec<PartialAppointment>>;
+    /// The doctors (of the caller's clinic) that the rows `list_per_parent` returns for the
+    /// same arguments name, in a statement that does not wait for those rows: PostgreSQL
+    /// receives it with theirs. `None` where the caller had better read them by id afterwards:
+    /// on SQLite a statement costs no round trip, and doctors by id come from the in-process
+    /// cache.
+    async fn doctors_per_parent(
+        &self,
+        scope: &Scope,
+        parent: AppointmentParent,
+        parent_ids: &[i64],
+        filter: &AppointmentFilter,
+        per_parent: usize,
+    ) -> DbResult<Option<Vec<Doctor>>>;
     /// `(parent id, count)` for each parent that has matching appointments.
     async fn count_per_parent(
         &self,
@@ -111,6 +127,44 @@ impl DieselAppointmentRepository {
 
 fn names(statuses: &[AppointmentStatus]) -> Vec<&'static str> {
     statuses.iter().map(|s| s.as_str()).collect()
+}
+
+/// `selected` of the first `per_parent` appointments of each parent that `scope` may read and
+/// `filter` keeps, by start time.
+fn first_rows(
+    scope: &Scope,
+    parent: AppointmentParent,
+    parent_ids: &[i64],
+    filter: &AppointmentFilter,
+    per_parent: usize,
+    selected: impl Into<Cow<'static, str>>,
+) -> PerParentQuery<Untyped> {
+    let parent_column = match parent {
+        AppointmentParent::Patient => "patient_id",
+        AppointmentParent::Doctor => "doctor_id",
+    };
+    let mut query = PerParentQuery::new(
+        "appointments",
+        selected,
+        parent_column,
+        parent_ids,
+        "scheduled_at, id",
+        per_parent,
+    )
+    .in_clinic("clinic_id", scope.clinic_id);
+    if let Some(own) = scope.patient_id {
+        query = query.eq_id("patient_id", own);
+    }
+    if let Some(status) = filter.status {
+        query = query.eq_name("status", status.as_str());
+    }
+    if let Some(from) = filter.from {
+        query = query.at_or_after("scheduled_at", from);
+    }
+    if let Some(to) = filter.to {
+        query = query.before("scheduled_at", to);
+    }
+    query
 }
 
 /// Narrows a boxed appointments query to the scope and the filter.
@@ -216,37 +270,36 @@ impl AppointmentRepository for DieselAppointmentRepository {
         per_parent: usize,
         columns: Columns,
     ) -> DbResult<Vec<PartialAppointment>> {
-        let parent_column = match parent {
-            AppointmentParent::Patient => "patient_id",
-            AppointmentParent::Doctor => "doctor_id",
-        };
-        let mut query = PerParentQuery::<Untyped>::new(
-            "appointments",
-            columns.with(KEYS).select_list(NAMES),
-            parent_column,
-            parent_ids,
-            "scheduled_at, id",
-            per_parent,
-        )
-        .in_clinic("clinic_id", scope.clinic_id);
+        let selected = columns.with(KEYS).select_list(NAMES);
+        let mut query = first_rows(scope, parent, parent_ids, filter, per_parent, selected);
         if !self.prepared_sets.admit(columns) {
             query = query.unprepared();
-        }
-        if let Some(own) = scope.patient_id {
-            query = query.eq_id("patient_id", own);
-        }
-        if let Some(status) = filter.status {
-            query = query.eq_name("status", status.as_str());
-        }
-        if let Some(from) = filter.from {
-            query = query.at_or_after("scheduled_at", from);
-        }
-        if let Some(to) = filter.to {
-            query = query.before("scheduled_at", to);
         }
         with_conn!(&self.pool, |conn| Ok(query
             .load::<PartialAppointment>(conn)
             .await?))
+    }
+
+    async fn doctors_per_parent(
+        &self,
+        scope: &Scope,
+        parent: AppointmentParent,
+        parent_ids: &[i64],
+        filter: &AppointmentFilter,
+        per_parent: usize,
+    ) -> DbResult<Option<Vec<Doctor>>> {
+        if matches!(self.pool, DbPool::Sqlite(_)) {
+            return Ok(None);
+        }
+        let names = first_rows(scope, parent, parent_ids, filter, per_parent, "doctor_id");
+        with_conn!(&self.pool, |conn| Ok(Some(
+            doctors::table
+                .filter(doctors::clinic_id.eq(scope.clinic_id))
+                .filter(named_by(doctors::id, names))
+                .select(Doctor::as_select())
+                .load(conn)
+                .await?
+        )))
     }
 
     async fn count_per_parent(
