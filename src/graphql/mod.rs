@@ -7,6 +7,7 @@ pub mod guards;
 pub mod loaders;
 pub mod node;
 pub mod operation;
+pub mod page_batch;
 pub mod pagination;
 pub mod resolver_spans;
 pub mod scalars;

@@ -201,67 +201,6 @@ async fn doctors_are_listed_filtered_and_paged(app: TestApp) {
     assert_eq!(search["doctors"]["totalCount"], 1);
 }
 
-/// A page's nested lists are read for all its parents at once (with the doctors their rows name,
-/// when selected); each must still be the start of that parent's own list, in its order, with
-/// the same doctors.
-async fn each_parents_nested_page_is_the_start_of_its_own_list(app: TestApp) {
-    let token = app.token(Role::Doctor).await;
-    let nested = app
-        .ok(
-            &token,
-            "{ patients(first: 20) { nodes { id appointments(first: 3) { nodes { id doctor { id name } } }
-                 prescriptions(first: 2) { nodes { id prescriber { id } } } } }
-               doctors(first: 10) { nodes { id appointments(first: 4) { edges { node { ...visit } } }
-                 patients(first: 5) { nodes { id } } } } }
-             fragment visit on Appointment { id doctor { id } }",
-            json!({}),
-        )
-        .await;
-    let patients = nested["patients"]["nodes"].as_array().expect("patients");
-    assert_eq!(patients.len(), 20);
-    for patient in patients {
-        let own = app
-            .ok(
-                &token,
-                "query($p: ID!) { appointments(filter: { patientId: $p }, first: 3) { nodes { id doctor { id name } } }
-                   prescriptions(filter: { patientId: $p }, first: 2) { nodes { id prescriber { id } } } }",
-                json!({ "p": patient["id"] }),
-            )
-            .await;
-        // The demo patients have five appointments and three prescriptions: the pages are full.
-        assert_eq!(
-            own["appointments"]["nodes"].as_array().map(Vec::len),
-            Some(3)
-        );
-        assert_eq!(
-            own["prescriptions"]["nodes"].as_array().map(Vec::len),
-            Some(2)
-        );
-        assert_eq!(patient["appointments"], own["appointments"], "{patient}");
-        assert_eq!(patient["prescriptions"], own["prescriptions"], "{patient}");
-    }
-    let doctors = nested["doctors"]["nodes"].as_array().expect("doctors");
-    assert_eq!(doctors.len(), 3);
-    for doctor in doctors {
-        let own = app
-            .ok(
-                &token,
-                "query($d: ID!) { appointments(filter: { doctorId: $d }, first: 4) { edges { node { id doctor { id } } } }
-                   patients(filter: { primaryDoctorId: $d }, first: 5,
-                     orderBy: { field: NAME, direction: ASC }) { nodes { id } } }",
-                json!({ "d": doctor["id"] }),
-            )
-            .await;
-        assert_eq!(
-            own["appointments"]["edges"].as_array().map(Vec::len),
-            Some(4)
-        );
-        assert_eq!(own["patients"]["nodes"].as_array().map(Vec::len), Some(5));
-        assert_eq!(doctor["appointments"], own["appointments"], "{doctor}");
-        assert_eq!(doctor["patients"], own["patients"], "{doctor}");
-    }
-}
-
 /// What a connection computes depends on what its selection reads, and fragments are read too:
 /// a count or a doctor selected only through a fragment is still answered.
 async fn what_a_fragment_selects_is_answered(app: TestApp) {
@@ -476,7 +415,6 @@ mod cold {
 
 on_both_backends!(
     a_nested_query_across_the_graph_returns_what_was_written,
-    each_parents_nested_page_is_the_start_of_its_own_list,
     doctors_are_listed_filtered_and_paged,
     what_a_fragment_selects_is_answered,
     a_root_pages_doctors_are_each_rows_own,

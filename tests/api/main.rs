@@ -17,6 +17,7 @@ mod http;
 mod job_updates;
 mod jobs;
 mod limits;
+mod nested_lists;
 mod notifications;
 mod patients;
 mod patients_list;

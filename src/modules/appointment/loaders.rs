@@ -8,6 +8,7 @@ use super::model::{Appointment, AppointmentFilter};
 use super::repository::AppointmentParent;
 use crate::db::columns::Columns;
 use crate::graphql::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
+use crate::graphql::page_batch::PerParentKey;
 use crate::modules::doctor::loaders::{Doctors, WithDoctor};
 
 /// An appointment by id, within the caller's scope.
@@ -47,6 +48,20 @@ pub struct AppointmentsOf {
     pub fetch: usize,
     pub columns: Columns,
     pub with_doctors: bool,
+}
+
+impl PerParentKey for AppointmentsOf {
+    fn parent(&self) -> i64 {
+        self.id
+    }
+
+    fn for_parent(&self, parent: i64) -> Self {
+        Self {
+            id: parent,
+            filter: self.filter.clone(),
+            ..*self
+        }
+    }
 }
 
 /// An appointment as a nested page read it, with its doctor when the page's selection asked for

@@ -7,7 +7,7 @@ use futures_util::future::BoxFuture;
 
 use super::columns::{PartialAppointment, columns_of};
 use super::input::{AppointmentFilterInput, RescheduleAppointmentInput, ScheduleAppointmentInput};
-use super::loaders::{AppointmentCountOf, AppointmentKey, AppointmentsOf};
+use super::loaders::{AppointmentCountOf, AppointmentKey, AppointmentRow, AppointmentsOf};
 use super::model::{Appointment, AppointmentFilter, AppointmentStatus};
 use super::repository::AppointmentParent;
 use super::service::{AppointmentService, FRONT_DESK};
@@ -24,6 +24,7 @@ use crate::graphql::connection::{
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::{loaders, owned};
+use crate::graphql::page_batch::PageBatch;
 use crate::modules::audit::model::{AuditAction, AuditEntity};
 use crate::modules::audit::trail;
 use crate::modules::clinic::resolvers::ClinicObject;
@@ -50,28 +51,34 @@ pub fn cursor_of(appointment: &Appointment) -> KeyCursor {
     KeyCursor::at(appointment.scheduled_at, appointment.id)
 }
 
-/// Builds a nested appointments connection of a patient or doctor, through the loaders.
+/// The appointments of the parents of a page, loaded together (see `graphql::page_batch`).
+pub type PageAppointments = PageBatch<AppointmentsOf, Arc<Vec<AppointmentRow>>>;
+
+/// Builds a nested appointments connection of a patient or doctor, through the loaders (and
+/// `page`, the batch of the page the parent is on, if any).
 pub async fn appointments_of(
     ctx: &Context<'_>,
     parent: AppointmentParent,
     id: i64,
     filter: AppointmentFilter,
     first: Option<i32>,
+    page: Option<&PageAppointments>,
 ) -> Result<Connection<AppointmentObject>> {
     let size = nested_size(first)?;
     let loader = loaders(ctx)?;
-    let rows = loader
-        .load_one(AppointmentsOf {
-            parent,
-            id,
-            filter: filter.clone(),
-            fetch: size + 1,
-            columns: node_columns(ctx, columns_of),
-            with_doctors: nodes_select(ctx, "doctor"),
-        })
-        .await?
-        .map(owned)
-        .unwrap_or_default();
+    let key = AppointmentsOf {
+        parent,
+        id,
+        filter: filter.clone(),
+        fetch: size + 1,
+        columns: node_columns(ctx, columns_of),
+        with_doctors: nodes_select(ctx, "doctor"),
+    };
+    let rows = match page {
+        Some(page) => page.load_one(loader, key).await?,
+        None => loader.load_one(key).await?,
+    };
+    let rows = rows.map(owned).unwrap_or_default();
     let total = if wants_total_count(ctx) {
         let key = AppointmentCountOf { parent, id, filter };
         Some(loader.load_one(key).await?.unwrap_or(0))

@@ -88,7 +88,15 @@ impl DoctorObject {
         first: Option<i32>,
     ) -> Result<Connection<AppointmentObject>> {
         let filter = nested_filter(status, from, to);
-        appointments_of(ctx, AppointmentParent::Doctor, self.0.id, filter, first).await
+        appointments_of(
+            ctx,
+            AppointmentParent::Doctor,
+            self.0.id,
+            filter,
+            first,
+            None,
+        )
+        .await
     }
 
     /// Patients whose primary doctor this is, by name (a PATIENT sees only themself).

@@ -16,12 +16,15 @@ use crate::graphql::connection::{Connection, respond};
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
+use crate::graphql::page_batch::PageBatch;
 use crate::graphql::scalars::Date;
 use crate::modules::appointment::input::nested_filter;
 use crate::modules::appointment::loaders::AppointmentCountOf;
 use crate::modules::appointment::model::{AppointmentFilter, AppointmentStatus};
 use crate::modules::appointment::repository::AppointmentParent;
-use crate::modules::appointment::resolvers::{AppointmentObject, appointments_of};
+use crate::modules::appointment::resolvers::{
+    AppointmentObject, PageAppointments, appointments_of,
+};
 use crate::modules::audit::model::{AuditAction, AuditEntity, Subject};
 use crate::modules::audit::trail;
 use crate::modules::clinic::resolvers::ClinicObject;
@@ -31,7 +34,9 @@ use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::prescription::loaders::PrescriptionCountOf;
 use crate::modules::prescription::model::PrescriptionStatus;
 use crate::modules::prescription::repository::PrescriptionParent;
-use crate::modules::prescription::resolvers::{PrescriptionObject, prescriptions_of};
+use crate::modules::prescription::resolvers::{
+    PagePrescriptions, PrescriptionObject, prescriptions_of,
+};
 use crate::modules::prescription::service::READERS as PRESCRIPTION_READERS;
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<PatientService>> {
@@ -49,6 +54,25 @@ pub struct PatientObject {
     pub patient: Patient,
     /// The primary doctor, when the page that read the patient read it too.
     primary_doctor: Option<Arc<Doctor>>,
+    /// The nested lists of the page the patient is on, if it is on one.
+    page: Option<Arc<PatientPage>>,
+}
+
+/// What the patients of one page share: their nested lists, each loaded for all of them by the
+/// first patient's field (`graphql::page_batch`).
+pub struct PatientPage {
+    appointments: PageAppointments,
+    prescriptions: PagePrescriptions,
+}
+
+impl PatientPage {
+    fn of(patients: &[Patient]) -> Arc<Self> {
+        let ids: Arc<[i64]> = patients.iter().map(|p| p.id).collect();
+        Arc::new(Self {
+            appointments: PageBatch::new(Arc::clone(&ids)),
+            prescriptions: PageBatch::new(ids),
+        })
+    }
 }
 
 impl PatientObject {
@@ -70,6 +94,7 @@ impl PatientObject {
         Self {
             patient,
             primary_doctor: None,
+            page: None,
         }
     }
 }
@@ -154,6 +179,7 @@ impl PatientObject {
             self.patient.id,
             filter,
             first,
+            self.page.as_ref().map(|page| &page.appointments),
         )
         .await
     }
@@ -185,6 +211,7 @@ impl PatientObject {
             self.patient.id,
             status,
             first,
+            self.page.as_ref().map(|page| &page.prescriptions),
         )
         .await
     }
@@ -263,7 +290,11 @@ impl PatientQuery {
             row.primary_doctor_id
         })
         .await?;
-        let node = |patient| PatientObject::read_row(ctx, with_doctor(patient));
+        let shared = PatientPage::of(&page.items);
+        let node = |patient| PatientObject {
+            page: Some(Arc::clone(&shared)),
+            ..PatientObject::read_row(ctx, with_doctor(patient))
+        };
         respond(ctx, page, count, cursor, node).await
     }
 }

@@ -10,6 +10,7 @@ use super::service::READERS;
 use crate::core::error::AppError;
 use crate::db::columns::Columns;
 use crate::graphql::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
+use crate::graphql::page_batch::PerParentKey;
 use crate::modules::doctor::loaders::{Doctors, WithDoctor};
 
 impl BatchLoader {
@@ -34,6 +35,19 @@ pub struct PrescriptionsOf {
     pub fetch: usize,
     pub columns: Columns,
     pub with_prescribers: bool,
+}
+
+impl PerParentKey for PrescriptionsOf {
+    fn parent(&self) -> i64 {
+        self.id
+    }
+
+    fn for_parent(&self, parent: i64) -> Self {
+        Self {
+            id: parent,
+            ..*self
+        }
+    }
 }
 
 /// A prescription as a nested list read it, with its prescriber when the list's selection asked

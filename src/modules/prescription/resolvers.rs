@@ -7,7 +7,7 @@ use futures_util::future::BoxFuture;
 
 use super::columns::{PartialPrescription, columns_of};
 use super::input::{PrescribeInput, PrescriptionFilterInput};
-use super::loaders::{PrescriptionCountOf, PrescriptionsOf};
+use super::loaders::{PrescriptionCountOf, PrescriptionRow, PrescriptionsOf};
 use super::model::{Prescription, PrescriptionStatus};
 use super::repository::PrescriptionParent;
 use super::service::{PrescriptionService, READERS};
@@ -22,6 +22,7 @@ use crate::graphql::connection::{
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::{loaders, owned};
+use crate::graphql::page_batch::PageBatch;
 use crate::graphql::scalars::Date;
 use crate::modules::appointment::loaders::AppointmentKey;
 use crate::modules::appointment::resolvers::AppointmentObject;
@@ -45,14 +46,19 @@ pub fn cursor_of(prescription: &Prescription) -> KeyCursor {
     KeyCursor::at(prescription.created_at, prescription.id)
 }
 
-/// Builds a nested prescriptions connection of a patient or appointment, through the loaders.
-/// Callers guard it with [`READERS`].
+/// The prescriptions of the parents of a page, loaded together (see `graphql::page_batch`).
+pub type PagePrescriptions = PageBatch<PrescriptionsOf, Arc<Vec<PrescriptionRow>>>;
+
+/// Builds a nested prescriptions connection of a patient or appointment, through the loaders
+/// (and `page`, the batch of the page the parent is on, if any). Callers guard it with
+/// [`READERS`].
 pub async fn prescriptions_of(
     ctx: &Context<'_>,
     parent: PrescriptionParent,
     id: i64,
     status: Option<PrescriptionStatus>,
     first: Option<i32>,
+    page: Option<&PagePrescriptions>,
 ) -> Result<Connection<PrescriptionObject>> {
     let size = nested_size(first)?;
     let loader = loaders(ctx)?;
@@ -64,7 +70,11 @@ pub async fn prescriptions_of(
         columns: node_columns(ctx, columns_of),
         with_prescribers: nodes_select(ctx, "prescriber"),
     };
-    let rows = loader.load_one(key).await?.map(owned).unwrap_or_default();
+    let rows = match page {
+        Some(page) => page.load_one(loader, key).await?,
+        None => loader.load_one(key).await?,
+    };
+    let rows = rows.map(owned).unwrap_or_default();
     let total = if wants_total_count(ctx) {
         let key = PrescriptionCountOf { parent, id, status };
         Some(loader.load_one(key).await?.unwrap_or(0))
