@@ -46,12 +46,22 @@ impl<K: PerParentKey, V: Clone> PageBatch<K, V> {
         }
     }
 
-    /// What `loaders.load_one(key)` answers.
-    pub async fn load_one(
-        &self,
+    /// What `loaders.load_one(key)` answers, through `page` when the parent is on one.
+    pub async fn load(
+        page: Option<&Self>,
         loaders: &Loaders,
         key: K,
     ) -> Result<Option<V>, async_graphql::Error>
+    where
+        Observed: Loader<K, Value = V, Error = async_graphql::Error>,
+    {
+        match page {
+            Some(page) => page.load_one(loaders, key).await,
+            None => loaders.load_one(key).await,
+        }
+    }
+
+    async fn load_one(&self, loaders: &Loaders, key: K) -> Result<Option<V>, async_graphql::Error>
     where
         Observed: Loader<K, Value = V, Error = async_graphql::Error>,
     {

@@ -74,10 +74,7 @@ pub async fn appointments_of(
         columns: node_columns(ctx, columns_of),
         with_doctors: nodes_select(ctx, "doctor"),
     };
-    let rows = match page {
-        Some(page) => page.load_one(loader, key).await?,
-        None => loader.load_one(key).await?,
-    };
+    let rows = PageBatch::load(page, loader, key).await?;
     let rows = rows.map(owned).unwrap_or_default();
     let total = if wants_total_count(ctx) {
         let key = AppointmentCountOf { parent, id, filter };
