@@ -2,12 +2,13 @@
 //!
 //! Under a page of 20 patients, each patient's `appointments` field asked the request's
 //! DataLoader for its own key: 20 calls, each with its own key set, result map and channel,
-//! gathered back into one batch. On the nested-page benchmark the DataLoader's bookkeeping was
-//! about a seventh of the server's CPU (`bench/README.md`). The rows of a page share a
-//! [`PageBatch`] per nested list: the first row's field loads its key for every row of the page
-//! in one call, and the other rows' fields take their rows from that. A field whose key has
-//! another shape (an alias with other arguments) loads on its own, as before; so a field
-//! returns what it did, through the same loader.
+//! gathered back into one batch. On the nested-page benchmark the DataLoader, with the loads it
+//! ran, took a seventh of the server's profile samples; a tenth since (`bench/README.md`).
+//!
+//! The rows of a page share a [`PageBatch`] per nested list: the first row's field loads its key
+//! for every row of the page in one call, and the other rows' fields take their rows from that.
+//! A field whose key has another shape (an alias with other arguments) loads on its own, as
+//! before; so a field returns what it did, through the same loader.
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
