@@ -138,6 +138,47 @@ async fn a_nested_page_reads_only_the_columns_it_shows() {
     assert!(doctors.is_string(), "{page}");
 }
 
+/// The doctors a nested page shows (appointments' doctors, prescriptions' prescribers) are named
+/// by the lists' own subqueries, never read by the ids in the lists' answers: so no statement
+/// waits for another's answer, and PostgreSQL receives a level's statements at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_nested_pages_doctors_are_read_with_its_rows() {
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, &[("DB_POOL_SIZE", "1")]).await else {
+        return;
+    };
+    let admin = app.token(Role::Admin).await;
+    let page = app
+        .ok(
+            &admin,
+            "{ patients(first: 5) { nodes {
+               appointments(first: 3) { nodes { doctor { name } } }
+               prescriptions(first: 3) { nodes { prescriber { name } } } } } }",
+            json!({}),
+        )
+        .await;
+    let first = &page["patients"]["nodes"][0];
+    assert!(
+        first["appointments"]["nodes"][0]["doctor"]["name"].is_string(),
+        "{page}"
+    );
+    assert!(
+        first["prescriptions"]["nodes"][0]["prescriber"]["name"].is_string(),
+        "{page}"
+    );
+    let doctors = prepared_statements(&app, "%FROM \"doctors\" %").await;
+    let texts: Vec<&str> = doctors.iter().map(|p| p.statement.as_str()).collect();
+    for named_by in [
+        "(SELECT doctor_id FROM appointments WHERE patient_id = parents.parent_id ",
+        "(SELECT prescriber_id FROM prescriptions WHERE patient_id = parents.parent_id ",
+    ] {
+        assert!(
+            texts.iter().any(|text| text.contains(named_by)),
+            "{named_by}: {texts:#?}"
+        );
+    }
+    assert_eq!(texts.len(), 2, "{texts:#?}");
+}
+
 /// Each selection of a nested page is a statement of its own; a client sending one selection
 /// after another must not leave an unbounded number of them prepared on a connection.
 #[tokio::test(flavor = "multi_thread")]

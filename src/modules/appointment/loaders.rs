@@ -9,7 +9,7 @@ use super::repository::AppointmentParent;
 use crate::db::columns::Columns;
 use crate::graphql::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
 use crate::graphql::page_batch::PerParentKey;
-use crate::modules::doctor::loaders::{Doctors, WithDoctor};
+use crate::modules::doctor::loaders::{Doctors, WithDoctor, rows_and_named_doctors};
 
 /// An appointment by id, within the caller's scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,18 +104,9 @@ impl Loader<AppointmentsOf> for BatchLoader {
             let (parent, ref filter, fetch, columns, with_doctors) = shape;
             let scope = &self.scope;
             let rows = repository.list_per_parent(scope, parent, &ids, filter, fetch, columns);
-            // Started together, so that PostgreSQL receives both statements at once.
-            let named = async {
-                if with_doctors {
-                    repository
-                        .doctors_per_parent(scope, parent, &ids, filter, fetch)
-                        .await
-                } else {
-                    Ok(None)
-                }
-            };
-            let (rows, named) = tokio::try_join!(rows, named).map_err(load_error)?;
-            doctors.extend(named.into_iter().flatten().map(|d| (d.id, Arc::new(d))));
+            let named = with_doctors
+                .then(|| repository.doctors_per_parent(scope, parent, &ids, filter, fetch));
+            let rows = rows_and_named_doctors(rows, named, &mut doctors).await?;
             groups.push((shape, rows));
         }
         let wants = |shape: &PageShape| shape.4;

@@ -5,6 +5,7 @@ use async_graphql::Context;
 use async_graphql::dataloader::Loader;
 
 use super::model::Doctor;
+use crate::db::DbResult;
 use crate::graphql::connection::nodes_select;
 use crate::graphql::loaders::{BatchLoader, load_error, loaders};
 
@@ -63,6 +64,24 @@ where
 
 /// Doctors by id.
 pub type Doctors = HashMap<i64, Arc<Doctor>>;
+
+/// The rows `rows` reads, with the doctors `named` reads (if the batch's selection wants them)
+/// added to `doctors`: started together, so that PostgreSQL receives both statements at once.
+pub async fn rows_and_named_doctors<R>(
+    rows: impl Future<Output = DbResult<Vec<R>>>,
+    named: Option<impl Future<Output = DbResult<Option<Vec<Doctor>>>>>,
+    doctors: &mut Doctors,
+) -> Result<Vec<R>, async_graphql::Error> {
+    let named = async {
+        match named {
+            Some(named) => named.await,
+            None => Ok(None),
+        }
+    };
+    let (rows, named) = tokio::try_join!(rows, named).map_err(load_error)?;
+    doctors.extend(named.into_iter().flatten().map(|d| (d.id, Arc::new(d))));
+    Ok(rows)
+}
 
 /// A row as a batch read it, with the doctor it names when the batch's selection asked for it.
 #[derive(Clone)]

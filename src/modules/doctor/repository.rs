@@ -1,12 +1,14 @@
 //! Doctor queries, always scoped to a clinic.
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sql_types::Untyped;
 use diesel_async::RunQueryDsl;
 
 use super::model::{Doctor, DoctorFilter, DoctorWrite, NewDoctor};
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::text::escape_like;
 use crate::db::limit::limited;
+use crate::db::per_parent::{PerParentQuery, named_by};
 use crate::db::schema::doctors;
 use crate::db::{DbPool, DbResult};
 use crate::{keyset, with_conn};
@@ -55,6 +57,29 @@ macro_rules! filtered {
         }
         query
     }};
+}
+
+/// The doctors of `clinic_id` that the rows of `names` (a per-parent query selecting a doctor
+/// id) name, in a statement that does not wait for those rows' own: PostgreSQL receives it
+/// pipelined with theirs (`db::per_parent::named_by`). `None` on SQLite, where the caller had
+/// better read them by id afterwards: a statement costs no round trip there, and doctors by id
+/// come from the in-process cache.
+pub async fn doctors_named_by(
+    pool: &DbPool,
+    clinic_id: i64,
+    names: PerParentQuery<Untyped>,
+) -> DbResult<Option<Vec<Doctor>>> {
+    if matches!(pool, DbPool::Sqlite(_)) {
+        return Ok(None);
+    }
+    with_conn!(pool, |conn| Ok(Some(
+        doctors::table
+            .filter(doctors::clinic_id.eq(clinic_id))
+            .filter(named_by(doctors::id, names))
+            .select(Doctor::as_select())
+            .load(conn)
+            .await?
+    )))
 }
 
 #[async_trait]

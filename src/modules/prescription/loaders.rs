@@ -11,7 +11,7 @@ use crate::core::error::AppError;
 use crate::db::columns::Columns;
 use crate::graphql::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
 use crate::graphql::page_batch::PerParentKey;
-use crate::modules::doctor::loaders::{Doctors, WithDoctor};
+use crate::modules::doctor::loaders::{Doctors, WithDoctor, rows_and_named_doctors};
 
 impl BatchLoader {
     /// The service's reader rule, held here too: a nested field's guard is not the only thing
@@ -77,20 +77,21 @@ impl Loader<PrescriptionsOf> for BatchLoader {
             let shape: ListShape = (k.parent, k.status, k.fetch, k.columns, k.with_prescribers);
             (shape, k.id)
         };
+        let repository = &self.repos.prescriptions;
         let mut groups = Vec::new();
+        let mut prescribers = Doctors::new();
         for (shape, ids) in group_by_shape(keys, shape) {
-            let (parent, status, fetch, columns, _) = shape;
-            let rows = self
-                .repos
-                .prescriptions
-                .list_per_parent(&self.scope, parent, &ids, status, fetch, columns)
-                .await
-                .map_err(load_error)?;
+            let (parent, status, fetch, columns, with_prescribers) = shape;
+            let scope = &self.scope;
+            let rows = repository.list_per_parent(scope, parent, &ids, status, fetch, columns);
+            let named = with_prescribers
+                .then(|| repository.prescribers_per_parent(scope, parent, &ids, status, fetch));
+            let rows = rows_and_named_doctors(rows, named, &mut prescribers).await?;
             groups.push((shape, rows));
         }
         let wants = |shape: &ListShape| shape.4;
         let groups = self
-            .with_doctors(groups, wants, |row| row.prescriber_id, Doctors::new())
+            .with_doctors(groups, wants, |row| row.prescriber_id, prescribers)
             .await?;
         let mut found = HashMap::new();
         for ((parent, status, fetch, columns, with_prescribers), rows) in groups {

@@ -1,4 +1,6 @@
 //! Prescription queries, always scoped (clinic, and for a PATIENT their own rows).
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -15,6 +17,8 @@ use crate::db::limit::limited;
 use crate::db::per_parent::PerParentQuery;
 use crate::db::schema::prescriptions;
 use crate::db::{DbPool, DbResult};
+use crate::modules::doctor::model::Doctor;
+use crate::modules::doctor::repository::doctors_named_by;
 use crate::{in_transaction, keyset, with_conn};
 
 diesel::define_sql_function! {
@@ -50,6 +54,16 @@ pub trait PrescriptionRepository: Send + Sync {
         per_parent: usize,
         columns: Columns,
     ) -> DbResult<Vec<PartialPrescription>>;
+    /// The prescribers (doctors of the caller's clinic) of the rows `list_per_parent` returns
+    /// for the same arguments, as [`doctors_named_by`] reads them.
+    async fn prescribers_per_parent(
+        &self,
+        scope: &Scope,
+        parent: PrescriptionParent,
+        parent_ids: &[i64],
+        status: Option<PrescriptionStatus>,
+        per_parent: usize,
+    ) -> DbResult<Option<Vec<Doctor>>>;
     /// `(parent id, count)` for each parent that has matching prescriptions.
     async fn count_per_parent(
         &self,
@@ -83,6 +97,38 @@ impl DieselPrescriptionRepository {
             prepared_sets: PreparedSets::default(),
         }
     }
+}
+
+/// `selected` of the newest `per_parent` prescriptions of each parent that `scope` may read,
+/// of `status` if given.
+fn first_rows(
+    scope: &Scope,
+    parent: PrescriptionParent,
+    parent_ids: &[i64],
+    status: Option<PrescriptionStatus>,
+    per_parent: usize,
+    selected: impl Into<Cow<'static, str>>,
+) -> PerParentQuery<Untyped> {
+    let parent_column = match parent {
+        PrescriptionParent::Patient => "patient_id",
+        PrescriptionParent::Appointment => "appointment_id",
+    };
+    let mut query = PerParentQuery::new(
+        "prescriptions",
+        selected,
+        parent_column,
+        parent_ids,
+        "created_at DESC, id DESC",
+        per_parent,
+    )
+    .in_clinic("clinic_id", scope.clinic_id);
+    if let Some(own) = scope.patient_id {
+        query = query.eq_id("patient_id", own);
+    }
+    if let Some(status) = status {
+        query = query.eq_name("status", status.as_str());
+    }
+    query
 }
 
 macro_rules! scoped {
@@ -186,33 +232,37 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
         columns: Columns,
     ) -> DbResult<Vec<PartialPrescription>> {
         // The rows are dealt out to their parents by the parent column.
-        let (parent_column, columns) = match parent {
-            PrescriptionParent::Patient => ("patient_id", columns.with(KEYS)),
-            PrescriptionParent::Appointment => {
-                ("appointment_id", columns.with(KEYS).with(APPOINTMENT_ID))
-            }
+        let columns = match parent {
+            PrescriptionParent::Patient => columns.with(KEYS),
+            PrescriptionParent::Appointment => columns.with(KEYS).with(APPOINTMENT_ID),
         };
-        let mut query = PerParentQuery::<Untyped>::new(
-            "prescriptions",
-            columns.select_list(NAMES),
-            parent_column,
-            parent_ids,
-            "created_at DESC, id DESC",
-            per_parent,
-        )
-        .in_clinic("clinic_id", scope.clinic_id);
+        let selected = columns.select_list(NAMES);
+        let mut query = first_rows(scope, parent, parent_ids, status, per_parent, selected);
         if !self.prepared_sets.admit(columns) {
             query = query.unprepared();
-        }
-        if let Some(own) = scope.patient_id {
-            query = query.eq_id("patient_id", own);
-        }
-        if let Some(status) = status {
-            query = query.eq_name("status", status.as_str());
         }
         with_conn!(&self.pool, |conn| Ok(query
             .load::<PartialPrescription>(conn)
             .await?))
+    }
+
+    async fn prescribers_per_parent(
+        &self,
+        scope: &Scope,
+        parent: PrescriptionParent,
+        parent_ids: &[i64],
+        status: Option<PrescriptionStatus>,
+        per_parent: usize,
+    ) -> DbResult<Option<Vec<Doctor>>> {
+        let names = first_rows(
+            scope,
+            parent,
+            parent_ids,
+            status,
+            per_parent,
+            "prescriber_id",
+        );
+        doctors_named_by(&self.pool, scope.clinic_id, names).await
     }
 
     async fn count_per_parent(

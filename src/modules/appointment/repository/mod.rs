@@ -13,10 +13,11 @@ use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::db::columns::{Columns, PreparedSets};
 use crate::db::limit::limited;
-use crate::db::per_parent::{PerParentQuery, named_by};
-use crate::db::schema::{appointments, doctors};
+use crate::db::per_parent::PerParentQuery;
+use crate::db::schema::appointments;
 use crate::db::{DbPool, DbResult};
 use crate::modules::doctor::model::Doctor;
+use crate::modules::doctor::repository::doctors_named_by;
 use crate::{in_transaction, keyset, with_conn};
 
 mod booking;
@@ -61,11 +62,8 @@ pub trait AppointmentRepository: Send + Sync {
         per_parent: usize,
         columns: Columns,
     ) -> DbResult<Vec<PartialAppointment>>;
-    /// The doctors (of the caller's clinic) that the rows `list_per_parent` returns for the
-    /// same arguments name, in a statement that does not wait for those rows: PostgreSQL
-    /// receives it with theirs. `None` where the caller had better read them by id afterwards:
-    /// on SQLite a statement costs no round trip, and doctors by id come from the in-process
-    /// cache.
+    /// The doctors (of the caller's clinic) of the rows `list_per_parent` returns for the same
+    /// arguments, as [`doctors_named_by`] reads them.
     async fn doctors_per_parent(
         &self,
         scope: &Scope,
@@ -288,18 +286,8 @@ impl AppointmentRepository for DieselAppointmentRepository {
         filter: &AppointmentFilter,
         per_parent: usize,
     ) -> DbResult<Option<Vec<Doctor>>> {
-        if matches!(self.pool, DbPool::Sqlite(_)) {
-            return Ok(None);
-        }
         let names = first_rows(scope, parent, parent_ids, filter, per_parent, "doctor_id");
-        with_conn!(&self.pool, |conn| Ok(Some(
-            doctors::table
-                .filter(doctors::clinic_id.eq(scope.clinic_id))
-                .filter(named_by(doctors::id, names))
-                .select(Doctor::as_select())
-                .load(conn)
-                .await?
-        )))
+        doctors_named_by(&self.pool, scope.clinic_id, names).await
     }
 
     async fn count_per_parent(
