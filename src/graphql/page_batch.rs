@@ -39,7 +39,7 @@ struct Loaded<K, V> {
     lists: Mutex<HashMap<K, Option<V>>>,
 }
 
-impl<K: PerParentKey, V: Clone> PageBatch<K, V> {
+impl<K: PerParentKey, V> PageBatch<K, V> {
     pub fn new(parents: Arc<[i64]>) -> Self {
         Self {
             parents,
