@@ -127,3 +127,26 @@ pub fn required_text(value: &str, max_chars: usize) -> Result<String, String> {
         None => Err("is required".to_owned()),
     }
 }
+
+/// The first control character that `text` may not hold: every C0 control, DEL and every C1
+/// control, except tab, line feed and carriage return in free text (`multiline`). PostgreSQL
+/// refuses NUL in text outright, and none of the others belongs in a record or a name.
+pub fn forbidden_control(text: &str, multiline: bool) -> Option<char> {
+    text.chars()
+        .find(|&c| c.is_control() && !(multiline && matches!(c, '\t' | '\n' | '\r')))
+}
+
+#[cfg(test)]
+mod control_tests {
+    use super::forbidden_control;
+
+    #[test]
+    fn controls_are_found_and_line_breaks_allowed_in_free_text_only() {
+        assert_eq!(forbidden_control("Zoë Adams", false), None);
+        assert_eq!(forbidden_control("a\u{0}b", true), Some('\u{0}'));
+        assert_eq!(forbidden_control("a\u{7f}", true), Some('\u{7f}'));
+        assert_eq!(forbidden_control("a\u{85}", true), Some('\u{85}'));
+        assert_eq!(forbidden_control("line\r\n\tnext", true), None);
+        assert_eq!(forbidden_control("tab\there", false), Some('\t'));
+    }
+}

@@ -3,10 +3,21 @@
 //! of the server's work for a nested page and more for a single record. A kept document also
 //! remembers whether it once passed every validation rule, which no later request can change
 //! (see [`super::validation`]).
+//!
+//! A document is kept only once it passed the checks that protect everything after it
+//! ([`parse_checked`]), so a kept document never needs them again.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
+};
+use async_graphql::parser::parse_query;
 use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Request, ServerResult};
+
+use super::bounds::{self, Refused};
+use super::input_text;
 
 /// At most this many bytes of document text are kept (the least used go first).
 const CAPACITY_BYTES: u64 = 4 * 1024 * 1024;
@@ -46,20 +57,71 @@ impl Default for ParsedDocuments {
 
 impl ParsedDocuments {
     /// Gives `request` its parsed document: a copy of the one kept for its text, or one parsed
-    /// now and kept. A document that does not parse is left for the request to report (and
-    /// `None` is returned).
-    pub fn prepare(&self, request: &mut async_graphql::Request) -> Option<Arc<KeptDocument>> {
+    /// now by [`parse_checked`] and kept. `max_selections` is the complexity limit.
+    pub fn prepare(
+        &self,
+        request: &mut async_graphql::Request,
+        max_selections: usize,
+    ) -> Result<Arc<KeptDocument>, Refused> {
         if let Some(kept) = self.documents.get(request.query.as_str()) {
             request.set_parsed_query(kept.document.clone());
-            return Some(kept);
+            return Ok(kept);
         }
         let kept = Arc::new(KeptDocument {
-            document: request.parsed_query().ok()?.clone(),
+            document: parse_checked(&request.query, max_selections)?,
             validated: AtomicBool::new(false),
         });
+        request.set_parsed_query(kept.document.clone());
         self.documents.insert(request.query.clone(), kept.clone());
-        Some(kept)
+        Ok(kept)
     }
+}
+
+/// The checks of [`ParsedDocuments::prepare`] for requests that reach the schema another way
+/// (the WebSocket's subscriptions): first in the extension chain, before anything else parses
+/// the document, and with the request's variables.
+pub struct CheckedParse {
+    /// The complexity limit.
+    pub max_selections: usize,
+}
+
+impl ExtensionFactory for CheckedParse {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(CheckedParse {
+            max_selections: self.max_selections,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for CheckedParse {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        mut request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        let document =
+            parse_checked(&request.query, self.max_selections).map_err(Refused::into_error)?;
+        input_text::check_variables(&request.variables).map_err(Refused::into_error)?;
+        request.set_parsed_query(document);
+        next.run(ctx, request).await
+    }
+}
+
+/// Parses `text` once its bounds are checked, then checks what only the parsed document shows:
+/// its expansion ([`bounds::check_document`]) and its text literals ([`input_text`]).
+pub fn parse_checked(text: &str, max_selections: usize) -> Result<ExecutableDocument, Refused> {
+    bounds::check_text(text)?;
+    let document = parse_query(text).map_err(|error| {
+        Refused::new(
+            "GRAPHQL_PARSE_FAILED",
+            bounds::parse_error_message(text, &error),
+        )
+    })?;
+    bounds::check_document(&document, max_selections)?;
+    input_text::check_literals(&document)?;
+    Ok(document)
 }
 
 #[cfg(test)]
@@ -72,14 +134,14 @@ mod tests {
         let text = "query Page { patients(first: 2) { nodes { id ...Names } } } \
                     fragment Names on Patient { name }";
         let mut first = async_graphql::Request::new(text);
-        let kept = documents.prepare(&mut first).expect("parses");
+        let kept = documents.prepare(&mut first, 5_000).expect("parses");
         documents.documents.run_pending_tasks();
         assert_eq!(documents.documents.entry_count(), 1);
         assert!(!kept.validated(), "nothing is known of a new document");
         kept.mark_validated();
 
         let mut second = async_graphql::Request::new(text);
-        let again = documents.prepare(&mut second).expect("kept");
+        let again = documents.prepare(&mut second, 5_000).expect("kept");
         assert!(
             again.validated(),
             "what is learnt of a document stays with it"
@@ -92,11 +154,10 @@ mod tests {
         );
 
         let mut broken = async_graphql::Request::new("query {");
-        assert!(documents.prepare(&mut broken).is_none());
-        assert!(
-            broken.parsed_query().is_err(),
-            "reported by the request itself"
-        );
+        let Err(refused) = documents.prepare(&mut broken, 5_000) else {
+            panic!("a broken document is refused");
+        };
+        assert_eq!(refused.code, "GRAPHQL_PARSE_FAILED");
         documents.documents.run_pending_tasks();
         assert_eq!(documents.documents.entry_count(), 1, "errors are not kept");
     }

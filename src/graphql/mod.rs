@@ -1,9 +1,11 @@
 //! Schema assembly and the GraphQL pieces shared by every module.
 pub mod batching;
+pub mod bounds;
 pub mod connection;
 pub mod documents;
 pub mod eager;
 pub mod guards;
+pub mod input_text;
 pub mod loaders;
 pub mod node;
 pub mod operation;

@@ -5,12 +5,12 @@ use async_graphql::{
     MergedObject, MergedSubscription, Request, Schema, SchemaBuilder, ValidationMode,
 };
 
-use super::documents::KeptDocument;
+use super::documents::{CheckedParse, KeptDocument};
 use super::eager::PerFieldHooks;
 use super::node::NodeQuery;
 use super::resolver_spans::ResolverSpans;
 use super::subscriptions_only::SubscriptionsOnly;
-use super::validation::{RememberValidated, SchemaTypes};
+use super::validation::{RememberValidated, SchemaTypes, ValidateOnly};
 use crate::app::Services;
 use crate::config::GraphqlLimits;
 use crate::modules::appointment::resolvers::{AppointmentMutation, AppointmentQuery};
@@ -56,6 +56,10 @@ pub struct SubscriptionRoot(AppointmentSubscription, JobSubscription);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
+/// Directives on one field or fragment at most (each `@include`/`@skip` once is all a client
+/// needs; thousands would each be evaluated).
+const MAX_DIRECTIVES: usize = 8;
+
 /// How the schema behaves for one deployment.
 #[derive(Debug, Clone, Copy)]
 pub struct SchemaSettings {
@@ -98,30 +102,28 @@ impl Schemas {
         }
     }
 
-    /// The schema to run `request` on, whose document is `kept` (`None` if it did not parse).
-    pub fn for_request(
-        &self,
-        request: &mut Request,
-        kept: Option<Arc<KeptDocument>>,
-    ) -> &AppSchema {
-        match kept {
-            Some(kept)
-                if kept.validated()
-                    && self.types.variables_fit(
-                        &kept.document,
-                        request.operation_name.as_deref(),
-                        &request.variables,
-                    ) =>
-            {
-                &self.validated
-            }
-            Some(kept) => {
-                // For the strict schema to mark it once it passes.
-                request.data.insert(kept);
-                &self.strict
-            }
-            None => &self.strict,
+    /// The complexity of `request` as validation measures it, without running it (`None` if
+    /// it does not pass validation).
+    pub async fn complexity(&self, request: Request) -> Option<usize> {
+        let probe = ValidateOnly::default();
+        self.strict.execute(request.data(probe.clone())).await;
+        probe.complexity()
+    }
+
+    /// The schema to run `request` on, whose document is `kept`.
+    pub fn for_request(&self, request: &mut Request, kept: Arc<KeptDocument>) -> &AppSchema {
+        if kept.validated()
+            && self.types.variables_fit(
+                &kept.document,
+                request.operation_name.as_deref(),
+                &request.variables,
+            )
+        {
+            return &self.validated;
         }
+        // For the strict schema to mark it once it passes.
+        request.data.insert(kept);
+        &self.strict
     }
 }
 
@@ -130,6 +132,9 @@ impl Schemas {
 /// extension costs every field of every query a detour through the extension chain.
 pub fn build_subscription_schema(services: &Services, settings: SchemaSettings) -> AppSchema {
     configured(services, settings)
+        .extension(CheckedParse {
+            max_selections: settings.limits.max_complexity,
+        })
         .extension(SubscriptionsOnly)
         .extension(AuditExtension::new(services.audit_writer.clone()))
         .finish()
@@ -157,10 +162,13 @@ fn configured(
     if settings.resolver_spans {
         builder = builder.extension(ResolverSpans).data(PerFieldHooks);
     }
-    // Checked during validation, before anything runs (QUERY_TOO_DEEP, QUERY_TOO_COMPLEX).
+    // Checked during validation, before anything runs (QUERY_TOO_DEEP, QUERY_TOO_COMPLEX). The
+    // recursion limit is the one `bounds` holds every document to before it is parsed.
     builder
         .limit_depth(settings.limits.max_depth)
         .limit_complexity(settings.limits.max_complexity)
+        .limit_recursive_depth(super::bounds::MAX_NESTING)
+        .limit_directives(MAX_DIRECTIVES)
 }
 
 /// The SDL committed as `schema.graphql`.

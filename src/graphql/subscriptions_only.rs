@@ -28,7 +28,7 @@ impl Extension for SubscriptionsOnly {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         let name = request.operation_name.clone();
-        // A document that does not parse is refused by the normal path with its own message.
+        // Parsed and checked by `CheckedParse`, earlier in the chain.
         if let Ok(document) = request.parsed_query()
             && matches!(
                 operation_type(document, name.as_deref()),

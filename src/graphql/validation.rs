@@ -14,12 +14,14 @@
 //! the variable is used). Anything else — a value that does not fit, a required variable left
 //! out, a null sent over a default, a type the check does not know — runs the strict rules, so
 //! a client gets exactly the errors it always got.
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextValidation,
+};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationDefinition};
 use async_graphql::registry::{MetaType, MetaTypeName, Registry};
-use async_graphql::{SchemaEnv, ServerError, ValidationResult, Value, Variables};
+use async_graphql::{Response, SchemaEnv, ServerError, ValidationResult, Value, Variables};
 
 use super::documents::KeptDocument;
 
@@ -125,8 +127,20 @@ fn fits(registry: &Registry, type_name: &str, value: &Value) -> bool {
     }
 }
 
-/// On the strict schema: marks a document whose request passed validation, and shows
-/// [`SchemaTypes`] the registry.
+/// Marks a request that is only to be validated, on the strict schema: nothing of it runs, and
+/// its complexity is kept here (`None` if it did not pass). A batch's operations are measured
+/// this way before any of them runs, since their complexity counts against one limit.
+#[derive(Clone, Default)]
+pub struct ValidateOnly(Arc<Mutex<Option<usize>>>);
+
+impl ValidateOnly {
+    pub fn complexity(&self) -> Option<usize> {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// On the strict schema: marks a document whose request passed validation, shows
+/// [`SchemaTypes`] the registry, and serves [`ValidateOnly`].
 pub struct RememberValidated(pub SchemaTypes);
 
 impl ExtensionFactory for RememberValidated {
@@ -146,11 +160,27 @@ impl Extension for RememberValidatedOnce {
     ) -> Result<ValidationResult, Vec<ServerError>> {
         self.0.0.get_or_init(|| ctx.schema_env.clone());
         let result = next.run(ctx).await;
+        if let Some(probe) = ctx.data_opt::<ValidateOnly>() {
+            *probe.0.lock().unwrap_or_else(|e| e.into_inner()) =
+                result.as_ref().ok().map(|r| r.complexity);
+        }
         if result.is_ok()
             && let Some(kept) = ctx.data_opt::<Arc<KeptDocument>>()
         {
             kept.mark_validated();
         }
         result
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if ctx.data_opt::<ValidateOnly>().is_some() {
+            return Response::default();
+        }
+        next.run(ctx, operation_name).await
     }
 }

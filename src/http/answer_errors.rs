@@ -54,6 +54,23 @@ pub(super) fn null_errored_fields(body: &mut serde_json::Map<String, Value>) {
     }
 }
 
+/// Errors one answer carries at most: a document with thousands of mistakes would otherwise
+/// be answered with one error for each, many times its own size.
+pub(super) const MAX_ERRORS: usize = 100;
+
+/// Keeps the first [`MAX_ERRORS`] errors and says how many more there were.
+pub(super) fn cap_errors(errors: &mut Vec<Value>) {
+    if errors.len() <= MAX_ERRORS {
+        return;
+    }
+    let left_out = errors.len() - MAX_ERRORS;
+    errors.truncate(MAX_ERRORS);
+    errors.push(json!({
+        "message": format!("{left_out} more errors were left out"),
+        "extensions": { "code": "TOO_MANY_ERRORS" },
+    }));
+}
+
 /// Gives every error a code and the request id. An execution error without a code did not come
 /// through `AppError` (say, from the framework): its text is logged and replaced.
 pub(super) fn stamp_error(error: &mut Value, request_id: &str, request_error: bool) {

@@ -11,11 +11,13 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::AppState;
-use super::answer_errors::{null_errored_fields, retry_after, stamp_error};
+use super::answer_errors::{cap_errors, null_errored_fields, retry_after, stamp_error};
 use super::cost;
 use crate::core::context::{Authentication, RequestContext};
 use crate::graphql::batching::BatchQueue;
+use crate::graphql::bounds::Refused;
 use crate::graphql::documents::KeptDocument;
+use crate::graphql::input_text;
 use crate::graphql::loaders;
 use crate::graphql::operation::operation_type;
 use crate::modules::audit::trail::AuditTrail;
@@ -26,19 +28,22 @@ pub(super) fn build_request(
     operation_name: Option<String>,
     variables: Option<Value>,
     context: &RequestContext,
-) -> Result<Prepared, String> {
+) -> Result<Prepared, Refused> {
     let query = query
         .filter(|q| !q.trim().is_empty())
-        .ok_or("the request has no `query`")?;
+        .ok_or_else(|| Refused::new("BAD_REQUEST", "the request has no `query`"))?;
     let variables = match variables {
         None | Some(Value::Null) => Variables::default(),
         Some(value @ Value::Object(_)) => Variables::from_json(value),
-        Some(_) => return Err("`variables` must be an object".into()),
+        Some(_) => return Err(Refused::new("BAD_REQUEST", "`variables` must be an object")),
     };
     let mut request = GqlRequest::new(query)
         .variables(variables)
         .data(context.clone());
-    let document = state.documents.prepare(&mut request);
+    let document = state
+        .documents
+        .prepare(&mut request, state.limits.max_complexity)?;
+    input_text::check_variables(&request.variables)?;
     // A fresh loader per request, scoped to the caller: nothing cached crosses requests.
     let mut batches = None;
     if let Authentication::Authenticated(caller) = &context.authentication {
@@ -62,8 +67,8 @@ pub(super) fn build_request(
 /// A GraphQL request ready to run, with the queue its DataLoader batches go to.
 pub(super) struct Prepared {
     request: GqlRequest,
-    /// The kept document of `request`, if it parsed.
-    document: Option<Arc<KeptDocument>>,
+    /// The kept (parsed and checked) document of `request`.
+    document: Arc<KeptDocument>,
     batches: Option<BatchQueue>,
     /// For the request log (an id, never personal data).
     user_id: Option<i64>,
@@ -71,30 +76,36 @@ pub(super) struct Prepared {
 
 impl Prepared {
     /// The operation's type and first root field, for metrics and logs.
-    fn describe(&mut self) -> (&'static str, String) {
-        let name = self.request.operation_name.clone();
-        let Ok(document) = self.request.parsed_query() else {
-            return ("unparsed", "-".to_owned());
-        };
-        let kind = match operation_type(document, name.as_deref()) {
+    fn describe(&self) -> (&'static str, String) {
+        let name = self.request.operation_name.as_deref();
+        let document = &self.document.document;
+        let kind = match operation_type(document, name) {
             Some(OperationType::Query) => "query",
             Some(OperationType::Mutation) => "mutation",
             Some(OperationType::Subscription) => "subscription",
             None => "unknown",
         };
-        let field = cost::first_root_field(document, name.as_deref()).unwrap_or("-".to_owned());
+        let field = cost::first_root_field(document, name).unwrap_or("-".to_owned());
         (kind, field)
     }
 
+    /// The complexity of the request, measured by validation without running it (0 if it does
+    /// not pass validation: it will be refused on its own).
+    pub(super) async fn complexity(&self, state: &AppState) -> usize {
+        let mut probe =
+            GqlRequest::new(self.request.query.clone()).variables(self.request.variables.clone());
+        probe.operation_name = self.request.operation_name.clone();
+        probe.set_parsed_query(self.document.document.clone());
+        state.schemas.complexity(probe).await.unwrap_or(0)
+    }
+
     /// What the request costs against the rate limit: the root fields of the operation that
-    /// will run, aliases included, so a query full of aliases counts as what it is. A document
-    /// that does not parse costs one (it is refused without running anything).
-    pub(super) fn operations(&mut self) -> u32 {
-        let name = self.request.operation_name.clone();
-        match self.request.parsed_query() {
-            Ok(document) => cost::root_fields(document, name.as_deref()),
-            Err(_) => 1,
-        }
+    /// will run, aliases included, so a query full of aliases counts as what it is.
+    pub(super) fn operations(&self) -> u32 {
+        cost::root_fields(
+            &self.document.document,
+            self.request.operation_name.as_deref(),
+        )
     }
 }
 
@@ -138,14 +149,24 @@ pub(super) fn problem_body(code: &str, message: &str, request_id: &str) -> Value
     })
 }
 
+/// The body of a request refused before it ran, with the input fields it names.
+pub(super) fn refused_body(refused: &Refused, request_id: &str) -> Value {
+    let mut body = problem_body(refused.code, &refused.message, request_id);
+    if !refused.fields.is_empty() {
+        body["errors"][0]["extensions"]["fields"] = json!(refused.fields);
+    }
+    body
+}
+
 /// Runs the request, then counts and logs it: by operation type and first root field (only
 /// for documents that passed validation, so the labels are the schema's own field names and
 /// stay few), with the outcome and latency, and the user's id but nothing personal.
 pub(super) async fn execute(
     state: &AppState,
-    mut prepared: Prepared,
+    prepared: Prepared,
     request_id: &str,
     mutations_allowed: bool,
+    deadline: tokio::time::Instant,
 ) -> Answer {
     let started = Instant::now();
     let (kind, field) = prepared.describe();
@@ -164,7 +185,7 @@ pub(super) async fn execute(
     if let Some(name) = &prepared.request.operation_name {
         span.record("graphql.operation.name", name.as_str());
     }
-    let answer = run(state, prepared, request_id, mutations_allowed)
+    let answer = run(state, prepared, request_id, mutations_allowed, deadline)
         .instrument(span.clone())
         .await;
     let outcome = answer.outcome();
@@ -192,30 +213,23 @@ pub(super) async fn execute(
     answer
 }
 
-/// Parses, checks the method rule, executes, and shapes the body and status.
+/// Checks the method rule, executes, and shapes the body and status. Validation and execution
+/// together end by `deadline`, set when the request arrived (for queries: a mutation is never
+/// cut off).
 async fn run(
     state: &AppState,
     prepared: Prepared,
     request_id: &str,
     mutations_allowed: bool,
+    deadline: tokio::time::Instant,
 ) -> Answer {
     let Prepared {
-        mut request,
+        request,
         document: kept,
         batches,
         ..
     } = prepared;
-    let operation_name = request.operation_name.clone();
-    let document = match request.parsed_query() {
-        Ok(document) => document,
-        Err(error) => {
-            return Answer::new(
-                StatusCode::BAD_REQUEST,
-                problem_body("GRAPHQL_PARSE_FAILED", &error.message, request_id).to_string(),
-            );
-        }
-    };
-    let kind = operation_type(document, operation_name.as_deref());
+    let kind = operation_type(&kept.document, request.operation_name.as_deref());
     if !mutations_allowed
         && matches!(
             kind,
@@ -254,9 +268,7 @@ async fn run(
     let response = if kind == Some(OperationType::Mutation) {
         Some(run.await)
     } else {
-        tokio::time::timeout(state.limits.request_timeout, run)
-            .await
-            .ok()
+        tokio::time::timeout_at(deadline, run).await.ok()
     };
     state.audit.submit(trail.take()).await;
     let Some(response) = response else {
@@ -291,6 +303,7 @@ async fn run(
             null_errored_fields(object);
         }
         if let Some(Value::Array(errors)) = object.get_mut("errors") {
+            cap_errors(errors);
             for error in errors {
                 stamp_error(error, request_id, request_error);
             }

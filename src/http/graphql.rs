@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::client_ip::ClientIp;
-use super::execution::{Answer, Prepared, build_request, execute, problem_body};
+use super::execution::{Answer, Prepared, build_request, execute, refused_body};
 use super::negotiation::{ResponseFormat, is_json_content_type, negotiate};
 use crate::core::auth::TokenService;
 use crate::core::context::{Authentication, RequestContext};
-use crate::persisted::Refusal;
+use crate::graphql::bounds::Refused;
 
 pub(super) const API_FORMATS: &[ResponseFormat] =
     &[ResponseFormat::Json, ResponseFormat::GraphqlResponse];
@@ -110,6 +110,7 @@ pub async fn graphql_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let request_id = request_id(&headers);
     let Some(format) = negotiate(accept(&headers), API_FORMATS) else {
         return not_acceptable(&request_id);
@@ -142,14 +143,14 @@ pub async fn graphql_post(
         client_ip,
         authentication: authenticate(&state.tokens, &headers),
     };
-    let prepare = async |item: Value| -> Result<Prepared, Refusal> {
-        let wire = wire_request(item).map_err(bad_request_refusal)?;
+    let prepare = async |item: Value| -> Result<Prepared, Refused> {
+        let wire = wire_request(item).map_err(|message| Refused::new("BAD_REQUEST", message))?;
         let query = state
             .persisted
             .resolve(wire.query, wire.extensions.as_ref())
-            .await?;
+            .await
+            .map_err(|refusal| Refused::new(refusal.code, refusal.message))?;
         build_request(&state, query, wire.operation_name, wire.variables, &context)
-            .map_err(bad_request_refusal)
     };
     match parsed {
         Value::Array(items) => {
@@ -164,12 +165,32 @@ pub async fn graphql_post(
                 );
             }
             let mut requests = Vec::with_capacity(items.len());
+            let mut complexity = 0_usize;
             for item in items {
-                requests.push(prepare(item).await);
+                let request = prepare(item).await;
+                if let Ok(request) = &request {
+                    complexity = complexity.saturating_add(request.complexity(&state).await);
+                }
+                requests.push(request);
+            }
+            // The batch's operations share one complexity limit, or ten operations just under
+            // it would do ten times the work one request may.
+            let limit = state.limits.max_complexity;
+            if complexity > limit {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    format,
+                    "QUERY_TOO_COMPLEX",
+                    &format!(
+                        "the batch's operations have a complexity of {complexity} together; the \
+                         limit is {limit}"
+                    ),
+                    &request_id,
+                );
             }
             let operations = requests
-                .iter_mut()
-                .map(|r| r.as_mut().map_or(1, Prepared::operations))
+                .iter()
+                .map(|r| r.as_ref().map_or(1, Prepared::operations))
                 .fold(0_u32, u32::saturating_add);
             if let Err(refusal) = charge(&state, &context, operations, format).await {
                 return refusal;
@@ -179,13 +200,11 @@ pub async fn graphql_post(
             for request in requests {
                 let body = match request {
                     Ok(request) => {
-                        let answer = execute(&state, request, &request_id, true).await;
+                        let answer = execute(&state, request, &request_id, true, deadline).await;
                         retry_after = retry_after.max(answer.retry_after);
                         answer.body
                     }
-                    Err(refusal) => {
-                        problem_body(refusal.code, &refusal.message, &request_id).to_string()
-                    }
+                    Err(refused) => refused_body(&refused, &request_id).to_string(),
                 };
                 bodies.push(body);
             }
@@ -193,20 +212,15 @@ pub async fn graphql_post(
             with_retry_after(json_response(StatusCode::OK, format, body), retry_after)
         }
         single => match prepare(single).await {
-            Ok(mut request) => {
+            Ok(request) => {
                 let operations = request.operations();
                 if let Err(refusal) = charge(&state, &context, operations, format).await {
                     return refusal;
                 }
-                answer_response(execute(&state, request, &request_id, true).await, format)
+                let answer = execute(&state, request, &request_id, true, deadline).await;
+                answer_response(answer, format)
             }
-            Err(refusal) => error_response(
-                StatusCode::BAD_REQUEST,
-                format,
-                refusal.code,
-                &refusal.message,
-                &request_id,
-            ),
+            Err(refused) => refused_response(format, &refused, &request_id),
         },
     }
 }
@@ -272,11 +286,14 @@ pub(super) fn not_acceptable(request_id: &str) -> Response {
     )
 }
 
-fn bad_request_refusal(message: String) -> Refusal {
-    Refusal {
-        code: "BAD_REQUEST",
-        message,
-    }
+/// 400 for a request refused before it ran.
+pub(super) fn refused_response(
+    format: ResponseFormat,
+    refused: &Refused,
+    request_id: &str,
+) -> Response {
+    let body = refused_body(refused, request_id).to_string();
+    json_response(StatusCode::BAD_REQUEST, format, body)
 }
 
 fn wire_request(value: Value) -> Result<WireRequest, String> {

@@ -14,7 +14,7 @@ use super::client_ip::ClientIp;
 use super::execution::{build_request, execute};
 use super::graphql::{
     API_FORMATS, BROWSER_FORMATS, accept, answer_response, authenticate, charge, error_response,
-    not_acceptable, request_id,
+    not_acceptable, refused_response, request_id,
 };
 use super::negotiation::{ResponseFormat, negotiate};
 use crate::core::context::RequestContext;
@@ -36,6 +36,7 @@ pub async fn graphql_get(
     headers: HeaderMap,
     params: Result<Query<GetParams>, QueryRejection>,
 ) -> Response {
+    let deadline = tokio::time::Instant::now() + state.limits.request_timeout;
     let request_id = request_id(&headers);
     let offered = if state.graphiql {
         BROWSER_FORMATS
@@ -99,12 +100,12 @@ pub async fn graphql_get(
         authentication: authenticate(&state.tokens, &headers),
     };
     match build_request(&state, query, params.operation_name, variables, &context) {
-        Ok(mut request) => {
+        Ok(request) => {
             let operations = request.operations();
             if let Err(refusal) = charge(&state, &context, operations, format).await {
                 return refusal;
             }
-            let answer = execute(&state, request, &request_id, false).await;
+            let answer = execute(&state, request, &request_id, false, deadline).await;
             let method_not_allowed = answer.status == StatusCode::METHOD_NOT_ALLOWED;
             let mut response = answer_response(answer, format);
             if method_not_allowed {
@@ -114,13 +115,7 @@ pub async fn graphql_get(
             }
             response
         }
-        Err(message) => error_response(
-            StatusCode::BAD_REQUEST,
-            format,
-            "BAD_REQUEST",
-            &message,
-            &request_id,
-        ),
+        Err(refused) => refused_response(format, &refused, &request_id),
     }
 }
 

@@ -13,6 +13,7 @@ mod cli;
 mod dashboard;
 mod exports;
 mod graph;
+mod hostile;
 mod http;
 mod job_updates;
 mod jobs;

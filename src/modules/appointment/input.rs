@@ -1,6 +1,6 @@
 //! GraphQL inputs of the appointment API.
+use crate::graphql::scalars::Timestamp;
 use async_graphql::{ID, InputObject};
-use chrono::{DateTime, Utc};
 
 use super::model::{AppointmentFilter, AppointmentStatus};
 use super::service::ScheduleRequest;
@@ -12,7 +12,7 @@ pub struct ScheduleAppointmentInput {
     pub patient_id: ID,
     pub doctor_id: ID,
     /// Must be in the future; stored to the second.
-    pub scheduled_at: DateTime<Utc>,
+    pub scheduled_at: Timestamp,
     /// 5 to 480.
     #[graphql(default = 30)]
     pub duration_minutes: i32,
@@ -22,7 +22,7 @@ pub struct ScheduleAppointmentInput {
 
 #[derive(InputObject, Debug)]
 pub struct RescheduleAppointmentInput {
-    pub scheduled_at: DateTime<Utc>,
+    pub scheduled_at: Timestamp,
     /// Keeps the current length when omitted.
     pub duration_minutes: Option<i32>,
 }
@@ -35,9 +35,9 @@ pub struct AppointmentFilterInput {
     pub doctor_id: Option<ID>,
     pub status: Option<AppointmentStatus>,
     /// Starting at or after.
-    pub from: Option<DateTime<Utc>>,
+    pub from: Option<Timestamp>,
     /// Starting before.
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<Timestamp>,
 }
 
 impl From<ScheduleAppointmentInput> for ScheduleRequest {
@@ -45,7 +45,7 @@ impl From<ScheduleAppointmentInput> for ScheduleRequest {
         ScheduleRequest {
             patient_id: decode_as(NodeType::Patient, &input.patient_id),
             doctor_id: decode_as(NodeType::Doctor, &input.doctor_id),
-            scheduled_at: input.scheduled_at,
+            scheduled_at: input.scheduled_at.0,
             duration_minutes: input.duration_minutes,
             reason: input.reason,
             notes: input.notes,
@@ -65,8 +65,8 @@ impl AppointmentFilterInput {
             patient_id: id(self.patient_id, NodeType::Patient, "filter.patientId")?,
             doctor_id: id(self.doctor_id, NodeType::Doctor, "filter.doctorId")?,
             status: self.status,
-            from: self.from.map(|t| t.naive_utc()),
-            to: self.to.map(|t| t.naive_utc()),
+            from: self.from.map(|t| t.0.naive_utc()),
+            to: self.to.map(|t| t.0.naive_utc()),
         })
     }
 }
@@ -74,13 +74,13 @@ impl AppointmentFilterInput {
 /// The filter arguments of nested appointment lists.
 pub fn nested_filter(
     status: Option<AppointmentStatus>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
+    from: Option<Timestamp>,
+    to: Option<Timestamp>,
 ) -> AppointmentFilter {
     AppointmentFilter {
         status,
-        from: from.map(|t| t.naive_utc()),
-        to: to.map(|t| t.naive_utc()),
+        from: from.map(|t| t.0.naive_utc()),
+        to: to.map(|t| t.0.naive_utc()),
         ..Default::default()
     }
 }

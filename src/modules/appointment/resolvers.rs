@@ -1,8 +1,8 @@
 //! The appointment part of the schema.
 use std::sync::Arc;
 
+use crate::graphql::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
 use super::columns::{PartialAppointment, columns_of};
@@ -174,8 +174,8 @@ impl AppointmentObject {
         ClinicObject::of_record(ctx, clinic_id).await
     }
 
-    async fn scheduled_at(&self) -> DateTime<Utc> {
-        self.appointment.scheduled_at.and_utc()
+    async fn scheduled_at(&self) -> Timestamp {
+        self.appointment.scheduled_at.and_utc().into()
     }
 
     async fn duration_minutes(&self, ctx: &Context<'_>) -> Result<i32> {
@@ -183,9 +183,13 @@ impl AppointmentObject {
         self.column(ctx, read, |a| a.duration_minutes).await
     }
 
-    async fn ends_at(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
+    async fn ends_at(&self, ctx: &Context<'_>) -> Result<Timestamp> {
         let read = self.appointment.ends_at;
-        Ok(self.column(ctx, read, |a| a.ends_at).await?.and_utc())
+        Ok(self
+            .column(ctx, read, |a| a.ends_at)
+            .await?
+            .and_utc()
+            .into())
     }
 
     async fn status(&self, ctx: &Context<'_>) -> Result<AppointmentStatus> {
@@ -236,14 +240,22 @@ impl AppointmentObject {
             .collect())
     }
 
-    async fn created_at(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<Timestamp> {
         let read = self.appointment.created_at;
-        Ok(self.column(ctx, read, |a| a.created_at).await?.and_utc())
+        Ok(self
+            .column(ctx, read, |a| a.created_at)
+            .await?
+            .and_utc()
+            .into())
     }
 
-    async fn updated_at(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
+    async fn updated_at(&self, ctx: &Context<'_>) -> Result<Timestamp> {
         let read = self.appointment.updated_at;
-        Ok(self.column(ctx, read, |a| a.updated_at).await?.and_utc())
+        Ok(self
+            .column(ctx, read, |a| a.updated_at)
+            .await?
+            .and_utc()
+            .into())
     }
 }
 
@@ -322,7 +334,7 @@ impl AppointmentMutation {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let action = AuditAction::RescheduleAppointment;
         let appointment = trail::write(ctx, action, appointment_key(&id), |key| {
-            service.reschedule(caller, key, input.scheduled_at, input.duration_minutes)
+            service.reschedule(caller, key, input.scheduled_at.0, input.duration_minutes)
         })
         .await?;
         Ok(AppointmentObject::written(appointment))

@@ -2,7 +2,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -376,11 +376,22 @@ fn checked_slot(
         ok = false;
     }
     let start = DateTime::from_timestamp(start.timestamp(), 0)?.naive_utc();
-    ok.then(|| Slot {
+    // Inputs end with year 9999 (the `DateTime` scalar); so must the slot, which is stored.
+    let end = start
+        .checked_add_signed(Duration::minutes(i64::from(minutes)))
+        .filter(|end| end.year() <= 9999);
+    if ok && end.is_none() {
+        problems.push(FieldViolation::new(
+            "durationMinutes",
+            "would end after 9999-12-31T23:59:59Z, the last instant a timestamp can name",
+        ));
+    }
+    Some(Slot {
         start,
-        end: start + Duration::minutes(i64::from(minutes)),
+        end: end?,
         minutes,
     })
+    .filter(|_| ok)
 }
 
 fn checked_text(

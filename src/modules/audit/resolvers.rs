@@ -1,8 +1,8 @@
 //! `auditEvents`: the trail, for the clinic's ADMIN.
 use std::sync::Arc;
 
+use crate::graphql::scalars::Timestamp;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::model::{AuditAction, AuditEntity, AuditEvent, AuditFilter, AuditOutcome};
 use super::service::AuditService;
@@ -53,8 +53,8 @@ impl AuditEventObject {
         self.0.id.to_string().into()
     }
 
-    async fn occurred_at(&self) -> DateTime<Utc> {
-        self.0.occurred_at.and_utc()
+    async fn occurred_at(&self) -> Timestamp {
+        self.0.occurred_at.and_utc().into()
     }
 
     async fn actor(&self) -> AuditActor {
@@ -138,9 +138,9 @@ pub struct AuditEventFilter {
     pub actor_id: Option<ID>,
     pub action: Option<AuditAction>,
     /// From this time on (inclusive).
-    pub from: Option<DateTime<Utc>>,
+    pub from: Option<Timestamp>,
     /// Before this time (exclusive).
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<Timestamp>,
 }
 
 impl AuditEventFilter {
@@ -154,8 +154,8 @@ impl AuditEventFilter {
                 .actor_id
                 .map(|id| ids::decode_as(NodeType::User, &id).unwrap_or(-1)),
             action: self.action,
-            from: self.from.map(|t| t.naive_utc()),
-            to: self.to.map(|t| t.naive_utc()),
+            from: self.from.map(|t| t.0.naive_utc()),
+            to: self.to.map(|t| t.0.naive_utc()),
         }
     }
 }

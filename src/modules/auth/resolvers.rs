@@ -1,8 +1,8 @@
 //! `login` and `me`.
 use std::sync::Arc;
 
+use crate::graphql::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::model::User;
 use super::service::AuthService;
@@ -50,8 +50,8 @@ impl UserObject {
         Ok(Some(PatientObject::read(ctx, patient)))
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at.and_utc()
+    async fn created_at(&self) -> Timestamp {
+        self.0.created_at.and_utc().into()
     }
 }
 
@@ -59,7 +59,7 @@ impl UserObject {
 #[derive(SimpleObject)]
 pub struct LoginPayload {
     pub access_token: String,
-    pub expires_at: DateTime<Utc>,
+    pub expires_at: Timestamp,
     pub user: UserObject,
 }
 
@@ -90,7 +90,7 @@ impl AuthMutation {
         let session = service(ctx)?.login(client_ip, &email, &password).await?;
         Ok(LoginPayload {
             access_token: session.access_token,
-            expires_at: session.expires_at,
+            expires_at: session.expires_at.into(),
             user: UserObject(session.user),
         })
     }

@@ -1,8 +1,8 @@
 //! The doctor part of the schema.
 use std::sync::Arc;
 
+use crate::graphql::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, Utc};
 
 use super::input::{CreateDoctorInput, DoctorFilterInput, UpdateDoctorInput};
 use super::model::Doctor;
@@ -82,8 +82,8 @@ impl DoctorObject {
     async fn appointments(
         &self,
         ctx: &Context<'_>,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
         status: Option<AppointmentStatus>,
         first: Option<i32>,
     ) -> Result<Connection<AppointmentObject>> {

@@ -1,8 +1,8 @@
 //! `job`, `jobs`, `retryJob` and the mutations that start jobs.
 use std::sync::Arc;
 
+use crate::graphql::scalars::Timestamp;
 use async_graphql::{Context, ID, Json, Object, Result};
-use chrono::{DateTime, Utc};
 
 use super::model::{ExportFormat, Job, JobFilter, JobKind, JobStatus};
 use super::service::JobService;
@@ -73,20 +73,20 @@ impl JobObject {
     }
 
     /// When a delayed job (a reminder) is due; null for one that runs at once.
-    async fn run_at(&self) -> Option<DateTime<Utc>> {
-        self.0.run_at.map(|t| t.and_utc())
+    async fn run_at(&self) -> Option<Timestamp> {
+        self.0.run_at.map(|t| t.and_utc().into())
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at.and_utc()
+    async fn created_at(&self) -> Timestamp {
+        self.0.created_at.and_utc().into()
     }
 
-    async fn started_at(&self) -> Option<DateTime<Utc>> {
-        self.0.started_at.map(|t| t.and_utc())
+    async fn started_at(&self) -> Option<Timestamp> {
+        self.0.started_at.map(|t| t.and_utc().into())
     }
 
-    async fn finished_at(&self) -> Option<DateTime<Utc>> {
-        self.0.finished_at.map(|t| t.and_utc())
+    async fn finished_at(&self) -> Option<Timestamp> {
+        self.0.finished_at.map(|t| t.and_utc().into())
     }
 }
 

@@ -233,6 +233,13 @@ impl JobService {
         if to < from {
             return Err(AppError::invalid("to", "must not be before `from`"));
         }
+        // The report runs to the start of the next day, which must exist.
+        if to.succ_opt().is_none() {
+            return Err(AppError::invalid(
+                "to",
+                "must be before the last day of year 9999",
+            ));
+        }
         if (to - from).num_days() >= MAX_REPORT_DAYS {
             return Err(AppError::invalid(
                 "to",

@@ -1,8 +1,8 @@
 //! The patient part of the schema: thin resolvers over [`PatientService`].
 use std::sync::Arc;
 
+use crate::graphql::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, Utc};
 
 use super::input::{CreatePatientInput, PatientFilterInput, PatientOrderInput, UpdatePatientInput};
 use super::model::{BloodGroup, Patient, PatientCursor, PatientOrder};
@@ -137,12 +137,12 @@ impl PatientObject {
         self.patient.internal_notes.as_deref()
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.patient.created_at.and_utc()
+    async fn created_at(&self) -> Timestamp {
+        self.patient.created_at.and_utc().into()
     }
 
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.patient.updated_at.and_utc()
+    async fn updated_at(&self) -> Timestamp {
+        self.patient.updated_at.and_utc().into()
     }
 
     async fn clinic(&self, ctx: &Context<'_>) -> Result<Eager<ClinicObject>> {
@@ -168,8 +168,8 @@ impl PatientObject {
         &self,
         ctx: &Context<'_>,
         status: Option<AppointmentStatus>,
-        from: Option<DateTime<Utc>>,
-        to: Option<DateTime<Utc>>,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
         first: Option<i32>,
     ) -> Result<Connection<AppointmentObject>> {
         let filter = nested_filter(status, from, to);

@@ -1,8 +1,8 @@
 //! The prescription part of the schema.
 use std::sync::Arc;
 
+use crate::graphql::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, Result};
-use chrono::{DateTime, Utc};
 use futures_util::future::BoxFuture;
 
 use super::columns::{PartialPrescription, columns_of};
@@ -219,8 +219,8 @@ impl PrescriptionObject {
         self.column(ctx, read, |p| p.discontinued_reason).await
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.prescription.created_at.and_utc()
+    async fn created_at(&self) -> Timestamp {
+        self.prescription.created_at.and_utc().into()
     }
 }
 
