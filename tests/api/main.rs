@@ -32,5 +32,6 @@ mod roles;
 mod scale_out;
 mod schema;
 mod statements;
+mod subscription_sockets;
 mod subscriptions;
 mod telemetry;

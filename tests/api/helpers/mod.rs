@@ -23,6 +23,7 @@ pub mod redis_proxy;
 pub mod server;
 pub mod sink;
 pub mod smtp;
+pub mod socket;
 pub mod subscriber;
 pub use booking::{at, demo_patient};
 
