@@ -16,12 +16,14 @@ mod limits;
 mod mail;
 mod observability;
 mod shared_state;
+mod websocket;
 
 pub use jobs::JobsConfig;
 pub use limits::{CorsOrigins, GraphqlLimits};
 pub use mail::MailConfig;
 pub use observability::ObservabilityConfig;
 pub use shared_state::{RateLimits, SharedStateConfig};
+pub use websocket::WebSocketLimits;
 
 /// Where the service runs; decides the defaults that are safe there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,6 +118,8 @@ pub struct Config {
     pub migrate_on_start: bool,
     pub shared: SharedStateConfig,
     pub limits: GraphqlLimits,
+    /// Subscription sockets: init timeout, keepalive and caps.
+    pub websocket: WebSocketLimits,
     pub cors_origins: CorsOrigins,
     /// Serve `/metrics` on this address only, apart from the API.
     pub metrics_addr: Option<SocketAddr>,
@@ -236,6 +240,7 @@ impl Config {
         let migrate_on_start = r.flag("MIGRATE_ON_START", true);
         let shared = shared_state::read(&mut r);
         let limits = limits::read(&mut r, production);
+        let websocket = websocket::read(&mut r);
         let cors_origins = limits::read_cors(&mut r);
         let metrics_addr = r
             .raw("METRICS_ADDR")
@@ -289,6 +294,7 @@ impl Config {
             migrate_on_start,
             shared,
             limits,
+            websocket,
             cors_origins,
             metrics_addr,
             persisted_allow_list,

@@ -79,3 +79,27 @@ fn database_urls_choose_the_backend() {
     assert!("mysql://h/db".parse::<DatabaseUrl>().is_err());
     assert!("sqlite://:memory:".parse::<DatabaseUrl>().is_err());
 }
+
+#[test]
+fn websocket_limits_have_defaults_and_are_checked() {
+    let limits = load(&[]).expect("defaults are valid").websocket;
+    assert_eq!(limits.init_timeout, Duration::from_secs(3));
+    assert_eq!(limits.keepalive, Duration::from_secs(12));
+    assert_eq!((limits.max_per_address, limits.max_total), (100, 10_000));
+
+    let errors = load(&[
+        ("WS_INIT_TIMEOUT_MS", "0"),
+        ("WS_KEEPALIVE_MS", "soon"),
+        ("WS_MAX_CONNECTIONS", "0"),
+    ])
+    .unwrap_err()
+    .to_string();
+    for name in [
+        "WS_INIT_TIMEOUT_MS: must be between 100 and 60000",
+        "WS_KEEPALIVE_MS",
+        "WS_MAX_CONNECTIONS: must be at least 1",
+        "WS_MAX_CONNECTIONS_PER_IP: must not be more than WS_MAX_CONNECTIONS",
+    ] {
+        assert!(errors.contains(name), "{name} missing from: {errors}");
+    }
+}
