@@ -11,7 +11,7 @@ use crate::events::EventBus;
 use crate::graphql::Schemas;
 use crate::graphql::documents::ParsedDocuments;
 use crate::graphql::schema::{SchemaSettings, build_subscription_schema};
-use crate::http::{AppParts, AppState};
+use crate::http::{AppParts, AppState, SocketCaps};
 use crate::jobs::export::LocalExports;
 use crate::modules::appointment::cached::CachedAppointmentRepository;
 use crate::modules::appointment::repository::{AppointmentRepository, DieselAppointmentRepository};
@@ -264,6 +264,8 @@ pub fn app_state(
         shared: shared.clone(),
         trust_forwarded_for: config.shared.limits.trust_forwarded_for,
         limits: config.limits,
+        websocket: config.websocket,
+        sockets: SocketCaps::new(&config.websocket),
         cors_origins: config.cors_origins.clone(),
         metrics_apart: config.metrics_addr.is_some(),
         audit: services.audit_writer.clone(),

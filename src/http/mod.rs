@@ -13,6 +13,8 @@ mod health;
 mod negotiation;
 mod subscriptions;
 
+pub use subscriptions::SocketCaps;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,7 +32,7 @@ use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::app::{Repositories, Shared};
-use crate::config::{CorsOrigins, GraphqlLimits};
+use crate::config::{CorsOrigins, GraphqlLimits, WebSocketLimits};
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::graphql::documents::ParsedDocuments;
@@ -80,6 +82,10 @@ pub struct AppParts {
     pub shared: Shared,
     pub trust_forwarded_for: bool,
     pub limits: GraphqlLimits,
+    /// Init timeout and keepalive of the subscription sockets.
+    pub websocket: WebSocketLimits,
+    /// The subscription sockets this process holds open, against their caps.
+    pub sockets: SocketCaps,
     pub cors_origins: CorsOrigins,
     /// Automatic persisted queries and the optional allow-list.
     pub persisted: Arc<PersistedQueries>,
