@@ -15,7 +15,7 @@ use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols};
 use async_graphql_axum::GraphQLProtocol;
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER, SEC_WEBSOCKET_PROTOCOL};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
@@ -105,7 +105,7 @@ fn refused(refusal: Refusal, request_id: &str) -> Response {
     if refusal == Refusal::ProcessFull {
         response
             .headers_mut()
-            .insert(RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+            .insert(RETRY_AFTER, HeaderValue::from_static("5"));
     }
     response
 }

@@ -101,6 +101,8 @@ where
 
     loop {
         tokio::select! {
+            // In this order: a pong already received counts before the next ping is due.
+            biased;
             () = &mut library, if !library_done => library_done = true,
             outgoing = from_library.recv() => {
                 // None: the library has finished and everything it said has been sent.
