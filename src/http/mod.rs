@@ -11,6 +11,7 @@ mod graphql;
 mod graphql_get;
 mod health;
 mod negotiation;
+mod request_id;
 mod subscriptions;
 
 pub use subscriptions::SocketCaps;
@@ -144,6 +145,7 @@ pub fn router(state: AppState) -> Router {
     // clones its route's boxes one by one (eleven layers were 55 clones and 67 allocations per
     // request). Outermost first.
     let layers = ServiceBuilder::new()
+        .layer(middleware::from_fn(request_id::set_aside_client_id))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -155,6 +157,7 @@ pub fn router(state: AppState) -> Router {
                         method = %request.method(),
                         path = %request.uri().path(),
                         request_id = %request_id_of(request),
+                        client_request_id = request_id::client_id_of(request),
                         status = tracing::field::Empty,
                         otel.kind = "server",
                     )

@@ -94,9 +94,16 @@ async fn request_errors_are_400_without_data(app: TestApp) {
                 response.text
             );
             assert_eq!(response.code(), Some(code), "{query}");
+            // The server's own id, never the one the client sent.
+            let request_id = response
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .expect("request id");
+            assert_ne!(request_id, "test-request-1");
             assert_eq!(
                 response.body["errors"][0]["extensions"]["requestId"],
-                "test-request-1"
+                request_id
             );
         }
     }
@@ -249,13 +256,26 @@ async fn health_and_readiness(app: TestApp) {
     assert_eq!(ready.body["checks"]["database"], "ok");
 }
 
-async fn request_ids_are_returned_and_generated(app: TestApp) {
-    let request = Request::get("/health")
-        .header("x-request-id", "abc-123")
-        .body(Body::empty())
-        .expect("request");
-    let response = app.send(request).await;
-    assert_eq!(response.headers.get("x-request-id").expect("id"), "abc-123");
+async fn request_ids_are_the_servers_own_whatever_the_client_sends(app: TestApp) {
+    let long = format!("{}\t{}", "a".repeat(2000), "b".repeat(1999));
+    let mut seen = Vec::new();
+    for sent in ["abc-123", long.as_str()] {
+        let request = Request::get("/health")
+            .header("x-request-id", sent)
+            .body(Body::empty())
+            .expect("request");
+        let response = app.send(request).await;
+        let id = response
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .expect("id")
+            .to_owned();
+        assert_ne!(id, sent);
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+        seen.push(id);
+    }
+    assert_ne!(seen[0], seen[1]);
     let response = app.send(post(None, "application/json", LOGIN)).await;
     let generated = response
         .headers
@@ -357,7 +377,7 @@ on_both_backends!(
     bodies_over_one_mebibyte_are_413,
     browsers_get_graphiql,
     health_and_readiness,
-    request_ids_are_returned_and_generated,
+    request_ids_are_the_servers_own_whatever_the_client_sends,
 );
 
 /// `/metrics` after traffic: operations counted by type, root field and outcome, with latency
