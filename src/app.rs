@@ -267,7 +267,7 @@ pub fn app_state(
         websocket: config.websocket,
         sockets: SocketCaps::new(&config.websocket),
         cors_origins: config.cors_origins.clone(),
-        metrics_apart: config.metrics_addr.is_some(),
+        metrics_on_api_port: config.metrics_on_api_port,
         audit: services.audit_writer.clone(),
         documents: ParsedDocuments::default(),
         jobs: services.jobs.clone(),

@@ -315,6 +315,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         });
     }
+    if config.metrics_addr.is_none() && !config.metrics_on_api_port {
+        tracing::info!("/metrics is not served: set METRICS_ADDR to scrape it");
+    }
     let app = crate::http::router(state);
     let audit = services.audit_writer.clone();
     tracing::info!(%address, redis = shared.redis.is_some(), "clinicgraph listening");

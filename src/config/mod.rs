@@ -123,6 +123,10 @@ pub struct Config {
     pub cors_origins: CorsOrigins,
     /// Serve `/metrics` on this address only, apart from the API.
     pub metrics_addr: Option<SocketAddr>,
+    /// Serve `/metrics` on `bind_addr` beside the API: never with `metrics_addr`, and in
+    /// production only when `METRICS_ON_API_PORT` asks for it (the counts it shows, such as
+    /// failed logins and queue depth, are not for the public).
+    pub metrics_on_api_port: bool,
     /// Only these documents (hash → document) may run, when set.
     pub persisted_allow_list: Option<Arc<HashMap<String, String>>>,
     pub auth: AuthConfig,
@@ -245,6 +249,8 @@ impl Config {
         let metrics_addr = r
             .raw("METRICS_ADDR")
             .map(|_| r.parsed("METRICS_ADDR", SocketAddr::from(([127, 0, 0, 1], 9090))));
+        let metrics_on_api_port =
+            r.flag("METRICS_ON_API_PORT", !production) && metrics_addr.is_none();
         let persisted_allow_list = limits::read_allow_list(&mut r).map(Arc::new);
 
         let (jwt_secret, jwt_secret_generated) = match r.raw("JWT_SECRET") {
@@ -297,6 +303,7 @@ impl Config {
             websocket,
             cors_origins,
             metrics_addr,
+            metrics_on_api_port,
             persisted_allow_list,
             auth: AuthConfig {
                 jwt_secret,

@@ -90,8 +90,9 @@ pub struct AppParts {
     pub cors_origins: CorsOrigins,
     /// Automatic persisted queries and the optional allow-list.
     pub persisted: Arc<PersistedQueries>,
-    /// `/metrics` is served by [`metrics_router`] on its own address instead of here.
-    pub metrics_apart: bool,
+    /// Whether `/metrics` is served here, beside the API; otherwise only [`metrics_router`]
+    /// serves it, on `METRICS_ADDR`, or nothing does.
+    pub metrics_on_api_port: bool,
     /// Stores what each request recorded in the audit trail.
     pub audit: AuditWriter,
     /// Parsed GraphQL documents by their text.
@@ -132,7 +133,7 @@ async fn error_report_scope(request: Request<Body>, next: Next) -> Response {
 pub fn router(state: AppState) -> Router {
     let [cache_control, no_sniff, no_frames, no_referrer] = browser::security_headers();
     let mut router = Router::new();
-    if !state.metrics_apart {
+    if state.metrics_on_api_port {
         router = router.route("/metrics", get(health::metrics));
     }
     let mut graphql = get(graphql_get::graphql_get).post(graphql::graphql_post);

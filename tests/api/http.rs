@@ -459,3 +459,26 @@ async fn metrics_can_be_served_on_their_own_address() {
             .contains("db_pool_connections")
     );
 }
+
+/// In production `/metrics` (failed logins, queue depth) stays off the public port unless an
+/// operator turns it on there deliberately; in development it is served beside the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn production_serves_no_metrics_on_the_api_port_unless_asked() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let cases = [
+            (vec![("APP_ENV", "production")], StatusCode::NOT_FOUND),
+            (
+                vec![("APP_ENV", "production"), ("METRICS_ON_API_PORT", "true")],
+                StatusCode::OK,
+            ),
+            (vec![("APP_ENV", "development")], StatusCode::OK),
+        ];
+        for (env, expected) in cases {
+            let Some(app) = TestApp::spawn_with(backend, &env).await else {
+                continue;
+            };
+            let response = app.send(get("/metrics", None, None)).await;
+            assert_eq!(response.status, expected, "{backend:?} {env:?}");
+        }
+    }
+}
