@@ -413,7 +413,58 @@ mod cold {
     );
 }
 
+/// `Doctor.patients.totalCount` counts every patient of the doctor (what `patients` with the
+/// same doctor counts), not just the page; a PATIENT counts only themself.
+async fn a_doctors_patients_are_counted_across_pages(app: TestApp) {
+    let admin = app.token(Role::Admin).await;
+    let doctors = app.demo_doctor_ids().await;
+    let nested =
+        "query($d: ID!) { doctor(id: $d) { patients(first: 2) { totalCount nodes { id } } } }";
+    let root = "query($d: ID!) { patients(filter: { primaryDoctorId: $d }) { totalCount } }";
+    for doctor in &doctors {
+        let page =
+            app.ok(&admin, nested, json!({ "d": doctor })).await["doctor"]["patients"].clone();
+        let expected =
+            app.ok(&admin, root, json!({ "d": doctor })).await["patients"]["totalCount"].clone();
+        assert!(expected.as_i64().unwrap_or(0) > 2, "{expected}");
+        assert_eq!(page["totalCount"], expected, "{doctor}: {page}");
+        assert_eq!(page["nodes"].as_array().map(Vec::len), Some(2));
+    }
+    // All three doctors in one request: each its own count.
+    let all = app
+        .ok(
+            &admin,
+            "{ doctors { nodes { patients(first: 1) { totalCount } } } }",
+            json!({}),
+        )
+        .await;
+    let total: i64 = all["doctors"]["nodes"]
+        .as_array()
+        .expect("doctors")
+        .iter()
+        .map(|d| d["patients"]["totalCount"].as_i64().unwrap_or(0))
+        .sum();
+    let everyone = app
+        .ok(&admin, "{ patients { totalCount } }", json!({}))
+        .await;
+    assert_eq!(json!(total), everyone["patients"]["totalCount"]);
+
+    let patient = app.token(Role::Patient).await;
+    let mine = app
+        .ok(
+            &patient,
+            "{ doctors { nodes { patients { totalCount nodes { id } } } } }",
+            json!({}),
+        )
+        .await;
+    for doctor in mine["doctors"]["nodes"].as_array().expect("doctors") {
+        let nodes = doctor["patients"]["nodes"].as_array().map_or(0, Vec::len);
+        assert_eq!(doctor["patients"]["totalCount"], json!(nodes), "{mine}");
+    }
+}
+
 on_both_backends!(
+    a_doctors_patients_are_counted_across_pages,
     a_nested_query_across_the_graph_returns_what_was_written,
     doctors_are_listed_filtered_and_paged,
     what_a_fragment_selects_is_answered,

@@ -12,7 +12,9 @@ use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::page_cost;
-use crate::graphql::connection::{Connection, nested_page, nested_size, respond};
+use crate::graphql::connection::{
+    Connection, nested_page, nested_size, respond, wants_total_count,
+};
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
@@ -23,7 +25,7 @@ use crate::modules::appointment::resolvers::{AppointmentObject, appointments_of}
 use crate::modules::audit::model::AuditAction;
 use crate::modules::audit::trail;
 use crate::modules::clinic::resolvers::ClinicObject;
-use crate::modules::patient::loaders::PatientsOfDoctor;
+use crate::modules::patient::loaders::{PatientCountOfDoctor, PatientsOfDoctor};
 use crate::modules::patient::resolvers::PatientObject;
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<DoctorService>> {
@@ -111,7 +113,14 @@ impl DoctorObject {
             doctor_id: self.0.id,
             fetch: size + 1,
         };
-        let rows = loaders(ctx)?.load_one(key).await?.unwrap_or_default();
+        let loader = loaders(ctx)?;
+        let rows = loader.load_one(key).await?.unwrap_or_default();
+        let total = if wants_total_count(ctx) {
+            let key = PatientCountOfDoctor(self.0.id);
+            Some(loader.load_one(key).await?.unwrap_or(0))
+        } else {
+            None
+        };
         let cursor = |p: &crate::modules::patient::model::Patient| KeyCursor {
             key: p.name.clone(),
             id: p.id,
@@ -119,7 +128,7 @@ impl DoctorObject {
         Ok(Connection::build(
             ctx,
             nested_page(rows, size),
-            None,
+            total,
             cursor,
             |patient| PatientObject::read(ctx, patient),
         ))

@@ -87,6 +87,14 @@ impl PatientRepository for CachedPatientRepository {
             .await
     }
 
+    async fn count_per_doctor(
+        &self,
+        scope: &Scope,
+        doctor_ids: &[i64],
+    ) -> DbResult<Vec<(i64, i64)>> {
+        self.inner.count_per_doctor(scope, doctor_ids).await
+    }
+
     async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient> {
         self.inner.insert(clinic_id, write).await
     }

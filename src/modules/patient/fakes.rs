@@ -121,6 +121,26 @@ impl PatientRepository for FakePatients {
         Ok(found)
     }
 
+    async fn count_per_doctor(
+        &self,
+        scope: &Scope,
+        doctor_ids: &[i64],
+    ) -> DbResult<Vec<(i64, i64)>> {
+        let rows = self.rows.lock().expect("lock");
+        Ok(doctor_ids
+            .iter()
+            .map(|&doctor| {
+                let count = rows
+                    .iter()
+                    .filter(|s| !s.deleted && scope.admits(s.patient.clinic_id, s.patient.id))
+                    .filter(|s| s.patient.primary_doctor_id == Some(doctor))
+                    .count();
+                (doctor, i64::try_from(count).unwrap_or(i64::MAX))
+            })
+            .filter(|&(_, count)| count > 0)
+            .collect())
+    }
+
     async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient> {
         let mut rows = self.rows.lock().expect("lock");
         if Self::email_taken(&rows, clinic_id, &write.email, 0) {

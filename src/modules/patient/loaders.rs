@@ -63,3 +63,32 @@ impl Loader<PatientsOfDoctor> for BatchLoader {
         Ok(found)
     }
 }
+
+/// How many live patients (within the caller's scope) have `0` as their primary doctor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PatientCountOfDoctor(pub i64);
+
+impl Loader<PatientCountOfDoctor> for BatchLoader {
+    type Value = i64;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[PatientCountOfDoctor],
+    ) -> Result<HashMap<PatientCountOfDoctor, i64>, Self::Error> {
+        let doctor_ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
+        let counts = self
+            .repos
+            .patients
+            .count_per_doctor(&self.scope, &doctor_ids)
+            .await
+            .map_err(load_error)?;
+        // A doctor without patients is absent from the counts: zero, not unknown.
+        let mut found: HashMap<PatientCountOfDoctor, i64> =
+            keys.iter().map(|&key| (key, 0)).collect();
+        for (doctor_id, count) in counts {
+            found.insert(PatientCountOfDoctor(doctor_id), count);
+        }
+        Ok(found)
+    }
+}

@@ -41,6 +41,13 @@ pub trait PatientRepository: Send + Sync {
         doctor_ids: &[i64],
         per_parent: usize,
     ) -> DbResult<Vec<Patient>>;
+    /// How many live patients (within the scope) each of `doctor_ids` is the primary doctor
+    /// of, in one statement; doctors without any are left out.
+    async fn count_per_doctor(
+        &self,
+        scope: &Scope,
+        doctor_ids: &[i64],
+    ) -> DbResult<Vec<(i64, i64)>>;
     async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient>;
     /// Bulk insert for seeding, in one transaction; returns the new ids in input order.
     async fn insert_many(&self, clinic_id: i64, writes: Vec<PatientWrite>) -> DbResult<Vec<i64>>;
@@ -271,6 +278,31 @@ impl PatientRepository for DieselPatientRepository {
             query = query.eq_id("id", own);
         }
         with_conn!(&self.pool, |conn| Ok(query.load::<Patient>(conn).await?))
+    }
+
+    async fn count_per_doctor(
+        &self,
+        scope: &Scope,
+        doctor_ids: &[i64],
+    ) -> DbResult<Vec<(i64, i64)>> {
+        let doctor_ids = doctor_ids.to_vec();
+        with_conn!(&self.pool, |conn| {
+            let mut query = patients::table
+                .filter(patients::clinic_id.eq(scope.clinic_id))
+                .filter(patients::deleted_at.is_null())
+                .filter(patients::primary_doctor_id.eq_any(&doctor_ids))
+                .group_by(patients::primary_doctor_id)
+                .select((patients::primary_doctor_id, diesel::dsl::count_star()))
+                .into_boxed();
+            if let Some(own) = scope.patient_id {
+                query = query.filter(patients::id.eq(own));
+            }
+            let rows: Vec<(Option<i64>, i64)> = query.load(conn).await?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(doctor, count)| doctor.map(|doctor| (doctor, count)))
+                .collect())
+        })
     }
 
     async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient> {
