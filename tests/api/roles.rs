@@ -2,7 +2,7 @@
 use clinicgraph::core::auth::Role;
 use serde_json::json;
 
-use crate::helpers::{TestApp, patient_input};
+use crate::helpers::{TestApp, at, demo_patient, patient_input};
 use crate::on_both_backends;
 
 const CREATE: &str = "mutation($i: CreatePatientInput!) { createPatient(input: $i) { id } }";
@@ -150,7 +150,119 @@ async fn a_patient_sees_only_their_own_record_and_changes_nothing(app: TestApp) 
     }
 }
 
+/// `Appointment.notes` is clinical: ADMIN, DOCTOR and NURSE read and write it; for the others
+/// it is FORBIDDEN on every path to an appointment, and the rest of the record is served.
+async fn appointment_notes_are_for_clinical_staff_on_every_path(app: TestApp) {
+    let admin = app.token(Role::Admin).await;
+    let doctors = app.demo_doctor_ids().await;
+    // PAT-000001 is the demo PATIENT account's own record, so that role reaches it too.
+    let patient = demo_patient(1);
+    let schedule =
+        "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id notes } }";
+    let input = |notes: &str, day: i64| {
+        json!({ "i": { "patientId": patient, "doctorId": doctors[0], "scheduledAt": at(day, 9, 0),
+            "durationMinutes": 30, "notes": notes } })
+    };
+    let made = app.ok(&admin, schedule, input("Query melanoma", 400)).await;
+    let id = made["scheduleAppointment"]["id"].clone();
+    assert_eq!(made["scheduleAppointment"]["notes"], "Query melanoma");
+    let paths = [
+        (
+            "appointment",
+            "query($id: ID!) { appointment(id: $id) { id notes } }",
+            json!({ "id": id }),
+        ),
+        (
+            "node",
+            "query($id: ID!) { node(id: $id) { id ... on Appointment { notes } } }",
+            json!({ "id": id }),
+        ),
+        (
+            "appointments",
+            "query($p: ID!) { appointments(first: 100, filter: { patientId: $p }) { nodes { id notes } } }",
+            json!({ "p": patient }),
+        ),
+        (
+            "patient",
+            "query($p: ID!) { patient(id: $p) { appointments(first: 100) { nodes { id notes } } } }",
+            json!({ "p": patient }),
+        ),
+        (
+            "doctor",
+            "query($d: ID!) { doctor(id: $d) { appointments(first: 100) { nodes { id notes } } } }",
+            json!({ "d": doctors[0] }),
+        ),
+    ];
+    let found = |data: &serde_json::Value| -> serde_json::Value {
+        let text = data.to_string();
+        assert!(text.contains(id.as_str().expect("id")), "{text}");
+        // The appointment's notes, wherever it sits in the answer.
+        let mut notes = serde_json::Value::Null;
+        let mut stack = vec![data.clone()];
+        while let Some(value) = stack.pop() {
+            match value {
+                serde_json::Value::Object(map) => {
+                    if map.get("id") == Some(&id) {
+                        notes = map.get("notes").cloned().unwrap_or_default();
+                    }
+                    stack.extend(map.into_values());
+                }
+                serde_json::Value::Array(items) => stack.extend(items),
+                _ => {}
+            }
+        }
+        notes
+    };
+    for role in [Role::Admin, Role::Doctor, Role::Nurse] {
+        let token = app.token(role).await;
+        for (path, query, variables) in &paths {
+            let data = app.ok(&token, query, variables.clone()).await;
+            assert_eq!(found(&data), "Query melanoma", "{role:?} {path}");
+        }
+    }
+    for role in [Role::Receptionist, Role::Patient] {
+        let token = app.token(role).await;
+        for (path, query, variables) in &paths {
+            let response = app.gql(Some(&token), query, variables.clone()).await;
+            assert_eq!(
+                response.code(),
+                Some("FORBIDDEN"),
+                "{role:?} {path}: {}",
+                response.text
+            );
+            let path_of_error = response.body["errors"][0]["path"].as_array().cloned();
+            assert_eq!(
+                path_of_error.and_then(|p| p.last().cloned()),
+                Some(json!("notes")),
+                "{role:?} {path}"
+            );
+            assert_eq!(found(&response.body["data"]), serde_json::Value::Null);
+        }
+    }
+    // Nor may a RECEPTIONIST write notes they could not read.
+    let reception = app.token(Role::Receptionist).await;
+    let response = app
+        .gql(
+            Some(&reception),
+            schedule,
+            input("Written at the desk", 401),
+        )
+        .await;
+    assert_eq!(response.code(), Some("FORBIDDEN"), "{}", response.text);
+    let without = json!({ "i": { "patientId": patient, "doctorId": doctors[0],
+        "scheduledAt": at(402, 9, 0), "durationMinutes": 30 } });
+    let booked = app
+        .ok(
+            &reception,
+            "mutation($i: ScheduleAppointmentInput!) { scheduleAppointment(input: $i) { id } }",
+            without,
+        )
+        .await;
+    assert!(booked["scheduleAppointment"]["id"].is_string());
+}
+
 on_both_backends!(
+    appointment_notes_are_for_clinical_staff_on_every_path,
     staff_write_but_only_admins_delete_and_restore,
     internal_notes_are_for_clinical_staff_only,
     a_patient_sees_only_their_own_record_and_changes_nothing,

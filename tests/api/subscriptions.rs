@@ -222,3 +222,39 @@ async fn a_connection_without_a_valid_token_is_closed() {
     assert_eq!(refused["code"], 4403, "{refused}");
     assert_eq!(refused["reason"], "Forbidden", "{refused}");
 }
+
+/// `notes` in an `appointmentChanged` event follows the field's rule: FORBIDDEN for a
+/// RECEPTIONIST, served to a DOCTOR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_events_appointment_notes_follow_the_fields_rule() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+    let server = Server::start(&app.database_url, &[]).await;
+    let admin = app.token(Role::Admin).await;
+    let doctors = app.demo_doctor_ids().await;
+    let query = "subscription { appointmentChanged { type appointment { id notes } } }";
+    let mut subscribers = Vec::new();
+    for role in [Role::Receptionist, Role::Doctor] {
+        let token = app.token(role).await;
+        let subscriber =
+            Subscriber::start(&server.ws_url(), Some(&token), query, json!({}), 1, WAIT).await;
+        subscribers.push((role, subscriber));
+    }
+    let input = json!({ "patientId": demo_patient(3), "doctorId": doctors[0],
+        "scheduledAt": at(330, 10, 0), "durationMinutes": 30, "notes": "Biopsy results" });
+    server.ok(&admin, SCHEDULE, json!({ "i": input })).await;
+    for (role, subscriber) in subscribers {
+        let (events, complete) = subscriber.events().await;
+        assert!(complete, "{role:?}: {events:?}");
+        let event = &events[0];
+        let notes = &event["data"]["appointmentChanged"]["appointment"]["notes"];
+        if role == Role::Doctor {
+            assert_eq!(notes, "Biopsy results", "{event}");
+        } else {
+            assert_eq!(notes, &Value::Null, "{event}");
+            assert_eq!(
+                event["errors"][0]["extensions"]["code"], "FORBIDDEN",
+                "{event}"
+            );
+        }
+    }
+}

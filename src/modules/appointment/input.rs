@@ -17,6 +17,7 @@ pub struct ScheduleAppointmentInput {
     #[graphql(default = 30)]
     pub duration_minutes: i32,
     pub reason: Option<String>,
+    /// Clinical notes: only ADMIN, DOCTOR and NURSE may send them (FORBIDDEN otherwise).
     pub notes: Option<String>,
 }
 

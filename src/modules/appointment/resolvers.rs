@@ -10,7 +10,7 @@ use super::input::{AppointmentFilterInput, RescheduleAppointmentInput, ScheduleA
 use super::loaders::{AppointmentCountOf, AppointmentKey, AppointmentRow, AppointmentsOf};
 use super::model::{Appointment, AppointmentFilter, AppointmentStatus};
 use super::repository::AppointmentParent;
-use super::service::{AppointmentService, FRONT_DESK};
+use super::service::{AppointmentService, FRONT_DESK, NOTE_READERS};
 use crate::core::auth::Role;
 use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
@@ -202,6 +202,8 @@ impl AppointmentObject {
         self.column(ctx, read, |a| a.reason).await
     }
 
+    /// Clinical staff only (ADMIN, DOCTOR, NURSE); FORBIDDEN for other roles.
+    #[graphql(guard = "RoleGuard::of(NOTE_READERS, &self.appointment)")]
     async fn notes(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let read = self.appointment.notes.clone();
         self.column(ctx, read, |a| a.notes).await

@@ -23,6 +23,10 @@ use crate::modules::patient::repository::PatientRepository;
 
 /// May schedule, reschedule and cancel any appointment, confirm, check in and mark no-shows.
 pub const FRONT_DESK: &[Role] = &[Role::Admin, Role::Doctor, Role::Nurse, Role::Receptionist];
+/// May read and write an appointment's `notes`: they are clinical, like a patient's
+/// `internalNotes`. The `Appointment.notes` field guards with this list, so every way to an
+/// appointment (root fields, nested lists, `node`, subscription events) keeps the rule.
+pub const NOTE_READERS: &[Role] = &[Role::Admin, Role::Doctor, Role::Nurse];
 pub const MIN_MINUTES: i32 = 5;
 pub const MAX_MINUTES: i32 = 480;
 const MAX_REASON_CHARS: usize = 500;
@@ -156,6 +160,9 @@ impl AppointmentService {
             FRONT_DESK,
             "your role may not schedule appointments",
         )?;
+        if request.notes.is_some() {
+            require(caller, NOTE_READERS, "your role may not write notes")?;
+        }
         let mut problems = Vec::new();
         let slot = checked_slot(
             request.scheduled_at,
