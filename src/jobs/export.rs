@@ -129,6 +129,18 @@ fn record(patient: &Patient) -> [String; 9] {
     ]
 }
 
+/// A CSV cell that a spreadsheet opens as text: one that starts with `=`, `+`, `-`, `@`, a tab
+/// or a carriage return would be read as a formula (OWASP "CSV injection": a patient named
+/// `=HYPERLINK(…)` runs in the ADMIN's spreadsheet), so it gets a leading `'`, which
+/// spreadsheets show as nothing but the text. A phone number such as `+44…` keeps its digits.
+fn inert_in_csv(cell: String) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell
+    }
+}
+
 pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
     let request: ExportRequest =
         serde_json::from_str(job.payload.as_deref().unwrap_or_default())
@@ -139,7 +151,7 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
             let mut writer = csv::Writer::from_writer(context.exports.writer(&name)?);
             writer.write_record(HEADER)?;
             let rows = stream(context, job, &request, |record| {
-                Ok(writer.write_record(record)?)
+                Ok(writer.write_record(record.map(inert_in_csv))?)
             })
             .await?;
             writer.flush()?;
@@ -153,7 +165,10 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
             sheet.write_row(0, 0, HEADER)?;
             let mut next_row: u32 = 1;
             let rows = stream(context, job, &request, |record| {
-                sheet.write_row(next_row, 0, record.iter().map(String::as_str))?;
+                // Text cells, never formulas, whatever the text looks like.
+                for (column, cell) in (0..).zip(&record) {
+                    sheet.write_string(next_row, column, cell)?;
+                }
                 next_row += 1;
                 Ok(())
             })
@@ -226,6 +241,21 @@ async fn stream(
         match (page.has_next_page, page.items.last()) {
             (true, Some(last)) => cursor = Some(PatientCursor::for_patient(last, order)),
             _ => return Ok(written),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inert_in_csv;
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_made_text() {
+        for formula in ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"] {
+            assert_eq!(inert_in_csv(formula.into()), format!("'{formula}"));
+        }
+        for text in ["Zoë Adams", "a=b", "", "PAT-000001", "2026-01-01"] {
+            assert_eq!(inert_in_csv(text.into()), text);
         }
     }
 }
