@@ -198,23 +198,25 @@ impl Services {
             &config.auth.jwt_secret,
             config.auth.token_ttl,
         ));
+        let patients = Arc::new(PatientService::new(
+            repositories.patients.clone(),
+            repositories.doctors.clone(),
+        ));
         let jobs = Arc::new(JobService::new(
             repositories.jobs.clone(),
             queue,
             shared.events.clone(),
-            matches!(config.database_url, DatabaseUrl::Sqlite(_)),
+            patients.clone(),
         ));
         Ok(Self {
             auth: Arc::new(AuthService::new(
                 repositories.users.clone(),
+                repositories.patients.clone(),
                 tokens.clone(),
                 shared.limiter.clone(),
             )?),
             clinics: Arc::new(ClinicService::new(repositories.clinics.clone())),
-            patients: Arc::new(PatientService::new(
-                repositories.patients.clone(),
-                repositories.doctors.clone(),
-            )),
+            patients,
             doctors: Arc::new(DoctorService::new(
                 repositories.doctors.clone(),
                 repositories.users.clone(),

@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `schema`, `persisted-queries`, `seed`,
-//! `clinic`, `user`.
+//! `clinic`, `user`, `backup`.
 use std::io::BufRead;
 use std::sync::Arc;
 
@@ -50,6 +50,10 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Snapshot the embedded SQLite database into BACKUP_DIR, keeping the newest BACKUP_KEEP;
+    /// prints the file's name. Every clinic's data is in it: an operator's command (run it
+    /// from cron or a systemd timer), which no account of the API can start.
+    Backup,
 }
 
 #[derive(Debug, Args)]
@@ -91,9 +95,25 @@ pub enum UserCommand {
         role: Role,
         #[arg(long)]
         clinic_id: i64,
-        /// For a PATIENT account: the patient record's numeric key.
+        /// For a PATIENT account: the numeric key of a patient record of the same clinic.
         #[arg(long)]
         patient_id: Option<i64>,
+    },
+    /// Stop an account signing in (tokens already issued run out within JWT_TTL_SECONDS).
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Let a disabled account sign in again.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
+    /// End an account for good: it cannot sign in, its name and password are erased and its
+    /// email address is free for a new account.
+    Delete {
+        #[arg(long)]
+        email: String,
     },
 }
 
@@ -172,6 +192,43 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             println!("{}", user.id);
+            Ok(())
+        }
+        Command::User(UserCommand::Disable { email }) => {
+            let (_, services) = open(&config).await?;
+            services
+                .auth
+                .set_disabled(&email, true)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("disabled {email}");
+            Ok(())
+        }
+        Command::User(UserCommand::Enable { email }) => {
+            let (_, services) = open(&config).await?;
+            services
+                .auth
+                .set_disabled(&email, false)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("enabled {email}");
+            Ok(())
+        }
+        Command::User(UserCommand::Delete { email }) => {
+            let (_, services) = open(&config).await?;
+            services
+                .auth
+                .delete_account(&email)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("deleted {email}");
+            Ok(())
+        }
+        Command::Backup => {
+            let pool = DbPool::connect(&config.database_url, 1).await?;
+            let done =
+                jobs::backup::run(&pool, &config.jobs.backup_dir, config.jobs.backup_keep).await?;
+            println!("{}", done["file"].as_str().unwrap_or_default());
             Ok(())
         }
     }

@@ -52,11 +52,6 @@ pub enum AppError {
         action: &'static str,
         current: &'static str,
     },
-    #[error(
-        "backupDatabase snapshots the embedded SQLite database only: back PostgreSQL up with its \
-         own tooling (pg_dump, or base backups with WAL archiving)"
-    )]
-    BackupNotSupported,
     /// Too many requests or login attempts; the client may retry after this many seconds.
     #[error("too many requests: retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
@@ -78,7 +73,6 @@ impl AppError {
             AppError::NotFound(_) => "NOT_FOUND",
             AppError::AppointmentConflict(_) => "APPOINTMENT_CONFLICT",
             AppError::InvalidStateTransition { .. } => "INVALID_STATE_TRANSITION",
-            AppError::BackupNotSupported => "BACKUP_NOT_SUPPORTED",
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
@@ -174,7 +168,6 @@ mod tests {
             (AppError::DuplicateEmail, "DUPLICATE_EMAIL"),
             (AppError::PatientNotFound, "PATIENT_NOT_FOUND"),
             (AppError::NotFound("doctor"), "NOT_FOUND"),
-            (AppError::BackupNotSupported, "BACKUP_NOT_SUPPORTED"),
             (
                 AppError::RateLimited {
                     retry_after_secs: 3,

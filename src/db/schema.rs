@@ -25,6 +25,7 @@ diesel::table! {
         patient_id -> Nullable<BigInt>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        disabled_at -> Nullable<Timestamp>,
     }
 }
 

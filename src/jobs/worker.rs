@@ -3,7 +3,6 @@
 //! the last failure leaves the job FAILED with its error (and dead in the queue, never run
 //! again unless `retryJob` queues it anew).
 use std::future::Future;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,7 +10,6 @@ use apalis::layers::retry::backoff::{ExponentialBackoff, ExponentialBackoffMaker
 use apalis::layers::retry::{BackoffRetryPolicy, HasherRng, RetryPolicy};
 use apalis::prelude::*;
 
-use super::backup;
 use super::export::{self, ExportStore, LocalExports};
 use super::mail::{Mailer, Outbox, SmtpMailer};
 use super::queue::{JobMessage, JobQueue};
@@ -46,8 +44,6 @@ pub struct JobContext {
     pub mail_from: lettre::Address,
     pub pool: DbPool,
     pub max_attempts: u32,
-    pub backup_dir: PathBuf,
-    pub backup_keep: usize,
 }
 
 impl JobContext {
@@ -80,8 +76,6 @@ impl JobContext {
             mail_from: mail.from.clone(),
             pool: pool.clone(),
             max_attempts: config.jobs.max_attempts,
-            backup_dir: config.jobs.backup_dir.clone(),
-            backup_keep: config.jobs.backup_keep,
         })
     }
 
@@ -156,15 +150,10 @@ async fn run_job(
 
 async fn perform(context: &JobContext, job: &Job) -> anyhow::Result<serde_json::Value> {
     match job.kind() {
+        // Queued by an earlier version, when a clinic's ADMIN could ask for one: a snapshot
+        // holds every clinic's data, so only an operator makes one now.
         Some(JobKind::BackupDatabase) => {
-            let result = backup::run(
-                &context.pool,
-                &context.backup_dir,
-                context.backup_keep,
-                job.id,
-            )
-            .await?;
-            Ok(result)
+            anyhow::bail!("backups are made by the operator's `clinicgraph backup` command")
         }
         Some(JobKind::ExportPatients) => export::run(context, job).await,
         Some(JobKind::AppointmentNotice | JobKind::AppointmentReminder) => {

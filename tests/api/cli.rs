@@ -165,3 +165,193 @@ fn serve_seeds_on_first_start_and_exits_cleanly_on_sigterm() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// Runs the binary against `app`'s database; returns whether it succeeded, stdout and stderr.
+fn run_on(app: &crate::helpers::TestApp, args: &[&str], stdin: &str) -> (bool, String, String) {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = clinicgraph(dir.path())
+        .args(args)
+        .env("DATABASE_URL", &app.database_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write");
+    let output = child.wait_with_output().expect("wait");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A PATIENT account is linked only to a patient of its own clinic.
+async fn a_patient_account_cannot_be_linked_to_another_clinics_patient(
+    app: crate::helpers::TestApp,
+) {
+    let demo = app.demo_clinic_id().await.to_string();
+    let (made, other, _) = run_on(&app, &["clinic", "create", "--name", "Other Clinic"], "");
+    assert!(made);
+    let create = |clinic: &str, patient: &str, email: &str| {
+        [
+            "user",
+            "create",
+            "--email",
+            email,
+            "--name",
+            "Linked",
+            "--role",
+            "PATIENT",
+            "--clinic-id",
+            clinic,
+            "--patient-id",
+            patient,
+        ]
+        .map(str::to_owned)
+    };
+    let password = "a-long-enough-password\n";
+    let args = create(&other, "2", "cross@example.com");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, _, stderr) = run_on(&app, &args, password);
+    assert!(!ok, "linked to another clinic's patient");
+    assert!(stderr.contains("patientId"), "{stderr}");
+    let response = app
+        .login("cross@example.com", "a-long-enough-password")
+        .await;
+    assert_eq!(response.code(), Some("INVALID_CREDENTIALS"));
+
+    let args = create(&demo, "2", "own@example.com");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, _, stderr) = run_on(&app, &args, password);
+    assert!(ok, "{stderr}");
+    let response = app.login("own@example.com", "a-long-enough-password").await;
+    assert!(
+        response.body["data"]["login"]["accessToken"].is_string(),
+        "{}",
+        response.text
+    );
+}
+
+/// `user disable` stops an account signing in until `user enable`; `user delete` ends it for
+/// good and frees its email address.
+async fn operators_disable_enable_and_delete_accounts(app: crate::helpers::TestApp) {
+    let email = "nurse@demo.clinic";
+    let password = clinicgraph::seed::DEMO_PASSWORD;
+    let signs_in = async |app: &crate::helpers::TestApp| {
+        let response = app.login(email, password).await;
+        if response.body["data"]["login"]["accessToken"].is_string() {
+            true
+        } else {
+            assert_eq!(
+                response.code(),
+                Some("INVALID_CREDENTIALS"),
+                "{}",
+                response.text
+            );
+            false
+        }
+    };
+    assert!(signs_in(&app).await);
+    let (ok, _, stderr) = run_on(&app, &["user", "disable", "--email", email], "");
+    assert!(ok, "{stderr}");
+    assert!(!signs_in(&app).await, "a disabled account signed in");
+    let (ok, _, stderr) = run_on(&app, &["user", "enable", "--email", email], "");
+    assert!(ok, "{stderr}");
+    assert!(signs_in(&app).await);
+
+    let (ok, _, stderr) = run_on(&app, &["user", "delete", "--email", email], "");
+    assert!(ok, "{stderr}");
+    assert!(!signs_in(&app).await, "a deleted account signed in");
+    // Gone: it cannot be enabled again, and its address can be given to a new account.
+    let (ok, _, _) = run_on(&app, &["user", "enable", "--email", email], "");
+    assert!(!ok);
+    let (ok, _, _) = run_on(
+        &app,
+        &["user", "disable", "--email", "nobody@example.com"],
+        "",
+    );
+    assert!(!ok);
+    let clinic = app.demo_clinic_id().await.to_string();
+    let (ok, _, stderr) = run_on(
+        &app,
+        &[
+            "user",
+            "create",
+            "--email",
+            email,
+            "--name",
+            "New Nurse",
+            "--role",
+            "NURSE",
+            "--clinic-id",
+            &clinic,
+        ],
+        "another-long-password\n",
+    );
+    assert!(ok, "{stderr}");
+    let response = app.login(email, "another-long-password").await;
+    assert!(
+        response.body["data"]["login"]["accessToken"].is_string(),
+        "{}",
+        response.text
+    );
+}
+
+crate::on_both_backends!(
+    a_patient_account_cannot_be_linked_to_another_clinics_patient,
+    operators_disable_enable_and_delete_accounts,
+);
+
+/// A backup of the whole database is an operator's command, not a clinic's mutation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_is_an_operators_command() {
+    let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("SQLite");
+    let dir = tempfile::tempdir().expect("dir");
+    let backups = dir.path().join("snapshots");
+    let mut files = Vec::new();
+    for _ in 0..3 {
+        let output = clinicgraph(dir.path())
+            .args(["backup"])
+            .env("DATABASE_URL", &app.database_url)
+            .env("BACKUP_DIR", &backups)
+            .env("BACKUP_KEEP", "2")
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        let file = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+        assert!(backups.join(&file).exists(), "{file}");
+        files.push(file);
+    }
+    let mut kept: Vec<String> = std::fs::read_dir(&backups)
+        .expect("backups")
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, files[1..]);
+
+    // A clinic's ADMIN has no way to it.
+    let admin = app.token(clinicgraph::core::auth::Role::Admin).await;
+    let response = app
+        .gql(
+            Some(&admin),
+            "mutation { backupDatabase { id } }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(
+        response.code(),
+        Some("GRAPHQL_VALIDATION_FAILED"),
+        "{}",
+        response.text
+    );
+}

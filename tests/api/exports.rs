@@ -5,8 +5,9 @@ use clinicgraph::core::pagination::{Direction, PageRequest};
 use clinicgraph::modules::patient::model::{Patient, PatientFilter, PatientOrder};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, patient_input};
 use crate::jobs::{EXPORT, job_until};
+use crate::on_both_backends;
 
 async fn download(app: &TestApp, token: Option<&str>, id: &str) -> crate::helpers::TestResponse {
     let mut request = axum::http::Request::get(format!("/exports/{id}"));
@@ -278,3 +279,117 @@ async fn a_pdf_export_holds_every_patient_in_its_text() {
     let numbers = lines.iter().filter(|l| l.starts_with("PAT-")).count();
     assert_eq!(numbers, stored.len());
 }
+
+/// Names a spreadsheet would run as formulas (OWASP "CSV injection").
+const FORMULAS: [&str; 4] = [
+    "=HYPERLINK(\"http://evil.example/\",\"Click\")",
+    "@SUM(A1:A2)",
+    "+1+1 Plus",
+    "-2+3 Minus",
+];
+
+/// Patients named like formulas; returns their emails with their names.
+async fn formula_patients(app: &TestApp, admin: &str) -> Vec<(String, String)> {
+    let mut made = Vec::new();
+    for (n, name) in FORMULAS.into_iter().enumerate() {
+        let email = format!("formula{n}@example.com");
+        app.create_patient(admin, patient_input(name, &email)).await;
+        made.push((email, name.to_owned()));
+    }
+    made
+}
+
+async fn a_csv_export_writes_formula_like_cells_as_text(app: TestApp) {
+    let admin = app.token(Role::Admin).await;
+    let made = formula_patients(&app, &admin).await;
+    let (_, file) = finished_export(&app, &admin, "CSV", "text/csv; charset=utf-8").await;
+    let text = std::fs::read_to_string(&file).expect("export file");
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+    for (email, name) in &made {
+        let row = rows
+            .iter()
+            .find(|row| &row[3] == email)
+            .unwrap_or_else(|| panic!("{email} not exported"));
+        // A leading quote: the spreadsheet shows the text, and runs nothing.
+        assert_eq!(&row[2], format!("'{name}"), "{email}");
+    }
+    // Ordinary cells are left alone.
+    assert!(
+        rows.iter()
+            .any(|row| row[2].starts_with(char::is_alphabetic))
+    );
+}
+
+async fn an_xlsx_export_writes_formula_like_cells_as_strings(app: TestApp) {
+    use calamine::{Data, Reader, Xlsx};
+    let admin = app.token(Role::Admin).await;
+    let made = formula_patients(&app, &admin).await;
+    let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    let (_, file) = finished_export(&app, &admin, "XLSX", xlsx).await;
+    let bytes = std::fs::read(&file).expect("export file");
+    let mut workbook: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).expect("an xlsx file");
+    let formulas = workbook
+        .worksheet_formula("Patients")
+        .expect("the Patients sheet");
+    assert!(
+        formulas.used_cells().all(|(_, _, f)| f.is_empty()),
+        "the workbook holds formulas"
+    );
+    let sheet = workbook
+        .worksheet_range("Patients")
+        .expect("the Patients sheet");
+    for (email, name) in &made {
+        let row = sheet
+            .rows()
+            .find(|row| row[3] == Data::String(email.clone()))
+            .unwrap_or_else(|| panic!("{email} not exported"));
+        assert_eq!(row[2], Data::String(name.clone()), "{email}");
+    }
+}
+
+/// `exportPatients` takes the filter of `patients` with the same checks: another clinic's
+/// doctor is a mistake to report, not an export of nobody.
+async fn an_export_refuses_another_clinics_doctor_as_patients_does(app: TestApp) {
+    let admin = app.token(Role::Admin).await;
+    let other = app.other_clinic_admin().await;
+    let theirs = app
+        .ok(
+            &other,
+            "mutation { createDoctor(input: { name: \"Dr. Elsewhere\", specialty: \"GP\" }) { id } }",
+            json!({}),
+        )
+        .await["createDoctor"]["id"]
+        .clone();
+    let filter = json!({ "primaryDoctorId": theirs });
+    let listed = app
+        .gql(
+            Some(&admin),
+            "query($f: PatientFilter) { patients(filter: $f) { totalCount } }",
+            json!({ "f": filter }),
+        )
+        .await;
+    let refused = app.gql(Some(&admin), EXPORT, json!({ "f": filter })).await;
+    for response in [&listed, &refused] {
+        assert_eq!(
+            response.code(),
+            Some("VALIDATION_FAILED"),
+            "{}",
+            response.text
+        );
+        assert_eq!(
+            crate::helpers::violated_fields(response),
+            ["filter.primaryDoctorId"]
+        );
+    }
+    // The clinic's own doctor is accepted by both.
+    let ours = app.demo_doctor_ids().await[0].clone();
+    let job = exported(&app, &admin, json!({ "primaryDoctorId": ours })).await;
+    assert_eq!(job["status"], "SUCCEEDED");
+}
+
+on_both_backends!(
+    a_csv_export_writes_formula_like_cells_as_text,
+    an_xlsx_export_writes_formula_like_cells_as_strings,
+    an_export_refuses_another_clinics_doctor_as_patients_does,
+);

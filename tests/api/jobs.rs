@@ -4,15 +4,12 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use clinicgraph::config::DatabaseUrl;
 use clinicgraph::core::auth::Role;
-use clinicgraph::db::DbPool;
 use serde_json::{Value, json};
 
 use crate::helpers::server::Server;
 use crate::helpers::{Backend, TestApp};
 
-const BACKUP: &str = "mutation { backupDatabase { id kind status progress attempts error result createdAt startedAt finishedAt } }";
 const JOB: &str = "query($id: ID!) { job(id: $id) { id kind status progress attempts error result startedAt finishedAt } }";
 pub const EXPORT: &str =
     "mutation($f: PatientFilter) { exportPatients(format: CSV, filter: $f) { id kind status } }";
@@ -34,27 +31,13 @@ pub async fn job_until(app: &TestApp, token: &str, id: &str, status: &str) -> Va
     }
 }
 
-/// The snapshot is a database with the demo clinic in it.
-async fn assert_is_a_copy(file: &Path) {
-    let pool = DbPool::connect(&DatabaseUrl::Sqlite(file.to_path_buf()), 1)
-        .await
-        .expect("open the backup");
-    let repos = clinicgraph::app::Repositories::diesel(&pool);
-    let clinic = repos
-        .clinics
-        .find_by_name(clinicgraph::seed::DEMO_CLINIC)
-        .await
-        .expect("read the backup");
-    assert!(clinic.is_some(), "{} has no demo clinic", file.display());
-}
-
-fn backups(dir: &Path) -> Vec<String> {
+/// The files in `dir` (none when it does not exist).
+fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .filter_map(Result::ok)
                 .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|name| name.ends_with(".db"))
                 .collect()
         })
         .unwrap_or_default();
@@ -63,70 +46,24 @@ fn backups(dir: &Path) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backup_answers_at_once_and_a_worker_runs_it_to_succeeded() {
-    let app = TestApp::spawn_with(Backend::Sqlite, &[("BACKUP_KEEP", "2")])
-        .await
-        .expect("SQLite");
-    let admin = app.token(Role::Admin).await;
-    let backup_dir = app.jobs_dir.path().join("backups");
-    let mut files = Vec::new();
-    for _ in 0..3 {
-        let queued = app.ok(&admin, BACKUP, json!({})).await["backupDatabase"].clone();
-        assert_eq!(queued["kind"], "BACKUP_DATABASE");
-        assert_eq!(queued["status"], "QUEUED", "{queued}");
-        assert_eq!(queued["attempts"], 0);
-        assert_eq!(queued["startedAt"], Value::Null);
-        let id = queued["id"].as_str().expect("id");
-        let done = job_until(&app, &admin, id, "SUCCEEDED").await;
-        assert_eq!(done["progress"], 100);
-        assert_eq!(done["attempts"], 1);
-        assert_eq!(done["error"], Value::Null);
-        assert!(done["startedAt"].is_string() && done["finishedAt"].is_string());
-        let file = done["result"]["file"].as_str().expect("file").to_owned();
-        assert!(done["result"]["bytes"].as_u64().unwrap_or(0) > 0, "{done}");
-        assert_is_a_copy(&backup_dir.join(&file)).await;
-        files.push(file);
-    }
-    // BACKUP_KEEP=2: the oldest of the three is gone.
-    assert_eq!(backups(&backup_dir), files[1..].to_vec());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_postgres_a_backup_is_refused_with_a_clear_error() {
-    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
-        return;
-    };
-    let admin = app.token(Role::Admin).await;
-    let response = app.gql(Some(&admin), BACKUP, json!({})).await;
-    assert_eq!(
-        response.code(),
-        Some("BACKUP_NOT_SUPPORTED"),
-        "{}",
-        response.text
-    );
-    let message = response.body["errors"][0]["message"].as_str().unwrap_or("");
-    assert!(message.contains("pg_dump"), "{message}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_job_is_retried_kept_as_failed_and_revived_by_retry_job() {
-    // The backup folder cannot be created while a file stands where its parent should be.
+    // The export folder cannot be created while a file stands where its parent should be.
     let scratch = tempfile::tempdir().expect("temp dir");
     let blocker = scratch.path().join("blocker");
     std::fs::write(&blocker, b"not a folder").expect("blocker");
-    let backup_dir = blocker.join("backups");
-    let backup_dir_text = backup_dir.display().to_string();
+    let export_dir = blocker.join("exports");
+    let export_dir_text = export_dir.display().to_string();
     let app = TestApp::spawn_with(
         Backend::Sqlite,
         &[
             ("JOB_MAX_ATTEMPTS", "3"),
-            ("BACKUP_DIR", backup_dir_text.as_str()),
+            ("EXPORT_DIR", export_dir_text.as_str()),
         ],
     )
     .await
     .expect("SQLite");
     let admin = app.token(Role::Admin).await;
-    let queued = app.ok(&admin, BACKUP, json!({})).await["backupDatabase"].clone();
+    let queued = app.ok(&admin, EXPORT, json!({})).await["exportPatients"].clone();
     let id = queued["id"].as_str().expect("id").to_owned();
     let failed = job_until(&app, &admin, &id, "FAILED").await;
     assert_eq!(failed["attempts"], 3, "{failed}");
@@ -153,7 +90,7 @@ async fn a_failing_job_is_retried_kept_as_failed_and_revived_by_retry_job() {
     let done = job_until(&app, &admin, &id, "SUCCEEDED").await;
     assert_eq!(done["attempts"], 1);
     assert_eq!(done["error"], Value::Null);
-    assert_eq!(backups(&backup_dir).len(), 1);
+    assert_eq!(files_in(&export_dir).len(), 1);
 
     // Only a FAILED job can be retried.
     let response = app.gql(Some(&admin), retry, json!({ "id": id })).await;
@@ -172,8 +109,8 @@ async fn a_failing_job_is_retried_kept_as_failed_and_revived_by_retry_job() {
         .await
         .text;
     for line in [
-        "jobs_finished_total{kind=\"BACKUP_DATABASE\",outcome=\"retried\"} 2",
-        "jobs_finished_total{kind=\"BACKUP_DATABASE\",outcome=\"failed\"} 1",
+        "jobs_finished_total{kind=\"EXPORT_PATIENTS\",outcome=\"retried\"} 2",
+        "jobs_finished_total{kind=\"EXPORT_PATIENTS\",outcome=\"failed\"} 1",
         "job_queue_depth 0",
     ] {
         assert!(metrics.contains(line), "{line} not in /metrics");
@@ -186,7 +123,7 @@ async fn jobs_are_seen_by_their_clinic_and_listed_for_admins_only() {
     let admin = app.token(Role::Admin).await;
     let doctor = app.token(Role::Doctor).await;
     let other = app.other_clinic_admin().await;
-    let id = app.ok(&admin, BACKUP, json!({})).await["backupDatabase"]["id"]
+    let id = app.ok(&admin, EXPORT, json!({})).await["exportPatients"]["id"]
         .as_str()
         .expect("id")
         .to_owned();
@@ -203,7 +140,7 @@ async fn jobs_are_seen_by_their_clinic_and_listed_for_admins_only() {
     }
     for query in [
         "{ jobs { nodes { id } } }",
-        "mutation { backupDatabase { id } }",
+        "mutation { exportPatients(format: CSV) { id } }",
     ] {
         let response = app.gql(Some(&doctor), query, json!({})).await;
         assert_eq!(
@@ -218,7 +155,7 @@ async fn jobs_are_seen_by_their_clinic_and_listed_for_admins_only() {
         .ok(
             &admin,
             list,
-            json!({ "s": "SUCCEEDED", "k": "BACKUP_DATABASE" }),
+            json!({ "s": "SUCCEEDED", "k": "EXPORT_PATIENTS" }),
         )
         .await;
     assert_eq!(
@@ -236,16 +173,16 @@ async fn a_worker_process_runs_jobs_the_api_process_only_queues() {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
     let queue = app.jobs_dir.path().join("shared-queue.db");
     let queue = queue.display().to_string();
-    let backups = app.jobs_dir.path().join("worker-backups");
-    let backups_text = backups.display().to_string();
+    let exports = app.jobs_dir.path().join("worker-exports");
+    let exports_text = exports.display().to_string();
     let env = [
         ("WORKERS_IN_PROCESS", "false"),
         ("JOBS_QUEUE_PATH", queue.as_str()),
-        ("BACKUP_DIR", backups_text.as_str()),
+        ("EXPORT_DIR", exports_text.as_str()),
     ];
     let api = Server::start(&app.database_url, &env).await;
     let admin = app.token_without_http(Role::Admin).await;
-    let id = api.ok(&admin, BACKUP, json!({})).await["backupDatabase"]["id"]
+    let id = api.ok(&admin, EXPORT, json!({})).await["exportPatients"]["id"]
         .as_str()
         .expect("id")
         .to_owned();
@@ -260,7 +197,7 @@ async fn a_worker_process_runs_jobs_the_api_process_only_queues() {
         let job = api.ok(&admin, JOB, json!({ "id": id })).await["job"].clone();
         if job["status"] == "SUCCEEDED" {
             assert!(
-                backups
+                exports
                     .join(job["result"]["file"].as_str().expect("file"))
                     .exists()
             );

@@ -29,6 +29,8 @@ pub enum AuditAction {
     Prescribe,
     DiscontinuePrescription,
     RetryJob,
+    /// Recorded by earlier versions, whose `backupDatabase` mutation is gone.
+    #[graphql(deprecation = "backups are the operator's `clinicgraph backup` command")]
     BackupDatabase,
     ExportPatients,
     ClinicReport,
@@ -106,11 +108,7 @@ const ACTIONS: &[(AuditAction, &str, Option<&str>)] = &[
         Some("discontinuePrescription"),
     ),
     (AuditAction::RetryJob, "RETRY_JOB", Some("retryJob")),
-    (
-        AuditAction::BackupDatabase,
-        "BACKUP_DATABASE",
-        Some("backupDatabase"),
-    ),
+    (AuditAction::BackupDatabase, "BACKUP_DATABASE", None),
     (
         AuditAction::ExportPatients,
         "EXPORT_PATIENTS",

@@ -17,6 +17,8 @@ pub struct UserRow {
     pub patient_id: Option<i64>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Set by an operator: the account cannot sign in.
+    pub disabled_at: Option<NaiveDateTime>,
 }
 
 /// A user account as the rest of the service sees it (no password hash).

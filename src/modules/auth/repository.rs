@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
@@ -13,6 +14,16 @@ pub trait UserRepository: Send + Sync {
     async fn find(&self, clinic_id: i64, id: i64) -> DbResult<Option<UserRow>>;
     async fn insert(&self, user: NewUser) -> DbResult<UserRow>;
     async fn any_exist(&self) -> DbResult<bool>;
+    /// Sets or clears `disabled_at` of the account with `email`; whether there was one.
+    async fn set_disabled(
+        &self,
+        email: &str,
+        disabled_at: Option<NaiveDateTime>,
+        at: NaiveDateTime,
+    ) -> DbResult<bool>;
+    /// Erases what identifies the account and lets it in (email, name, password hash), and
+    /// disables it; the row stays, since jobs and profiles refer to it. Whether there was one.
+    async fn erase(&self, email: &str, at: NaiveDateTime) -> DbResult<bool>;
 }
 
 pub struct DieselUserRepository {
@@ -62,6 +73,49 @@ impl UserRepository for DieselUserRepository {
                 .await
                 .optional()?;
             Ok(first.is_some())
+        })
+    }
+
+    async fn set_disabled(
+        &self,
+        email: &str,
+        disabled_at: Option<NaiveDateTime>,
+        at: NaiveDateTime,
+    ) -> DbResult<bool> {
+        with_conn!(&self.pool, |conn| {
+            let changed = diesel::update(users::table.filter(users::email.eq(email)))
+                .set((users::disabled_at.eq(disabled_at), users::updated_at.eq(at)))
+                .execute(conn)
+                .await?;
+            Ok(changed > 0)
+        })
+    }
+
+    async fn erase(&self, email: &str, at: NaiveDateTime) -> DbResult<bool> {
+        with_conn!(&self.pool, |conn| {
+            let Some(id) = users::table
+                .filter(users::email.eq(email))
+                .select(users::id)
+                .first::<i64>(conn)
+                .await
+                .optional()?
+            else {
+                return Ok(false);
+            };
+            // `.invalid` never receives mail (RFC 2606), and the id keeps the address unique.
+            let placeholder = format!("deleted-account-{id}@deleted.invalid");
+            diesel::update(users::table.find(id))
+                .set((
+                    users::email.eq(placeholder),
+                    users::name.eq("Deleted account"),
+                    // Not a PHC string: no password ever matches it.
+                    users::password_hash.eq("!"),
+                    users::disabled_at.eq(Some(at)),
+                    users::updated_at.eq(at),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(true)
         })
     }
 }

@@ -10,6 +10,7 @@ use crate::core::auth::{Caller, Role, TokenService, hash_password, verify_passwo
 use crate::core::error::{AppError, AppResult, FieldViolation};
 use crate::core::text::normalize_email;
 use crate::db;
+use crate::modules::patient::repository::PatientRepository;
 use crate::ratelimit::RateLimiter;
 
 pub const MIN_PASSWORD_LENGTH: usize = 12;
@@ -35,6 +36,8 @@ pub struct NewAccount {
 
 pub struct AuthService {
     users: Arc<dyn UserRepository>,
+    /// A PATIENT account's record must be a patient of the account's clinic.
+    patients: Arc<dyn PatientRepository>,
     tokens: Arc<TokenService>,
     limiter: Arc<RateLimiter>,
     /// Verified against when the email is unknown, so both failures cost the same time.
@@ -44,11 +47,13 @@ pub struct AuthService {
 impl AuthService {
     pub fn new(
         users: Arc<dyn UserRepository>,
+        patients: Arc<dyn PatientRepository>,
         tokens: Arc<TokenService>,
         limiter: Arc<RateLimiter>,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             users,
+            patients,
             tokens,
             limiter,
             decoy_hash: hash_password("decoy password that matches nothing")?,
@@ -85,8 +90,9 @@ impl AuthService {
         let matches = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
             .await
             .map_err(AppError::internal)?;
+        // A disabled account fails like a wrong password: the answer says nothing of accounts.
         let row = match row {
-            Some(row) if matches => row,
+            Some(row) if matches && row.disabled_at.is_none() => row,
             _ => return Err(AppError::InvalidCredentials),
         };
         let user = User::try_from(&row).map_err(AppError::Internal)?;
@@ -142,11 +148,21 @@ impl AuthService {
                 format!("must be at least {MIN_PASSWORD_LENGTH} characters"),
             ));
         }
-        if (account.role == Role::Patient) != account.patient_id.is_some() {
-            problems.push(FieldViolation::new(
+        match (account.role == Role::Patient, account.patient_id) {
+            (true, Some(patient_id)) => {
+                let own = self.patients.find(account.clinic_id, patient_id).await?;
+                if own.is_none() {
+                    problems.push(FieldViolation::new(
+                        "patientId",
+                        "is not a patient of the account's clinic",
+                    ));
+                }
+            }
+            (false, None) => {}
+            _ => problems.push(FieldViolation::new(
                 "patientId",
                 "a PATIENT account needs its patient record; staff accounts have none",
-            ));
+            )),
         }
         if !problems.is_empty() {
             return Err(AppError::Validation(problems));
@@ -178,6 +194,34 @@ impl AuthService {
                 }
             })?;
         User::try_from(&row).map_err(AppError::Internal)
+    }
+
+    /// Stops (or, with `false`, lets again) the account with `email` signing in; operators'
+    /// CLI. Tokens already issued run out within `JWT_TTL_SECONDS`.
+    pub async fn set_disabled(&self, email: &str, disabled: bool) -> AppResult<()> {
+        let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
+        let now = db::now();
+        if self
+            .users
+            .set_disabled(&email, disabled.then_some(now), now)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("user"))
+        }
+    }
+
+    /// Ends the account with `email` for good: it cannot sign in, what identified it is
+    /// erased, and the address is free for a new account; operators' CLI. The audit trail
+    /// keeps the email its events were recorded with.
+    pub async fn delete_account(&self, email: &str) -> AppResult<()> {
+        let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
+        if self.users.erase(&email, db::now()).await? {
+            Ok(())
+        } else {
+            Err(AppError::NotFound("user"))
+        }
     }
 
     pub async fn any_users(&self) -> AppResult<bool> {

@@ -40,7 +40,9 @@ impl JobStatus {
 /// What a job does.
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKind {
-    /// An online snapshot of the embedded SQLite database into the backup folder.
+    /// A database snapshot asked for by a clinic's ADMIN in earlier versions; listed for the
+    /// jobs of then. Backups are now the operator's `clinicgraph backup` command.
+    #[graphql(deprecation = "backups are the operator's `clinicgraph backup` command")]
     BackupDatabase,
     /// The clinic's patients (those matching a filter) written to a file to download.
     ExportPatients,

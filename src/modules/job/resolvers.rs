@@ -173,15 +173,4 @@ impl JobMutation {
         let job = trail::create(ctx, AuditAction::ClinicReport, work).await?;
         Ok(JobObject(job))
     }
-
-    /// Snapshots the embedded SQLite database into the backup folder, keeping the newest
-    /// `BACKUP_KEEP`; answers at once with the queued job. ADMIN only. On PostgreSQL:
-    /// BACKUP_NOT_SUPPORTED (use its own tooling).
-    #[graphql(guard = "RoleGuard::new(&[Role::Admin])")]
-    async fn backup_database(&self, ctx: &Context<'_>) -> Result<JobObject> {
-        let (service, caller) = (service(ctx)?, caller(ctx)?);
-        let work = service.backup_database(caller);
-        let job = trail::create(ctx, AuditAction::BackupDatabase, work).await?;
-        Ok(JobObject(job))
-    }
 }

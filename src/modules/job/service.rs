@@ -37,8 +37,8 @@ pub struct JobService {
     jobs: Arc<dyn JobRepository>,
     sink: Arc<dyn JobSink>,
     events: EventBus,
-    /// Only the embedded SQLite database is backed up by a job.
-    backups_supported: bool,
+    /// Checks the filter of an export as it checks the `patients` list's.
+    patients: Arc<PatientService>,
 }
 
 /// What a subscriber sees of a job.
@@ -89,13 +89,13 @@ impl JobService {
         jobs: Arc<dyn JobRepository>,
         sink: Arc<dyn JobSink>,
         events: EventBus,
-        backups_supported: bool,
+        patients: Arc<PatientService>,
     ) -> Self {
         Self {
             jobs,
             sink,
             events,
-            backups_supported,
+            patients,
         }
     }
 
@@ -196,16 +196,6 @@ impl JobService {
         self.get(caller, id).await
     }
 
-    /// Starts a backup of the embedded database; answers at once with the queued job.
-    pub async fn backup_database(&self, caller: &Caller) -> AppResult<Job> {
-        require_admin(caller)?;
-        if !self.backups_supported {
-            return Err(AppError::BackupNotSupported);
-        }
-        self.submit(caller, JobKind::BackupDatabase, None, None)
-            .await
-    }
-
     /// Starts writing the clinic's patients matching `filter` to a file; answers at once.
     pub async fn export_patients(
         &self,
@@ -214,7 +204,7 @@ impl JobService {
         filter: PatientFilter,
     ) -> AppResult<Job> {
         require_admin(caller)?;
-        let filter = PatientService::scoped_filter(caller, filter)?;
+        let filter = self.patients.filter(caller, filter).await?;
         let payload =
             serde_json::to_string(&ExportRequest { format, filter }).map_err(AppError::internal)?;
         self.submit(caller, JobKind::ExportPatients, Some(payload), None)

@@ -272,9 +272,9 @@ impl PatientQuery {
         before: Option<String>,
         order_by: Option<PatientOrderInput>,
     ) -> Result<Connection<PatientObject>> {
-        let caller = caller(ctx)?;
-        let filter =
-            PatientService::scoped_filter(caller, filter.unwrap_or_default().into_filter()?)?;
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let filter = filter.unwrap_or_default().into_filter()?;
+        let filter = service.filter(caller, filter).await?;
         let order = order_by.map(PatientOrder::from).unwrap_or_default();
         let args = ConnectionArgs {
             first,
@@ -282,7 +282,6 @@ impl PatientQuery {
             last,
             before,
         };
-        let service = service(ctx)?;
         let page = service.list(caller, &filter, order, args).await?;
         let count = service.count(caller, &filter);
         let cursor = |patient: &Patient| PatientCursor::for_patient(patient, order);

@@ -53,8 +53,14 @@ impl PatientService {
         caller.has_any_role(policy::NOTE_READERS)
     }
 
-    /// Checks and normalises client filters, and scopes a PATIENT to their own record.
-    pub fn scoped_filter(caller: &Caller, mut filter: PatientFilter) -> AppResult<PatientFilter> {
+    /// Checks and normalises a client's filter, and scopes a PATIENT to their own record: the
+    /// one check of every filter of patients (the `patients` list and `exportPatients`).
+    /// Filtering by another clinic's (or no) doctor is a mistake to report, not an empty list.
+    pub async fn filter(
+        &self,
+        caller: &Caller,
+        mut filter: PatientFilter,
+    ) -> AppResult<PatientFilter> {
         filter.search = match filter.search.map(|s| fold(s.trim())) {
             Some(s) if s.chars().count() > MAX_SEARCH_CHARS => {
                 return Err(AppError::invalid(
@@ -65,6 +71,17 @@ impl PatientService {
             Some(s) if !s.is_empty() => Some(s),
             _ => None,
         };
+        if let Some(doctor_id) = filter.primary_doctor_id
+            && !self
+                .doctors
+                .exists_in_clinic(caller.clinic_id, doctor_id)
+                .await?
+        {
+            return Err(AppError::invalid(
+                "filter.primaryDoctorId",
+                "is not a doctor of this clinic",
+            ));
+        }
         filter.only_id = match caller.role {
             Role::Patient => Some(caller.patient_id.unwrap_or(0)),
             _ => None,
@@ -72,7 +89,7 @@ impl PatientService {
         Ok(filter)
     }
 
-    /// One page of the caller's clinic's patients. `filter` must come from [`Self::scoped_filter`].
+    /// One page of the caller's clinic's patients. `filter` must come from [`Self::filter`].
     pub async fn list(
         &self,
         caller: &Caller,
@@ -92,18 +109,6 @@ impl PatientService {
                 "is not a cursor of this list and order",
             ));
         }
-        // Filtering by another clinic's (or no) doctor is a mistake to report, not an empty page.
-        if let Some(doctor_id) = filter.primary_doctor_id
-            && !self
-                .doctors
-                .exists_in_clinic(caller.clinic_id, doctor_id)
-                .await?
-        {
-            return Err(AppError::invalid(
-                "filter.primaryDoctorId",
-                "is not a doctor of this clinic",
-            ));
-        }
         let rows = self
             .patients
             .list(caller.clinic_id, filter, order, &request)
@@ -111,7 +116,7 @@ impl PatientService {
         Ok(Page::from_rows(rows, &request))
     }
 
-    /// How many patients match `filter` (from [`Self::scoped_filter`]).
+    /// How many patients match `filter` (from [`Self::filter`]).
     pub async fn count(&self, caller: &Caller, filter: &PatientFilter) -> AppResult<i64> {
         Ok(self.patients.count(caller.clinic_id, filter).await?)
     }

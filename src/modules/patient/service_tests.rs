@@ -108,7 +108,10 @@ async fn a_patient_reads_only_their_own_record() {
         patients.get(&me, other.id).await,
         Err(AppError::PatientNotFound)
     ));
-    let filter = PatientService::scoped_filter(&me, PatientFilter::default()).expect("filter");
+    let filter = patients
+        .filter(&me, PatientFilter::default())
+        .await
+        .expect("filter");
     let page = patients
         .list(
             &me,
@@ -237,7 +240,10 @@ async fn restoring_into_a_taken_email_is_a_duplicate() {
 async fn more_than_a_hundred_per_page_is_refused() {
     let patients = service();
     let admin = caller(Role::Admin, 1);
-    let filter = PatientService::scoped_filter(&admin, PatientFilter::default()).expect("filter");
+    let filter = patients
+        .filter(&admin, PatientFilter::default())
+        .await
+        .expect("filter");
     let args = ConnectionArgs {
         first: Some(101),
         ..Default::default()

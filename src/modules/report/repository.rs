@@ -88,6 +88,7 @@ impl ReportRepository for DieselReportRepository {
             let rows: Vec<(i64, String, Option<i64>)> = clinics::table
                 .inner_join(users::table.on(users::clinic_id.eq(clinics::id)))
                 .filter(users::role.eq(Role::Admin.as_str()))
+                .filter(users::disabled_at.is_null())
                 .group_by((clinics::id, clinics::timezone))
                 .select((clinics::id, clinics::timezone, min(users::id)))
                 .order_by(clinics::id)
