@@ -8,6 +8,8 @@ use axum::http::{Request, StatusCode};
 use clinicgraph::core::auth::Role;
 use serde_json::{Value, json};
 
+use crate::helpers::server::Server;
+use crate::helpers::socket::{Frame, RawSocket};
 use crate::helpers::{TestApp, TestResponse, at, demo_patient, violated_fields};
 use crate::on_both_backends;
 
@@ -132,6 +134,57 @@ async fn deeply_nested_documents_are_refused_over_post_and_get(app: TestApp) {
     // And the server still answers.
     let token = app.token(Role::Admin).await;
     app.ok(&token, "{ me { id } }", json!({})).await;
+}
+
+/// The code of the error that ends subscription `id` before it starts: async-graphql answers a
+/// refused request with one `next` holding only errors, then `complete`.
+async fn refusal_code(socket: &mut RawSocket, id: &str) -> Value {
+    let Frame::Json(frame) = socket.next_message().await else {
+        panic!("{id}: the socket ended");
+    };
+    assert_eq!(frame["id"], id, "{frame:.300}");
+    assert_eq!(frame["payload"]["data"], Value::Null, "{frame:.300}");
+    let code = frame["payload"]["errors"][0]["extensions"]["code"].clone();
+    let Frame::Json(complete) = socket.next_message().await else {
+        panic!("{id}: the socket ended");
+    };
+    assert_eq!(complete, json!({ "id": id, "type": "complete" }));
+    code
+}
+
+/// The same documents as subscriptions over the WebSocket, where no body limit applies: each is
+/// answered with an error frame carrying the code, and the server goes on serving.
+async fn deeply_nested_documents_are_refused_over_the_websocket(app: TestApp) {
+    let server = Server::start(&app.database_url, &[]).await;
+    let token = app.token(Role::Admin).await;
+    let mut socket = RawSocket::open(&server.ws_url(), None).await.expect("open");
+    socket.init(&token).await;
+    let mut id = 0;
+    for levels in [2_000, 10_000, 100_000] {
+        for (shape, document) in deep_documents(levels) {
+            id += 1;
+            let document = document.replacen('{', "subscription {", 1);
+            socket
+                .send(json!({ "id": id.to_string(), "type": "subscribe", "payload": { "query": document } }))
+                .await;
+            let code = refusal_code(&mut socket, &id.to_string()).await;
+            assert!(
+                code == "DOCUMENT_TOO_NESTED" || code == "DOCUMENT_TOO_LARGE",
+                "{shape} {levels}: {code}"
+            );
+        }
+    }
+    // A subscription with a control character in a variable is refused the same way.
+    socket
+        .send(json!({ "id": "text", "type": "subscribe", "payload": {
+            "query": "subscription($d: ID) { appointmentChanged(doctorId: $d) { type } }",
+            "variables": { "d": "\u{0}" },
+        } }))
+        .await;
+    assert_eq!(refusal_code(&mut socket, "text").await, "VALIDATION_FAILED");
+    socket.close().await;
+    let (status, _) = server.get_json("/health").await;
+    assert_eq!(status, 200, "the server still serves");
 }
 
 /// `{...F0}` where each fragment spreads the next twice: 2^levels selections once expanded.
@@ -378,6 +431,7 @@ on_both_backends!(
     control_characters_in_text_inputs_are_refused,
     dates_outside_the_accepted_range_are_refused,
     a_batch_is_held_to_one_complexity_limit,
+    deeply_nested_documents_are_refused_over_the_websocket,
 );
 
 async fn a_batch_is_held_to_one_complexity_limit(app: TestApp) {
