@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::server::Server;
 use crate::helpers::socket::{Frame, RawSocket};
-use crate::helpers::{TestApp, TestResponse, at, demo_patient, violated_fields};
+use crate::helpers::{TestApp, TestResponse, at, demo_patient, urlencode, violated_fields};
 use crate::on_both_backends;
 
 fn refused(response: &TestResponse, code: &str) {
@@ -33,17 +33,8 @@ fn refused(response: &TestResponse, code: &str) {
     );
 }
 
-fn percent_encoded(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 async fn get(app: &TestApp, query: &str) -> TestResponse {
-    let uri = format!("/graphql?query={}", percent_encoded(query));
+    let uri = format!("/graphql?query={}", urlencode(query));
     app.send(
         Request::get(uri)
             .header("accept", "application/json")
@@ -112,7 +103,7 @@ async fn deeply_nested_documents_are_refused_over_post_and_get(app: TestApp) {
                 response.text
             );
             // A URI holds at most 64 KiB.
-            if percent_encoded(&document).len() < 65_000 {
+            if urlencode(&document).len() < 65_000 {
                 refused(&get(&app, &document).await, code);
             }
         }

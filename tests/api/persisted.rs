@@ -62,7 +62,10 @@ async fn a_hash_runs_once_its_document_was_sent() {
 
     // Over GET too (what lets a CDN cache by URL).
     let extensions = apq(&hash(ME)).to_string();
-    let uri = format!("/graphql?extensions={}", urlencode(&extensions));
+    let uri = format!(
+        "/graphql?extensions={}",
+        crate::helpers::urlencode(&extensions)
+    );
     let request = Request::get(uri)
         .header("accept", "application/json")
         .header("authorization", format!("Bearer {token}"))
@@ -82,15 +85,6 @@ async fn a_hash_runs_once_its_document_was_sent() {
         )
         .await;
     assert_refused(&wrong, "BAD_REQUEST");
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -419,6 +419,16 @@ impl TestApp {
     }
 }
 
+/// `text` percent-encoded for a query string (every byte but unreserved ASCII).
+pub fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A valid CreatePatientInput with the given email.
 pub fn patient_input(name: &str, email: &str) -> Value {
     json!({
