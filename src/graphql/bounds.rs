@@ -8,14 +8,20 @@
 //! So a document is refused, before it is parsed, when its brackets nest deeper than
 //! [`MAX_NESTING`] or it has more than [`MAX_TOKENS`] tokens; and, once parsed, when its
 //! fragments spread each other in a cycle, nest deeper than [`MAX_NESTING`] once expanded, or
-//! expand to more selections than the complexity limit allows. The expansion is counted once
-//! per fragment (memoized, in dependency order), never by walking it.
+//! expand to more selections than the complexity limit allows, nest fields deeper than the depth
+//! limit, or ask more of introspection than [`introspection`] allows. The expansion is counted
+//! once per fragment (memoized, in dependency order), never by walking it.
 use std::collections::HashMap;
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ErrorExtensionValues, Positioned, ServerError, Value};
 
+use crate::config::GraphqlLimits;
 use crate::core::error::FieldViolation;
+
+pub mod introspection;
+
+use introspection::{Introspection, TYPE_REFERENCE};
 
 /// Deepest nesting of `{…}` and `[…]` in a document, and of selection sets once its fragments
 /// are expanded (async-graphql's own recursion limit is set to the same number). Real documents
@@ -167,34 +173,75 @@ pub struct Expanded {
     /// The deepest selection set, counted as async-graphql's recursion check counts it (a
     /// field's selection set, a spread and an inline fragment each one level).
     pub nesting: u64,
+    /// The deepest field: each field one level, except `__typename` and the links of a type
+    /// reference (`ofType`, see [`introspection::TYPE_REFERENCE`]).
+    pub depth: u64,
+    /// In the operation that asks the most of it.
+    pub introspection: Introspection,
 }
 
-/// Checks a parsed document (whose text passed [`check_text`]) against the bounds above:
-/// `max_selections` is the complexity limit, which every selection counts against.
+/// The limits a document is held to before it runs, from the configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentLimits {
+    /// `MAX_QUERY_COMPLEXITY`, which every selection counts against.
+    pub max_selections: usize,
+    /// `MAX_QUERY_DEPTH`.
+    pub max_depth: usize,
+    /// Whether `__schema` and `__type` may be asked for at all.
+    pub introspection: bool,
+}
+
+impl From<&GraphqlLimits> for DocumentLimits {
+    fn from(limits: &GraphqlLimits) -> Self {
+        Self {
+            max_selections: limits.max_complexity,
+            max_depth: limits.max_depth,
+            introspection: limits.introspection,
+        }
+    }
+}
+
+/// Checks a parsed document (whose text passed [`check_text`]) against the bounds above.
 pub fn check_document(
     document: &ExecutableDocument,
-    max_selections: usize,
+    limits: &DocumentLimits,
 ) -> Result<Expanded, Refused> {
     let fragments = expand_fragments(document)?;
-    let mut total = Expanded {
-        selections: 0,
-        nesting: 0,
-    };
+    let mut total = Expanded::NONE;
     for (_, operation) in document.operations.iter() {
         let expanded = expand(&operation.node.selection_set, &fragments);
         total.selections = total.selections.saturating_add(expanded.selections);
         total.nesting = total.nesting.max(expanded.nesting);
+        total.depth = total.depth.max(expanded.depth);
+        if expanded.introspection.used() {
+            if !limits.introspection {
+                return Err(introspection::disabled());
+            }
+            expanded.introspection.check()?;
+            if expanded.introspection.selections > total.introspection.selections {
+                total.introspection = expanded.introspection;
+            }
+        }
     }
     if total.nesting > MAX_NESTING as u64 {
         return Err(too_nested());
     }
-    if total.selections > max_selections as u64 {
+    if total.selections > limits.max_selections as u64 {
         return Err(Refused::new(
             "QUERY_TOO_COMPLEX",
             format!(
                 "the document makes {} selections once its fragments are expanded; the limit is \
-                 {max_selections}",
-                total.selections
+                 {}",
+                total.selections, limits.max_selections
+            ),
+        ));
+    }
+    if total.depth > limits.max_depth as u64 {
+        return Err(Refused::new(
+            "QUERY_TOO_DEEP",
+            format!(
+                "the document nests fields {} deep; the limit is {}",
+                total.depth, limits.max_depth
             ),
         ));
     }
@@ -275,26 +322,39 @@ fn spread_names<'a>(set: &'a Positioned<SelectionSet>, names: &mut Vec<&'a str>)
 /// The expansion of `set`, its spreads taken from `fragments` (an unknown fragment counts as
 /// its spread alone; validation reports it).
 fn expand(set: &Positioned<SelectionSet>, fragments: &HashMap<&str, Expanded>) -> Expanded {
-    let mut total = Expanded {
-        selections: 0,
-        nesting: 0,
-    };
+    let mut total = Expanded::NONE;
     for selection in &set.node.items {
-        let (inner, nested) = match &selection.node {
-            Selection::Field(field) if field.node.selection_set.node.items.is_empty() => {
-                (Expanded::NONE, false)
+        let (inner, nested, depth) = match &selection.node {
+            Selection::Field(field) => {
+                let name = field.node.name.node.as_str();
+                let inner = if field.node.selection_set.node.items.is_empty() {
+                    Expanded::NONE
+                } else {
+                    expand(&field.node.selection_set, fragments)
+                };
+                let level = u64::from(name != "__typename" && name != TYPE_REFERENCE);
+                let inner = Expanded {
+                    introspection: Introspection::field(
+                        name,
+                        &inner.introspection,
+                        inner.selections,
+                    ),
+                    ..inner
+                };
+                let nested = !field.node.selection_set.node.items.is_empty();
+                (inner, nested, inner.depth.saturating_add(level))
             }
-            Selection::Field(field) => (expand(&field.node.selection_set, fragments), true),
             Selection::InlineFragment(inline) => {
-                (expand(&inline.node.selection_set, fragments), true)
+                let inner = expand(&inline.node.selection_set, fragments);
+                (inner, true, inner.depth)
             }
-            Selection::FragmentSpread(spread) => (
-                fragments
+            Selection::FragmentSpread(spread) => {
+                let inner = fragments
                     .get(spread.node.fragment_name.node.as_str())
                     .copied()
-                    .unwrap_or(Expanded::NONE),
-                true,
-            ),
+                    .unwrap_or(Expanded::NONE);
+                (inner, true, inner.depth)
+            }
         };
         total.selections = total
             .selections
@@ -303,6 +363,8 @@ fn expand(set: &Positioned<SelectionSet>, fragments: &HashMap<&str, Expanded>) -
         if nested {
             total.nesting = total.nesting.max(inner.nesting.saturating_add(1));
         }
+        total.depth = total.depth.max(depth);
+        total.introspection.add(&inner.introspection);
     }
     total
 }
@@ -311,6 +373,8 @@ impl Expanded {
     const NONE: Expanded = Expanded {
         selections: 0,
         nesting: 0,
+        depth: 0,
+        introspection: Introspection::NONE,
     };
 }
 

@@ -16,7 +16,7 @@ use async_graphql::parser::parse_query;
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, ServerResult};
 
-use super::bounds::{self, Refused};
+use super::bounds::{self, DocumentLimits, Refused};
 use super::input_text;
 
 /// At most this many bytes of document text are kept (the least used go first).
@@ -57,18 +57,18 @@ impl Default for ParsedDocuments {
 
 impl ParsedDocuments {
     /// Gives `request` its parsed document: a copy of the one kept for its text, or one parsed
-    /// now by [`parse_checked`] and kept. `max_selections` is the complexity limit.
+    /// now by [`parse_checked`] and kept.
     pub fn prepare(
         &self,
         request: &mut async_graphql::Request,
-        max_selections: usize,
+        limits: &DocumentLimits,
     ) -> Result<Arc<KeptDocument>, Refused> {
         if let Some(kept) = self.documents.get(request.query.as_str()) {
             request.set_parsed_query(kept.document.clone());
             return Ok(kept);
         }
         let kept = Arc::new(KeptDocument {
-            document: parse_checked(&request.query, max_selections)?,
+            document: parse_checked(&request.query, limits)?,
             validated: AtomicBool::new(false),
         });
         request.set_parsed_query(kept.document.clone());
@@ -81,14 +81,13 @@ impl ParsedDocuments {
 /// (the WebSocket's subscriptions): first in the extension chain, before anything else parses
 /// the document, and with the request's variables.
 pub struct CheckedParse {
-    /// The complexity limit.
-    pub max_selections: usize,
+    pub limits: DocumentLimits,
 }
 
 impl ExtensionFactory for CheckedParse {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(CheckedParse {
-            max_selections: self.max_selections,
+            limits: self.limits,
         })
     }
 }
@@ -101,8 +100,7 @@ impl Extension for CheckedParse {
         mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
-        let document =
-            parse_checked(&request.query, self.max_selections).map_err(Refused::into_error)?;
+        let document = parse_checked(&request.query, &self.limits).map_err(Refused::into_error)?;
         input_text::check_variables(&request.variables).map_err(Refused::into_error)?;
         request.set_parsed_query(document);
         next.run(ctx, request).await
@@ -111,7 +109,7 @@ impl Extension for CheckedParse {
 
 /// Parses `text` once its bounds are checked, then checks what only the parsed document shows:
 /// its expansion ([`bounds::check_document`]) and its text literals ([`input_text`]).
-pub fn parse_checked(text: &str, max_selections: usize) -> Result<ExecutableDocument, Refused> {
+pub fn parse_checked(text: &str, limits: &DocumentLimits) -> Result<ExecutableDocument, Refused> {
     bounds::check_text(text)?;
     let document = parse_query(text).map_err(|error| {
         Refused::new(
@@ -119,7 +117,7 @@ pub fn parse_checked(text: &str, max_selections: usize) -> Result<ExecutableDocu
             bounds::parse_error_message(text, &error),
         )
     })?;
-    bounds::check_document(&document, max_selections)?;
+    bounds::check_document(&document, limits)?;
     input_text::check_literals(&document)?;
     Ok(document)
 }
@@ -127,6 +125,13 @@ pub fn parse_checked(text: &str, max_selections: usize) -> Result<ExecutableDocu
 #[cfg(test)]
 mod tests {
     use super::ParsedDocuments;
+    use crate::graphql::bounds::DocumentLimits;
+
+    const LIMITS: DocumentLimits = DocumentLimits {
+        max_selections: 5_000,
+        max_depth: 12,
+        introspection: true,
+    };
 
     #[test]
     fn a_kept_document_is_the_one_the_text_parses_to() {
@@ -134,14 +139,14 @@ mod tests {
         let text = "query Page { patients(first: 2) { nodes { id ...Names } } } \
                     fragment Names on Patient { name }";
         let mut first = async_graphql::Request::new(text);
-        let kept = documents.prepare(&mut first, 5_000).expect("parses");
+        let kept = documents.prepare(&mut first, &LIMITS).expect("parses");
         documents.documents.run_pending_tasks();
         assert_eq!(documents.documents.entry_count(), 1);
         assert!(!kept.validated(), "nothing is known of a new document");
         kept.mark_validated();
 
         let mut second = async_graphql::Request::new(text);
-        let again = documents.prepare(&mut second, 5_000).expect("kept");
+        let again = documents.prepare(&mut second, &LIMITS).expect("kept");
         assert!(
             again.validated(),
             "what is learnt of a document stays with it"
@@ -154,7 +159,7 @@ mod tests {
         );
 
         let mut broken = async_graphql::Request::new("query {");
-        let Err(refused) = documents.prepare(&mut broken, 5_000) else {
+        let Err(refused) = documents.prepare(&mut broken, &LIMITS) else {
             panic!("a broken document is refused");
         };
         assert_eq!(refused.code, "GRAPHQL_PARSE_FAILED");

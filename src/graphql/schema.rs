@@ -133,7 +133,7 @@ impl Schemas {
 pub fn build_subscription_schema(services: &Services, settings: SchemaSettings) -> AppSchema {
     configured(services, settings)
         .extension(CheckedParse {
-            max_selections: settings.limits.max_complexity,
+            limits: (&settings.limits).into(),
         })
         .extension(SubscriptionsOnly)
         .extension(AuditExtension::new(services.audit_writer.clone()))
@@ -162,10 +162,11 @@ fn configured(
     if settings.resolver_spans {
         builder = builder.extension(ResolverSpans).data(PerFieldHooks);
     }
-    // Checked during validation, before anything runs (QUERY_TOO_DEEP, QUERY_TOO_COMPLEX). The
-    // recursion limit is the one `bounds` holds every document to before it is parsed.
+    // Complexity is checked during validation, before anything runs (QUERY_TOO_COMPLEX); depth
+    // is checked by `bounds` before validation, which counts a type reference's `ofType` chain
+    // apart (async-graphql's own depth limit would refuse the standard introspection query).
+    // The recursion limit is the one `bounds` holds every document to before it is parsed.
     builder
-        .limit_depth(settings.limits.max_depth)
         .limit_complexity(settings.limits.max_complexity)
         .limit_recursive_depth(super::bounds::MAX_NESTING)
         .limit_directives(MAX_DIRECTIVES)

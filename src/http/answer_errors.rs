@@ -87,7 +87,6 @@ pub(super) fn stamp_error(error: &mut Value, request_id: &str, request_error: bo
         .is_some_and(|m| m.starts_with("Failed to parse"));
     let message = error.get("message").and_then(Value::as_str).unwrap_or("");
     let limit_code = match message {
-        "Query is nested too deep." => Some("QUERY_TOO_DEEP"),
         "Query is too complex." => Some("QUERY_TOO_COMPLEX"),
         _ => None,
     };

@@ -42,7 +42,7 @@ pub(super) fn build_request(
         .data(context.clone());
     let document = state
         .documents
-        .prepare(&mut request, state.limits.max_complexity)?;
+        .prepare(&mut request, &(&state.limits).into())?;
     input_text::check_variables(&request.variables)?;
     // A fresh loader per request, scoped to the caller: nothing cached crosses requests.
     let mut batches = None;

@@ -1,5 +1,6 @@
 //! Limits on what one request may ask for: depth, complexity (lists weighed by their page
-//! size, aliases counted), batch size, a time limit for queries, and introspection.
+//! size, aliases counted), batch size and a time limit for queries (introspection: see
+//! `introspection.rs`).
 use axum::http::StatusCode;
 use clinicgraph::core::auth::Role;
 use serde_json::{Value, json};
@@ -129,29 +130,6 @@ async fn a_slow_query_times_out_but_a_mutation_is_never_cut_off() {
         "{}",
         created.text
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn introspection_can_be_turned_off() {
-    let app = app_with(&[("INTROSPECTION", "false")]).await;
-    let token = app.token(Role::Admin).await;
-    // async-graphql answers introspection with nothing rather than an error.
-    let response = app
-        .gql(
-            Some(&token),
-            "{ __schema { queryType { name } } __type(name: \"Patient\") { name } }",
-            json!({}),
-        )
-        .await;
-    assert_eq!(
-        response.body["data"],
-        json!({ "__schema": null, "__type": null }),
-        "{}",
-        response.text
-    );
-    // Ordinary queries still run.
-    app.ok(&token, "{ __typename me { email } }", json!({}))
-        .await;
 }
 
 /// A document is checked against every validation rule until a request with it passes; its

@@ -15,6 +15,7 @@ mod exports;
 mod graph;
 mod hostile;
 mod http;
+mod introspection;
 mod job_updates;
 mod jobs;
 mod limits;

@@ -9,15 +9,17 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-fn client_dir() -> PathBuf {
+/// The Node.js clients' folder (`package.json`, lock file, scripts).
+pub fn client_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/js")
 }
 
-/// Installs the client's packages from the lock file once per test run.
-fn install_client() {
+/// Installs the clients' packages from the lock file once per test run (again when a package
+/// of `package.json` is missing, as after a dependency was added).
+pub fn install_client() {
     static INSTALLED: Mutex<bool> = Mutex::new(false);
     let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
-    if *installed || client_dir().join("node_modules/graphql-ws").exists() {
+    if *installed || all_installed() {
         *installed = true;
         return;
     }
@@ -28,6 +30,25 @@ fn install_client() {
         .expect("npm (Node.js) is needed for the subscription tests");
     assert!(status.success(), "npm ci in tests/js failed");
     *installed = true;
+}
+
+fn all_installed() -> bool {
+    let Ok(text) = std::fs::read_to_string(client_dir().join("package.json")) else {
+        return false;
+    };
+    let Ok(manifest) = serde_json::from_str::<Value>(&text) else {
+        return false;
+    };
+    let Some(dependencies) = manifest["dependencies"].as_object() else {
+        return false;
+    };
+    dependencies.keys().all(|name| {
+        client_dir()
+            .join("node_modules")
+            .join(name)
+            .join("package.json")
+            .exists()
+    })
 }
 
 pub struct Subscriber {
