@@ -14,8 +14,9 @@ RUN mkdir -p src benches \
     && rm -rf src benches
 COPY src src
 COPY migrations migrations
-# The email templates are compiled into the binary.
+# The email templates and GraphiQL's files are compiled into the binary.
 COPY templates templates
+COPY assets assets
 COPY benches benches
 # COPY keeps the sources' old timestamps; without the touch cargo would keep the stub binary.
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked

@@ -1,11 +1,10 @@
 //! `GET /graphql`: queries (and persisted queries) from the query string, and GraphiQL for
 //! browsers when it is enabled. Mutations over GET are refused (405).
-use async_graphql::http::GraphiQLSource;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::header::ALLOW;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -47,12 +46,7 @@ pub async fn graphql_get(
         return not_acceptable(&request_id);
     };
     if format == ResponseFormat::Html {
-        let page = GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("clinicgraph")
-            .finish();
-        return axum::response::Html(page).into_response();
+        return super::graphiql::page();
     }
     let Ok(Query(params)) = params else {
         return error_response(

@@ -7,6 +7,7 @@ mod compression;
 mod cost;
 mod execution;
 mod exports;
+mod graphiql;
 mod graphql;
 mod graphql_get;
 mod health;
@@ -135,6 +136,9 @@ pub fn router(state: AppState) -> Router {
     let mut router = Router::new();
     if state.metrics_on_api_port {
         router = router.route("/metrics", get(health::metrics));
+    }
+    if state.graphiql {
+        router = router.route("/graphiql/{version}/{file}", get(graphiql::asset));
     }
     let mut graphql = get(graphql_get::graphql_get).post(graphql::graphql_post);
     if state.limits.max_concurrent > 0 {

@@ -13,6 +13,7 @@ mod cli;
 mod dashboard;
 mod exports;
 mod graph;
+mod graphiql;
 mod hostile;
 mod http;
 mod introspection;
