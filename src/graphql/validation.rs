@@ -6,7 +6,8 @@
 //! on the document and the schema, and a kept document (`documents.rs`) is the same text every
 //! time. So a document runs on the strict schema until a request with it passes; from then on
 //! its requests run on a second schema in async-graphql's `Fast` mode, which still measures
-//! depth and complexity with each request's own variables and enforces their limits.
+//! complexity with each request's own variables and enforces its limit (depth depends on the
+//! document alone: `bounds` checks it before validation).
 //!
 //! The one rule that reads the request is that every argument's value fits its type, variables
 //! substituted. A request takes the fast schema only if each of its variables fits the type the

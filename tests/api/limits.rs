@@ -134,7 +134,7 @@ async fn a_slow_query_times_out_but_a_mutation_is_never_cut_off() {
 
 /// A document is checked against every validation rule until a request with it passes; its
 /// later requests skip the rules that only read the document, never those that read the
-/// request: each request's variables must fit their types, and depth and complexity are
+/// request: each request's variables must fit their types, and complexity is
 /// weighed with each request's own page sizes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_that_passed_validation_is_still_checked_against_each_requests_values() {
