@@ -20,6 +20,8 @@ pub struct JobsConfig {
     pub export_dir: PathBuf,
     /// How long a finished export can be downloaded.
     pub export_ttl: Duration,
+    /// A font file for the characters the PDFs' own font lacks (CJK, for one).
+    pub pdf_font: Option<PathBuf>,
     pub mail: MailConfig,
 }
 
@@ -54,7 +56,15 @@ pub(super) fn read(r: &mut Reader<'_>, production: bool, database: &DatabaseUrl)
         .raw("EXPORT_DIR")
         .map_or_else(|| data_dir.join("exports"), PathBuf::from);
     let export_ttl_hours = r.parsed("EXPORT_TTL_HOURS", 24_u64);
+    let pdf_font = r.raw("PDF_FONT").map(PathBuf::from);
+    if let Some(path) = &pdf_font
+        && !path.is_file()
+    {
+        r.problems
+            .push(format!("PDF_FONT: {} is not a file", path.display()));
+    }
     JobsConfig {
+        pdf_font,
         mail: mail::read(r, &data_dir),
         export_dir,
         export_ttl: Duration::from_secs(export_ttl_hours.saturating_mul(3600)),

@@ -146,6 +146,8 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
         serde_json::from_str(job.payload.as_deref().unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("the export's payload is unreadable: {e}"))?;
     let name = file_name(job.id, request.format);
+    // Characters drawn as the font's missing glyph (PDF only).
+    let mut missing_glyphs = None;
     let rows = match request.format {
         ExportFormat::Csv => {
             let mut writer = csv::Writer::from_writer(context.exports.writer(&name)?);
@@ -177,20 +179,34 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
             rows
         }
         ExportFormat::Pdf => {
-            let mut pdf = PdfWriter::new(context.exports.writer(&name)?, "Patients")?;
-            pdf.line(&format!(
-                "Exported {} UTC.",
-                crate::db::now().format("%Y-%m-%d %H:%M")
-            ))?;
-            pdf.table(&PDF_COLUMNS)?;
+            // krilla's document cannot cross an `.await` (it is not `Send`), and shaping text
+            // is work for a thread of its own: rows go to a blocking task over a bounded
+            // channel, so no more than `PAGE` of them wait there at any time.
+            let (rows_in, rows_out) = std::sync::mpsc::sync_channel::<[String; 9]>(PAGE);
+            let out = context.exports.writer(&name)?;
+            let fonts = context.pdf_fonts.clone();
+            let exported = crate::db::now().format("%Y-%m-%d %H:%M").to_string();
+            let drawing = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
+                let mut pdf = PdfWriter::new(out, &fonts, "Patients")?;
+                pdf.line(&format!("Exported {exported} UTC."))?;
+                pdf.table(&PDF_COLUMNS)?;
+                for record in rows_out {
+                    // For people to read: the columns that identify and reach a patient.
+                    let [_, number, name, email, phone, blood, born, ..] = &record;
+                    pdf.row(&[number, name, email, phone, blood, born])?;
+                }
+                Ok(pdf.finish()?.missing_glyphs)
+            });
             let rows = stream(context, job, &request, |record| {
-                // For people to read: the columns that identify and reach a patient.
-                let [_, number, name, email, phone, blood, born, ..] = &record;
-                Ok(pdf.row(&[number, name, email, phone, blood, born])?)
+                rows_in
+                    .send(record)
+                    .map_err(|_| anyhow::anyhow!("the PDF writer stopped"))
             })
-            .await?;
-            pdf.finish()?.flush()?;
-            rows
+            .await;
+            drop(rows_in);
+            // The writer's own error, if it failed, says more than the closed channel.
+            missing_glyphs = Some(drawing.await??);
+            rows?
         }
     };
     let bytes = context.exports.commit(&name)?;
@@ -199,7 +215,11 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
         ExportFormat::Xlsx => "XLSX",
         ExportFormat::Pdf => "PDF",
     };
-    Ok(json!({ "file": name, "format": format, "rows": rows, "bytes": bytes }))
+    let mut result = json!({ "file": name, "format": format, "rows": rows, "bytes": bytes });
+    if let (Some(missing), Value::Object(fields)) = (missing_glyphs, &mut result) {
+        fields.insert("missingGlyphs".into(), missing.into());
+    }
+    Ok(result)
 }
 
 /// Reads the matching patients page by page and hands each row to `emit`; reports progress.

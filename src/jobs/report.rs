@@ -40,7 +40,7 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
 
     let name = file_name(job.id);
     let period = format!("{} to {} ({})", request.from, request.to, zone.name());
-    write_pdf(context, &name, &clinic.name, &period, &summary)?;
+    let missing_glyphs = write_pdf(context, &name, &clinic.name, &period, &summary)?;
     let bytes = context.exports.commit(&name)?;
     let mut result = json!({
         "file": name,
@@ -49,6 +49,7 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
         "from": request.from,
         "to": request.to,
         "timezone": zone.name(),
+        "missingGlyphs": missing_glyphs,
     });
     if let (Value::Object(result), Value::Object(figures)) =
         (&mut result, serde_json::to_value(&summary)?)
@@ -64,8 +65,12 @@ fn write_pdf(
     clinic: &str,
     period: &str,
     summary: &ClinicSummary,
-) -> anyhow::Result<()> {
-    let mut pdf = PdfWriter::new(context.exports.writer(name)?, &format!("{clinic}: report"))?;
+) -> anyhow::Result<usize> {
+    let mut pdf = PdfWriter::new(
+        context.exports.writer(name)?,
+        &context.pdf_fonts,
+        &format!("{clinic}: report"),
+    )?;
     pdf.line(period)?;
     pdf.heading("Appointments")?;
     pdf.table(&[("Status", 2.0), ("Appointments", 1.0)])?;
@@ -90,6 +95,5 @@ fn write_pdf(
             &medication.prescriptions.to_string(),
         ])?;
     }
-    pdf.finish()?.flush()?;
-    Ok(())
+    Ok(pdf.finish()?.missing_glyphs)
 }

@@ -12,6 +12,7 @@ use apalis::prelude::*;
 
 use super::export::{self, ExportStore, LocalExports};
 use super::mail::{Mailer, Outbox, SmtpMailer};
+use super::pdf::PdfFonts;
 use super::queue::{JobMessage, JobQueue};
 use super::{notify, report, schedule};
 use crate::app::Repositories;
@@ -39,6 +40,8 @@ pub struct JobContext {
     /// For jobs that queue others (a daily report, the next day's).
     pub queue: Arc<dyn JobSink>,
     pub exports: Arc<dyn ExportStore>,
+    /// The fonts of PDF exports and reports (`PDF_FONT` adds one).
+    pub pdf_fonts: Arc<PdfFonts>,
     pub mailer: Arc<dyn Mailer>,
     /// The address appointment emails come from, under the clinic's name.
     pub mail_from: lettre::Address,
@@ -63,7 +66,12 @@ impl JobContext {
                 Arc::new(Outbox::new(mail.outbox_dir.clone()))
             }
         };
+        let pdf_fonts = match &config.jobs.pdf_font {
+            Some(path) => PdfFonts::with_fallback(path)?,
+            None => PdfFonts::builtin(),
+        };
         Ok(Self {
+            pdf_fonts: Arc::new(pdf_fonts),
             jobs: repos.jobs.clone(),
             patients: repos.patients.clone(),
             appointments: repos.appointments.clone(),

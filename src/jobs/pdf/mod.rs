@@ -1,61 +1,53 @@
-//! Streaming PDF export made of headings, text lines and tables, on A4 landscape pages.
+//! PDF exports and reports made of headings, text lines and tables, on A4 landscape pages, in
+//! any script the fonts cover.
 //!
-//! # How it streams, and the glue around `pdf-writer`
+//! # Pages and memory
 //!
-//! `pdf_writer::Pdf` builds the whole file in one `Vec<u8>` and keeps the byte offsets the
-//! cross-reference section needs private until `Pdf::finish`, so using it directly would hold
-//! every page of a 10,000-row export in memory. A `pdf_writer::Chunk`, though, serializes
-//! indirect objects on its own. So each object is written into a fresh chunk that holds only
-//! that object, and the chunk's bytes go to the output at once: the object then starts exactly
-//! at the count of bytes written before it, and that count is all the cross-reference section
-//! needs. The file header, every object and the trailer dictionary (carried by the
-//! cross-reference *stream*, PDF 1.5) come from `pdf-writer`; the only bytes written by hand are
-//! the binary rows of that stream and the closing `startxref` / `%%EOF`.
+//! krilla writes the PDF: it embeds only the glyphs used (font subsets), and a page's content
+//! is compressed as soon as the page is finished. So this writer holds the drawing operations
+//! of one page at a time (a few hundred shaped cells) and hands each page to krilla as soon as
+//! the next element no longer fits on it; krilla keeps the finished pages compressed until
+//! [`PdfWriter::finish`] assembles the file (fonts last, once every glyph is known) and writes
+//! it out. Memory grows with the compressed size of the document, about 12 KB a page
+//! (bench/README.md has the figures for a 10,000-patient export).
 //!
-//! A page goes out (its content stream, deflated, then its page object) as soon as the next
-//! element no longer fits on it. Objects that must know every page, the page tree and the page
-//! total, are written by [`PdfWriter::finish`]; pages point to them by object numbers reserved
-//! up front, which PDF allows.
-//!
-//! Memory: one page's content stream (some 10–20 KB for a full page of table rows) plus its
-//! deflated copy while it is written out, and 20 bytes per finished page (its object number and
-//! two offsets), about 6 KB for 10,000 rows. Output goes out through a handful of `write_all`
-//! calls per page and is flushed only by `finish`; wrap a file in a `BufWriter`.
+//! The footer reads "Page n": a total would need every page back after the last one, which a
+//! page already handed to krilla cannot be.
 //!
 //! # Text
 //!
-//! The standard Type 1 fonts Helvetica and Helvetica-Bold with WinAnsiEncoding (Windows-1252);
-//! no font is embedded. Input is normalized to NFC first, so decomposed accents ("e" + U+0301)
-//! still come out as "é". Each character WinAnsi lacks (CJK, emoji, Greek, ...) becomes one '?';
-//! invisible format characters (zero-width joiners, variation selectors, BOM) are dropped, tabs
-//! and line breaks become spaces and other control characters become '?'. Widths come from the
-//! fonts' standard metrics, so truncation and wrapping fit what a viewer draws.
+//! Text is drawn in DejaVu Sans, and in the `PDF_FONT` file for characters DejaVu Sans lacks
+//! (see [`fonts`]); right-to-left runs are ordered and shaped as described in [`text`]. A
+//! character no font has is drawn as the font's missing glyph (an empty box) and counted:
+//! [`Finished::missing_glyphs`]. The text behind the glyphs is kept in the file, so text
+//! extraction and copying give the original characters. Input is normalized to NFC; tabs and
+//! line breaks become spaces and other control characters are left out.
 //!
 //! Paragraph lines and headings wrap at spaces (words longer than a line are split); table cells
 //! are cut to their column and end in "…". Cells past the last column are ignored, missing ones
-//! are left blank. The footer reads "Page n of m": m is unknown while pages stream out, so every
-//! page draws one shared form XObject whose content, the total, is written by `finish` (text
-//! extractors that skip form XObjects see "Page n of").
+//! are left blank.
 //!
-//! If any call returns an error, the output is incomplete; drop the writer. Dropping it without
-//! `finish` likewise leaves a truncated file.
+//! If any call returns an error, drop the writer: nothing has been written to the output, which
+//! gets the whole file in [`PdfWriter::finish`].
 
-mod metrics;
+pub mod fonts;
 mod table;
 #[cfg(test)]
 mod tests;
-mod winansi;
-mod xref;
+mod text;
 
 use std::io::{self, Write};
 
-use miniz_oxide::deflate::compress_to_vec_zlib;
-use pdf_writer::writers::{Catalog, DocumentInfo};
-use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+use krilla::Document;
+use krilla::color::luma;
+use krilla::geom::{PathBuilder, Point, Rect};
+use krilla::metadata::Metadata;
+use krilla::page::PageSettings;
+use krilla::paint::{Fill, Stroke};
 
-use metrics::{Font, wrap};
+pub use fonts::PdfFonts;
 use table::Table;
-use xref::{Output, new_chunk, settings, too_large};
+use text::{Shaped, Shaper, Style};
 
 const PAGE_WIDTH: f32 = 841.89;
 const PAGE_HEIGHT: f32 = 595.28;
@@ -72,73 +64,72 @@ const TABLE_SIZE: f32 = 9.0;
 const ROW_HEIGHT: f32 = 14.0;
 const CELL_PADDING: f32 = 3.0;
 const FOOTER_SIZE: f32 = 8.0;
-/// Room left right of "Page n of " for the total, drawn later: six digits at `FOOTER_SIZE`.
-const TOTAL_ROOM: f32 = 30.0;
 
-const CATALOG_ID: Ref = Ref::new(1);
-const PAGE_TREE_ID: Ref = Ref::new(2);
-const INFO_ID: Ref = Ref::new(3);
-const REGULAR_ID: Ref = Ref::new(4);
-const BOLD_ID: Ref = Ref::new(5);
-const PAGE_TOTAL_ID: Ref = Ref::new(6);
-/// Object numbers below this one are the fixed ones above (0 is never used).
-const FIRST_FREE_ID: usize = 7;
+/// A drawing operation on the current page; `y` and `baseline` are measured from the page's
+/// bottom edge.
+enum Op {
+    Text {
+        x: f32,
+        baseline: f32,
+        size: f32,
+        text: Shaped,
+    },
+    /// A light grey box (the table header's background).
+    Shade {
+        x: f32,
+        y: f32,
+        width: f32,
+        height: f32,
+    },
+    /// A thin grey horizontal line.
+    Rule { from: f32, to: f32, y: f32 },
+}
 
-const REGULAR: Name<'static> = Name(b"F1");
-const BOLD: Name<'static> = Name(b"F2");
-const PAGE_TOTAL: Name<'static> = Name(b"Total");
+/// What [`PdfWriter::finish`] hands back.
+pub struct Finished<W> {
+    pub output: W,
+    /// Glyphs drawn as the font's missing glyph: characters that no font had.
+    pub missing_glyphs: usize,
+}
 
-/// Writes a PDF document element by element to `W`, one finished page at a time.
-pub struct PdfWriter<W: Write> {
-    /// The output, with the offset of every object written to it so far.
-    out: Output<W>,
-    pages: Vec<Ref>,
-    /// The page being filled; `None` only once `finish` has written the last one.
-    page: Option<Content>,
+/// Writes a PDF document element by element, handing each page to krilla as it fills.
+pub struct PdfWriter<'f, W: Write> {
+    out: W,
+    document: Document,
+    shaper: Shaper<'f>,
+    /// Pages handed to krilla so far.
+    pages: usize,
+    /// The page being filled; `None` only once `finish` has handed over the last one.
+    page: Option<Vec<Op>>,
     /// Distance of the next element's top edge from the page bottom.
     y: f32,
     /// The table whose header is repeated on each new page, until another element ends it.
     table: Option<Table>,
+    missing_glyphs: usize,
 }
 
-impl<W: Write> PdfWriter<W> {
-    /// Starts a document: writes the header, fonts, catalog and document info (with `title`)
-    /// and puts `title` as a heading on page 1.
-    pub fn new(out: W, title: &str) -> io::Result<Self> {
+impl<'f, W: Write> PdfWriter<'f, W> {
+    /// Starts a document titled `title` (in its metadata, and as a heading on page 1), to be
+    /// written to `out` by [`PdfWriter::finish`].
+    pub fn new(out: W, fonts: &'f PdfFonts, title: &str) -> io::Result<Self> {
+        let mut document = Document::new();
+        document.set_metadata(
+            Metadata::new()
+                .title(text::clean(title))
+                .creator("clinicgraph".to_owned()),
+        );
         let mut pdf = Self {
-            out: Output::new(out, FIRST_FREE_ID),
-            pages: Vec::new(),
+            out,
+            document,
+            shaper: Shaper::new(fonts),
+            pages: 0,
             page: None,
             y: 0.0,
             table: None,
+            missing_glyphs: 0,
         };
-        // Only the header: an empty `Pdf` holds nothing else until it is finished.
-        pdf.out.write_raw(Pdf::new().as_bytes())?;
-
-        for (id, base) in [(REGULAR_ID, "Helvetica"), (BOLD_ID, "Helvetica-Bold")] {
-            let mut chunk = new_chunk();
-            chunk
-                .type1_font(id)
-                .base_font(Name(base.as_bytes()))
-                .encoding_predefined(Name(b"WinAnsiEncoding"));
-            pdf.out.emit(id, &chunk)?;
-        }
-        let mut chunk = new_chunk();
-        chunk
-            .indirect(CATALOG_ID)
-            .start::<Catalog>()
-            .pages(PAGE_TREE_ID);
-        pdf.out.emit(CATALOG_ID, &chunk)?;
-        let mut chunk = new_chunk();
-        // A text string, so the metadata keeps the full Unicode title even where the page can't.
-        chunk
-            .indirect(INFO_ID)
-            .start::<DocumentInfo>()
-            .title(TextStr(title));
-        pdf.out.emit(INFO_ID, &chunk)?;
-
         pdf.open_page();
-        pdf.text_block(title, Font::Bold, TITLE_SIZE, TITLE_LEADING, 0.0)?;
+        pdf.text_block(title, Style::Bold, TITLE_SIZE, TITLE_LEADING, 0.0)?;
         Ok(pdf)
     }
 
@@ -148,7 +139,7 @@ impl<W: Write> PdfWriter<W> {
         self.table = None;
         self.text_block(
             text,
-            Font::Bold,
+            Style::Bold,
             HEADING_SIZE,
             HEADING_LEADING,
             2.0 * BODY_LEADING,
@@ -158,7 +149,7 @@ impl<W: Write> PdfWriter<W> {
     /// A paragraph line, wrapped at spaces to the page width; ends the current table.
     pub fn line(&mut self, text: &str) -> io::Result<()> {
         self.table = None;
-        self.text_block(text, Font::Regular, BODY_SIZE, BODY_LEADING, 0.0)
+        self.text_block(text, Style::Regular, BODY_SIZE, BODY_LEADING, 0.0)
     }
 
     /// Starts a table with these header names and relative column widths (weights that are
@@ -181,46 +172,28 @@ impl<W: Write> PdfWriter<W> {
             self.table = Some(Table::new(&columns, false));
         }
         self.make_room(ROW_HEIGHT)?;
-        let (Some(content), Some(table)) = (self.page.as_mut(), self.table.as_ref()) else {
+        let (Some(ops), Some(table)) = (self.page.as_mut(), self.table.as_ref()) else {
             return Ok(());
         };
-        table.draw_row(content, self.y, cells);
+        self.missing_glyphs += table.row(&self.shaper, self.y, cells, ops);
         self.y -= ROW_HEIGHT;
         Ok(())
     }
 
-    /// Writes the last page, the page tree, the page total and the cross-reference stream,
-    /// flushes, and hands back the output.
-    pub fn finish(mut self) -> io::Result<W> {
-        self.flush_page()?;
-        let count = i32::try_from(self.pages.len()).map_err(|_| too_large())?;
-
-        let mut total = Content::new();
-        show(
-            &mut total,
-            Font::Regular,
-            FOOTER_SIZE,
-            0.0,
-            0.0,
-            count.to_string().as_bytes(),
-        );
-        let total = total.finish();
-        let mut chunk = new_chunk();
-        let mut form = chunk.form_xobject(PAGE_TOTAL_ID, &total);
-        // Below the baseline too, for descenders; wide enough for any count.
-        form.bbox(Rect::new(0.0, -FOOTER_SIZE, 100.0, FOOTER_SIZE * 2.0));
-        form.resources().fonts().pair(REGULAR, REGULAR_ID);
-        form.finish();
-        self.out.emit(PAGE_TOTAL_ID, &chunk)?;
-
-        let mut chunk = new_chunk();
-        chunk
-            .pages(PAGE_TREE_ID)
-            .kids(self.pages.iter().copied())
-            .count(count);
-        self.out.emit(PAGE_TREE_ID, &chunk)?;
-
-        self.out.finish(CATALOG_ID, INFO_ID)
+    /// Hands over the last page, assembles the file (fonts subset to the glyphs used), writes
+    /// it to the output and flushes.
+    pub fn finish(mut self) -> io::Result<Finished<W>> {
+        self.flush_page();
+        let bytes = self
+            .document
+            .finish()
+            .map_err(|e| io::Error::other(format!("PDF not written: {e}")))?;
+        self.out.write_all(&bytes)?;
+        self.out.flush()?;
+        Ok(Finished {
+            output: self.out,
+            missing_glyphs: self.missing_glyphs,
+        })
     }
 
     /// Writes `text` wrapped into lines of `leading` height, keeping `keep_with_next` of room
@@ -228,13 +201,18 @@ impl<W: Write> PdfWriter<W> {
     fn text_block(
         &mut self,
         text: &str,
-        font: Font,
+        style: Style,
         size: f32,
         leading: f32,
         keep_with_next: f32,
     ) -> io::Result<()> {
         let mut first = true;
-        wrap(text, font, size, CONTENT_WIDTH, |line| {
+        let mut lines = Vec::new();
+        self.shaper.wrap(text, style, size, CONTENT_WIDTH, |line| {
+            lines.push(line);
+            Ok::<_, io::Error>(())
+        })?;
+        for line in lines {
             let room = if first {
                 leading + keep_with_next
             } else {
@@ -244,12 +222,18 @@ impl<W: Write> PdfWriter<W> {
             self.make_room(room)?;
             // Text sits low in its slot, so the slack above separates it from what precedes.
             let baseline = self.y - leading + size * 0.3;
-            if let Some(content) = self.page.as_mut() {
-                show(content, font, size, MARGIN, baseline, line);
+            self.missing_glyphs += line.missing;
+            if let Some(ops) = self.page.as_mut() {
+                ops.push(Op::Text {
+                    x: MARGIN,
+                    baseline,
+                    size,
+                    text: line,
+                });
             }
             self.y -= leading;
-            Ok(())
-        })
+        }
+        Ok(())
     }
 
     /// Ensures `height` fits below the cursor, moving to a new page (with the table header
@@ -258,7 +242,7 @@ impl<W: Write> PdfWriter<W> {
         if self.page.is_some() && self.y - height >= MARGIN {
             return Ok(false);
         }
-        self.flush_page()?;
+        self.flush_page();
         self.open_page();
         if self.table.is_some() {
             self.draw_table_header();
@@ -267,92 +251,95 @@ impl<W: Write> PdfWriter<W> {
     }
 
     fn open_page(&mut self) {
-        let mut content = Content::with_settings_and_capacity(settings(), 16 * 1024);
-        content.set_line_width(0.5).set_stroke_gray(0.75);
-        self.page = Some(content);
+        self.page = Some(Vec::with_capacity(512));
         self.y = PAGE_HEIGHT - MARGIN;
     }
 
     fn draw_table_header(&mut self) {
-        let (Some(content), Some(table)) = (self.page.as_mut(), self.table.as_ref()) else {
+        let (Some(ops), Some(table)) = (self.page.as_mut(), self.table.as_ref()) else {
             return;
         };
         if !table.has_header() {
             return;
         }
-        table.draw_header(content, self.y);
+        self.missing_glyphs += table.header(&self.shaper, self.y, ops);
         self.y -= ROW_HEIGHT;
     }
 
-    /// Adds the footer to the current page and writes the page out.
-    fn flush_page(&mut self) -> io::Result<()> {
-        let Some(mut content) = self.page.take() else {
-            return Ok(());
+    /// Adds the footer to the current page and hands the page to krilla, which compresses it.
+    fn flush_page(&mut self) {
+        let Some(mut ops) = self.page.take() else {
+            return;
         };
-        let label = format!("Page {} of ", self.pages.len() + 1);
-        let label_end = PAGE_WIDTH - MARGIN - TOTAL_ROOM;
-        let x = label_end - Font::Regular.width(label.as_bytes(), FOOTER_SIZE);
-        let y = MARGIN / 2.0;
-        show(
-            &mut content,
-            Font::Regular,
-            FOOTER_SIZE,
-            x,
-            y,
-            label.as_bytes(),
-        );
-        content
-            .save_state()
-            .transform([1.0, 0.0, 0.0, 1.0, label_end, y])
-            .x_object(PAGE_TOTAL)
-            .restore_state();
-        // Deflate is worth it: table rows repeat the same operators, so pages shrink ~9x.
-        let data = compress_to_vec_zlib(&content.finish(), 6);
+        self.pages += 1;
+        let label = self
+            .shaper
+            .shape(&format!("Page {}", self.pages), Style::Regular, FOOTER_SIZE);
+        ops.push(Op::Text {
+            x: PAGE_WIDTH - MARGIN - label.width,
+            baseline: MARGIN / 2.0,
+            size: FOOTER_SIZE,
+            text: label,
+        });
 
-        let content_id = self.out.alloc()?;
-        let page_id = self.out.alloc()?;
-        let mut chunk = new_chunk();
-        chunk.stream(content_id, &data).filter(Filter::FlateDecode);
-        self.out.emit(content_id, &chunk)?;
-
-        let mut chunk = new_chunk();
-        let mut page = chunk.page(page_id);
-        page.parent(PAGE_TREE_ID)
-            .media_box(Rect::new(0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT))
-            .contents(content_id);
-        let mut resources = page.resources();
-        resources
-            .fonts()
-            .pair(REGULAR, REGULAR_ID)
-            .pair(BOLD, BOLD_ID);
-        resources.x_objects().pair(PAGE_TOTAL, PAGE_TOTAL_ID);
-        resources.finish();
-        page.finish();
-        self.out.emit(page_id, &chunk)?;
-        self.pages.push(page_id);
-        Ok(())
-    }
-}
-
-impl Font {
-    /// The font's resource name on the pages.
-    fn name(self) -> Name<'static> {
-        match self {
-            Font::Regular => REGULAR,
-            Font::Bold => BOLD,
+        let settings = PageSettings::from_wh(PAGE_WIDTH, PAGE_HEIGHT).expect("A4 is a page size");
+        let mut page = self.document.start_page_with(settings);
+        let mut surface = page.surface();
+        for op in ops {
+            match op {
+                Op::Text {
+                    x,
+                    baseline,
+                    size,
+                    text,
+                } => {
+                    surface.set_fill(Some(Fill::default()));
+                    surface.set_stroke(None);
+                    // krilla's origin is the page's top left corner, y pointing down.
+                    let mut at = Point::from_xy(x, PAGE_HEIGHT - baseline);
+                    for run in text.runs {
+                        surface.draw_glyphs(at, &run.glyphs, run.font, &run.text, size, false);
+                        let width: f32 = run.glyphs.iter().map(|g| g.x_advance).sum();
+                        at = Point::from_xy(at.x + width * size, at.y);
+                    }
+                }
+                Op::Shade {
+                    x,
+                    y,
+                    width,
+                    height,
+                } => {
+                    let top = PAGE_HEIGHT - y - height;
+                    let mut path = PathBuilder::new();
+                    if let Some(rect) = Rect::from_xywh(x, top, width, height) {
+                        path.push_rect(rect);
+                    }
+                    if let Some(path) = path.finish() {
+                        surface.set_stroke(None);
+                        surface.set_fill(Some(Fill {
+                            paint: luma::Color::new(224).into(),
+                            ..Fill::default()
+                        }));
+                        surface.draw_path(&path);
+                    }
+                }
+                Op::Rule { from, to, y } => {
+                    let mut path = PathBuilder::new();
+                    path.move_to(from, PAGE_HEIGHT - y);
+                    path.line_to(to, PAGE_HEIGHT - y);
+                    if let Some(path) = path.finish() {
+                        surface.set_fill(None);
+                        surface.set_stroke(Some(Stroke {
+                            paint: luma::Color::new(191).into(),
+                            width: 0.5,
+                            ..Stroke::default()
+                        }));
+                        surface.draw_path(&path);
+                    }
+                }
+            }
         }
+        surface.finish();
+        page.finish();
     }
-}
-
-fn show(content: &mut Content, font: Font, size: f32, x: f32, y: f32, text: &[u8]) {
-    if text.is_empty() {
-        return;
-    }
-    // One text object per string: extractors end a line at `ET`, so cells stay apart.
-    content
-        .begin_text()
-        .set_font(font.name(), size)
-        .next_line(x, y)
-        .show(Str(text))
-        .end_text();
 }

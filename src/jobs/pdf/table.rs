@@ -1,9 +1,8 @@
-//! Tables: column widths and positions across the page, and drawing the header and rows.
+//! Tables: column widths and positions across the page, and the header and rows as drawing
+//! operations.
 
-use pdf_writer::Content;
-
-use super::metrics::{Font, fit};
-use super::{CELL_PADDING, CONTENT_WIDTH, MARGIN, PAGE_WIDTH, ROW_HEIGHT, TABLE_SIZE, show};
+use super::text::{Shaped, Shaper, Style};
+use super::{CELL_PADDING, CONTENT_WIDTH, MARGIN, Op, PAGE_WIDTH, ROW_HEIGHT, TABLE_SIZE};
 
 pub(super) struct Table {
     columns: Vec<Column>,
@@ -11,8 +10,7 @@ pub(super) struct Table {
 }
 
 struct Column {
-    /// The header text, already encoded and cut to the column.
-    name: Vec<u8>,
+    name: String,
     x: f32,
     width: f32,
 }
@@ -39,8 +37,11 @@ impl Table {
             .iter()
             .map(|&(name, w)| {
                 let width = CONTENT_WIDTH * if equal { 1.0 } else { weight(w) } / total;
-                let name = fit(name, Font::Bold, TABLE_SIZE, width - 2.0 * CELL_PADDING);
-                let column = Column { name, x, width };
+                let column = Column {
+                    name: name.to_owned(),
+                    x,
+                    width,
+                };
                 x += width;
                 column
             })
@@ -56,51 +57,64 @@ impl Table {
         self.header
     }
 
-    /// Draws the header row, `ROW_HEIGHT` tall, below `top`.
-    pub(super) fn draw_header(&self, content: &mut Content, top: f32) {
+    /// The header row, `ROW_HEIGHT` tall, below `top`.
+    pub(super) fn header(&self, shaper: &Shaper<'_>, top: f32, ops: &mut Vec<Op>) -> usize {
         let bottom = top - ROW_HEIGHT;
-        content
-            .save_state()
-            .set_fill_gray(0.88)
-            .rect(MARGIN, bottom, CONTENT_WIDTH, ROW_HEIGHT)
-            .fill_nonzero()
-            .restore_state();
-        for column in &self.columns {
-            show(
-                content,
-                Font::Bold,
-                TABLE_SIZE,
-                column.x + CELL_PADDING,
-                bottom + 4.0,
-                &column.name,
-            );
-        }
+        ops.push(Op::Shade {
+            x: MARGIN,
+            y: bottom,
+            width: CONTENT_WIDTH,
+            height: ROW_HEIGHT,
+        });
+        let names = self.columns.iter().map(|column| column.name.as_str());
+        self.cells(shaper, names, Style::Bold, bottom + 4.0, ops)
     }
 
-    /// Draws one row of `cells`, each cut to its column, `ROW_HEIGHT` tall below `top`, and
-    /// the rule under it. Cells past the last column are ignored.
-    pub(super) fn draw_row(&self, content: &mut Content, top: f32, cells: &[&str]) {
-        let baseline = top - ROW_HEIGHT + 4.0;
-        for (column, cell) in self.columns.iter().zip(cells) {
-            let text = fit(
-                cell,
-                Font::Regular,
-                TABLE_SIZE,
-                column.width - 2.0 * CELL_PADDING,
-            );
-            show(
-                content,
-                Font::Regular,
-                TABLE_SIZE,
-                column.x + CELL_PADDING,
-                baseline,
-                &text,
-            );
-        }
+    /// One row of `cells`, each cut to its column, `ROW_HEIGHT` tall below `top`, and the rule
+    /// under it. Cells past the last column are ignored. Returns the glyphs drawn missing.
+    pub(super) fn row(
+        &self,
+        shaper: &Shaper<'_>,
+        top: f32,
+        cells: &[&str],
+        ops: &mut Vec<Op>,
+    ) -> usize {
         let bottom = top - ROW_HEIGHT;
-        content
-            .move_to(MARGIN, bottom)
-            .line_to(PAGE_WIDTH - MARGIN, bottom)
-            .stroke();
+        let missing = self.cells(
+            shaper,
+            cells.iter().copied(),
+            Style::Regular,
+            bottom + 4.0,
+            ops,
+        );
+        ops.push(Op::Rule {
+            from: MARGIN,
+            to: PAGE_WIDTH - MARGIN,
+            y: bottom,
+        });
+        missing
+    }
+
+    fn cells<'a>(
+        &self,
+        shaper: &Shaper<'_>,
+        cells: impl Iterator<Item = &'a str>,
+        style: Style,
+        baseline: f32,
+        ops: &mut Vec<Op>,
+    ) -> usize {
+        let mut missing = 0;
+        for (column, cell) in self.columns.iter().zip(cells) {
+            let text: Shaped =
+                shaper.fit(cell, style, TABLE_SIZE, column.width - 2.0 * CELL_PADDING);
+            missing += text.missing;
+            ops.push(Op::Text {
+                x: column.x + CELL_PADDING,
+                baseline,
+                size: TABLE_SIZE,
+                text,
+            });
+        }
+        missing
     }
 }
