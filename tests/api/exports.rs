@@ -77,13 +77,30 @@ async fn finished_export(
     (job, file)
 }
 
-/// The PDF's pages, and its text line by line.
+/// The PDF's pages, and its text line by line (runs of spaces as one: lopdf adds one where a
+/// glyph is placed apart from the font's own advance).
 pub fn pdf_text(file: &std::path::Path) -> (usize, Vec<String>) {
     let document = lopdf::Document::load(file).expect("a PDF file");
     let pages: Vec<u32> = document.get_pages().keys().copied().collect();
     let text = document.extract_text(&pages).expect("text");
-    let lines = text.lines().map(|line| line.trim().to_owned()).collect();
+    let lines = text
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
     (pages.len(), lines)
+}
+
+/// `text` as its glyphs stand on a PDF page, left to right: right-to-left runs reversed (the
+/// Unicode bidi algorithm). Readers such as pdftotext put them back in reading order; lopdf's
+/// extraction does not.
+pub fn as_drawn(text: &str) -> String {
+    let bidi = unicode_bidi::BidiInfo::new(text, None);
+    match bidi.paragraphs.first() {
+        Some(paragraph) => bidi
+            .reorder_line(paragraph, paragraph.range.clone())
+            .into_owned(),
+        None => String::new(),
+    }
 }
 
 /// Each of `cells` is a line of `lines`, in this order.
@@ -388,7 +405,76 @@ async fn an_export_refuses_another_clinics_doctor_as_patients_does(app: TestApp)
     assert_eq!(job["status"], "SUCCEEDED");
 }
 
+/// Patients whose names are in the scripts the PDFs' own font covers.
+const NAMES: [&str; 5] = [
+    "Ελένη Παπαδοπούλου",
+    "Иван Петров",
+    "محمد عبد الرحمن",
+    "דוד לוי",
+    "Zoë Ñúñez",
+];
+
+async fn a_pdf_export_prints_every_script_and_counts_what_no_font_has(app: TestApp) {
+    let admin = app.token(Role::Admin).await;
+    for (n, name) in NAMES.into_iter().chain(["王小明"]).enumerate() {
+        app.create_patient(
+            &admin,
+            patient_input(name, &format!("script{n}@example.com")),
+        )
+        .await;
+    }
+    let (job, file) = finished_export(&app, &admin, "PDF", "application/pdf").await;
+    let (_, lines) = pdf_text(&file);
+    let clinic_id = app.demo_clinic_id().await;
+    let stored = stored_patients(&app, clinic_id).await;
+    assert_eq!(json!(stored.len()), job["result"]["rows"]);
+    // Every name as stored, in the database's order; the one in Chinese as three missing
+    // glyphs (U+FFFD in the text), never as question marks.
+    let cells = stored.iter().flat_map(|patient| {
+        let name = if patient.name == "王小明" {
+            "\u{fffd}\u{fffd}\u{fffd}".to_owned()
+        } else {
+            as_drawn(&patient.name)
+        };
+        [patient.patient_number(), name, patient.email.clone()]
+    });
+    assert_in_order(&lines, cells);
+    for name in NAMES {
+        assert!(lines.contains(&as_drawn(name)), "{name}");
+    }
+    assert!(!lines.iter().any(|line| line.contains('?')));
+    assert_eq!(job["result"]["missingGlyphs"], 3, "{}", job["result"]);
+}
+
+/// A Tagalog name, in a script DejaVu Sans lacks: drawn from the `PDF_FONT` file.
+async fn a_pdf_export_draws_what_its_font_lacks_from_pdf_font(app: TestApp) {
+    let admin = app.token(Role::Admin).await;
+    app.create_patient(&admin, patient_input("Ana ᜀᜊ", "tagalog@example.com"))
+        .await;
+    let (job, file) = finished_export(&app, &admin, "PDF", "application/pdf").await;
+    let (_, lines) = pdf_text(&file);
+    assert_eq!(job["result"]["missingGlyphs"], 0, "{}", job["result"]);
+    // One text object per font: the fallback's glyphs follow on a line of their own.
+    let at = lines
+        .iter()
+        .position(|line| line == "Ana")
+        .expect("the name");
+    assert_eq!(lines[at + 1], "ᜀᜊ");
+}
+
+mod with_pdf_font {
+    use super::a_pdf_export_draws_what_its_font_lacks_from_pdf_font;
+    crate::on_both_backends!(
+        env [(
+            "PDF_FONT",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fonts/NotoSansTagalog-Regular.ttf"),
+        )];
+        a_pdf_export_draws_what_its_font_lacks_from_pdf_font,
+    );
+}
+
 on_both_backends!(
+    a_pdf_export_prints_every_script_and_counts_what_no_font_has,
     a_csv_export_writes_formula_like_cells_as_text,
     an_xlsx_export_writes_formula_like_cells_as_strings,
     an_export_refuses_another_clinics_doctor_as_patients_does,

@@ -9,8 +9,8 @@ use clinicgraph::core::auth::Role;
 use clinicgraph::jobs::schedule;
 use serde_json::{Value, json};
 
-use crate::exports::{assert_in_order, pdf_text};
-use crate::helpers::{Backend, TestApp};
+use crate::exports::{as_drawn, assert_in_order, pdf_text};
+use crate::helpers::{Backend, TestApp, demo_patient};
 use crate::jobs::job_until;
 use crate::on_both_backends;
 
@@ -70,9 +70,25 @@ async fn active_by_medication(app: &TestApp, admin: &str, until: NaiveDate) -> V
         .collect()
 }
 
+/// Medications named in the scripts the PDFs' own font covers.
+const MEDICATIONS: [&str; 4] = ["Παρακεταμόλη", "Ибупрофен", "باراسيتامول", "אקמול"];
+
 async fn a_clinic_report_counts_what_the_api_lists_and_prints_it(app: TestApp) {
     let admin = app.token(Role::Admin).await;
     let today = Utc::now().with_timezone(&London).date_naive();
+    let doctor = app.token(Role::Doctor).await;
+    for medication in MEDICATIONS {
+        let input = json!({
+            "patientId": demo_patient(3), "medication": medication, "dosage": "500 mg",
+            "frequency": "daily", "route": "oral", "startDate": today, "refills": 0,
+        });
+        app.ok(
+            &doctor,
+            "mutation($i: PrescribeInput!) { prescribe(input: $i) { id } }",
+            json!({ "i": input }),
+        )
+        .await;
+    }
     let (from, to) = (
         today - chrono::Days::new(180),
         today + chrono::Days::new(180),
@@ -148,10 +164,14 @@ async fn a_clinic_report_counts_what_the_api_lists_and_prints_it(app: TestApp) {
     }
     expected.push(format!("New patients: {}", report["newPatients"]));
     for medication in &medications {
-        expected.push(medication["medication"].as_str().expect("name").to_owned());
+        expected.push(as_drawn(medication["medication"].as_str().expect("name")));
         expected.push(medication["prescriptions"].to_string());
     }
     assert_in_order(&lines, &expected);
+    for medication in MEDICATIONS {
+        assert!(lines.contains(&as_drawn(medication)), "{medication}");
+    }
+    assert_eq!(report["missingGlyphs"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
