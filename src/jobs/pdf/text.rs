@@ -177,10 +177,10 @@ impl<'f> Shaper<'f> {
         // A column holds a few dozen characters: a long text is measured by a head that
         // surely overflows it, not shaped whole.
         let head = (max.max(0.0) / size.max(1.0)) as usize * 4 + 16;
-        if let Some((end, _)) = text.char_indices().nth(head) {
-            if self.shape(&text[..end], style, size).width > max {
-                text.truncate(end);
-            }
+        if let Some((end, _)) = text.char_indices().nth(head)
+            && self.shape(&text[..end], style, size).width > max
+        {
+            text.truncate(end);
         }
         let whole = self.shape(&text, style, size);
         if whole.width <= max {
