@@ -53,7 +53,7 @@ diesel::table! {
         email -> Text,
         phone -> Nullable<Text>,
         blood_group -> Nullable<Text>,
-        date_of_birth -> Date,
+        date_of_birth -> Nullable<Date>,
         internal_notes -> Nullable<Text>,
         search_text -> Text,
         created_at -> Timestamp,

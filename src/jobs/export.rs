@@ -123,7 +123,11 @@ fn record(patient: &Patient) -> [String; 9] {
             .blood_group()
             .map(|group| group.as_str().to_owned())
             .unwrap_or_default(),
-        patient.date_of_birth.to_string(),
+        // An empty cell when no date of birth was given.
+        patient
+            .date_of_birth
+            .map(|date| date.to_string())
+            .unwrap_or_default(),
         patient.created_at.and_utc().to_rfc3339(),
         patient.updated_at.and_utc().to_rfc3339(),
     ]

@@ -57,7 +57,10 @@ pub fn patient(i: usize, tag: &str, doctor_ids: &[i64]) -> PatientFields {
         email: format!("{}.{}.{tag}{i}@example.com", ascii(first), ascii(last)),
         phone: Some(format!("555{:07}", i % 10_000_000)),
         blood_group: Some(BloodGroup::ALL[i % BloodGroup::ALL.len()]),
-        date_of_birth: NaiveDate::from_ymd_opt(year, month, day).unwrap_or_default(),
+        // The date of birth is optional: every seventh record goes without one.
+        date_of_birth: (i % 7 != 6)
+            .then(|| NaiveDate::from_ymd_opt(year, month, day))
+            .flatten(),
         internal_notes: i
             .is_multiple_of(5)
             .then(|| format!("Follow-up needed (synthetic record {i}).")),

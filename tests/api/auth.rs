@@ -68,7 +68,7 @@ async fn everything_but_login_needs_a_token(app: TestApp) {
     let response = app
         .gql(
             None,
-            "mutation { createPatient(input: {name: \"A\", email: \"a@b.co\", dateOfBirth: \"1990-01-01\"}) { id } }",
+            "mutation { createPatient(input: {name: \"A\", email: \"a@b.co\", phone: \"5551234567\"}) { id } }",
             json!({}),
         )
         .await;

@@ -22,6 +22,7 @@ mod jobs;
 mod limits;
 mod nested_lists;
 mod notifications;
+mod patient_contract;
 mod patients;
 mod patients_list;
 mod permissions;

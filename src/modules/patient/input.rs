@@ -14,23 +14,27 @@ pub struct CreatePatientInput {
     /// Stored lowercased; unique among the clinic's patients.
     pub email: String,
     /// Exactly 10 digits; spaces, dashes, dots and parentheses are ignored.
-    pub phone: Option<String>,
+    pub phone: String,
     pub blood_group: Option<BloodGroup>,
     /// Not in the future.
-    pub date_of_birth: Date,
+    pub date_of_birth: Option<Date>,
     /// Readable and writable by ADMIN, DOCTOR and NURSE only.
     pub internal_notes: Option<String>,
     /// A doctor of the caller's clinic.
     pub primary_doctor_id: Option<ID>,
 }
 
-/// A partial update: omitted fields keep their values; `null` clears an optional field.
+/// A partial update: omitted fields keep their values; `null` clears an optional field
+/// (`bloodGroup`, `dateOfBirth`, `internalNotes`, `primaryDoctorId`) and is refused for a
+/// required one (`name`, `email`, `phone`).
 #[derive(InputObject, Debug, Default)]
 pub struct UpdatePatientInput {
     pub name: MaybeUndefined<String>,
     pub email: MaybeUndefined<String>,
+    /// Exactly 10 digits; can be changed, not cleared.
     pub phone: MaybeUndefined<String>,
     pub blood_group: MaybeUndefined<BloodGroup>,
+    /// Not in the future; `null` clears it.
     pub date_of_birth: MaybeUndefined<Date>,
     pub internal_notes: MaybeUndefined<String>,
     pub primary_doctor_id: MaybeUndefined<ID>,
@@ -60,9 +64,9 @@ impl From<CreatePatientInput> for PatientInput {
         PatientInput {
             name: Patch::Set(input.name),
             email: Patch::Set(input.email),
-            phone: input.phone.map_or(Patch::Keep, Patch::Set),
+            phone: Patch::Set(input.phone),
             blood_group: input.blood_group.map_or(Patch::Keep, Patch::Set),
-            date_of_birth: Patch::Set(input.date_of_birth.0),
+            date_of_birth: input.date_of_birth.map_or(Patch::Keep, |d| Patch::Set(d.0)),
             internal_notes: input.internal_notes.map_or(Patch::Keep, Patch::Set),
             primary_doctor: input
                 .primary_doctor_id

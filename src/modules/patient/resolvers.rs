@@ -127,8 +127,9 @@ impl PatientObject {
         self.patient.blood_group()
     }
 
-    async fn date_of_birth(&self) -> Date {
-        Date(self.patient.date_of_birth)
+    /// Null when the patient's date of birth was never given.
+    async fn date_of_birth(&self) -> Option<Date> {
+        self.patient.date_of_birth.map(Date)
     }
 
     /// Clinical staff only (ADMIN, DOCTOR, NURSE); FORBIDDEN for other roles.

@@ -73,29 +73,32 @@ pub fn validate(
         }
     };
 
-    let phone = match optional(input.phone, current.and_then(|c| c.phone.clone())) {
-        Some(raw) => match normalize_phone(&raw) {
+    // Required on create; an update may change it but not clear it. A record stored before the
+    // phone became required keeps having none until someone gives one, so that correcting its
+    // name never demands a number nobody has at hand.
+    let phone = match (input.phone, current.map(|c| c.phone.clone())) {
+        (Patch::Set(raw), _) => match normalize_phone(&raw) {
             Some(digits) => Some(digits),
             None => {
                 fail("phone", "must be exactly 10 digits");
                 None
             }
         },
-        None => None,
+        (Patch::Keep, Some(kept)) => kept,
+        (Patch::Keep, None) => {
+            fail("phone", "is required");
+            None
+        }
+        (Patch::Clear, _) => {
+            fail("phone", "cannot be null");
+            None
+        }
     };
 
-    let date_of_birth = match required(input.date_of_birth, current.map(|c| c.date_of_birth)) {
-        Ok(date) => {
-            if date > today {
-                fail("dateOfBirth", "must not be in the future");
-            }
-            date
-        }
-        Err(message) => {
-            fail("dateOfBirth", message);
-            NaiveDate::MIN
-        }
-    };
+    let date_of_birth = optional(input.date_of_birth, current.and_then(|c| c.date_of_birth));
+    if date_of_birth.is_some_and(|date| date > today) {
+        fail("dateOfBirth", "must not be in the future");
+    }
 
     let internal_notes = optional(
         input.internal_notes,
@@ -225,21 +228,33 @@ mod tests {
     }
 
     #[test]
-    fn create_requires_name_email_and_birth_date() {
+    fn create_requires_name_email_and_phone_but_no_birth_date() {
         let problems = validate(None, PatientInput::default(), today()).unwrap_err();
-        assert_eq!(fields_of(&problems), ["name", "email", "dateOfBirth"]);
+        assert_eq!(fields_of(&problems), ["name", "email", "phone"]);
+        let mut input = complete();
+        input.date_of_birth = Patch::Keep;
+        let fields = validate(None, input, today()).expect("valid");
+        assert_eq!(fields.date_of_birth, None);
     }
 
     #[test]
     fn update_keeps_unsent_fields_and_refuses_null_for_required_ones() {
         let current = validate(None, complete(), today()).expect("valid");
         let patch = PatientInput {
-            phone: Patch::Clear,
+            date_of_birth: Patch::Clear,
             ..Default::default()
         };
         let updated = validate(Some(&current), patch, today()).expect("valid");
-        assert_eq!(updated.phone, None);
+        assert_eq!(updated.date_of_birth, None);
+        assert_eq!(updated.phone, current.phone);
         assert_eq!(updated.name, current.name);
+
+        let patch = PatientInput {
+            phone: Patch::Clear,
+            ..Default::default()
+        };
+        let problems = validate(Some(&current), patch, today()).unwrap_err();
+        assert_eq!(problems, [FieldViolation::new("phone", "cannot be null")]);
 
         let patch = PatientInput {
             email: Patch::Clear,
@@ -247,6 +262,18 @@ mod tests {
         };
         let problems = validate(Some(&current), patch, today()).unwrap_err();
         assert_eq!(problems[0], FieldViolation::new("email", "cannot be null"));
+    }
+
+    #[test]
+    fn a_record_stored_without_a_phone_can_be_updated_without_one() {
+        let mut current = validate(None, complete(), today()).expect("valid");
+        current.phone = None;
+        let patch = PatientInput {
+            name: Patch::Set("Zoë Adams-Lee".into()),
+            ..Default::default()
+        };
+        let updated = validate(Some(&current), patch, today()).expect("valid");
+        assert_eq!(updated.phone, None);
     }
 
     #[test]
