@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use crate::app::{Repositories, Services, Shared, app_state};
 use crate::config::Config;
 use crate::core::auth::Role;
-use crate::db::{self, DbPool, migrations};
+use crate::db::{self, DbPool};
 use crate::events::EventBus;
 use crate::jobs::queue::NoQueue;
 use crate::jobs::{self, JobContext, JobQueue};
@@ -127,7 +127,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Serve => serve(config).await,
         Command::Worker => worker(config).await,
         Command::Migrate => {
-            let applied = migrations::run(&config.database_url).await?;
+            let applied = crate::migrate::run(&config.database_url).await?;
             println!("applied {applied} migration(s)");
             Ok(())
         }
@@ -237,7 +237,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 async fn open(config: &Config) -> anyhow::Result<(Repositories, Services)> {
     let pool = DbPool::connect(&config.database_url, config.db_pool_size).await?;
     if config.migrate_on_start {
-        migrations::run(&config.database_url).await?;
+        crate::migrate::run(&config.database_url).await?;
     }
     let repos = Repositories::diesel(&pool);
     let services = Services::new(
@@ -304,7 +304,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let pool = DbPool::connect(&config.database_url, config.db_pool_size).await?;
     if config.migrate_on_start {
-        let applied = migrations::run(&config.database_url).await?;
+        let applied = crate::migrate::run(&config.database_url).await?;
         tracing::info!(applied, backend = pool.backend_name(), "migrations checked");
     }
     let shared = Shared::from_config(&config)?;
@@ -402,7 +402,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 async fn worker(config: Config) -> anyhow::Result<()> {
     let pool = DbPool::connect(&config.database_url, config.db_pool_size).await?;
     if config.migrate_on_start {
-        migrations::run(&config.database_url).await?;
+        crate::migrate::run(&config.database_url).await?;
     }
     let events = match &config.shared.redis_url {
         Some(url) => EventBus::publisher(Redis::new(url, &config.shared.redis_prefix)?),

@@ -13,6 +13,7 @@ pub mod events;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
+pub mod migrate;
 pub mod modules;
 pub mod persisted;
 pub mod ratelimit;

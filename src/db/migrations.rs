@@ -1,10 +1,13 @@
 //! Embedded migrations, one history per backend.
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, QueryableByName, RunQueryDsl};
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection};
+use diesel::{Connection, QueryDsl, QueryableByName};
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::DatabaseUrl;
+use crate::db::schema::search_key_rebuilds;
+use crate::db::{DbPool, DbResult};
+use crate::with_conn;
 
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -29,15 +32,18 @@ pub async fn run(url: &DatabaseUrl) -> anyhow::Result<usize> {
                 let mut conn = diesel::SqliteConnection::establish(&path)?;
                 // A table rebuild (SQLite's way to change a column) drops the old table, which
                 // the tables referencing it must survive; the pragma cannot change inside the
-                // migration's transaction. Every change is checked afterwards instead.
-                conn.batch_execute("PRAGMA foreign_keys = OFF")?;
+                // migration's transaction. Every change is checked afterwards instead. Another
+                // process at work on the file (a worker) is waited for, not failed on.
+                conn.batch_execute("PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 5000")?;
                 let applied = conn
                     .run_pending_migrations(SQLITE)
                     .map_err(|e| anyhow::anyhow!("running SQLite migrations: {e}"))?
                     .len();
-                let broken = diesel::sql_query("PRAGMA foreign_key_check")
-                    .load::<ForeignKeyViolation>(&mut conn)?;
-                if let Some(first) = broken.first() {
+                let broken = diesel::RunQueryDsl::load::<ForeignKeyViolation>(
+                    diesel::sql_query("PRAGMA foreign_key_check"),
+                    &mut conn,
+                )?;
+                if let [first, ..] = broken.as_slice() {
                     anyhow::bail!(
                         "SQLite migrations left {} broken reference(s), the first in {}",
                         broken.len(),
@@ -56,4 +62,23 @@ pub async fn run(url: &DatabaseUrl) -> anyhow::Result<usize> {
 struct ForeignKeyViolation {
     #[diesel(sql_type = diesel::sql_types::Text)]
     table: String,
+}
+
+/// The tables whose search keys a migration marked stale, to recompute in Rust.
+pub async fn stale_search_keys(pool: &DbPool) -> DbResult<Vec<String>> {
+    with_conn!(pool, |conn| Ok(search_key_rebuilds::table
+        .select(search_key_rebuilds::target)
+        .order(search_key_rebuilds::target)
+        .load(conn)
+        .await?))
+}
+
+/// Records that every search key of `target` is current.
+pub async fn search_keys_rebuilt(pool: &DbPool, target: &str) -> DbResult<()> {
+    with_conn!(pool, |conn| {
+        diesel::delete(search_key_rebuilds::table.find(target))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
 }

@@ -177,3 +177,10 @@ diesel::table! {
         dedupe_key -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    /// Tables whose `search_text` keys are stale after a change of `core::text::fold`.
+    search_key_rebuilds (target) {
+        target -> Text,
+    }
+}

@@ -25,6 +25,7 @@ mod notifications;
 mod patient_contract;
 mod patients;
 mod patients_list;
+mod patients_search;
 mod permissions;
 mod persisted;
 mod prescriptions;

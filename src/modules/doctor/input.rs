@@ -31,7 +31,7 @@ pub struct UpdateDoctorInput {
 pub struct DoctorFilterInput {
     /// Exact specialty, e.g. "Cardiology".
     pub specialty: Option<String>,
-    /// Part of the name, email or specialty, case-insensitive.
+    /// Part of the name, email or specialty, ignoring case and accents ("jose" finds "José").
     pub search: Option<String>,
 }
 

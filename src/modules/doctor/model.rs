@@ -34,7 +34,7 @@ pub struct NewDoctor {
     pub search_text: String,
 }
 
-/// What the doctors' `search` matches: name, email and specialty, case-folded.
+/// What the doctors' `search` matches: name, email and specialty, folded (case and accents).
 pub fn doctor_search_text(name: &str, email: Option<&str>, specialty: &str) -> String {
     crate::core::text::fold(&format!(
         "{name}\u{1f}{}\u{1f}{specialty}",
@@ -60,6 +60,6 @@ pub struct DoctorWrite {
 pub struct DoctorFilter {
     /// Exact specialty, e.g. "Cardiology".
     pub specialty: Option<String>,
-    /// Case-folded text to find in name, email or specialty.
+    /// Folded text (case and accents) to find in name, email or specialty.
     pub search: Option<String>,
 }

@@ -4,14 +4,14 @@ use diesel::prelude::*;
 use diesel::sql_types::Untyped;
 use diesel_async::RunQueryDsl;
 
-use super::model::{Doctor, DoctorFilter, DoctorWrite, NewDoctor};
+use super::model::{Doctor, DoctorFilter, DoctorWrite, NewDoctor, doctor_search_text};
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::text::escape_like;
 use crate::db::limit::limited;
 use crate::db::per_parent::{PerParentQuery, named_by};
 use crate::db::schema::doctors;
 use crate::db::{DbPool, DbResult};
-use crate::{keyset, with_conn};
+use crate::{in_transaction, keyset, with_conn};
 
 #[async_trait]
 pub trait DoctorRepository: Send + Sync {
@@ -176,4 +176,34 @@ impl DoctorRepository for DieselDoctorRepository {
             .load(conn)
             .await?))
     }
+}
+
+/// Recomputes the search key of up to `limit` doctors with ids above `after`; returns the last
+/// id read, `None` past the last row. A row changed since it was read keeps the key that its
+/// writer computed.
+pub async fn rebuild_search_keys(pool: &DbPool, after: i64, limit: i64) -> DbResult<Option<i64>> {
+    in_transaction!(pool, |conn| {
+        let rows: Vec<Doctor> = doctors::table
+            .filter(doctors::id.gt(after))
+            .order(doctors::id)
+            .limit(limit)
+            .select(Doctor::as_select())
+            .load(conn)
+            .await?;
+        for row in &rows {
+            diesel::update(
+                doctors::table
+                    .filter(doctors::id.eq(row.id))
+                    .filter(doctors::updated_at.eq(row.updated_at)),
+            )
+            .set(doctors::search_text.eq(doctor_search_text(
+                &row.name,
+                row.email.as_deref(),
+                &row.specialty,
+            )))
+            .execute(conn)
+            .await?;
+        }
+        Ok(rows.last().map(|row| row.id))
+    })
 }

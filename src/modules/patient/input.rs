@@ -44,7 +44,8 @@ pub struct UpdatePatientInput {
 #[derive(InputObject, Debug, Default)]
 #[graphql(name = "PatientFilter")]
 pub struct PatientFilterInput {
-    /// Matches name, email or phone, case-insensitively; `%` and `_` match literally.
+    /// Part of the name, email or phone, ignoring case and accents both ways: "zoe" finds "Zoë",
+    /// and "zoë" finds "Zoe". `%` and `_` match literally.
     pub search: Option<String>,
     pub blood_group: Option<BloodGroup>,
     pub primary_doctor_id: Option<ID>,

@@ -128,7 +128,7 @@ impl PatientFields {
         }
     }
 
-    /// What `search` matches: name, email and phone, case-folded. The unit separator keeps a
+    /// What `search` matches: name, email and phone, folded (case and accents). The unit separator keeps a
     /// search from matching across two fields.
     pub fn search_text(&self) -> String {
         crate::core::text::fold(&format!(

@@ -8,8 +8,8 @@ use diesel_async::RunQueryDsl;
 
 use super::model::COLUMNS;
 use super::model::{
-    OrderDirection, Patient, PatientCursor, PatientFilter, PatientOrder, PatientOrderField,
-    PatientWrite,
+    OrderDirection, Patient, PatientCursor, PatientFields, PatientFilter, PatientOrder,
+    PatientOrderField, PatientWrite,
 };
 use crate::core::pagination::{Direction, PageRequest};
 use crate::core::scope::Scope;
@@ -406,4 +406,30 @@ impl PatientRepository for DieselPatientRepository {
             Ok(restored)
         })
     }
+}
+
+/// Recomputes the search key of up to `limit` patients with ids above `after`, soft-deleted ones
+/// included (a restore brings them back); returns the last id read, `None` past the last row.
+/// A row changed since it was read keeps the key that its writer computed.
+pub async fn rebuild_search_keys(pool: &DbPool, after: i64, limit: i64) -> DbResult<Option<i64>> {
+    in_transaction!(pool, |conn| {
+        let rows: Vec<Patient> = patients::table
+            .filter(patients::id.gt(after))
+            .order(patients::id)
+            .limit(limit)
+            .select(Patient::as_select())
+            .load(conn)
+            .await?;
+        for row in &rows {
+            diesel::update(
+                patients::table
+                    .filter(patients::id.eq(row.id))
+                    .filter(patients::updated_at.eq(row.updated_at)),
+            )
+            .set(patients::search_text.eq(PatientFields::of(row).search_text()))
+            .execute(conn)
+            .await?;
+        }
+        Ok(rows.last().map(|row| row.id))
+    })
 }

@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use clinicgraph::app::{Repositories, Services, Shared, app_state};
 use clinicgraph::config::Config;
 use clinicgraph::core::auth::Role;
-use clinicgraph::db::{DbPool, StatementCounter, migrations};
+use clinicgraph::db::{DbPool, StatementCounter};
 use clinicgraph::jobs::{JobContext, JobQueue};
 use clinicgraph::modules::auth::service::NewAccount;
 use clinicgraph::modules::clinic::model::NewClinic;
@@ -195,7 +195,7 @@ impl TestApp {
             vars.insert(name, (*value).to_owned());
         }
         let config = Config::from_lookup(&|name| vars.get(name).cloned()).expect("test config");
-        migrations::run(&config.database_url)
+        clinicgraph::migrate::run(&config.database_url)
             .await
             .expect("migrations");
         let statements = StatementCounter::default();

@@ -1,0 +1,166 @@
+//! Search as the front desk types it: case and accents ignored, on both sides, including for
+//! records whose search keys were stored before accents were folded.
+use clinicgraph::core::auth::Role;
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use serde_json::{Value, json};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::helpers::{TestApp, patient_input};
+use crate::on_both_backends;
+
+const SEARCH: &str = "query($s: String!) { patients(first: 100, filter: { search: $s }) { totalCount nodes { name } } }";
+
+async fn names_found(app: &TestApp, token: &str, search: &str) -> Vec<String> {
+    let data = app.ok(token, SEARCH, json!({ "s": search })).await;
+    data["patients"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n: &Value| n["name"].as_str().expect("name").to_owned())
+        .collect()
+}
+
+async fn accents_and_case_are_ignored_both_ways(app: TestApp) {
+    let token = app.token(Role::Receptionist).await;
+    app.create_patient(&token, patient_input("Zoe Plain", "zoe.plain@example.com"))
+        .await;
+    // The demo seed has Zoë Adams and José Müller among its patients.
+    for (search, expected) in [
+        ("zoe", "Zoë Adams"),
+        ("ZOË ADAMS", "Zoë Adams"),
+        ("zoe adams", "Zoë Adams"),
+        ("jose", "José Müller"),
+        ("JOSE MULLER", "José Müller"),
+        // Folding is symmetric: an accent typed where the record has none still matches.
+        ("zoë", "Zoe Plain"),
+        // A decomposed "é" (e + combining acute) is the same letter.
+        ("Jose\u{301}", "José Müller"),
+    ] {
+        let found = names_found(&app, &token, search).await;
+        assert!(
+            found.contains(&expected.to_owned()),
+            "{search:?} did not find {expected}: {found:?}"
+        );
+    }
+    // Folding widens no other letter: "zoa" is not "zoë".
+    assert!(names_found(&app, &token, "zoa").await.is_empty());
+    // Wildcards stay literal after folding.
+    assert!(names_found(&app, &token, "z%e").await.is_empty());
+    assert!(names_found(&app, &token, "z_e").await.is_empty());
+}
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// What search keys held before accents were folded: case folding of the NFC form only.
+fn key_before_accent_folding(name: &str, email: &str, phone: Option<&str>) -> String {
+    format!("{name}\u{1f}{email}\u{1f}{}", phone.unwrap_or(""))
+        .nfc()
+        .collect::<String>()
+        .to_lowercase()
+}
+
+diesel::table! {
+    patients (id) {
+        id -> BigInt,
+        name -> Text,
+        email -> Text,
+        phone -> Nullable<Text>,
+        search_text -> Text,
+    }
+}
+
+async fn keys_stored_before_the_migration_are_rebuilt(app: TestApp) {
+    let token = app.token(Role::Receptionist).await;
+    app.create_patient(&token, patient_input("Renée Old", "r.o@example.com"))
+        .await;
+    let url = app.database_url.clone();
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = diesel::SqliteConnection::establish(&path).expect("connect");
+            diesel::connection::SimpleConnection::batch_execute(
+                &mut conn,
+                "PRAGMA busy_timeout = 5000",
+            )
+            .expect("busy timeout");
+            conn.revert_last_migration(SQLITE_MIGRATIONS)
+                .expect("revert");
+            let rows: Vec<(i64, String, String, Option<String>)> = diesel::RunQueryDsl::load(
+                patients::table.select((
+                    patients::id,
+                    patients::name,
+                    patients::email,
+                    patients::phone,
+                )),
+                &mut conn,
+            )
+            .expect("rows");
+            for (id, name, email, phone) in rows {
+                diesel::RunQueryDsl::execute(
+                    diesel::update(patients::table.find(id)).set(
+                        patients::search_text.eq(key_before_accent_folding(
+                            &name,
+                            &email,
+                            phone.as_deref(),
+                        )),
+                    ),
+                    &mut conn,
+                )
+                .expect("old key");
+            }
+        })
+        .await
+        .expect("join");
+    } else {
+        let conn = AsyncPgConnection::establish(&url).await.expect("connect");
+        let mut harness = AsyncMigrationHarness::new(conn);
+        harness
+            .revert_last_migration(POSTGRES_MIGRATIONS)
+            .expect("revert");
+        let mut conn = harness.into_inner();
+        let rows: Vec<(i64, String, String, Option<String>)> = patients::table
+            .select((
+                patients::id,
+                patients::name,
+                patients::email,
+                patients::phone,
+            ))
+            .load(&mut conn)
+            .await
+            .expect("rows");
+        for (id, name, email, phone) in rows {
+            diesel::update(patients::table.find(id))
+                .set(patients::search_text.eq(key_before_accent_folding(
+                    &name,
+                    &email,
+                    phone.as_deref(),
+                )))
+                .execute(&mut conn)
+                .await
+                .expect("old key");
+        }
+    }
+    // With the old keys, "renee" finds nobody: the state a database is in before upgrading.
+    assert!(names_found(&app, &token, "renee").await.is_empty());
+
+    let config_url = url
+        .parse::<clinicgraph::config::DatabaseUrl>()
+        .expect("url");
+    clinicgraph::migrate::run(&config_url)
+        .await
+        .expect("migrate");
+    assert_eq!(names_found(&app, &token, "renee old").await, ["Renée Old"]);
+    assert!(
+        names_found(&app, &token, "jose")
+            .await
+            .contains(&"José Müller".to_owned())
+    );
+}
+
+on_both_backends!(
+    accents_and_case_are_ignored_both_ways,
+    keys_stored_before_the_migration_are_rebuilt,
+);
