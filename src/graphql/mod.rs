@@ -8,6 +8,7 @@ pub mod guards;
 pub mod input_text;
 pub mod loaders;
 pub mod node;
+pub mod nullability;
 pub mod operation;
 pub mod page_batch;
 pub mod pagination;

@@ -8,6 +8,7 @@ use async_graphql::{
 use super::documents::{CheckedParse, KeptDocument};
 use super::eager::PerFieldHooks;
 use super::node::NodeQuery;
+use super::nullability::OutputTypes;
 use super::resolver_spans::ResolverSpans;
 use super::subscriptions_only::SubscriptionsOnly;
 use super::validation::{RememberValidated, SchemaTypes, ValidateOnly};
@@ -86,20 +87,29 @@ pub struct Schemas {
     strict: AppSchema,
     validated: AppSchema,
     types: SchemaTypes,
+    /// Where field errors leave their nulls.
+    output_types: Arc<OutputTypes>,
 }
 
 impl Schemas {
     pub fn build(services: &Services, settings: SchemaSettings) -> Self {
         let types = SchemaTypes::default();
+        let strict = configured(services, settings)
+            .extension(RememberValidated(types.clone()))
+            .finish();
         Self {
-            strict: configured(services, settings)
-                .extension(RememberValidated(types.clone()))
-                .finish(),
+            output_types: Arc::new(OutputTypes::from_sdl(&strict.sdl())),
+            strict,
             validated: configured(services, settings)
                 .validation_mode(ValidationMode::Fast)
                 .finish(),
             types,
         }
+    }
+
+    /// The schema's output types, for placing the nulls of field errors.
+    pub fn output_types(&self) -> &OutputTypes {
+        &self.output_types
     }
 
     /// The complexity of `request` as validation measures it, without running it (`None` if

@@ -1,7 +1,10 @@
 //! The errors of an executed answer, made into what clients may rely on: every error with a
 //! code and the request id, a field that failed present as `null`, and the wait a rate limit
 //! asks for.
+use async_graphql::parser::types::ExecutableDocument;
 use serde_json::{Value, json};
+
+use crate::graphql::nullability::{Nearest, OutputTypes, Step};
 
 /// The longest wait any RATE_LIMITED error asks for.
 pub(super) fn retry_after(errors: &Value) -> Option<u64> {
@@ -14,43 +17,92 @@ pub(super) fn retry_after(errors: &Value) -> Option<u64> {
         .max()
 }
 
-/// A field that raised an error must be present as `null` (GraphQL spec, "Handling Field
-/// Errors"); async-graphql leaves such nullable fields out, which typed clients report as missing.
-pub(super) fn null_errored_fields(body: &mut serde_json::Map<String, Value>) {
+/// Each field error leaves a `null` where the GraphQL spec puts it ("Handling Execution
+/// Errors"): at the field if it is nullable, else at its nearest nullable parent, else `data`
+/// itself is null. async-graphql leaves a failed field out of its parent, and an object all of
+/// whose fields failed (the root included) as `null`.
+pub(super) fn null_failed_fields(
+    body: &mut serde_json::Map<String, Value>,
+    types: &OutputTypes,
+    document: &ExecutableDocument,
+    operation_name: Option<&str>,
+) {
     let paths: Vec<Vec<Value>> = match body.get("errors") {
         Some(Value::Array(errors)) => errors
             .iter()
             .filter_map(|e| e.get("path").and_then(Value::as_array).cloned())
+            .filter(|path| !path.is_empty())
             .collect(),
         _ => return,
     };
-    let Some(data) = body.get_mut("data") else {
+    let mut targets = Vec::with_capacity(paths.len());
+    for path in paths {
+        let steps: Option<Vec<Step<'_>>> = path
+            .iter()
+            .map(|segment| match segment {
+                Value::String(key) => Some(Step::Key(key)),
+                Value::Number(_) => Some(Step::Index),
+                _ => None,
+            })
+            .collect();
+        let nearest = steps.map_or(Nearest::Unknown, |steps| {
+            types.nearest_nullable(document, operation_name, &steps)
+        });
+        match nearest {
+            Nearest::At(taken) => targets.push(path[..taken].to_vec()),
+            Nearest::Data => {
+                body.insert("data".into(), Value::Null);
+                return;
+            }
+            Nearest::Unknown => targets.push(path),
+        }
+    }
+    // A null set higher up already holds the ones beneath it.
+    targets.sort_by_key(Vec::len);
+    let data = body.entry("data").or_insert(Value::Null);
+    let mut done: Vec<Vec<Value>> = Vec::with_capacity(targets.len());
+    for target in targets {
+        if done.iter().any(|higher| target.starts_with(higher)) {
+            continue;
+        }
+        set_null(data, &target);
+        done.push(target);
+    }
+}
+
+/// Sets the position `path` leads to `null`.
+fn set_null(data: &mut Value, path: &[Value]) {
+    let Some((last, parents)) = path.split_last() else {
         return;
     };
-    'paths: for path in paths {
-        let Some((Value::String(field), parents)) = path.split_last() else {
-            continue;
+    let mut node = data;
+    for segment in parents {
+        node = match child(node, segment) {
+            Some(child) => child,
+            None => return,
         };
-        let mut node = &mut *data;
-        for segment in parents {
-            let child = match segment {
-                Value::String(key) => node.get_mut(key.as_str()),
-                Value::Number(index) => {
-                    match index.as_u64().and_then(|i| usize::try_from(i).ok()) {
-                        Some(i) => node.get_mut(i),
-                        None => None,
-                    }
-                }
-                _ => None,
-            };
-            match child {
-                Some(child) => node = child,
-                None => continue 'paths,
+    }
+    if let Some(slot) = child(node, last) {
+        *slot = Value::Null;
+    }
+}
+
+/// The position `segment` leads to under `node`. A missing or `null` object on an error's
+/// path is one whose fields all failed (an error lies beneath it), so it becomes an object.
+fn child<'a>(node: &'a mut Value, segment: &Value) -> Option<&'a mut Value> {
+    match segment {
+        Value::String(key) => {
+            if node.is_null() {
+                *node = Value::Object(serde_json::Map::new());
             }
+            let object = node.as_object_mut()?;
+            Some(object.entry(key.clone()).or_insert(Value::Null))
         }
-        if let Value::Object(object) = node {
-            object.entry(field.clone()).or_insert(Value::Null);
+        Value::Number(index) => {
+            let index = usize::try_from(index.as_u64()?).ok()?;
+            node.as_array_mut()?.get_mut(index)
         }
+        _ => None,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Running one GraphQL operation and shaping its answer: a fresh DataLoader per request, no
-//! mutations over GET, 400 without `data` for request errors, and every error given a code and
-//! the request id.
+//! mutations over GET, 400 without `data` for request errors, nulls where field errors put
+//! them, and every error given a code and the request id.
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use super::AppState;
-use super::answer_errors::{cap_errors, null_errored_fields, retry_after, stamp_error};
+use super::answer_errors::{cap_errors, null_failed_fields, retry_after, stamp_error};
 use super::cost;
 use crate::core::context::{Authentication, RequestContext};
 use crate::graphql::batching::BatchQueue;
@@ -229,6 +229,7 @@ async fn run(
         batches,
         ..
     } = prepared;
+    let operation_name = request.operation_name.clone();
     let kind = operation_type(&kept.document, request.operation_name.as_deref());
     if !mutations_allowed
         && matches!(
@@ -250,7 +251,7 @@ async fn run(
     // a query cut off by the time limit may already have read records.
     let trail = Arc::new(AuditTrail::default());
     let mut request = request.data(trail.clone());
-    let schema = state.schemas.for_request(&mut request, kept);
+    let schema = state.schemas.for_request(&mut request, kept.clone());
     let run = async {
         let execution = async {
             match batches {
@@ -300,7 +301,12 @@ async fn run(
         if request_error {
             object.remove("data");
         } else {
-            null_errored_fields(object);
+            null_failed_fields(
+                object,
+                state.schemas.output_types(),
+                &kept.document,
+                operation_name.as_deref(),
+            );
         }
         if let Some(Value::Array(errors)) = object.get_mut("errors") {
             cap_errors(errors);

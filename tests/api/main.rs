@@ -12,6 +12,7 @@ mod cache;
 mod cli;
 mod dashboard;
 mod exports;
+mod field_errors;
 mod graph;
 mod graphiql;
 mod hostile;
