@@ -6,7 +6,7 @@ use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, REFERRER_POLICY, RETRY_AFTER,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use axum::http::{HeaderValue, Method};
+use axum::http::{HeaderName, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -17,7 +17,17 @@ use crate::config::CorsOrigins;
 pub fn cors(origins: &CorsOrigins) -> Option<CorsLayer> {
     let layer = CorsLayer::new()
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([CONTENT_TYPE, AUTHORIZATION, REQUEST_ID])
+        .allow_headers([
+            CONTENT_TYPE,
+            AUTHORIZATION,
+            REQUEST_ID,
+            // What Apollo Client sends when given a name and version, and the preflight
+            // headers of the Apollo CSRF and multipart conventions.
+            HeaderName::from_static("apollographql-client-name"),
+            HeaderName::from_static("apollographql-client-version"),
+            HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+        ])
         .expose_headers([REQUEST_ID, RETRY_AFTER])
         .max_age(Duration::from_secs(600));
     match origins {

@@ -57,6 +57,37 @@ async fn only_configured_origins_may_call_from_a_browser() {
     assert_eq!(header(&response, "access-control-allow-origin"), None);
 }
 
+/// A browser app using Apollo Client with a name and version, or the CSRF and multipart
+/// conventions' preflight headers, is let through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apollo_clients_headers_pass_the_preflight() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[("CORS_ORIGINS", "https://app.example.org")],
+    )
+    .await
+    .expect("SQLite");
+    let sent = "content-type,authorization,apollographql-client-name,\
+                apollographql-client-version,apollo-require-preflight,x-apollo-operation-name";
+    let request = Request::options("/graphql")
+        .header("origin", "https://app.example.org")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", sent)
+        .body(Body::empty())
+        .expect("request");
+    let response = app.send(request).await;
+    assert_eq!(response.status, StatusCode::OK);
+    let allowed = header(&response, "access-control-allow-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    for name in sent.split(',') {
+        assert!(
+            allowed.split(',').any(|a| a.trim() == name),
+            "{name} not in {allowed}"
+        );
+    }
+}
+
 #[test]
 fn a_wildcard_origin_cannot_be_mixed_with_named_ones() {
     let vars = std::collections::HashMap::from([("CORS_ORIGINS", "*, https://app.example.org")]);
