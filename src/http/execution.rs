@@ -1,6 +1,6 @@
 //! Running one GraphQL operation and shaping its answer: a fresh DataLoader per request, no
-//! mutations over GET, 400 without `data` for request errors, nulls where field errors put
-//! them, and every error given a code and the request id.
+//! mutations over GET, no `data` for request errors, nulls where field errors put them, and
+//! every error given a code and the request id.
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,6 +13,7 @@ use tracing::Instrument;
 use super::AppState;
 use super::answer_errors::{cap_errors, null_failed_fields, retry_after, stamp_error};
 use super::cost;
+use super::negotiation::ResponseFormat;
 use crate::core::context::{Authentication, RequestContext};
 use crate::graphql::batching::BatchQueue;
 use crate::graphql::bounds::Refused;
@@ -22,28 +23,81 @@ use crate::graphql::loaders;
 use crate::graphql::operation::operation_type;
 use crate::modules::audit::trail::AuditTrail;
 
+/// A request that did not run.
+pub(super) struct NotRun {
+    pub refused: Refused,
+    /// Whether it was a well-formed GraphQL-over-HTTP request whose document or variables were
+    /// refused (a GraphQL request error), rather than no GraphQL request at all (its
+    /// parameters missing or of the wrong type).
+    pub well_formed: bool,
+}
+
+impl NotRun {
+    /// Not a GraphQL request: 400 whatever the client accepts.
+    pub fn malformed(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            refused: Refused::new(code, message),
+            well_formed: false,
+        }
+    }
+
+    /// A GraphQL request error (its document or variables refused).
+    fn request_error(refused: Refused) -> Self {
+        Self {
+            refused,
+            well_formed: true,
+        }
+    }
+
+    /// The status code for a client that accepts `format`.
+    pub fn status(&self, format: ResponseFormat) -> StatusCode {
+        if self.well_formed {
+            request_error_status(format)
+        } else {
+            StatusCode::BAD_REQUEST
+        }
+    }
+}
+
+/// The status of a GraphQL request error (a document that does not parse or validate,
+/// variables that cannot be coerced). The GraphQL-over-HTTP spec: `application/json` (legacy
+/// clients, and no `Accept` at all) answers 200 with the errors in the body, as such clients
+/// read the body whatever the status; `application/graphql-response+json` answers 400.
+pub(super) fn request_error_status(format: ResponseFormat) -> StatusCode {
+    match format {
+        ResponseFormat::GraphqlResponse => StatusCode::BAD_REQUEST,
+        ResponseFormat::Json | ResponseFormat::Html => StatusCode::OK,
+    }
+}
+
 pub(super) fn build_request(
     state: &AppState,
     query: Option<String>,
     operation_name: Option<String>,
     variables: Option<Value>,
     context: &RequestContext,
-) -> Result<Prepared, Refused> {
+) -> Result<Prepared, NotRun> {
     let query = query
         .filter(|q| !q.trim().is_empty())
-        .ok_or_else(|| Refused::new("BAD_REQUEST", "the request has no `query`"))?;
+        .ok_or_else(|| NotRun::malformed("BAD_REQUEST", "the request has no `query`"))?;
     let variables = match variables {
         None | Some(Value::Null) => Variables::default(),
         Some(value @ Value::Object(_)) => Variables::from_json(value),
-        Some(_) => return Err(Refused::new("BAD_REQUEST", "`variables` must be an object")),
+        Some(_) => {
+            return Err(NotRun::malformed(
+                "BAD_REQUEST",
+                "`variables` must be an object",
+            ));
+        }
     };
     let mut request = GqlRequest::new(query)
         .variables(variables)
         .data(context.clone());
     let document = state
         .documents
-        .prepare(&mut request, &(&state.limits).into())?;
-    input_text::check_variables(&request.variables)?;
+        .prepare(&mut request, &(&state.limits).into())
+        .map_err(NotRun::request_error)?;
+    input_text::check_variables(&request.variables).map_err(NotRun::request_error)?;
     // A fresh loader per request, scoped to the caller: nothing cached crosses requests.
     let mut batches = None;
     if let Authentication::Authenticated(caller) = &context.authentication {
@@ -117,6 +171,8 @@ pub(super) struct Answer {
     pub retry_after: Option<u64>,
     /// Whether the body carries errors.
     errors: bool,
+    /// A GraphQL request error: its status depends on the format the client accepts.
+    pub request_error: bool,
 }
 
 impl Answer {
@@ -126,6 +182,7 @@ impl Answer {
             body,
             retry_after: None,
             errors: status != StatusCode::OK,
+            request_error: false,
         }
     }
 
@@ -289,7 +346,7 @@ async fn run(
         }
     }
     // A request error (the document or variables were refused before execution) has no data
-    // and no error path; it gets 400 and no `data` entry.
+    // and no error path; it gets no `data` entry.
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
@@ -329,5 +386,6 @@ async fn run(
         body: body.to_string(),
         retry_after,
         errors: true,
+        request_error,
     }
 }

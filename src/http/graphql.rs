@@ -1,5 +1,5 @@
 //! `POST /graphql` following the GraphQL-over-HTTP spec, which async-graphql's defaults do not:
-//! content negotiation, 400 for request errors, JSON-only POSTs (the CSRF guard), bounded
+//! content negotiation, status codes by the accepted media type, JSON-only POSTs (the CSRF guard), bounded
 //! batches, rate limits, persisted queries, and a request id on every error; and the helpers
 //! `GET /graphql` (`graphql_get.rs`) shares.
 use axum::body::Bytes;
@@ -12,11 +12,11 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::client_ip::ClientIp;
-use super::execution::{Answer, Prepared, build_request, execute, refused_body};
+use super::execution::request_error_status;
+use super::execution::{Answer, NotRun, Prepared, build_request, execute, refused_body};
 use super::negotiation::{ResponseFormat, is_json_content_type, negotiate};
 use crate::core::auth::TokenService;
 use crate::core::context::{Authentication, RequestContext};
-use crate::graphql::bounds::Refused;
 
 pub(super) const API_FORMATS: &[ResponseFormat] =
     &[ResponseFormat::Json, ResponseFormat::GraphqlResponse];
@@ -143,13 +143,14 @@ pub async fn graphql_post(
         client_ip,
         authentication: authenticate(&state.tokens, &headers),
     };
-    let prepare = async |item: Value| -> Result<Prepared, Refused> {
-        let wire = wire_request(item).map_err(|message| Refused::new("BAD_REQUEST", message))?;
+    let prepare = async |item: Value| -> Result<Prepared, NotRun> {
+        let wire =
+            wire_request(item).map_err(|message| NotRun::malformed("BAD_REQUEST", message))?;
         let query = state
             .persisted
             .resolve(wire.query, wire.extensions.as_ref())
             .await
-            .map_err(|refusal| Refused::new(refusal.code, refusal.message))?;
+            .map_err(|refusal| NotRun::malformed(refusal.code, refusal.message))?;
         build_request(&state, query, wire.operation_name, wire.variables, &context)
     };
     match parsed {
@@ -204,7 +205,7 @@ pub async fn graphql_post(
                         retry_after = retry_after.max(answer.retry_after);
                         answer.body
                     }
-                    Err(refused) => refused_body(&refused, &request_id).to_string(),
+                    Err(not_run) => refused_body(&not_run.refused, &request_id).to_string(),
                 };
                 bodies.push(body);
             }
@@ -270,8 +271,13 @@ fn with_retry_after(mut response: Response, seconds: Option<u64>) -> Response {
 }
 
 pub(super) fn answer_response(answer: Answer, format: ResponseFormat) -> Response {
+    let status = if answer.request_error {
+        request_error_status(format)
+    } else {
+        answer.status
+    };
     with_retry_after(
-        json_response(answer.status, format, answer.body),
+        json_response(status, format, answer.body),
         answer.retry_after,
     )
 }
@@ -286,17 +292,27 @@ pub(super) fn not_acceptable(request_id: &str) -> Response {
     )
 }
 
-/// 400 for a request refused before it ran.
+/// The answer to a request refused before it ran.
 pub(super) fn refused_response(
     format: ResponseFormat,
-    refused: &Refused,
+    not_run: &NotRun,
     request_id: &str,
 ) -> Response {
-    let body = refused_body(refused, request_id).to_string();
-    json_response(StatusCode::BAD_REQUEST, format, body)
+    let body = refused_body(&not_run.refused, request_id).to_string();
+    json_response(not_run.status(format), format, body)
 }
 
 fn wire_request(value: Value) -> Result<WireRequest, String> {
-    serde_json::from_value(value)
-        .map_err(|_| "each operation must be an object with a string `query`".to_owned())
+    let wire: WireRequest = serde_json::from_value(value)
+        .map_err(|_| "each operation must be an object with a string `query`".to_owned())?;
+    check_extensions(wire.extensions.as_ref())?;
+    Ok(wire)
+}
+
+/// `extensions` is a map (GraphQL-over-HTTP, "Request Parameters"), or absent.
+pub(super) fn check_extensions(extensions: Option<&Value>) -> Result<(), String> {
+    match extensions {
+        None | Some(Value::Null | Value::Object(_)) => Ok(()),
+        Some(_) => Err("`extensions` must be an object".to_owned()),
+    }
 }

@@ -12,8 +12,8 @@ use super::AppState;
 use super::client_ip::ClientIp;
 use super::execution::{build_request, execute};
 use super::graphql::{
-    API_FORMATS, BROWSER_FORMATS, accept, answer_response, authenticate, charge, error_response,
-    not_acceptable, refused_response, request_id,
+    API_FORMATS, BROWSER_FORMATS, accept, answer_response, authenticate, charge, check_extensions,
+    error_response, not_acceptable, refused_response, request_id,
 };
 use super::negotiation::{ResponseFormat, negotiate};
 use crate::core::context::RequestContext;
@@ -61,7 +61,18 @@ pub async fn graphql_get(
         json_param(params.variables.as_deref(), "variables"),
         json_param(params.extensions.as_deref(), "extensions"),
     ) {
-        (Ok(variables), Ok(extensions)) => (variables, extensions),
+        (Ok(variables), Ok(extensions)) if check_extensions(extensions.as_ref()).is_ok() => {
+            (variables, extensions)
+        }
+        (Ok(_), Ok(_)) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                format,
+                "BAD_REQUEST",
+                "`extensions` must be an object",
+                &request_id,
+            );
+        }
         (Err(message), _) | (_, Err(message)) => {
             return error_response(
                 StatusCode::BAD_REQUEST,

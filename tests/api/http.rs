@@ -61,39 +61,67 @@ async fn answers_json_unless_graphql_response_json_is_asked_for(app: TestApp) {
     assert_eq!(refused.status, StatusCode::NOT_ACCEPTABLE);
 }
 
-async fn request_errors_are_400_without_data(app: TestApp) {
+/// GraphQL-over-HTTP: a request error (a document that does not parse, pass validation or
+/// its bounds, variables that cannot be coerced or carry control characters) is 400 for
+/// `application/graphql-response+json`, and 200 with the errors in the body for
+/// `application/json` and for no `Accept` at all (legacy clients read the body whatever the
+/// status). Never with `data`.
+async fn request_errors_are_400_or_200_by_the_accepted_type_without_data(app: TestApp) {
     let token = app.token(Role::Admin).await;
     let cases = [
-        ("{ patients { ", "GRAPHQL_PARSE_FAILED"),
-        ("{ patients { noSuchField } }", "GRAPHQL_VALIDATION_FAILED"),
+        ("{ patients { ", json!({}), "GRAPHQL_PARSE_FAILED"),
         (
-            "query($n: Int!) { patients(first: $n) { totalCount } }",
+            "{ patients { noSuchField } }",
+            json!({}),
             "GRAPHQL_VALIDATION_FAILED",
         ),
+        (
+            "query($n: Int!) { patients(first: $n) { totalCount } }",
+            json!({ "n": "not a number" }),
+            "GRAPHQL_VALIDATION_FAILED",
+        ),
+        (
+            &*format!("{}{}", "{ a: ".repeat(40), "}".repeat(40)),
+            json!({}),
+            "DOCUMENT_TOO_NESTED",
+        ),
+        (
+            "query($q: String!) { patients(filter: { search: $q }) { totalCount } }",
+            json!({ "q": "a\u{1}b" }),
+            "VALIDATION_FAILED",
+        ),
     ];
-    for accept in ["application/json", "application/graphql-response+json"] {
-        for (query, code) in cases {
+    for (accept, status) in [
+        (None, StatusCode::OK),
+        (Some("application/json"), StatusCode::OK),
+        (
+            Some("application/graphql-response+json"),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        for (query, variables, code) in &cases {
             let mut request = Request::post("/graphql")
                 .header("content-type", "application/json")
-                .header("accept", accept)
-                .header("authorization", format!("Bearer {token}"));
-            request = request.header("x-request-id", "test-request-1");
-            let body = json!({ "query": query, "variables": { "n": "not a number" } });
+                .header("authorization", format!("Bearer {token}"))
+                .header("x-request-id", "test-request-1");
+            if let Some(accept) = accept {
+                request = request.header("accept", accept);
+            }
+            let body = json!({ "query": query, "variables": variables });
             let response = app
                 .send(request.body(Body::from(body.to_string())).expect("request"))
                 .await;
             assert_eq!(
-                response.status,
-                StatusCode::BAD_REQUEST,
-                "{query}: {}",
+                response.status, status,
+                "{accept:?} {query:.60}: {:.300}",
                 response.text
             );
             assert!(
                 response.body.get("data").is_none(),
-                "{query}: {}",
+                "{query:.60}: {:.300}",
                 response.text
             );
-            assert_eq!(response.code(), Some(code), "{query}");
+            assert_eq!(response.code(), Some(*code), "{query:.60}");
             // The server's own id, never the one the client sent.
             let request_id = response
                 .headers
@@ -107,6 +135,44 @@ async fn request_errors_are_400_without_data(app: TestApp) {
             );
         }
     }
+}
+
+/// Whatever the client accepts, a body that is no GraphQL-over-HTTP request at all is 400:
+/// parameters missing or of the wrong type, `extensions` included.
+async fn extensions_that_are_not_an_object_are_400(app: TestApp) {
+    for accept in [
+        None,
+        Some("application/json"),
+        Some("application/graphql-response+json"),
+    ] {
+        for extensions in [json!("str"), json!(42), json!(true), json!([1])] {
+            let body = json!({ "query": "{ __typename }", "extensions": extensions });
+            let response = app
+                .send(post(accept, "application/json", body.to_string()))
+                .await;
+            assert_eq!(
+                response.status,
+                StatusCode::BAD_REQUEST,
+                "{accept:?} {extensions}: {}",
+                response.text
+            );
+            assert_eq!(response.code(), Some("BAD_REQUEST"));
+            assert_eq!(
+                response.body["errors"][0]["message"],
+                "`extensions` must be an object"
+            );
+            let encoded = extensions.to_string().replace('"', "%22");
+            let uri = format!("/graphql?query=%7B__typename%7D&extensions={encoded}");
+            let response = app.send(get(&uri, accept, None)).await;
+            assert_eq!(response.status, StatusCode::BAD_REQUEST, "GET {extensions}");
+            assert_eq!(response.code(), Some("BAD_REQUEST"));
+        }
+    }
+    let absent_or_null = json!({ "query": "{ __typename }", "extensions": null });
+    let response = app
+        .send(post(None, "application/json", absent_or_null.to_string()))
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text);
 }
 
 async fn get_runs_queries_and_honours_operation_name(app: TestApp) {
@@ -368,7 +434,8 @@ async fn ready_is_503_naming_the_database_when_it_does_not_answer() {
 
 on_both_backends!(
     answers_json_unless_graphql_response_json_is_asked_for,
-    request_errors_are_400_without_data,
+    request_errors_are_400_or_200_by_the_accepted_type_without_data,
+    extensions_that_are_not_an_object_are_400,
     get_runs_queries_and_honours_operation_name,
     mutations_over_get_are_405,
     non_json_posts_are_refused_before_anything_runs,
