@@ -17,6 +17,7 @@ mod graph;
 mod graphiql;
 mod hostile;
 mod http;
+mod http_audit;
 mod introspection;
 mod job_updates;
 mod jobs;
