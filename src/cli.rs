@@ -296,10 +296,11 @@ fn print_demo_accounts(graphiql_url: Option<&str>) {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
-    if config.auth.jwt_secret_generated {
+async fn serve(mut config: Config) -> anyhow::Result<()> {
+    if let Some(path) = config.keep_development_secret()? {
         tracing::warn!(
-            "JWT_SECRET is not set: using a random secret, so tokens stop working on restart"
+            path = %path.display(),
+            "JWT_SECRET is not set: signing tokens with the development secret kept in this file"
         );
     }
     let pool = DbPool::connect(&config.database_url, config.db_pool_size).await?;

@@ -34,14 +34,7 @@ pub(super) fn read(r: &mut Reader<'_>, production: bool, database: &DatabaseUrl)
         r.problems
             .push("JOB_MAX_ATTEMPTS: must be between 1 and 25".into());
     }
-    // Beside the embedded database by default, so one folder holds the whole state.
-    let data_dir = match database {
-        DatabaseUrl::Sqlite(path) => path
-            .parent()
-            .filter(|dir| !dir.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), PathBuf::from),
-        DatabaseUrl::Postgres(_) => PathBuf::from("data"),
-    };
+    let data_dir = database.data_dir();
     let queue_path = r
         .raw("JOBS_QUEUE_PATH")
         .map_or_else(|| data_dir.join("clinicgraph-jobs.db"), PathBuf::from);

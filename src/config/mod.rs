@@ -11,6 +11,7 @@ use std::time::Duration;
 use rand::Rng;
 use secrecy::SecretString;
 
+mod dev_secret;
 mod jobs;
 mod limits;
 mod mail;
@@ -61,6 +62,20 @@ impl FromStr for AppEnv {
 pub enum DatabaseUrl {
     Postgres(String),
     Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    /// The folder of the process's own files by default: beside the embedded database, so one
+    /// folder holds the whole state; `data` with PostgreSQL.
+    pub fn data_dir(&self) -> PathBuf {
+        match self {
+            DatabaseUrl::Sqlite(path) => path
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), PathBuf::from),
+            DatabaseUrl::Postgres(_) => PathBuf::from("data"),
+        }
+    }
 }
 
 impl fmt::Debug for DatabaseUrl {
@@ -140,7 +155,8 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub jwt_secret: SecretString,
-    /// True when no secret was configured and a random one was made for this process.
+    /// True when no secret was configured (development only) and a random one was made;
+    /// `serve` then uses the one kept in the data folder ([`Config::keep_development_secret`]).
     pub jwt_secret_generated: bool,
     pub token_ttl: Duration,
 }
@@ -320,6 +336,18 @@ impl Config {
 
     pub fn is_production(&self) -> bool {
         self.env == AppEnv::Production
+    }
+
+    /// Without a configured `JWT_SECRET` (development only), signs tokens with the secret kept
+    /// in the data folder, made there on first use, so a token outlives a restart. Returns the
+    /// file's path when it did.
+    pub fn keep_development_secret(&mut self) -> anyhow::Result<Option<PathBuf>> {
+        if !self.auth.jwt_secret_generated || self.is_production() {
+            return Ok(None);
+        }
+        let path = self.database_url.data_dir().join(dev_secret::FILE_NAME);
+        self.auth.jwt_secret = dev_secret::load_or_create(&path, random_secret)?;
+        Ok(Some(path))
     }
 }
 

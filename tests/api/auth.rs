@@ -5,6 +5,7 @@ use clinicgraph::seed::{DEMO_ACCOUNTS, DEMO_PASSWORD};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::json;
 
+use crate::helpers::server::Server;
 use crate::helpers::{JWT_SECRET, TestApp};
 use crate::on_both_backends;
 
@@ -166,3 +167,39 @@ on_both_backends!(
     everything_but_login_needs_a_token,
     bad_tokens_are_unauthenticated,
 );
+
+/// In development without `JWT_SECRET`, `serve` signs with a secret it keeps in the data
+/// folder (beside the SQLite database), so a token from one run of the binary works in the
+/// next. SQLite only: with PostgreSQL the data folder is `data` in the working directory,
+/// which a test must not write to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_development_token_outlives_a_restart() {
+    let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("SQLite");
+    let env = [("APP_ENV", "development"), ("RATE_LIMIT_PER_MINUTE", "0")];
+    let start = || Server::start_unset(&app.database_url, &env, &["JWT_SECRET"], "ready");
+    let first = start().await;
+    let (_, _, body) = first
+        .gql(
+            None,
+            "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+            json!({ "e": "admin@demo.clinic", "p": DEMO_PASSWORD }),
+        )
+        .await;
+    let token = body["data"]["login"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("login: {body}"))
+        .to_owned();
+    first.stop().await;
+    let database = app.database_url.trim_start_matches("sqlite://");
+    let kept = std::path::Path::new(database)
+        .parent()
+        .expect("data folder")
+        .join("jwt-secret");
+    assert!(kept.exists(), "{} was not written", kept.display());
+
+    let second = start().await;
+    let data = second.ok(&token, "{ me { email } }", json!({})).await;
+    assert_eq!(data["me"]["email"], "admin@demo.clinic");
+}

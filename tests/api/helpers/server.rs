@@ -143,6 +143,17 @@ impl Server {
     /// Like [`Server::start`], waiting until `/ready` reports `status` (`degraded`: serving
     /// without Redis).
     pub async fn start_until(database_url: &str, env: &[(&str, &str)], status: &str) -> Server {
+        Self::start_unset(database_url, env, &[], status).await
+    }
+
+    /// Like [`Server::start_until`], without the test environment's variables `unset` (such as
+    /// `JWT_SECRET`).
+    pub async fn start_unset(
+        database_url: &str,
+        env: &[(&str, &str)],
+        unset: &[&str],
+        status: &str,
+    ) -> Server {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -150,6 +161,9 @@ impl Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut command = command(database_url, env, &dir);
         command.env("BIND_ADDR", format!("127.0.0.1:{port}"));
+        for name in unset {
+            command.env_remove(name);
+        }
         let child = command.arg("serve").spawn().expect("start clinicgraph");
         // reqwest is built with rustls and no default crypto provider (see Cargo.toml).
         clinicgraph::telemetry::install_crypto_provider();
