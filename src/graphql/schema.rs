@@ -2,7 +2,7 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    MergedObject, MergedSubscription, Request, Schema, SchemaBuilder, ValidationMode,
+    Json, MergedObject, MergedSubscription, Request, Schema, SchemaBuilder, ValidationMode,
 };
 
 use super::documents::{CheckedParse, KeptDocument};
@@ -76,6 +76,12 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
         QueryRoot::default(),
         MutationRoot::default(),
         SubscriptionRoot::default(),
+    )
+    .override_output_type_description::<Json<serde_json::Value>>(
+        "Any JSON value, sent as is (an object, array, string, number, boolean or null); the \
+         field that returns it describes its shape. `Job.result` is an object whose keys depend \
+         on the job's kind, e.g. `{\"file\": \"patients.csv\", \"format\": \"CSV\", \
+         \"rows\": 42, \"bytes\": 3120}` for an export.",
     )
 }
 
