@@ -1,4 +1,9 @@
 //! The README's example operations run against a fresh demo server, so they cannot rot.
+use std::collections::HashMap;
+
+use async_graphql::parser::types::{
+    BaseType, Selection, SelectionSet, Type, TypeKind, TypeSystemDefinition,
+};
 use clinicgraph::core::auth::Role;
 use serde_json::json;
 
@@ -25,6 +30,94 @@ fn readme_operations() -> Vec<String> {
         }
     }
     operations
+}
+
+/// Each object type's fields and the named type of each, from the schema's SDL.
+fn field_types() -> HashMap<String, HashMap<String, String>> {
+    let sdl = clinicgraph::graphql::sdl();
+    let schema = async_graphql::parser::parse_schema(&sdl).expect("the SDL parses");
+    let mut types = HashMap::new();
+    for definition in schema.definitions {
+        let TypeSystemDefinition::Type(definition) = definition else {
+            continue;
+        };
+        let fields = match definition.node.kind {
+            TypeKind::Object(object) => object.fields,
+            TypeKind::Interface(interface) => interface.fields,
+            _ => continue,
+        };
+        let fields = fields
+            .into_iter()
+            .map(|f| (f.node.name.node.to_string(), named(&f.node.ty.node)))
+            .collect();
+        types.insert(definition.node.name.node.to_string(), fields);
+    }
+    types
+}
+
+fn named(ty: &Type) -> String {
+    match &ty.base {
+        BaseType::Named(name) => name.to_string(),
+        BaseType::List(item) => named(item),
+    }
+}
+
+/// The selections under `type_name` that select an object with an `id` without its `id`.
+fn objects_without_id(
+    types: &HashMap<String, HashMap<String, String>>,
+    type_name: &str,
+    set: &SelectionSet,
+    missing: &mut Vec<String>,
+) {
+    for selection in &set.items {
+        let Selection::Field(field) = &selection.node else {
+            continue;
+        };
+        let field = &field.node;
+        let Some(child) = types
+            .get(type_name)
+            .and_then(|f| f.get(field.name.node.as_str()))
+        else {
+            continue;
+        };
+        let inner = &field.selection_set.node;
+        if inner.items.is_empty() {
+            continue;
+        }
+        let has_id_field = types.get(child).is_some_and(|f| f.contains_key("id"));
+        let selects_id = inner
+            .items
+            .iter()
+            .any(|s| matches!(&s.node, Selection::Field(f) if f.node.name.node.as_str() == "id"));
+        if has_id_field && !selects_id {
+            missing.push(format!("{}: {child}", field.name.node));
+        }
+        objects_without_id(types, child, inner, missing);
+    }
+}
+
+/// A normalizing cache (Apollo Client, urql's graphcache, Relay) can keep and update only an
+/// object that comes with its `id`: every example selects it wherever the type has one.
+#[test]
+fn readme_examples_select_the_id_of_every_object() {
+    let types = field_types();
+    let mut missing = Vec::new();
+    for operation in readme_operations() {
+        let document = async_graphql::parser::parse_query(&operation).expect("example parses");
+        for (_, definition) in document.operations.iter() {
+            let root = format!("{:?}", definition.node.ty);
+            objects_without_id(
+                &types,
+                &root,
+                &definition.node.selection_set.node,
+                &mut missing,
+            );
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "README examples without `id`: {missing:?}"
+    );
 }
 
 async fn readme_examples_run_as_documented(app: TestApp) {
