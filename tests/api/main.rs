@@ -3,6 +3,7 @@
 //! gets a fresh database that is dropped afterwards.
 mod helpers;
 
+mod apollo;
 mod appointments;
 mod audit;
 mod audit_storage;
