@@ -32,7 +32,8 @@ pub const MAX_NESTING: usize = 32;
 /// about 350.
 pub const MAX_TOKENS: usize = 15_000;
 
-/// A request refused before anything ran (a request error: 400, no `data`).
+/// A request refused before anything ran (a request error: no `data`; over HTTP, 400 or 200
+/// by the media type the client accepts).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
     pub code: &'static str,

@@ -1,7 +1,7 @@
 //! `POST /graphql` following the GraphQL-over-HTTP spec, which async-graphql's defaults do not:
-//! content negotiation, status codes by the accepted media type, JSON-only POSTs (the CSRF guard), bounded
-//! batches, rate limits, persisted queries, and a request id on every error; and the helpers
-//! `GET /graphql` (`graphql_get.rs`) shares.
+//! content negotiation, status codes by the accepted media type, JSON-only POSTs (the CSRF
+//! guard), bounded batches, rate limits, persisted queries, and a request id on every error; and
+//! the helpers `GET /graphql` (`graphql_get.rs`) shares.
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::client_ip::ClientIp;
-use super::execution::request_error_status;
-use super::execution::{Answer, NotRun, Prepared, build_request, execute, refused_body};
+use super::execution::{
+    Answer, NotRun, Prepared, build_request, execute, refused_body, request_error_status,
+};
 use super::negotiation::{ResponseFormat, is_json_content_type, negotiate};
 use crate::core::auth::TokenService;
 use crate::core::context::{Authentication, RequestContext};
