@@ -17,6 +17,23 @@ pub struct FieldViolation {
 }
 
 impl FieldViolation {
+    /// `fields` as `extensions.fields`: a list of `{ field, message }`.
+    pub fn list(fields: &[FieldViolation]) -> async_graphql::Value {
+        let entry = |f: &FieldViolation| {
+            let mut entry = async_graphql::indexmap::IndexMap::new();
+            entry.insert(
+                async_graphql::Name::new("field"),
+                async_graphql::Value::from(f.field.as_str()),
+            );
+            entry.insert(
+                async_graphql::Name::new("message"),
+                async_graphql::Value::from(f.message.as_str()),
+            );
+            async_graphql::Value::Object(entry)
+        };
+        async_graphql::Value::List(fields.iter().map(entry).collect())
+    }
+
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             field: field.into(),
@@ -129,22 +146,7 @@ impl From<AppError> for async_graphql::Error {
                 extensions.set("retryAfter", seconds);
             }
             if let Some(fields) = &fields {
-                let list = fields
-                    .iter()
-                    .map(|f| {
-                        let mut entry = async_graphql::indexmap::IndexMap::new();
-                        entry.insert(
-                            async_graphql::Name::new("field"),
-                            async_graphql::Value::from(f.field.as_str()),
-                        );
-                        entry.insert(
-                            async_graphql::Name::new("message"),
-                            async_graphql::Value::from(f.message.as_str()),
-                        );
-                        async_graphql::Value::Object(entry)
-                    })
-                    .collect::<Vec<_>>();
-                extensions.set("fields", async_graphql::Value::List(list));
+                extensions.set("fields", FieldViolation::list(fields));
             }
         })
     }

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ErrorExtensionValues, Positioned, ServerError, Value};
+use async_graphql::{ErrorExtensionValues, Positioned, ServerError};
 
 use crate::config::GraphqlLimits;
 use crate::core::error::FieldViolation;
@@ -57,12 +57,7 @@ impl Refused {
         let mut extensions = ErrorExtensionValues::default();
         extensions.set("code", self.code);
         if !self.fields.is_empty() {
-            let fields = self
-                .fields
-                .iter()
-                .map(|field| Value::from_json(serde_json::json!(field)).unwrap_or(Value::Null))
-                .collect();
-            extensions.set("fields", Value::List(fields));
+            extensions.set("fields", FieldViolation::list(&self.fields));
         }
         error.extensions = Some(extensions);
         error

@@ -7,8 +7,9 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
 };
 use async_graphql::parser::types::OperationType;
-use async_graphql::{ErrorExtensionValues, Request, ServerError, ServerResult};
+use async_graphql::{Request, ServerResult};
 
+use super::bounds::Refused;
 use super::operation::operation_type;
 
 pub struct SubscriptionsOnly;
@@ -35,14 +36,11 @@ impl Extension for SubscriptionsOnly {
                 Some(OperationType::Query | OperationType::Mutation)
             )
         {
-            let mut error = ServerError::new(
+            return Err(Refused::new(
+                "BAD_REQUEST",
                 "this endpoint serves subscriptions; send queries and mutations to POST /graphql",
-                None,
-            );
-            let mut extensions = ErrorExtensionValues::default();
-            extensions.set("code", "BAD_REQUEST");
-            error.extensions = Some(extensions);
-            return Err(error);
+            )
+            .into_error());
         }
         next.run(ctx, request).await
     }

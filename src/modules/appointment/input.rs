@@ -1,11 +1,11 @@
 //! GraphQL inputs of the appointment API.
-use crate::graphql::scalars::Timestamp;
 use async_graphql::{ID, InputObject};
 
 use super::model::{AppointmentFilter, AppointmentStatus};
 use super::service::ScheduleRequest;
 use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{NodeType, decode_as};
+use crate::graphql::scalars::Timestamp;
 
 #[derive(InputObject, Debug)]
 pub struct ScheduleAppointmentInput {

@@ -1,7 +1,6 @@
 //! The appointment part of the schema.
 use std::sync::Arc;
 
-use crate::graphql::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, Result};
 use futures_util::future::BoxFuture;
 
@@ -25,6 +24,7 @@ use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::{loaders, owned};
 use crate::graphql::page_batch::PageBatch;
+use crate::graphql::scalars::Timestamp;
 use crate::modules::audit::model::{AuditAction, AuditEntity};
 use crate::modules::audit::trail;
 use crate::modules::clinic::resolvers::ClinicObject;

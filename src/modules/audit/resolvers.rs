@@ -1,7 +1,6 @@
 //! `auditEvents`: the trail, for the clinic's ADMIN.
 use std::sync::Arc;
 
-use crate::graphql::scalars::Timestamp;
 use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::model::{AuditAction, AuditEntity, AuditEvent, AuditFilter, AuditOutcome};
@@ -12,6 +11,7 @@ use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::{Connection, page_cost, respond};
 use crate::graphql::guards::{RoleGuard, caller};
+use crate::graphql::scalars::Timestamp;
 
 /// Who acted, as they were when they did.
 #[derive(SimpleObject)]

@@ -1,7 +1,6 @@
 //! `login` and `me`.
 use std::sync::Arc;
 
-use crate::graphql::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, Result, SimpleObject};
 
 use super::model::User;
@@ -10,6 +9,7 @@ use crate::core::auth::Role;
 use crate::core::context::RequestContext;
 use crate::core::ids::{self, NodeType};
 use crate::graphql::guards::caller;
+use crate::graphql::scalars::Timestamp;
 use crate::modules::patient::resolvers::PatientObject;
 use crate::modules::patient::service::PatientService;
 

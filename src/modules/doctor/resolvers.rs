@@ -1,7 +1,6 @@
 //! The doctor part of the schema.
 use std::sync::Arc;
 
-use crate::graphql::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, Result};
 
 use super::input::{CreateDoctorInput, DoctorFilterInput, UpdateDoctorInput};
@@ -18,6 +17,7 @@ use crate::graphql::connection::{
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
+use crate::graphql::scalars::Timestamp;
 use crate::modules::appointment::input::nested_filter;
 use crate::modules::appointment::model::AppointmentStatus;
 use crate::modules::appointment::repository::AppointmentParent;

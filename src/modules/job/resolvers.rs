@@ -1,7 +1,6 @@
 //! `job`, `jobs`, `retryJob` and the mutations that start jobs.
 use std::sync::Arc;
 
-use crate::graphql::scalars::Timestamp;
 use async_graphql::{Context, ID, Json, Object, Result};
 
 use super::model::{ExportFormat, Job, JobFilter, JobKind, JobStatus};
@@ -12,6 +11,7 @@ use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::{Connection, page_cost, respond};
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Date;
+use crate::graphql::scalars::Timestamp;
 use crate::modules::audit::model::AuditAction;
 use crate::modules::audit::trail;
 use crate::modules::patient::input::PatientFilterInput;

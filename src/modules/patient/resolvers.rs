@@ -1,7 +1,6 @@
 //! The patient part of the schema: thin resolvers over [`PatientService`].
 use std::sync::Arc;
 
-use crate::graphql::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, Result};
 
 use super::input::{CreatePatientInput, PatientFilterInput, PatientOrderInput, UpdatePatientInput};
@@ -18,6 +17,7 @@ use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::loaders;
 use crate::graphql::page_batch::PageBatch;
 use crate::graphql::scalars::Date;
+use crate::graphql::scalars::Timestamp;
 use crate::modules::appointment::input::nested_filter;
 use crate::modules::appointment::loaders::AppointmentCountOf;
 use crate::modules::appointment::model::{AppointmentFilter, AppointmentStatus};

@@ -1,7 +1,6 @@
 //! The prescription part of the schema.
 use std::sync::Arc;
 
-use crate::graphql::scalars::Timestamp;
 use async_graphql::{Context, ID, Object, Result};
 use futures_util::future::BoxFuture;
 
@@ -24,6 +23,7 @@ use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::loaders::{loaders, owned};
 use crate::graphql::page_batch::PageBatch;
 use crate::graphql::scalars::Date;
+use crate::graphql::scalars::Timestamp;
 use crate::modules::appointment::loaders::AppointmentKey;
 use crate::modules::appointment::resolvers::AppointmentObject;
 use crate::modules::audit::model::{AuditAction, AuditEntity};
