@@ -6,7 +6,7 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use tokio::net::TcpListener;
 
-use crate::app::{Repositories, Services, Shared, app_state};
+use crate::app::app_state;
 use crate::config::Config;
 use crate::core::auth::Role;
 use crate::db::{self, DbPool};
@@ -15,8 +15,10 @@ use crate::jobs::queue::NoQueue;
 use crate::jobs::{self, JobContext, JobQueue};
 use crate::modules::auth::service::NewAccount;
 use crate::modules::clinic::model::NewClinic;
+use crate::modules::registry::{Repositories, Services};
 use crate::redis::Redis;
 use crate::seed;
+use crate::shared::Shared;
 
 #[derive(Debug, Parser)]
 #[command(name = "clinicgraph", version, about = "A GraphQL API for clinics")]
@@ -132,7 +134,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Schema => {
-            print!("{}", crate::graphql::sdl());
+            print!("{}", crate::schema::sdl());
             Ok(())
         }
         Command::PersistedQueries { files } => {

@@ -4,6 +4,7 @@
 //! (thin) → `modules/*/service` (rules, per-record authorization) → `modules/*/repository`
 //! (the only diesel code) → `db` (pools for PostgreSQL and SQLite).
 pub mod app;
+pub mod audit_trail;
 pub mod cache;
 pub mod cli;
 pub mod config;
@@ -18,5 +19,7 @@ pub mod modules;
 pub mod persisted;
 pub mod ratelimit;
 pub mod redis;
+pub mod schema;
 pub mod seed;
+pub mod shared;
 pub mod telemetry;

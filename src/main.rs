@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve);
     // The schema needs no configuration, so CI and contributors can print it anywhere.
     if matches!(command, Command::Schema) {
-        print!("{}", clinicgraph::graphql::sdl());
+        print!("{}", clinicgraph::schema::sdl());
         return ExitCode::SUCCESS;
     }
     let config = match Config::from_env() {

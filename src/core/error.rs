@@ -109,12 +109,6 @@ impl AppError {
     }
 }
 
-impl From<crate::db::DbError> for AppError {
-    fn from(error: crate::db::DbError) -> Self {
-        AppError::Internal(error.into())
-    }
-}
-
 impl From<AppError> for async_graphql::Error {
     fn from(error: AppError) -> Self {
         if let AppError::Internal(detail) = &error {

@@ -85,6 +85,15 @@ impl From<bb8::RunError<PoolError>> for DbError {
 
 pub type DbResult<T> = Result<T, DbError>;
 
+/// A repository failure reaching a service is internal: the services turn the failures a user
+/// can cause (unique violations, say) into domain errors before this applies. Here, not in
+/// `core`, so the bottom layer names no database type.
+impl From<DbError> for crate::core::error::AppError {
+    fn from(error: DbError) -> Self {
+        crate::core::error::AppError::Internal(error.into())
+    }
+}
+
 /// Runs `$body` with `$conn` bound to a pooled connection of whichever backend is configured.
 /// The body is expanded once per backend, so diesel checks it against each.
 #[macro_export]

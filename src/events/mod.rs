@@ -4,15 +4,17 @@
 //!
 //! Events are notifications, not a log: a subscriber that is not connected when one happens
 //! does not receive it later.
-use std::sync::Arc;
+use std::any::Any;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tokio::sync::broadcast;
 
-use crate::modules::appointment::model::Appointment;
 use crate::redis::Redis;
 
 /// Events a slow subscriber may fall behind by before it skips ahead.
@@ -20,38 +22,36 @@ const BUFFER: usize = 1024;
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
 const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// What happened to an appointment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AppointmentChange {
-    Scheduled,
-    Rescheduled,
-    StatusChanged,
-    Cancelled,
+/// A kind of event: its payload, and the channel it travels on. Feature modules define their
+/// own events; the bus knows none of them.
+pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The Redis channel, below the instance's key prefix and `events:`.
+    const CHANNEL: &'static str;
 }
 
-/// An appointment as it is after a change. Subscribers decide who may see it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AppointmentEvent {
-    pub change: AppointmentChange,
-    pub appointment: Appointment,
+/// The Redis channels of all events, below the instance's key prefix: `events:<CHANNEL>`.
+const CHANNELS: &str = "events:";
+
+/// One kind of event's local subscribers, and how to hand them a payload that came from Redis.
+struct Topic {
+    /// A `broadcast::Sender<Arc<E>>` for the event type `E` of this channel.
+    sender: Arc<dyn Any + Send + Sync>,
+    deliver: fn(&(dyn Any + Send + Sync), &[u8]) -> serde_json::Result<()>,
 }
 
-/// A background job's row changed (status, progress, attempts): subscribers read it again.
-/// It carries no data, so it says nothing to whoever may not read the job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobEvent {
-    pub job_id: i64,
+fn deliver<E: Event>(sender: &(dyn Any + Send + Sync), payload: &[u8]) -> serde_json::Result<()> {
+    if let Some(sender) = sender.downcast_ref::<broadcast::Sender<Arc<E>>>() {
+        // Nobody subscribed is not an error.
+        let _ = sender.send(Arc::new(serde_json::from_slice(payload)?));
+    }
+    Ok(())
 }
-
-/// The Redis channels, below the instance's key prefix.
-const APPOINTMENTS_CHANNEL: &str = "events:appointments";
-const JOBS_CHANNEL: &str = "events:jobs";
 
 /// Publishes events and hands out subscriptions. Cheap to clone.
 #[derive(Clone)]
 pub struct EventBus {
-    local: broadcast::Sender<Arc<AppointmentEvent>>,
-    jobs: broadcast::Sender<JobEvent>,
+    /// By channel; a topic is made when first published to or subscribed to.
+    topics: Arc<Mutex<HashMap<&'static str, Topic>>>,
     redis: Option<Redis>,
     /// Whether the relay is subscribed to the Redis channel (for `/ready`).
     relaying: Arc<AtomicBool>,
@@ -61,8 +61,7 @@ impl EventBus {
     /// Events reach subscribers of this process only.
     pub fn in_process() -> Self {
         Self {
-            local: broadcast::channel(BUFFER).0,
-            jobs: broadcast::channel(BUFFER).0,
+            topics: Arc::default(),
             redis: None,
             relaying: Arc::new(AtomicBool::new(false)),
         }
@@ -85,16 +84,32 @@ impl EventBus {
         bus
     }
 
-    pub async fn publish(&self, event: AppointmentEvent) {
-        if !self.publish_shared(APPOINTMENTS_CHANNEL, &event).await {
+    pub async fn publish<E: Event>(&self, event: E) {
+        if !self.publish_shared(E::CHANNEL, &event).await {
             // Nobody subscribed is not an error.
-            let _ = self.local.send(Arc::new(event));
+            let _ = self.sender::<E>().send(Arc::new(event));
         }
     }
 
-    pub async fn publish_job(&self, event: JobEvent) {
-        if !self.publish_shared(JOBS_CHANNEL, &event).await {
-            let _ = self.jobs.send(event);
+    pub fn subscribe<E: Event>(&self) -> broadcast::Receiver<Arc<E>> {
+        self.sender::<E>().subscribe()
+    }
+
+    /// The local sender of `E`'s channel.
+    fn sender<E: Event>(&self) -> broadcast::Sender<Arc<E>> {
+        let mut topics = self.topics.lock().unwrap_or_else(PoisonError::into_inner);
+        let topic = topics.entry(E::CHANNEL).or_insert_with(|| Topic {
+            sender: Arc::new(broadcast::channel::<Arc<E>>(BUFFER).0),
+            deliver: deliver::<E>,
+        });
+        match topic.sender.downcast_ref::<broadcast::Sender<Arc<E>>>() {
+            Some(sender) => sender.clone(),
+            // Two event types on one channel: a programming error, caught by the tests; the
+            // events of the second type then reach no one rather than the wrong subscribers.
+            None => {
+                debug_assert!(false, "two event types share the channel {}", E::CHANNEL);
+                broadcast::channel(1).0
+            }
         }
     }
 
@@ -111,7 +126,7 @@ impl EventBus {
                 return false;
             }
         };
-        let channel = redis.key(channel);
+        let channel = redis.key(&format!("{CHANNELS}{channel}"));
         redis
             .run("events_publish", async move |mut c| {
                 redis::cmd("PUBLISH")
@@ -124,14 +139,6 @@ impl EventBus {
             .is_some()
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<AppointmentEvent>> {
-        self.local.subscribe()
-    }
-
-    pub fn subscribe_jobs(&self) -> broadcast::Receiver<JobEvent> {
-        self.jobs.subscribe()
-    }
-
     /// `None` without Redis; otherwise whether events from other instances arrive.
     pub fn relaying(&self) -> Option<bool> {
         self.redis
@@ -140,26 +147,40 @@ impl EventBus {
     }
 }
 
-/// Hands an event from Redis to this instance's subscribers.
-fn deliver(bus: &EventBus, jobs_channel: &str, message: &redis::Msg) -> serde_json::Result<()> {
-    let payload = message.get_payload_bytes();
-    if message.get_channel_name() == jobs_channel {
-        let _ = bus.jobs.send(serde_json::from_slice(payload)?);
-    } else {
-        let _ = bus.local.send(Arc::new(serde_json::from_slice(payload)?));
+/// Hands an event from Redis to this instance's subscribers of its channel, if it has any.
+fn deliver_shared(bus: &EventBus, prefix: &str, message: &redis::Msg) -> serde_json::Result<()> {
+    let name = message.get_channel_name();
+    let Some(channel) = name.strip_prefix(prefix) else {
+        return Ok(());
+    };
+    let topics = bus.topics.lock().unwrap_or_else(PoisonError::into_inner);
+    match topics.get(channel) {
+        Some(topic) => (topic.deliver)(topic.sender.as_ref(), message.get_payload_bytes()),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// `text` matched literally in a PSUBSCRIBE pattern: the key prefix is the operator's choice.
+fn glob_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
 }
 
 async fn relay(redis: Redis, bus: EventBus) {
-    let appointments = redis.key(APPOINTMENTS_CHANNEL);
-    let jobs = redis.key(JOBS_CHANNEL);
+    let prefix = redis.key(CHANNELS);
+    let pattern = format!("{}*", glob_escaped(&prefix));
     let mut delay = Duration::from_millis(100);
     loop {
         // Bounded: a Redis that accepts connections but never answers must not hang the relay.
         let subscribed = tokio::time::timeout(SUBSCRIBE_TIMEOUT, async {
             let mut pubsub = redis.pubsub().await?;
-            pubsub.subscribe(&[&appointments, &jobs]).await?;
+            pubsub.psubscribe(&pattern).await?;
             Ok::<_, redis::RedisError>(pubsub)
         })
         .await;
@@ -170,7 +191,7 @@ async fn relay(redis: Redis, bus: EventBus) {
                 delay = Duration::from_millis(100);
                 let mut messages = pubsub.on_message();
                 while let Some(message) = messages.next().await {
-                    if let Err(error) = deliver(&bus, &jobs, &message) {
+                    if let Err(error) = deliver_shared(&bus, &prefix, &message) {
                         tracing::warn!(%error, "undecodable event");
                     }
                 }

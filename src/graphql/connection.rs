@@ -1,18 +1,14 @@
 //! Relay connections, one generic type for every list.
 use async_graphql::parser::types::{Selection, SelectionSet};
-use async_graphql::{ContainerType, Context, OutputType, SimpleObject};
+use std::borrow::Cow;
+
+use async_graphql::{ContainerType, Context, OutputType, SimpleObject, TypeName};
 use serde::Serialize;
 
 use super::eager::{Eager, EagerList};
 use super::pagination::PageInfo;
 use crate::core::pagination::{Page, encode_cursor};
 use crate::db::columns::Columns;
-use crate::modules::appointment::resolvers::AppointmentObject;
-use crate::modules::audit::resolvers::AuditEventObject;
-use crate::modules::doctor::resolvers::DoctorObject;
-use crate::modules::job::resolvers::JobObject;
-use crate::modules::patient::resolvers::PatientObject;
-use crate::modules::prescription::resolvers::PrescriptionObject;
 
 /// A connection, resolved as [`Eager`] resolves an object.
 pub type Connection<T> = Eager<ConnectionObject<T>>;
@@ -20,12 +16,7 @@ pub type Connection<T> = Eager<ConnectionObject<T>>;
 // The doc comment is the schema's description of every connection type.
 /// A page of a list, with its cursors.
 #[derive(SimpleObject)]
-#[graphql(concrete(name = "PatientConnection", params(PatientObject)))]
-#[graphql(concrete(name = "DoctorConnection", params(DoctorObject)))]
-#[graphql(concrete(name = "AppointmentConnection", params(AppointmentObject)))]
-#[graphql(concrete(name = "PrescriptionConnection", params(PrescriptionObject)))]
-#[graphql(concrete(name = "AuditEventConnection", params(AuditEventObject)))]
-#[graphql(concrete(name = "JobConnection", params(JobObject)))]
+#[graphql(name_type)]
 pub struct ConnectionObject<T: ContainerType + Send + Sync>
 where
     Edge<T>: ContainerType,
@@ -38,18 +29,33 @@ where
 }
 
 #[derive(SimpleObject)]
-#[graphql(concrete(name = "PatientEdge", params(PatientObject)))]
-#[graphql(concrete(name = "DoctorEdge", params(DoctorObject)))]
-#[graphql(concrete(name = "AppointmentEdge", params(AppointmentObject)))]
-#[graphql(concrete(name = "PrescriptionEdge", params(PrescriptionObject)))]
-#[graphql(concrete(name = "AuditEventEdge", params(AuditEventObject)))]
-#[graphql(concrete(name = "JobEdge", params(JobObject)))]
+#[graphql(name_type)]
 pub struct Edge<T: OutputType>
 where
     Eager<T>: OutputType,
 {
     pub cursor: String,
     pub node: Eager<T>,
+}
+
+// Named after their item type (`PatientConnection`, `PatientEdge`), so this toolkit needs to
+// know no module's objects.
+impl<T: ContainerType + Send + Sync> TypeName for ConnectionObject<T>
+where
+    Edge<T>: ContainerType,
+{
+    fn type_name() -> Cow<'static, str> {
+        Cow::Owned(format!("{}Connection", T::type_name()))
+    }
+}
+
+impl<T: OutputType> TypeName for Edge<T>
+where
+    Eager<T>: OutputType,
+{
+    fn type_name() -> Cow<'static, str> {
+        Cow::Owned(format!("{}Edge", T::type_name()))
+    }
 }
 
 /// Whether the client selected `totalCount` on the connection this resolver returns, so the

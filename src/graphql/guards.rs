@@ -1,11 +1,11 @@
 //! Role guards and access to the request's caller from resolvers.
 use async_graphql::{Context, Guard};
 
+use crate::audit_trail::{self, Refused};
+use crate::audit_trail::{AuditEntity, Audited};
 use crate::core::auth::{Caller, Role};
 use crate::core::context::RequestContext;
 use crate::core::error::{AppError, AppResult};
-use crate::modules::audit::model::{AuditEntity, Audited};
-use crate::modules::audit::trail::{self, Refused};
 
 /// The caller of this request, or UNAUTHENTICATED.
 pub fn caller<'a>(ctx: &Context<'a>) -> AppResult<&'a Caller> {
@@ -52,7 +52,7 @@ impl Guard for RoleGuard {
         if caller.has_any_role(self.roles) {
             Ok(())
         } else {
-            trail::refused(ctx, self.refused);
+            audit_trail::refused(ctx, self.refused);
             let allowed: Vec<&str> = self.roles.iter().map(|r| r.as_str()).collect();
             Err(AppError::forbidden(format!(
                 "this field needs one of the roles {}",

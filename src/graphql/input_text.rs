@@ -191,7 +191,7 @@ mod tests {
 
     #[test]
     fn every_free_text_name_is_a_text_input_of_the_schema() {
-        let sdl = crate::graphql::schema::sdl();
+        let sdl = crate::schema::sdl();
         for name in FREE_TEXT {
             assert!(
                 sdl.contains(&format!("{name}: String")),

@@ -14,14 +14,14 @@ use super::AppState;
 use super::answer_errors::{cap_errors, null_failed_fields, retry_after, stamp_error};
 use super::cost;
 use super::negotiation::ResponseFormat;
+use crate::audit_trail::AuditTrail;
 use crate::core::context::{Authentication, RequestContext};
 use crate::graphql::batching::BatchQueue;
 use crate::graphql::bounds::Refused;
 use crate::graphql::documents::KeptDocument;
 use crate::graphql::input_text;
-use crate::graphql::loaders;
 use crate::graphql::operation::operation_type;
-use crate::modules::audit::trail::AuditTrail;
+use crate::modules::loaders;
 
 /// A request that did not run.
 pub(super) struct NotRun {

@@ -33,16 +33,17 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::app::{Repositories, Shared};
 use crate::config::{CorsOrigins, GraphqlLimits, WebSocketLimits};
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::graphql::documents::ParsedDocuments;
-use crate::graphql::{AppSchema, Schemas};
 use crate::jobs::export::ExportStore;
 use crate::modules::audit::writer::AuditWriter;
 use crate::modules::job::service::JobService;
+use crate::modules::registry::Repositories;
 use crate::persisted::PersistedQueries;
+use crate::schema::{AppSchema, Schemas};
+use crate::shared::Shared;
 
 /// Requests larger than this are refused with 413 before they are read further.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -15,7 +15,6 @@ use super::mail::{Mailer, Outbox, SmtpMailer};
 use super::pdf::PdfFonts;
 use super::queue::{JobMessage, JobQueue};
 use super::{notify, report, schedule};
-use crate::app::Repositories;
 use crate::config::Config;
 use crate::db::DbPool;
 use crate::modules::appointment::repository::AppointmentRepository;
@@ -26,6 +25,7 @@ use crate::modules::job::model::{Job, JobKind, JobStatus};
 use crate::modules::job::repository::JobRepository;
 use crate::modules::job::service::JobSink;
 use crate::modules::patient::repository::PatientRepository;
+use crate::modules::registry::Repositories;
 use crate::modules::report::repository::ReportRepository;
 
 /// What a job may use.

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use chrono::{Duration, DurationRound, NaiveDateTime};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::app::{Repositories, Services};
 use crate::core::auth::Role;
 use crate::db;
 use crate::modules::appointment::model::AppointmentStatus;
@@ -14,6 +13,7 @@ use crate::modules::auth::service::NewAccount;
 use crate::modules::clinic::model::NewClinic;
 use crate::modules::doctor::model::NewDoctor;
 use crate::modules::patient::model::PatientWrite;
+use crate::modules::registry::{Repositories, Services};
 use synthetic::{APPOINTMENTS_PER_PATIENT, FIRST_NAMES, LAST_NAMES, SLOT_MINUTES};
 
 pub const DEMO_CLINIC: &str = "Demo Clinic";

@@ -540,7 +540,7 @@ async fn the_trail_cannot_be_changed(app: TestApp) {
         }
     }
     // Nor through the API: no mutation names the trail.
-    let sdl = clinicgraph::graphql::sdl();
+    let sdl = clinicgraph::schema::sdl();
     let mutations = sdl
         .split("type Mutation {")
         .nth(1)

@@ -393,9 +393,11 @@ async fn production_hides_graphiql_and_field_suggestions() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ready_is_503_naming_the_database_when_it_does_not_answer() {
-    use clinicgraph::app::{Repositories, Services, Shared, app_state};
+    use clinicgraph::app::app_state;
     use clinicgraph::config::Config;
     use clinicgraph::db::DbPool;
+    use clinicgraph::modules::registry::{Repositories, Services};
+    use clinicgraph::shared::Shared;
     use tower::ServiceExt;
 
     // Nothing listens on port 1: the pool opens, every connection attempt fails.

@@ -34,7 +34,7 @@ fn readme_operations() -> Vec<String> {
 
 /// Each object type's fields and the named type of each, from the schema's SDL.
 fn field_types() -> HashMap<String, HashMap<String, String>> {
-    let sdl = clinicgraph::graphql::sdl();
+    let sdl = clinicgraph::schema::sdl();
     let schema = async_graphql::parser::parse_schema(&sdl).expect("the SDL parses");
     let mut types = HashMap::new();
     for definition in schema.definitions {

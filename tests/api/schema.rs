@@ -3,7 +3,7 @@
 fn committed_schema_matches_the_code() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
     let committed = std::fs::read_to_string(path).unwrap_or_default();
-    let current = clinicgraph::graphql::sdl();
+    let current = clinicgraph::schema::sdl();
     if committed != current {
         let diff = similar::TextDiff::from_lines(&committed, &current)
             .unified_diff()

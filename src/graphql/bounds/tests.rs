@@ -282,7 +282,7 @@ fn introspection_turned_off_is_refused_by_name() {
 #[test]
 fn no_field_of_the_schema_is_named_like_an_introspection_field() {
     assert_eq!(
-        introspection::schema_uses_counted_name(&crate::graphql::sdl()),
+        introspection::schema_uses_counted_name(&crate::schema::sdl()),
         None
     );
 }

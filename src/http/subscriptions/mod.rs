@@ -29,7 +29,7 @@ use super::execution::problem_body;
 use super::graphql::{bearer_token, request_id};
 use crate::core::context::{Authentication, RequestContext, SessionExpiry};
 use crate::core::error::AppError;
-use crate::graphql::loaders;
+use crate::modules::loaders;
 
 /// What each socket reserves for reading, which it holds while open: tungstenite's default of
 /// 128 KiB made an idle socket cost about 140 KB; subscription messages are a few hundred bytes,

@@ -31,7 +31,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::config::WebSocketLimits;
-use crate::graphql::AppSchema;
+use crate::schema::AppSchema;
 
 /// Messages in flight between the socket and the library, each way.
 const IN_FLIGHT: usize = 16;

@@ -1,3 +1,4 @@
+use crate::audit_trail::{AuditEntity, Audited, Subject};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -154,6 +155,12 @@ pub struct AppointmentFilter {
     pub from: Option<NaiveDateTime>,
     /// Starts before.
     pub to: Option<NaiveDateTime>,
+}
+
+impl Audited for Appointment {
+    fn audit_subject(&self) -> Subject {
+        Subject::of_patient(AuditEntity::Appointment, self.id, self.patient_id)
+    }
 }
 
 #[cfg(test)]

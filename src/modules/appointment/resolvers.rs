@@ -10,6 +10,8 @@ use super::loaders::{AppointmentCountOf, AppointmentKey, AppointmentRow, Appoint
 use super::model::{Appointment, AppointmentFilter, AppointmentStatus};
 use super::repository::AppointmentParent;
 use super::service::{AppointmentService, FRONT_DESK, NOTE_READERS};
+use crate::audit_trail;
+use crate::audit_trail::{AuditAction, AuditEntity};
 use crate::core::auth::Role;
 use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
@@ -22,15 +24,13 @@ use crate::graphql::connection::{
 };
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
-use crate::graphql::loaders::{loaders, owned};
-use crate::graphql::page_batch::PageBatch;
 use crate::graphql::scalars::Timestamp;
-use crate::modules::audit::model::{AuditAction, AuditEntity};
-use crate::modules::audit::trail;
 use crate::modules::clinic::resolvers::ClinicObject;
 use crate::modules::doctor::loaders::{DoctorKey, WithDoctor, page_doctors};
 use crate::modules::doctor::model::Doctor;
 use crate::modules::doctor::resolvers::DoctorObject;
+use crate::modules::loaders::{loaders, owned};
+use crate::modules::page_batch::PageBatch;
 use crate::modules::patient::loaders::PatientKey;
 use crate::modules::patient::resolvers::PatientObject;
 use crate::modules::prescription::columns::columns_of as prescription_columns;
@@ -51,7 +51,7 @@ pub fn cursor_of(appointment: &Appointment) -> KeyCursor {
     KeyCursor::at(appointment.scheduled_at, appointment.id)
 }
 
-/// The appointments of the parents of a page, loaded together (see `graphql::page_batch`).
+/// The appointments of the parents of a page, loaded together (see `modules::page_batch`).
 pub type PageAppointments = PageBatch<AppointmentsOf, Arc<Vec<AppointmentRow>>>;
 
 /// Builds a nested appointments connection of a patient or doctor, through the loaders (and
@@ -104,7 +104,7 @@ impl AppointmentObject {
     /// The appointment on its way to the caller: recorded in the audit trail.
     pub fn read(ctx: &Context<'_>, appointment: impl Into<PartialAppointment>) -> Self {
         let object = Self::written(appointment);
-        trail::read(ctx, &object.appointment);
+        audit_trail::read(ctx, &object.appointment);
         object
     }
 
@@ -270,7 +270,7 @@ impl AppointmentQuery {
     async fn appointment(&self, ctx: &Context<'_>, id: ID) -> Result<Option<AppointmentObject>> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let entity = AuditEntity::Appointment;
-        let appointment = trail::lookup(ctx, entity, appointment_key(&id), |key| {
+        let appointment = audit_trail::lookup(ctx, entity, appointment_key(&id), |key| {
             service.get(caller, key)
         })
         .await?;
@@ -321,7 +321,7 @@ impl AppointmentMutation {
     ) -> Result<AppointmentObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let work = service.schedule(caller, input.into());
-        let appointment = trail::create(ctx, AuditAction::ScheduleAppointment, work).await?;
+        let appointment = audit_trail::create(ctx, AuditAction::ScheduleAppointment, work).await?;
         Ok(AppointmentObject::written(appointment))
     }
 
@@ -335,7 +335,7 @@ impl AppointmentMutation {
     ) -> Result<AppointmentObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let action = AuditAction::RescheduleAppointment;
-        let appointment = trail::write(ctx, action, appointment_key(&id), |key| {
+        let appointment = audit_trail::write(ctx, action, appointment_key(&id), |key| {
             service.reschedule(caller, key, input.scheduled_at.0, input.duration_minutes)
         })
         .await?;
@@ -346,7 +346,7 @@ impl AppointmentMutation {
     async fn confirm_appointment(&self, ctx: &Context<'_>, id: ID) -> Result<AppointmentObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let action = AuditAction::ConfirmAppointment;
-        let appointment = trail::write(ctx, action, appointment_key(&id), |key| {
+        let appointment = audit_trail::write(ctx, action, appointment_key(&id), |key| {
             service.confirm(caller, key)
         })
         .await?;
@@ -357,7 +357,7 @@ impl AppointmentMutation {
     async fn check_in_appointment(&self, ctx: &Context<'_>, id: ID) -> Result<AppointmentObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let action = AuditAction::CheckInAppointment;
-        let appointment = trail::write(ctx, action, appointment_key(&id), |key| {
+        let appointment = audit_trail::write(ctx, action, appointment_key(&id), |key| {
             service.check_in(caller, key)
         })
         .await?;
@@ -369,7 +369,7 @@ impl AppointmentMutation {
     async fn complete_appointment(&self, ctx: &Context<'_>, id: ID) -> Result<AppointmentObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let action = AuditAction::CompleteAppointment;
-        let appointment = trail::write(ctx, action, appointment_key(&id), |key| {
+        let appointment = audit_trail::write(ctx, action, appointment_key(&id), |key| {
             service.complete(caller, key)
         })
         .await?;
@@ -385,7 +385,7 @@ impl AppointmentMutation {
     ) -> Result<AppointmentObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let action = AuditAction::CancelAppointment;
-        let appointment = trail::write(ctx, action, appointment_key(&id), |key| {
+        let appointment = audit_trail::write(ctx, action, appointment_key(&id), |key| {
             service.cancel(caller, key, &reason)
         })
         .await?;
@@ -396,7 +396,7 @@ impl AppointmentMutation {
     async fn mark_no_show(&self, ctx: &Context<'_>, id: ID) -> Result<AppointmentObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let action = AuditAction::MarkNoShow;
-        let appointment = trail::write(ctx, action, appointment_key(&id), |key| {
+        let appointment = audit_trail::write(ctx, action, appointment_key(&id), |key| {
             service.mark_no_show(caller, key)
         })
         .await?;

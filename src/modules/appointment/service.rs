@@ -6,6 +6,7 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::events::{AppointmentChange, AppointmentEvent};
 use super::model::{
     Appointment, AppointmentFilter, AppointmentStatus, NewAppointment, Slot, Transition,
 };
@@ -17,7 +18,7 @@ use crate::core::pagination::{ConnectionArgs, Page};
 use crate::core::scope::Scope;
 use crate::core::text::{optional_text, required_text};
 use crate::db;
-use crate::events::{AppointmentChange, AppointmentEvent, EventBus};
+use crate::events::EventBus;
 use crate::modules::doctor::repository::DoctorRepository;
 use crate::modules::patient::repository::PatientRepository;
 
@@ -105,23 +106,28 @@ impl AppointmentService {
     /// PATIENT only their own — the rule every appointment read applies.
     pub fn changes(&self, caller: &Caller) -> impl Stream<Item = Arc<AppointmentEvent>> + use<> {
         let scope = Scope::of(caller);
-        futures_util::stream::unfold(self.events.subscribe(), move |mut events| async move {
-            loop {
-                match events.recv().await {
-                    Ok(event)
-                        if scope
-                            .admits(event.appointment.clinic_id, event.appointment.patient_id) =>
-                    {
-                        return Some((event, events));
+        futures_util::stream::unfold(
+            self.events.subscribe::<AppointmentEvent>(),
+            move |mut events| async move {
+                loop {
+                    match events.recv().await {
+                        Ok(event)
+                            if scope.admits(
+                                event.appointment.clinic_id,
+                                event.appointment.patient_id,
+                            ) =>
+                        {
+                            return Some((event, events));
+                        }
+                        Ok(_) => {}
+                        Err(RecvError::Lagged(skipped)) => {
+                            tracing::warn!(skipped, "a slow subscriber skipped appointment events");
+                        }
+                        Err(RecvError::Closed) => return None,
                     }
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(skipped)) => {
-                        tracing::warn!(skipped, "a slow subscriber skipped appointment events");
-                    }
-                    Err(RecvError::Closed) => return None,
                 }
-            }
-        })
+            },
+        )
     }
 
     /// An appointment the caller may read (a PATIENT only their own); NOT_FOUND otherwise.

@@ -4,12 +4,12 @@ use std::sync::Arc;
 use async_graphql::{Context, Enum, ID, Object, Result, Subscription};
 use futures_util::{Stream, StreamExt};
 
+use super::events::{AppointmentChange, AppointmentEvent};
 use super::resolvers::AppointmentObject;
 use super::service::AppointmentService;
 use crate::core::context::SessionExpiry;
 use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
-use crate::events::{AppointmentChange, AppointmentEvent};
 use crate::graphql::guards::caller;
 
 /// What happened to the appointment.

@@ -9,8 +9,8 @@ use async_graphql::{Request, Response, ServerResult};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 
-use super::trail::AuditTrail;
 use super::writer::AuditWriter;
+use crate::audit_trail::AuditTrail;
 
 pub struct AuditExtension {
     writer: AuditWriter,

@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use async_graphql::dataloader::Loader;
 
 use super::model::Clinic;
-use crate::graphql::loaders::{BatchLoader, load_error};
+use crate::modules::loaders::{BatchLoader, load_error};
 
 /// A clinic by id; only the caller's own clinic is ever returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

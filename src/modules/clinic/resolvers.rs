@@ -10,7 +10,7 @@ use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::caller;
-use crate::graphql::loaders::loaders;
+use crate::modules::loaders::loaders;
 
 /// A clinic: the tenant that owns every other record.
 #[derive(Clone)]

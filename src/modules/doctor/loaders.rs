@@ -7,7 +7,7 @@ use async_graphql::dataloader::Loader;
 use super::model::Doctor;
 use crate::db::DbResult;
 use crate::graphql::connection::nodes_select;
-use crate::graphql::loaders::{BatchLoader, load_error, loaders};
+use crate::modules::loaders::{BatchLoader, load_error, loaders};
 
 /// A doctor of the caller's clinic by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

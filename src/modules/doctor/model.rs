@@ -1,3 +1,4 @@
+use crate::audit_trail::{AuditEntity, Audited, Subject};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -62,4 +63,14 @@ pub struct DoctorFilter {
     pub specialty: Option<String>,
     /// Folded text (case and accents) to find in name, email or specialty.
     pub search: Option<String>,
+}
+
+impl Audited for Doctor {
+    fn audit_subject(&self) -> Subject {
+        Subject {
+            entity: AuditEntity::Doctor,
+            id: self.id,
+            patient_id: None,
+        }
+    }
 }

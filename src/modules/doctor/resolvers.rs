@@ -6,6 +6,8 @@ use async_graphql::{Context, ID, Object, Result};
 use super::input::{CreateDoctorInput, DoctorFilterInput, UpdateDoctorInput};
 use super::model::Doctor;
 use super::service::DoctorService;
+use crate::audit_trail;
+use crate::audit_trail::AuditAction;
 use crate::core::auth::Role;
 use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
@@ -16,15 +18,13 @@ use crate::graphql::connection::{
 };
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
-use crate::graphql::loaders::loaders;
 use crate::graphql::scalars::Timestamp;
 use crate::modules::appointment::input::nested_filter;
 use crate::modules::appointment::model::AppointmentStatus;
 use crate::modules::appointment::repository::AppointmentParent;
 use crate::modules::appointment::resolvers::{AppointmentObject, appointments_of};
-use crate::modules::audit::model::AuditAction;
-use crate::modules::audit::trail;
 use crate::modules::clinic::resolvers::ClinicObject;
+use crate::modules::loaders::loaders;
 use crate::modules::patient::loaders::{PatientCountOfDoctor, PatientsOfDoctor};
 use crate::modules::patient::resolvers::PatientObject;
 
@@ -184,7 +184,7 @@ impl DoctorMutation {
     ) -> Result<DoctorObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let work = service.create(caller, input.into());
-        let doctor = trail::create(ctx, AuditAction::CreateDoctor, work).await?;
+        let doctor = audit_trail::create(ctx, AuditAction::CreateDoctor, work).await?;
         Ok(doctor.into())
     }
 
@@ -197,7 +197,7 @@ impl DoctorMutation {
     ) -> Result<DoctorObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let action = AuditAction::UpdateDoctor;
-        let doctor = trail::write(ctx, action, doctor_key(&id), |key| {
+        let doctor = audit_trail::write(ctx, action, doctor_key(&id), |key| {
             service.update(caller, key, input.into())
         })
         .await?;

@@ -1,4 +1,5 @@
 //! Background jobs as clients see them: what was asked, where it stands, what it produced.
+use crate::audit_trail::{AuditEntity, Audited, Subject};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -216,4 +217,14 @@ pub struct ReportRequest {
 pub struct JobFilter {
     pub status: Option<JobStatus>,
     pub kind: Option<JobKind>,
+}
+
+impl Audited for Job {
+    fn audit_subject(&self) -> Subject {
+        Subject {
+            entity: AuditEntity::Job,
+            id: self.id,
+            patient_id: None,
+        }
+    }
 }

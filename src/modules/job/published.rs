@@ -8,7 +8,9 @@ use super::model::{Job, JobFilter, NewJob};
 use super::repository::JobRepository;
 use crate::core::pagination::{KeyCursor, PageRequest};
 use crate::db::DbResult;
-use crate::events::{EventBus, JobEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::events::{Event, EventBus};
 
 pub struct PublishedJobRepository {
     inner: Arc<dyn JobRepository>,
@@ -22,7 +24,7 @@ impl PublishedJobRepository {
 
     async fn changed<T>(&self, id: i64, outcome: DbResult<T>) -> DbResult<T> {
         if outcome.is_ok() {
-            self.events.publish_job(JobEvent { job_id: id }).await;
+            self.events.publish(JobEvent { job_id: id }).await;
         }
         outcome
     }
@@ -84,4 +86,15 @@ impl JobRepository for PublishedJobRepository {
     async fn waiting(&self) -> DbResult<i64> {
         self.inner.waiting().await
     }
+}
+
+/// A background job's row changed (status, progress, attempts): subscribers read it again.
+/// It carries no data, so it says nothing to whoever may not read the job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobEvent {
+    pub job_id: i64,
+}
+
+impl Event for JobEvent {
+    const CHANNEL: &'static str = "jobs";
 }

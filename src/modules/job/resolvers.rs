@@ -5,6 +5,8 @@ use async_graphql::{Context, ID, Json, Object, Result};
 
 use super::model::{ExportFormat, Job, JobFilter, JobKind, JobStatus};
 use super::service::JobService;
+use crate::audit_trail;
+use crate::audit_trail::AuditAction;
 use crate::core::auth::Role;
 use crate::core::error::{AppError, AppResult};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
@@ -12,8 +14,6 @@ use crate::graphql::connection::{Connection, page_cost, respond};
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Date;
 use crate::graphql::scalars::Timestamp;
-use crate::modules::audit::model::AuditAction;
-use crate::modules::audit::trail;
 use crate::modules::patient::input::PatientFilterInput;
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<JobService>> {
@@ -137,7 +137,7 @@ impl JobMutation {
     #[graphql(guard = "RoleGuard::new(&[Role::Admin])")]
     async fn retry_job(&self, ctx: &Context<'_>, id: ID) -> Result<JobObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
-        let job = trail::write(ctx, AuditAction::RetryJob, job_key(&id), |key| {
+        let job = audit_trail::write(ctx, AuditAction::RetryJob, job_key(&id), |key| {
             service.retry(caller, key)
         })
         .await?;
@@ -157,7 +157,7 @@ impl JobMutation {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let filter = filter.unwrap_or_default().into_filter()?;
         let work = service.export_patients(caller, format, filter);
-        let job = trail::create(ctx, AuditAction::ExportPatients, work).await?;
+        let job = audit_trail::create(ctx, AuditAction::ExportPatients, work).await?;
         Ok(JobObject(job))
     }
 
@@ -170,7 +170,7 @@ impl JobMutation {
     async fn clinic_report(&self, ctx: &Context<'_>, from: Date, to: Date) -> Result<JobObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let work = service.clinic_report(caller, from.0, to.0);
-        let job = trail::create(ctx, AuditAction::ClinicReport, work).await?;
+        let job = audit_trail::create(ctx, AuditAction::ClinicReport, work).await?;
         Ok(JobObject(job))
     }
 }

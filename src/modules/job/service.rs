@@ -12,11 +12,13 @@ use super::model::{
     ExportFormat, ExportRequest, Job, JobFilter, JobKind, JobStatus, NewJob, Notice, NoticeRequest,
     ReportRequest,
 };
+use super::published::JobEvent;
 use super::repository::JobRepository;
 use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult};
 use crate::core::pagination::{ConnectionArgs, Page};
-use crate::events::{AppointmentChange, EventBus};
+use crate::events::EventBus;
+use crate::modules::appointment::events::AppointmentChange;
 use crate::modules::appointment::model::Appointment;
 use crate::modules::appointment::service::AppointmentNotifier;
 use crate::modules::patient::model::PatientFilter;
@@ -116,7 +118,7 @@ impl JobService {
         id: i64,
     ) -> AppResult<impl Stream<Item = Job> + use<>> {
         // Listening before the first read, so no change slips between the two.
-        let events = self.events.subscribe_jobs();
+        let events = self.events.subscribe::<JobEvent>();
         let first = self.get(caller, id).await?;
         let jobs = self.jobs.clone();
         let clinic_id = caller.clinic_id;

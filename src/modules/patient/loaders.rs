@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use async_graphql::dataloader::Loader;
 
 use super::model::Patient;
-use crate::graphql::loaders::{BatchLoader, group_by_shape, load_error};
+use crate::modules::loaders::{BatchLoader, group_by_shape, load_error};
 
 /// A live patient by id, within the caller's scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,3 +1,4 @@
+use crate::audit_trail::{Audited, Subject};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -247,6 +248,12 @@ impl PatientCursor {
 
 fn order_tag(order: PatientOrder) -> String {
     format!("{:?}:{:?}", order.field, order.direction)
+}
+
+impl Audited for Patient {
+    fn audit_subject(&self) -> Subject {
+        Subject::patient(self.id)
+    }
 }
 
 #[cfg(test)]

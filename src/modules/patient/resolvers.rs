@@ -7,6 +7,8 @@ use super::input::{CreatePatientInput, PatientFilterInput, PatientOrderInput, Up
 use super::model::{BloodGroup, Patient, PatientCursor, PatientOrder};
 use super::policy;
 use super::service::PatientService;
+use crate::audit_trail;
+use crate::audit_trail::{AuditAction, AuditEntity, Subject};
 use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::ConnectionArgs;
@@ -14,8 +16,6 @@ use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{Connection, respond};
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
-use crate::graphql::loaders::loaders;
-use crate::graphql::page_batch::PageBatch;
 use crate::graphql::scalars::Date;
 use crate::graphql::scalars::Timestamp;
 use crate::modules::appointment::input::nested_filter;
@@ -25,12 +25,12 @@ use crate::modules::appointment::repository::AppointmentParent;
 use crate::modules::appointment::resolvers::{
     AppointmentObject, PageAppointments, appointments_of,
 };
-use crate::modules::audit::model::{AuditAction, AuditEntity, Subject};
-use crate::modules::audit::trail;
 use crate::modules::clinic::resolvers::ClinicObject;
 use crate::modules::doctor::loaders::{DoctorKey, WithDoctor, page_doctors};
 use crate::modules::doctor::model::Doctor;
 use crate::modules::doctor::resolvers::DoctorObject;
+use crate::modules::loaders::loaders;
+use crate::modules::page_batch::PageBatch;
 use crate::modules::prescription::loaders::PrescriptionCountOf;
 use crate::modules::prescription::model::PrescriptionStatus;
 use crate::modules::prescription::repository::PrescriptionParent;
@@ -59,7 +59,7 @@ pub struct PatientObject {
 }
 
 /// What the patients of one page share: their nested lists, each loaded for all of them by the
-/// first patient's field (`graphql::page_batch`).
+/// first patient's field (`modules::page_batch`).
 pub struct PatientPage {
     appointments: PageAppointments,
     prescriptions: PagePrescriptions,
@@ -78,7 +78,7 @@ impl PatientPage {
 impl PatientObject {
     /// The patient on its way to the caller: recorded in the audit trail.
     pub fn read(ctx: &Context<'_>, patient: Patient) -> Self {
-        trail::read(ctx, &patient);
+        audit_trail::read(ctx, &patient);
         Self::written(patient)
     }
 
@@ -237,7 +237,7 @@ impl PatientQuery {
     /// A patient by global id. Staff read their clinic's patients; a PATIENT only themself.
     async fn patient(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Eager<PatientObject>>> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
-        let patient = trail::lookup(ctx, AuditEntity::Patient, patient_key(&id), |key| {
+        let patient = audit_trail::lookup(ctx, AuditEntity::Patient, patient_key(&id), |key| {
             service.get(caller, key)
         })
         .await?;
@@ -312,7 +312,7 @@ impl PatientMutation {
     ) -> Result<PatientObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let work = service.create(caller, input.into());
-        let patient = trail::create(ctx, AuditAction::CreatePatient, work).await?;
+        let patient = audit_trail::create(ctx, AuditAction::CreatePatient, work).await?;
         Ok(PatientObject::written(patient))
     }
 
@@ -326,7 +326,7 @@ impl PatientMutation {
     ) -> Result<PatientObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let action = AuditAction::UpdatePatient;
-        let patient = trail::write(ctx, action, patient_key(&id), |key| {
+        let patient = audit_trail::write(ctx, action, patient_key(&id), |key| {
             service.update(caller, key, input.into())
         })
         .await?;
@@ -338,7 +338,7 @@ impl PatientMutation {
     async fn delete_patient(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let action = AuditAction::DeletePatient;
-        trail::write(ctx, action, patient_key(&id), async |key| {
+        audit_trail::write(ctx, action, patient_key(&id), async |key| {
             service
                 .delete(caller, key)
                 .await
@@ -352,7 +352,7 @@ impl PatientMutation {
     async fn restore_patient(&self, ctx: &Context<'_>, id: ID) -> Result<PatientObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let action = AuditAction::RestorePatient;
-        let patient = trail::write(ctx, action, patient_key(&id), |key| {
+        let patient = audit_trail::write(ctx, action, patient_key(&id), |key| {
             service.restore(caller, key)
         })
         .await?;

@@ -6,10 +6,10 @@ use diesel::row::NamedRow;
 use diesel::sql_types::{BigInt, Date, Integer, Nullable, Text, Timestamp};
 
 use super::model::{Prescription, PrescriptionStatus};
+use crate::audit_trail::AuditEntity;
+use crate::audit_trail::{Audited, Subject};
 use crate::core::pagination::KeyCursor;
 use crate::db::columns::{Columns, decode, read_columns};
-use crate::modules::audit::model::AuditEntity;
-use crate::modules::audit::subject::{Audited, Subject};
 
 crate::table_columns!(NAMES;
     ID = "id",
@@ -206,7 +206,7 @@ mod tests {
     /// without saying so would read every column of every prescription in a list.
     #[test]
     fn every_field_of_the_type_names_its_columns() {
-        let fields = crate::graphql::schema::fields_of_type("Prescription");
+        let fields = crate::schema::fields_of_type("Prescription");
         assert!(fields.len() > 10, "{fields:?}");
         for field in fields {
             assert!(columns_of(&field).is_some(), "{field}");

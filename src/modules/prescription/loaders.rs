@@ -9,9 +9,9 @@ use super::repository::PrescriptionParent;
 use super::service::READERS;
 use crate::core::error::AppError;
 use crate::db::columns::Columns;
-use crate::graphql::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
-use crate::graphql::page_batch::PerParentKey;
 use crate::modules::doctor::loaders::{Doctors, WithDoctor, rows_and_named_doctors};
+use crate::modules::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
+use crate::modules::page_batch::PerParentKey;
 
 impl BatchLoader {
     /// The service's reader rule, held here too: a nested field's guard is not the only thing

@@ -1,3 +1,4 @@
+use crate::audit_trail::{AuditEntity, Audited, Subject};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -88,4 +89,10 @@ pub struct PrescriptionFilter {
     pub status: Option<PrescriptionStatus>,
     /// Case-insensitive substring of the medication name (ASCII folding on SQLite).
     pub medication: Option<String>,
+}
+
+impl Audited for Prescription {
+    fn audit_subject(&self) -> Subject {
+        Subject::of_patient(AuditEntity::Prescription, self.id, self.patient_id)
+    }
 }

@@ -10,6 +10,8 @@ use super::loaders::{PrescriptionCountOf, PrescriptionRow, PrescriptionsOf};
 use super::model::{Prescription, PrescriptionStatus};
 use super::repository::PrescriptionParent;
 use super::service::{PrescriptionService, READERS};
+use crate::audit_trail;
+use crate::audit_trail::{AuditAction, AuditEntity};
 use crate::core::auth::Role;
 use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
@@ -20,17 +22,15 @@ use crate::graphql::connection::{
 };
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
-use crate::graphql::loaders::{loaders, owned};
-use crate::graphql::page_batch::PageBatch;
 use crate::graphql::scalars::Date;
 use crate::graphql::scalars::Timestamp;
 use crate::modules::appointment::loaders::AppointmentKey;
 use crate::modules::appointment::resolvers::AppointmentObject;
-use crate::modules::audit::model::{AuditAction, AuditEntity};
-use crate::modules::audit::trail;
 use crate::modules::doctor::loaders::{DoctorKey, WithDoctor, page_doctors};
 use crate::modules::doctor::model::Doctor;
 use crate::modules::doctor::resolvers::DoctorObject;
+use crate::modules::loaders::{loaders, owned};
+use crate::modules::page_batch::PageBatch;
 use crate::modules::patient::loaders::PatientKey;
 use crate::modules::patient::resolvers::PatientObject;
 
@@ -46,7 +46,7 @@ pub fn cursor_of(prescription: &Prescription) -> KeyCursor {
     KeyCursor::at(prescription.created_at, prescription.id)
 }
 
-/// The prescriptions of the parents of a page, loaded together (see `graphql::page_batch`).
+/// The prescriptions of the parents of a page, loaded together (see `modules::page_batch`).
 pub type PagePrescriptions = PageBatch<PrescriptionsOf, Arc<Vec<PrescriptionRow>>>;
 
 /// Builds a nested prescriptions connection of a patient or appointment, through the loaders
@@ -100,7 +100,7 @@ impl PrescriptionObject {
     /// The prescription on its way to the caller: recorded in the audit trail.
     pub fn read(ctx: &Context<'_>, prescription: impl Into<PartialPrescription>) -> Self {
         let object = Self::written(prescription);
-        trail::read(ctx, &object.prescription);
+        audit_trail::read(ctx, &object.prescription);
         object
     }
 
@@ -233,7 +233,7 @@ impl PrescriptionQuery {
     async fn prescription(&self, ctx: &Context<'_>, id: ID) -> Result<Option<PrescriptionObject>> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let entity = AuditEntity::Prescription;
-        let prescription = trail::lookup(ctx, entity, prescription_key(&id), |key| {
+        let prescription = audit_trail::lookup(ctx, entity, prescription_key(&id), |key| {
             service.get(caller, key)
         })
         .await?;
@@ -288,7 +288,7 @@ impl PrescriptionMutation {
     ) -> Result<PrescriptionObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let work = service.prescribe(caller, input.into());
-        let prescription = trail::create(ctx, AuditAction::Prescribe, work).await?;
+        let prescription = audit_trail::create(ctx, AuditAction::Prescribe, work).await?;
         Ok(PrescriptionObject::written(prescription))
     }
 
@@ -302,7 +302,7 @@ impl PrescriptionMutation {
     ) -> Result<PrescriptionObject> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);
         let action = AuditAction::DiscontinuePrescription;
-        let prescription = trail::write(ctx, action, prescription_key(&id), |key| {
+        let prescription = audit_trail::write(ctx, action, prescription_key(&id), |key| {
             service.discontinue(caller, key, &reason)
         })
         .await?;

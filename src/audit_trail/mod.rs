@@ -1,14 +1,17 @@
-//! What one request saw and did, gathered while it runs. Resolvers and guards record here;
-//! [`super::extension`] hands the whole trail to the writer when the request ends, so the
+//! The audit trail of one request: what it saw and did, gathered while it runs. Resolvers and
+//! guards record here; `modules::audit`'s extension hands the whole trail to its writer when
+//! the request ends, so the
 //! reads of one request cost one write, off the request's path.
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::Context;
 
-use super::model::{AuditAction, AuditEntity, AuditOutcome, Audited, PendingEvent, Subject};
+mod record;
+
 use crate::core::context::RequestContext;
 use crate::core::error::AppError;
+pub use record::{AuditAction, AuditEntity, AuditOutcome, Audited, PendingEvent, Subject};
 
 /// Events that differ only in their records are one event naming them all, and the patients
 /// they belong to: a page of 20 patients with their appointments and prescriptions is three

@@ -1,19 +1,19 @@
 //! Builds the schema from the modules' roots; limits and settings are decided here only.
 use std::sync::Arc;
 
+pub mod node;
+
 use async_graphql::{
     Json, MergedObject, MergedSubscription, Request, Schema, SchemaBuilder, ValidationMode,
 };
 
-use super::documents::{CheckedParse, KeptDocument};
-use super::eager::PerFieldHooks;
-use super::node::NodeQuery;
-use super::nullability::OutputTypes;
-use super::resolver_spans::ResolverSpans;
-use super::subscriptions_only::SubscriptionsOnly;
-use super::validation::{RememberValidated, SchemaTypes, ValidateOnly};
-use crate::app::Services;
 use crate::config::GraphqlLimits;
+use crate::graphql::documents::{CheckedParse, KeptDocument};
+use crate::graphql::eager::PerFieldHooks;
+use crate::graphql::nullability::OutputTypes;
+use crate::graphql::resolver_spans::ResolverSpans;
+use crate::graphql::subscriptions_only::SubscriptionsOnly;
+use crate::graphql::validation::{RememberValidated, SchemaTypes, ValidateOnly};
 use crate::modules::appointment::resolvers::{AppointmentMutation, AppointmentQuery};
 use crate::modules::appointment::subscription::AppointmentSubscription;
 use crate::modules::audit::extension::AuditExtension;
@@ -25,6 +25,8 @@ use crate::modules::job::resolvers::{JobMutation, JobQuery};
 use crate::modules::job::subscription::JobSubscription;
 use crate::modules::patient::resolvers::{PatientMutation, PatientQuery};
 use crate::modules::prescription::resolvers::{PrescriptionMutation, PrescriptionQuery};
+use crate::modules::registry::Services;
+use node::NodeQuery;
 
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
@@ -184,7 +186,7 @@ fn configured(
     // The recursion limit is the one `bounds` holds every document to before it is parsed.
     builder
         .limit_complexity(settings.limits.max_complexity)
-        .limit_recursive_depth(super::bounds::MAX_NESTING)
+        .limit_recursive_depth(crate::graphql::bounds::MAX_NESTING)
         .limit_directives(MAX_DIRECTIVES)
 }
 

@@ -9,11 +9,11 @@ use std::time::Duration;
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader};
 
-use super::batching::BatchQueue;
-use crate::app::Repositories;
 use crate::core::auth::{Caller, Role};
 use crate::core::error::AppError;
 use crate::core::scope::Scope;
+use crate::graphql::batching::BatchQueue;
+use crate::modules::registry::Repositories;
 
 pub struct BatchLoader {
     pub repos: Repositories,

@@ -3,13 +3,13 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, Interface, Object};
 
-use super::guards::caller;
+use crate::audit_trail;
+use crate::audit_trail::AuditEntity;
 use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
+use crate::graphql::guards::caller;
 use crate::modules::appointment::resolvers::AppointmentObject;
 use crate::modules::appointment::service::AppointmentService;
-use crate::modules::audit::model::AuditEntity;
-use crate::modules::audit::trail;
 use crate::modules::auth::resolvers::UserObject;
 use crate::modules::auth::service::AuthService;
 use crate::modules::clinic::resolvers::ClinicObject;
@@ -47,7 +47,7 @@ impl NodeQuery {
         match node_type {
             NodeType::Patient => {
                 let service = ctx.data::<Arc<PatientService>>()?;
-                let patient = trail::lookup(ctx, AuditEntity::Patient, Ok(key), |key| {
+                let patient = audit_trail::lookup(ctx, AuditEntity::Patient, Ok(key), |key| {
                     service.get(caller, key)
                 })
                 .await?;
@@ -70,10 +70,11 @@ impl NodeQuery {
             }
             NodeType::Appointment => {
                 let service = ctx.data::<Arc<AppointmentService>>()?;
-                let appointment = trail::lookup(ctx, AuditEntity::Appointment, Ok(key), |key| {
-                    service.get(caller, key)
-                })
-                .await?;
+                let appointment =
+                    audit_trail::lookup(ctx, AuditEntity::Appointment, Ok(key), |key| {
+                        service.get(caller, key)
+                    })
+                    .await?;
                 Ok(Some(Node::Appointment(AppointmentObject::read(
                     ctx,
                     appointment,
@@ -83,7 +84,8 @@ impl NodeQuery {
                 let service = ctx.data::<Arc<PrescriptionService>>()?;
                 let entity = AuditEntity::Prescription;
                 let prescription =
-                    trail::lookup(ctx, entity, Ok(key), |key| service.get(caller, key)).await?;
+                    audit_trail::lookup(ctx, entity, Ok(key), |key| service.get(caller, key))
+                        .await?;
                 Ok(Some(Node::Prescription(PrescriptionObject::read(
                     ctx,
                     prescription,

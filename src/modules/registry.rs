@@ -1,0 +1,167 @@
+//! The registries of repositories and services, built once at start-up. They sit above the
+//! feature modules they list, so no module needs them: a module names only the services and
+//! repository traits it depends on.
+use std::sync::Arc;
+
+use crate::cache::EntityCache;
+use crate::config::Config;
+use crate::core::auth::TokenService;
+use crate::db::DbPool;
+use crate::events::EventBus;
+use crate::modules::appointment::cached::CachedAppointmentRepository;
+use crate::modules::appointment::repository::{AppointmentRepository, DieselAppointmentRepository};
+use crate::modules::appointment::service::AppointmentService;
+use crate::modules::audit::repository::{AuditRepository, DieselAuditRepository};
+use crate::modules::audit::service::AuditService;
+use crate::modules::audit::writer::AuditWriter;
+use crate::modules::auth::repository::{DieselUserRepository, UserRepository};
+use crate::modules::auth::service::AuthService;
+use crate::modules::clinic::cached::CachedClinicRepository;
+use crate::modules::clinic::repository::{ClinicRepository, DieselClinicRepository};
+use crate::modules::clinic::service::ClinicService;
+use crate::modules::doctor::cached::CachedDoctorRepository;
+use crate::modules::doctor::repository::{DieselDoctorRepository, DoctorRepository};
+use crate::modules::doctor::service::DoctorService;
+use crate::modules::job::published::PublishedJobRepository;
+use crate::modules::job::repository::{DieselJobRepository, JobRepository};
+use crate::modules::job::service::{JobService, JobSink};
+use crate::modules::patient::cached::CachedPatientRepository;
+use crate::modules::patient::repository::{DieselPatientRepository, PatientRepository};
+use crate::modules::patient::service::PatientService;
+use crate::modules::prescription::repository::{
+    DieselPrescriptionRepository, PrescriptionRepository,
+};
+use crate::modules::prescription::service::PrescriptionService;
+use crate::modules::report::repository::{DieselReportRepository, ReportRepository};
+use crate::shared::Shared;
+
+/// Every repository, behind its trait.
+#[derive(Clone)]
+pub struct Repositories {
+    pub users: Arc<dyn UserRepository>,
+    pub clinics: Arc<dyn ClinicRepository>,
+    pub doctors: Arc<dyn DoctorRepository>,
+    pub patients: Arc<dyn PatientRepository>,
+    pub appointments: Arc<dyn AppointmentRepository>,
+    pub prescriptions: Arc<dyn PrescriptionRepository>,
+    pub audit: Arc<dyn AuditRepository>,
+    pub jobs: Arc<dyn JobRepository>,
+    pub reports: Arc<dyn ReportRepository>,
+}
+
+impl Repositories {
+    /// Straight to the database (commands that only write, such as seeding).
+    pub fn diesel(pool: &DbPool) -> Self {
+        Self {
+            users: Arc::new(DieselUserRepository::new(pool.clone())),
+            clinics: Arc::new(DieselClinicRepository::new(pool.clone())),
+            doctors: Arc::new(DieselDoctorRepository::new(pool.clone())),
+            patients: Arc::new(DieselPatientRepository::new(pool.clone())),
+            appointments: Arc::new(DieselAppointmentRepository::new(pool.clone())),
+            prescriptions: Arc::new(DieselPrescriptionRepository::new(pool.clone())),
+            audit: Arc::new(DieselAuditRepository::new(pool.clone())),
+            jobs: Arc::new(DieselJobRepository::new(pool.clone())),
+            reports: Arc::new(DieselReportRepository::new(pool.clone())),
+        }
+    }
+
+    /// The audit trail written through a pool of its own, so the background writer never takes
+    /// a connection a request is waiting for (nor shows up in a request's statements).
+    pub fn with_audit_pool(mut self, pool: &DbPool) -> Self {
+        self.audit = Arc::new(DieselAuditRepository::new(pool.clone()));
+        self
+    }
+
+    /// Job changes announced on `events`, for `jobUpdated` subscribers.
+    pub fn with_job_events(mut self, events: &EventBus) -> Self {
+        self.jobs = Arc::new(PublishedJobRepository::new(self.jobs, events.clone()));
+        self
+    }
+
+    /// Reads by id through the entity cache; writes invalidate it.
+    pub fn cached(pool: &DbPool, cache: &EntityCache) -> Self {
+        let direct = Self::diesel(pool);
+        Self {
+            clinics: Arc::new(CachedClinicRepository::new(direct.clinics, cache.clone())),
+            doctors: Arc::new(CachedDoctorRepository::new(direct.doctors, cache.clone())),
+            patients: Arc::new(CachedPatientRepository::new(direct.patients, cache.clone())),
+            appointments: Arc::new(CachedAppointmentRepository::new(
+                direct.appointments,
+                cache.clone(),
+            )),
+            ..direct
+        }
+    }
+}
+
+/// Every service, built once at start-up.
+#[derive(Clone)]
+pub struct Services {
+    pub tokens: Arc<TokenService>,
+    pub auth: Arc<AuthService>,
+    pub clinics: Arc<ClinicService>,
+    pub patients: Arc<PatientService>,
+    pub doctors: Arc<DoctorService>,
+    pub appointments: Arc<AppointmentService>,
+    pub prescriptions: Arc<PrescriptionService>,
+    pub audit: Arc<AuditService>,
+    /// Stores what requests recorded in the audit trail.
+    pub audit_writer: AuditWriter,
+    pub jobs: Arc<JobService>,
+}
+
+impl Services {
+    /// Must run inside the Tokio runtime: it starts the audit writer.
+    pub fn new(
+        config: &Config,
+        repositories: &Repositories,
+        shared: &Shared,
+        queue: Arc<dyn JobSink>,
+    ) -> anyhow::Result<Self> {
+        let tokens = Arc::new(TokenService::new(
+            &config.auth.jwt_secret,
+            config.auth.token_ttl,
+        ));
+        let patients = Arc::new(PatientService::new(
+            repositories.patients.clone(),
+            repositories.doctors.clone(),
+        ));
+        let jobs = Arc::new(JobService::new(
+            repositories.jobs.clone(),
+            queue,
+            shared.events.clone(),
+            patients.clone(),
+        ));
+        Ok(Self {
+            auth: Arc::new(AuthService::new(
+                repositories.users.clone(),
+                repositories.patients.clone(),
+                tokens.clone(),
+                shared.limiter.clone(),
+            )?),
+            clinics: Arc::new(ClinicService::new(repositories.clinics.clone())),
+            patients,
+            doctors: Arc::new(DoctorService::new(
+                repositories.doctors.clone(),
+                repositories.users.clone(),
+            )),
+            appointments: Arc::new(AppointmentService::new(
+                repositories.appointments.clone(),
+                repositories.patients.clone(),
+                repositories.doctors.clone(),
+                shared.events.clone(),
+                jobs.clone(),
+            )),
+            prescriptions: Arc::new(PrescriptionService::new(
+                repositories.prescriptions.clone(),
+                repositories.patients.clone(),
+                repositories.appointments.clone(),
+                repositories.doctors.clone(),
+            )),
+            audit: Arc::new(AuditService::new(repositories.audit.clone())),
+            audit_writer: AuditWriter::start(repositories.audit.clone()),
+            jobs: jobs.clone(),
+            tokens,
+        })
+    }
+}
