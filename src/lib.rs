@@ -1,8 +1,11 @@
 //! clinicgraph: a GraphQL API for clinics.
 //!
-//! Layers, top to bottom: `http` (axum) → `graphql` (schema, guards) → `modules/*/resolvers`
-//! (thin) → `modules/*/service` (rules, per-record authorization) → `modules/*/repository`
-//! (the only diesel code) → `db` (pools for PostgreSQL and SQLite).
+//! Layers, top to bottom; each names only layers below it (`tests/api/layers.rs` holds the list
+//! and checks it): `cli` → `app` (wiring) → `http` (axum), `seed`, `migrate` → `schema`
+//! (assembly, `node`), `jobs` → `modules` (per feature: resolvers, thin → service, every rule and
+//! authorization decision → repository, the only diesel code; plus the registries and loaders)
+//! → `graphql` (the toolkit), `shared` → `audit_trail`, `events`, `cache`, `ratelimit` → `db`,
+//! `telemetry` → `config` → `persisted` → `redis`, `core`.
 pub mod app;
 pub mod audit_trail;
 pub mod cache;

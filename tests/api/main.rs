@@ -22,6 +22,7 @@ mod http_audit;
 mod introspection;
 mod job_updates;
 mod jobs;
+mod layers;
 mod limits;
 mod nested_lists;
 mod notifications;

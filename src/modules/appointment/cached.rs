@@ -13,7 +13,7 @@ use crate::core::pagination::{KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::db::DbResult;
 use crate::db::columns::Columns;
-use crate::modules::doctor::model::Doctor;
+use crate::modules::doctor::Doctor;
 
 pub struct CachedAppointmentRepository {
     inner: Arc<dyn AppointmentRepository>,

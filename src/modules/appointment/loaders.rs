@@ -7,7 +7,7 @@ use super::columns::PartialAppointment;
 use super::model::{Appointment, AppointmentFilter};
 use super::repository::AppointmentParent;
 use crate::db::columns::Columns;
-use crate::modules::doctor::loaders::{Doctors, WithDoctor, rows_and_named_doctors};
+use crate::modules::doctor::{Doctors, WithDoctor, rows_and_named_doctors};
 use crate::modules::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
 use crate::modules::page_batch::PerParentKey;
 

@@ -9,3 +9,12 @@ pub mod repository;
 pub mod resolvers;
 pub mod service;
 pub mod subscription;
+
+// What other modules may use: the rest of this module is its own.
+pub use events::AppointmentChange;
+pub use input::nested_filter;
+pub use loaders::{AppointmentCountOf, AppointmentKey};
+pub use model::{Appointment, AppointmentFilter, AppointmentStatus};
+pub use repository::{AppointmentParent, AppointmentRepository};
+pub use resolvers::{AppointmentObject, PageAppointments, appointments_of};
+pub use service::AppointmentNotifier;

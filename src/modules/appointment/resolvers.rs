@@ -25,19 +25,19 @@ use crate::graphql::connection::{
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Timestamp;
-use crate::modules::clinic::resolvers::ClinicObject;
-use crate::modules::doctor::loaders::{DoctorKey, WithDoctor, page_doctors};
-use crate::modules::doctor::model::Doctor;
-use crate::modules::doctor::resolvers::DoctorObject;
+use crate::modules::clinic::ClinicObject;
+use crate::modules::doctor::Doctor;
+use crate::modules::doctor::DoctorObject;
+use crate::modules::doctor::{DoctorKey, WithDoctor, page_doctors};
 use crate::modules::loaders::{loaders, owned};
 use crate::modules::page_batch::PageBatch;
-use crate::modules::patient::loaders::PatientKey;
-use crate::modules::patient::resolvers::PatientObject;
-use crate::modules::prescription::columns::columns_of as prescription_columns;
-use crate::modules::prescription::loaders::PrescriptionsOf;
-use crate::modules::prescription::repository::PrescriptionParent;
-use crate::modules::prescription::resolvers::PrescriptionObject;
-use crate::modules::prescription::service::READERS as PRESCRIPTION_READERS;
+use crate::modules::patient::PatientKey;
+use crate::modules::patient::PatientObject;
+use crate::modules::prescription::PrescriptionObject;
+use crate::modules::prescription::PrescriptionParent;
+use crate::modules::prescription::PrescriptionsOf;
+use crate::modules::prescription::READERS as PRESCRIPTION_READERS;
+use crate::modules::prescription::columns_of as prescription_columns;
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<AppointmentService>> {
     ctx.data::<Arc<AppointmentService>>()

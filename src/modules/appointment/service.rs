@@ -19,8 +19,8 @@ use crate::core::scope::Scope;
 use crate::core::text::{optional_text, required_text};
 use crate::db;
 use crate::events::EventBus;
-use crate::modules::doctor::repository::DoctorRepository;
-use crate::modules::patient::repository::PatientRepository;
+use crate::modules::doctor::DoctorRepository;
+use crate::modules::patient::PatientRepository;
 
 /// May schedule, reschedule and cancel any appointment, confirm, check in and mark no-shows.
 pub const FRONT_DESK: &[Role] = &[Role::Admin, Role::Doctor, Role::Nurse, Role::Receptionist];

@@ -3,3 +3,6 @@ pub mod model;
 pub mod repository;
 pub mod resolvers;
 pub mod service;
+
+// What other modules may use: the rest of this module is its own.
+pub use repository::UserRepository;

@@ -10,8 +10,8 @@ use crate::core::context::RequestContext;
 use crate::core::ids::{self, NodeType};
 use crate::graphql::guards::caller;
 use crate::graphql::scalars::Timestamp;
-use crate::modules::patient::resolvers::PatientObject;
-use crate::modules::patient::service::PatientService;
+use crate::modules::patient::PatientObject;
+use crate::modules::patient::PatientService;
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<AuthService>> {
     ctx.data::<Arc<AuthService>>()

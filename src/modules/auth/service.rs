@@ -10,7 +10,7 @@ use crate::core::auth::{Caller, Role, TokenService, hash_password, verify_passwo
 use crate::core::error::{AppError, AppResult, FieldViolation};
 use crate::core::text::normalize_email;
 use crate::db;
-use crate::modules::patient::repository::PatientRepository;
+use crate::modules::patient::PatientRepository;
 use crate::ratelimit::RateLimiter;
 
 pub const MIN_PASSWORD_LENGTH: usize = 12;

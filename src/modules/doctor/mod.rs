@@ -6,3 +6,9 @@ pub mod model;
 pub mod repository;
 pub mod resolvers;
 pub mod service;
+
+// What other modules may use: the rest of this module is its own.
+pub use loaders::{DoctorKey, Doctors, WithDoctor, page_doctors, rows_and_named_doctors};
+pub use model::{Doctor, DoctorFilter, DoctorWrite, NewDoctor};
+pub use repository::{DoctorRepository, doctors_named_by};
+pub use resolvers::DoctorObject;

@@ -19,14 +19,14 @@ use crate::graphql::connection::{
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Timestamp;
-use crate::modules::appointment::input::nested_filter;
-use crate::modules::appointment::model::AppointmentStatus;
-use crate::modules::appointment::repository::AppointmentParent;
-use crate::modules::appointment::resolvers::{AppointmentObject, appointments_of};
-use crate::modules::clinic::resolvers::ClinicObject;
+use crate::modules::appointment::AppointmentParent;
+use crate::modules::appointment::AppointmentStatus;
+use crate::modules::appointment::nested_filter;
+use crate::modules::appointment::{AppointmentObject, appointments_of};
+use crate::modules::clinic::ClinicObject;
 use crate::modules::loaders::loaders;
-use crate::modules::patient::loaders::{PatientCountOfDoctor, PatientsOfDoctor};
-use crate::modules::patient::resolvers::PatientObject;
+use crate::modules::patient::PatientObject;
+use crate::modules::patient::{PatientCountOfDoctor, PatientsOfDoctor};
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<DoctorService>> {
     ctx.data::<Arc<DoctorService>>()
@@ -121,7 +121,7 @@ impl DoctorObject {
         } else {
             None
         };
-        let cursor = |p: &crate::modules::patient::model::Patient| KeyCursor {
+        let cursor = |p: &crate::modules::patient::Patient| KeyCursor {
             key: p.name.clone(),
             id: p.id,
         };

@@ -9,7 +9,7 @@ use crate::core::pagination::{ConnectionArgs, KeyCursor, Page};
 use crate::core::patch::Patch;
 use crate::core::text::{fold, normalize_email, optional_text, required_text};
 use crate::db;
-use crate::modules::auth::repository::UserRepository;
+use crate::modules::auth::UserRepository;
 
 /// A create or a partial update of a doctor profile, as sent.
 #[derive(Debug, Clone, Default)]

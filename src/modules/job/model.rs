@@ -170,7 +170,7 @@ pub enum ExportFormat {
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct ExportRequest {
     pub format: ExportFormat,
-    pub filter: crate::modules::patient::model::PatientFilter,
+    pub filter: crate::modules::patient::PatientFilter,
 }
 
 /// What an appointment email tells the patient.

@@ -14,7 +14,7 @@ use crate::graphql::connection::{Connection, page_cost, respond};
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Date;
 use crate::graphql::scalars::Timestamp;
-use crate::modules::patient::input::PatientFilterInput;
+use crate::modules::patient::PatientFilterInput;
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<JobService>> {
     ctx.data::<Arc<JobService>>()

@@ -18,11 +18,11 @@ use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult};
 use crate::core::pagination::{ConnectionArgs, Page};
 use crate::events::EventBus;
-use crate::modules::appointment::events::AppointmentChange;
-use crate::modules::appointment::model::Appointment;
-use crate::modules::appointment::service::AppointmentNotifier;
-use crate::modules::patient::model::PatientFilter;
-use crate::modules::patient::service::PatientService;
+use crate::modules::appointment::Appointment;
+use crate::modules::appointment::AppointmentChange;
+use crate::modules::appointment::AppointmentNotifier;
+use crate::modules::patient::PatientFilter;
+use crate::modules::patient::PatientService;
 
 /// Hands a job to the workers; behind a trait so the service is tested without a queue.
 #[async_trait]

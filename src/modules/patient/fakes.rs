@@ -10,8 +10,8 @@ use super::repository::PatientRepository;
 use crate::core::pagination::{KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::db::{DbError, DbResult};
-use crate::modules::doctor::model::{Doctor, DoctorFilter, DoctorWrite, NewDoctor};
-use crate::modules::doctor::repository::DoctorRepository;
+use crate::modules::doctor::DoctorRepository;
+use crate::modules::doctor::{Doctor, DoctorFilter, DoctorWrite, NewDoctor};
 
 #[derive(Clone)]
 struct Stored {

@@ -13,3 +13,11 @@ pub mod validation;
 mod fakes;
 #[cfg(test)]
 mod service_tests;
+
+// What other modules may use: the rest of this module is its own.
+pub use input::PatientFilterInput;
+pub use loaders::{PatientCountOfDoctor, PatientKey, PatientsOfDoctor};
+pub use model::{Patient, PatientFilter};
+pub use repository::PatientRepository;
+pub use resolvers::PatientObject;
+pub use service::PatientService;

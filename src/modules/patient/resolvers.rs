@@ -18,26 +18,22 @@ use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Date;
 use crate::graphql::scalars::Timestamp;
-use crate::modules::appointment::input::nested_filter;
-use crate::modules::appointment::loaders::AppointmentCountOf;
-use crate::modules::appointment::model::{AppointmentFilter, AppointmentStatus};
-use crate::modules::appointment::repository::AppointmentParent;
-use crate::modules::appointment::resolvers::{
-    AppointmentObject, PageAppointments, appointments_of,
-};
-use crate::modules::clinic::resolvers::ClinicObject;
-use crate::modules::doctor::loaders::{DoctorKey, WithDoctor, page_doctors};
-use crate::modules::doctor::model::Doctor;
-use crate::modules::doctor::resolvers::DoctorObject;
+use crate::modules::appointment::AppointmentCountOf;
+use crate::modules::appointment::AppointmentParent;
+use crate::modules::appointment::nested_filter;
+use crate::modules::appointment::{AppointmentFilter, AppointmentStatus};
+use crate::modules::appointment::{AppointmentObject, PageAppointments, appointments_of};
+use crate::modules::clinic::ClinicObject;
+use crate::modules::doctor::Doctor;
+use crate::modules::doctor::DoctorObject;
+use crate::modules::doctor::{DoctorKey, WithDoctor, page_doctors};
 use crate::modules::loaders::loaders;
 use crate::modules::page_batch::PageBatch;
-use crate::modules::prescription::loaders::PrescriptionCountOf;
-use crate::modules::prescription::model::PrescriptionStatus;
-use crate::modules::prescription::repository::PrescriptionParent;
-use crate::modules::prescription::resolvers::{
-    PagePrescriptions, PrescriptionObject, prescriptions_of,
-};
-use crate::modules::prescription::service::READERS as PRESCRIPTION_READERS;
+use crate::modules::prescription::PrescriptionCountOf;
+use crate::modules::prescription::PrescriptionParent;
+use crate::modules::prescription::PrescriptionStatus;
+use crate::modules::prescription::READERS as PRESCRIPTION_READERS;
+use crate::modules::prescription::{PagePrescriptions, PrescriptionObject, prescriptions_of};
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<PatientService>> {
     ctx.data::<Arc<PatientService>>()

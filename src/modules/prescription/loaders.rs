@@ -9,7 +9,7 @@ use super::repository::PrescriptionParent;
 use super::service::READERS;
 use crate::core::error::AppError;
 use crate::db::columns::Columns;
-use crate::modules::doctor::loaders::{Doctors, WithDoctor, rows_and_named_doctors};
+use crate::modules::doctor::{Doctors, WithDoctor, rows_and_named_doctors};
 use crate::modules::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
 use crate::modules::page_batch::PerParentKey;
 

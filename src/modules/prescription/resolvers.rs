@@ -24,15 +24,15 @@ use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Date;
 use crate::graphql::scalars::Timestamp;
-use crate::modules::appointment::loaders::AppointmentKey;
-use crate::modules::appointment::resolvers::AppointmentObject;
-use crate::modules::doctor::loaders::{DoctorKey, WithDoctor, page_doctors};
-use crate::modules::doctor::model::Doctor;
-use crate::modules::doctor::resolvers::DoctorObject;
+use crate::modules::appointment::AppointmentKey;
+use crate::modules::appointment::AppointmentObject;
+use crate::modules::doctor::Doctor;
+use crate::modules::doctor::DoctorObject;
+use crate::modules::doctor::{DoctorKey, WithDoctor, page_doctors};
 use crate::modules::loaders::{loaders, owned};
 use crate::modules::page_batch::PageBatch;
-use crate::modules::patient::loaders::PatientKey;
-use crate::modules::patient::resolvers::PatientObject;
+use crate::modules::patient::PatientKey;
+use crate::modules::patient::PatientObject;
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<PrescriptionService>> {
     ctx.data::<Arc<PrescriptionService>>()

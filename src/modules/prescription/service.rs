@@ -11,10 +11,10 @@ use crate::core::pagination::{ConnectionArgs, Page};
 use crate::core::scope::Scope;
 use crate::core::text::required_text;
 use crate::db;
-use crate::modules::appointment::repository::AppointmentRepository;
-use crate::modules::doctor::model::Doctor;
-use crate::modules::doctor::repository::DoctorRepository;
-use crate::modules::patient::repository::PatientRepository;
+use crate::modules::appointment::AppointmentRepository;
+use crate::modules::doctor::Doctor;
+use crate::modules::doctor::DoctorRepository;
+use crate::modules::patient::PatientRepository;
 
 /// May read prescriptions (a PATIENT only their own); a RECEPTIONIST may not.
 pub const READERS: &[Role] = &[Role::Admin, Role::Doctor, Role::Nurse, Role::Patient];

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::modules::appointment::model::AppointmentStatus;
+use crate::modules::appointment::AppointmentStatus;
 
 /// How many of the clinic's active prescriptions are for one medication.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -9,7 +9,7 @@ use super::model::{ClinicSummary, DailyReportTarget, MedicationCount};
 use crate::core::auth::Role;
 use crate::db::schema::{appointments, clinics, patients, prescriptions, users};
 use crate::db::{DbPool, DbResult};
-use crate::modules::prescription::model::PrescriptionStatus;
+use crate::modules::prescription::PrescriptionStatus;
 use crate::with_conn;
 
 #[async_trait]

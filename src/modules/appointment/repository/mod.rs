@@ -16,8 +16,8 @@ use crate::db::limit::limited;
 use crate::db::per_parent::PerParentQuery;
 use crate::db::schema::appointments;
 use crate::db::{DbPool, DbResult};
-use crate::modules::doctor::model::Doctor;
-use crate::modules::doctor::repository::doctors_named_by;
+use crate::modules::doctor::Doctor;
+use crate::modules::doctor::doctors_named_by;
 use crate::{in_transaction, keyset, with_conn};
 
 mod booking;
