@@ -74,7 +74,7 @@ async fn setup() -> Bench {
     clinicgraph::seed::demo(&repos, &services)
         .await
         .expect("demo data");
-    let router = clinicgraph::http::router(app_state(&config, pool, &repos, &services, &shared));
+    let router = clinicgraph::http::router(app_state(&config, pool, &services, &shared));
     let login = json!({ "query": "mutation { login(email: \"admin@demo.clinic\", password: \"clinicgraph-demo\") { accessToken } }" });
     let token = call(&router, None, &login).await["data"]["login"]["accessToken"]
         .as_str()

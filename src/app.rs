@@ -1,5 +1,5 @@
-//! Wiring: repositories into services into the schema and router. The only place that knows
-//! which implementation backs which trait.
+//! Wiring: services into the schema and router (the registries, `modules::registry`, build the
+//! repositories and services).
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -8,7 +8,7 @@ use crate::db::DbPool;
 use crate::graphql::documents::ParsedDocuments;
 use crate::http::{AppParts, AppState, SocketCaps};
 use crate::jobs::export::LocalExports;
-use crate::modules::registry::{Repositories, Services};
+use crate::modules::registry::Services;
 use crate::persisted::PersistedQueries;
 use crate::schema::{SchemaSettings, Schemas, build_subscription_schema};
 use crate::shared::Shared;
@@ -18,13 +18,7 @@ use crate::shared::Shared;
 pub const AUDIT_POOL_SIZE: u32 = 2;
 
 /// The state the router serves from.
-pub fn app_state(
-    config: &Config,
-    pool: DbPool,
-    repositories: &Repositories,
-    services: &Services,
-    shared: &Shared,
-) -> AppState {
+pub fn app_state(config: &Config, pool: DbPool, services: &Services, shared: &Shared) -> AppState {
     let settings = SchemaSettings {
         suggestions: !config.is_production(),
         limits: config.limits,
@@ -34,7 +28,7 @@ pub fn app_state(
         schemas: Schemas::build(services, settings),
         subscription_schema: build_subscription_schema(services, settings),
         tokens: services.tokens.clone(),
-        repositories: repositories.clone(),
+        services: services.clone(),
         pool,
         graphiql: config.graphiql,
         started_at: Instant::now(),

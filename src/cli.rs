@@ -364,7 +364,7 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
             }
         }
     });
-    let state = app_state(&config, pool, &repos, &services, &shared);
+    let state = app_state(&config, pool, &services, &shared);
     if let Some(metrics_addr) = config.metrics_addr {
         let listener = TcpListener::bind(metrics_addr).await?;
         tracing::info!(address = %listener.local_addr()?, "metrics listening");

@@ -101,7 +101,7 @@ pub(super) fn build_request(
     // A fresh loader per request, scoped to the caller: nothing cached crosses requests.
     let mut batches = None;
     if let Authentication::Authenticated(caller) = &context.authentication {
-        let (loader, queue) = loaders::for_request(state.repositories.clone(), caller);
+        let (loader, queue) = loaders::for_request(state.services.clone(), caller);
         request = request.data(loader);
         batches = Some(queue);
     }

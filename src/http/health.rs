@@ -19,7 +19,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     metrics::gauge!("db_pool_connections").set(f64::from(open));
     metrics::gauge!("db_pool_idle_connections").set(f64::from(idle));
     // Read at scrape time from the jobs' rows, which every instance and worker shares.
-    match state.repositories.jobs.waiting().await {
+    match state.services.jobs.waiting().await {
         Ok(waiting) => metrics::gauge!("job_queue_depth").set(waiting as f64),
         Err(error) => tracing::warn!(%error, "counting waiting jobs for /metrics"),
     }

@@ -40,7 +40,7 @@ use crate::graphql::documents::ParsedDocuments;
 use crate::jobs::export::ExportStore;
 use crate::modules::audit::writer::AuditWriter;
 use crate::modules::job::service::JobService;
-use crate::modules::registry::Repositories;
+use crate::modules::registry::Services;
 use crate::persisted::PersistedQueries;
 use crate::schema::{AppSchema, Schemas};
 use crate::shared::Shared;
@@ -77,7 +77,7 @@ pub struct AppParts {
     pub subscription_schema: AppSchema,
     pub tokens: Arc<TokenService>,
     /// For the per-request DataLoaders.
-    pub repositories: Repositories,
+    pub services: Services,
     pub pool: DbPool,
     pub graphiql: bool,
     pub started_at: Instant,

@@ -1,6 +1,8 @@
-//! The per-request DataLoader. One is built for each authenticated request, scoped to the
-//! caller, so cached rows never cross requests or users and no batch can read another clinic.
-//! Each module implements `Loader<Key>` for [`BatchLoader`] in its own `loaders.rs`.
+//! The per-request DataLoader. One is built for each authenticated request, for its caller, so
+//! cached rows never cross requests or users. Each module implements `Loader<Key>` for
+//! [`BatchLoader`] in its own `loaders.rs`, by calling its service's batch methods (many parents
+//! at once): the service decides what the caller may read, as it does for root fields, so every
+//! access rule is held once.
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -9,17 +11,14 @@ use std::time::Duration;
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader};
 
-use crate::core::auth::{Caller, Role};
+use super::registry::Services;
+use crate::core::auth::Caller;
 use crate::core::error::AppError;
-use crate::core::scope::Scope;
 use crate::graphql::batching::BatchQueue;
-use crate::modules::registry::Repositories;
 
 pub struct BatchLoader {
-    pub repos: Repositories,
-    pub scope: Scope,
-    /// The caller's role, for loaders whose rows only some roles may read.
-    pub role: Role,
+    pub services: Services,
+    pub caller: Caller,
 }
 
 /// The request's DataLoader, with its loads boxed. async-graphql's load future is about 500
@@ -74,12 +73,11 @@ where
 }
 
 /// A loader for one request, and the queue whose batches [`BatchQueue::drive`] runs.
-pub fn for_request(repos: Repositories, caller: &Caller) -> (Loaders, BatchQueue) {
+pub fn for_request(services: Services, caller: &Caller) -> (Loaders, BatchQueue) {
     let queue = BatchQueue::default();
     let batch_loader = BatchLoader {
-        repos,
-        scope: Scope::of(caller),
-        role: caller.role,
+        services,
+        caller: caller.clone(),
     };
     // No timer: the queue starts each batch as soon as the request is blocked on it.
     let loader = DataLoader::new(Observed(batch_loader), queue.spawner()).delay(Duration::ZERO);
@@ -89,11 +87,10 @@ pub fn for_request(repos: Repositories, caller: &Caller) -> (Loaders, BatchQueue
 /// A loader for a long-lived connection (subscriptions). It keeps no rows between events:
 /// async-graphql's loader caches nothing unless asked to. Its batches run as ordinary tasks,
 /// since no request future drives a queue here.
-pub fn for_connection(repos: Repositories, caller: &Caller) -> Loaders {
+pub fn for_connection(services: Services, caller: &Caller) -> Loaders {
     let batch_loader = BatchLoader {
-        repos,
-        scope: Scope::of(caller),
-        role: caller.role,
+        services,
+        caller: caller.clone(),
     };
     Loaders(DataLoader::new(Observed(batch_loader), tokio::spawn))
 }
@@ -106,8 +103,8 @@ pub fn loaders<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Loaders> {
 
 /// Loader errors must be cloneable; async-graphql's error is, and converting here logs an
 /// internal failure once per batch rather than once per field.
-pub fn load_error(error: crate::db::DbError) -> async_graphql::Error {
-    AppError::from(error).into()
+pub fn load_error(error: AppError) -> async_graphql::Error {
+    error.into()
 }
 
 /// Groups keys that share everything but the parent id, so each group is one statement.

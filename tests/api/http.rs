@@ -420,7 +420,7 @@ async fn ready_is_503_naming_the_database_when_it_does_not_answer() {
         std::sync::Arc::new(clinicgraph::jobs::queue::NoQueue),
     )
     .expect("services");
-    let router = clinicgraph::http::router(app_state(&config, pool, &repos, &services, &shared));
+    let router = clinicgraph::http::router(app_state(&config, pool, &services, &shared));
     let response = router
         .oneshot(Request::get("/ready").body(Body::empty()).expect("request"))
         .await

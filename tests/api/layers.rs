@@ -40,21 +40,58 @@ fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     }
 }
 
-/// The file's code without its tests (a `#[cfg(test)]` module comes last, by this crate's
-/// habit, and `tests.rs` files are test modules) and without comments.
+/// The file's code without its tests (each item marked `#[cfg(test)]`, and `tests.rs` files,
+/// which are test modules) and without comments. Braces inside strings are not told apart;
+/// the sources have none in test items' headers.
 fn code_of(path: &Path) -> Option<String> {
     let name = path.file_name()?.to_str()?;
     if name == "tests.rs" || name.ends_with("_tests.rs") {
         return None;
     }
     let text = std::fs::read_to_string(path).ok()?;
-    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-    Some(
-        code.lines()
-            .map(|line| line.split("//").next().unwrap_or_default())
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
+    let code: String = text
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    Some(without_test_items(&code))
+}
+
+fn without_test_items(code: &str) -> String {
+    const MARK: &str = "#[cfg(test)]";
+    let mut kept = String::new();
+    let mut rest = code;
+    while let Some(at) = rest.find(MARK) {
+        kept.push_str(&rest[..at]);
+        rest = &rest[at + MARK.len()..];
+        // The item ends at its `;` (`mod fakes;`) or at the brace closing its body.
+        let end = match (rest.find(';'), rest.find('{')) {
+            (Some(semi), Some(brace)) if semi < brace => semi + 1,
+            (_, Some(brace)) => closing_brace(rest, brace),
+            (Some(semi), None) => semi + 1,
+            (None, None) => rest.len(),
+        };
+        rest = &rest[end..];
+    }
+    kept.push_str(rest);
+    kept
+}
+
+fn closing_brace(text: &str, open: usize) -> usize {
+    let mut depth = 0usize;
+    for (i, c) in text[open..].char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return open + i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    text.len()
 }
 
 /// Every path that starts with `crate::`, `use` groups expanded: `crate::a::{b, c::d}` gives
@@ -242,4 +279,6 @@ fn the_check_sees_an_upward_import_and_a_reach_inside() {
     ]));
     assert!(paths.contains(&vec!["modules".into(), "patient".into(), "Y".into()]));
     assert!(layer_of("core") > layer_of("http"));
+    let code = "use a;\n#[cfg(test)]\nmod fakes;\n#[cfg(test)]\nmod tests {\n    fn f() { g() }\n}\nuse b;";
+    assert_eq!(without_test_items(code), "use a;\n\n\nuse b;");
 }

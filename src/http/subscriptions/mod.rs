@@ -135,7 +135,7 @@ async fn connection_init(
         return Err(AppError::Unauthenticated.into());
     };
     let mut data = Data::default();
-    data.insert(loaders::for_connection(state.repositories.clone(), &caller));
+    data.insert(loaders::for_connection(state.services.clone(), &caller));
     data.insert(SessionExpiry(expires_at));
     data.insert(RequestContext {
         request_id,

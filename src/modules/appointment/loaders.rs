@@ -25,9 +25,9 @@ impl Loader<AppointmentKey> for BatchLoader {
     ) -> Result<HashMap<AppointmentKey, Appointment>, Self::Error> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let rows = self
-            .repos
+            .services
             .appointments
-            .find_many(&self.scope, &ids)
+            .find_many(&self.caller, &ids)
             .await
             .map_err(load_error)?;
         Ok(rows
@@ -97,15 +97,15 @@ impl Loader<AppointmentsOf> for BatchLoader {
             );
             (shape, k.id)
         };
-        let repository = &self.repos.appointments;
+        let service = &self.services.appointments;
         let mut groups = Vec::new();
         let mut doctors = Doctors::new();
         for (shape, ids) in group_by_shape(keys, shape) {
             let (parent, ref filter, fetch, columns, with_doctors) = shape;
-            let scope = &self.scope;
-            let rows = repository.list_per_parent(scope, parent, &ids, filter, fetch, columns);
+            let caller = &self.caller;
+            let rows = service.per_parent(caller, parent, &ids, filter, fetch, columns);
             let named = with_doctors
-                .then(|| repository.doctors_per_parent(scope, parent, &ids, filter, fetch));
+                .then(|| service.doctors_per_parent(caller, parent, &ids, filter, fetch));
             let rows = rows_and_named_doctors(rows, named, &mut doctors).await?;
             groups.push((shape, rows));
         }
@@ -151,9 +151,9 @@ impl Loader<AppointmentCountOf> for BatchLoader {
             group_by_shape(keys, |k| ((k.parent, k.filter.clone()), k.id))
         {
             let counts = self
-                .repos
+                .services
                 .appointments
-                .count_per_parent(&self.scope, parent, &ids, &filter)
+                .count_per_parent(&self.caller, parent, &ids, &filter)
                 .await
                 .map_err(load_error)?;
             for (id, count) in counts {

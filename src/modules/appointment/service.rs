@@ -6,10 +6,12 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::columns::PartialAppointment;
 use super::events::{AppointmentChange, AppointmentEvent};
 use super::model::{
     Appointment, AppointmentFilter, AppointmentStatus, NewAppointment, Slot, Transition,
 };
+use super::repository::AppointmentParent;
 use super::repository::{AppointmentRepository, Booking};
 use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult, FieldViolation};
@@ -18,7 +20,9 @@ use crate::core::pagination::{ConnectionArgs, Page};
 use crate::core::scope::Scope;
 use crate::core::text::{optional_text, required_text};
 use crate::db;
+use crate::db::columns::Columns;
 use crate::events::EventBus;
+use crate::modules::doctor::Doctor;
 use crate::modules::doctor::DoctorRepository;
 use crate::modules::patient::PatientRepository;
 
@@ -136,6 +140,61 @@ impl AppointmentService {
             .find(&Scope::of(caller), id)
             .await?
             .ok_or(AppError::NotFound("appointment"))
+    }
+
+    /// The appointments among `ids` the caller may read, in one statement (nested reads).
+    pub async fn find_many(&self, caller: &Caller, ids: &[i64]) -> AppResult<Vec<Appointment>> {
+        Ok(self.appointments.find_many(&Scope::of(caller), ids).await?)
+    }
+
+    /// The first `per_parent` appointments the caller may read of each patient or doctor of
+    /// `parent_ids` matching `filter`, with `columns`, in one statement.
+    pub async fn per_parent(
+        &self,
+        caller: &Caller,
+        parent: AppointmentParent,
+        parent_ids: &[i64],
+        filter: &AppointmentFilter,
+        per_parent: usize,
+        columns: Columns,
+    ) -> AppResult<Vec<PartialAppointment>> {
+        let scope = Scope::of(caller);
+        Ok(self
+            .appointments
+            .list_per_parent(&scope, parent, parent_ids, filter, per_parent, columns)
+            .await?)
+    }
+
+    /// The doctors of the rows [`Self::per_parent`] returns for the same arguments.
+    pub async fn doctors_per_parent(
+        &self,
+        caller: &Caller,
+        parent: AppointmentParent,
+        parent_ids: &[i64],
+        filter: &AppointmentFilter,
+        per_parent: usize,
+    ) -> AppResult<Option<Vec<Doctor>>> {
+        let scope = Scope::of(caller);
+        Ok(self
+            .appointments
+            .doctors_per_parent(&scope, parent, parent_ids, filter, per_parent)
+            .await?)
+    }
+
+    /// `(parent id, count)` of the appointments the caller may read, for each parent that has
+    /// any matching `filter`.
+    pub async fn count_per_parent(
+        &self,
+        caller: &Caller,
+        parent: AppointmentParent,
+        parent_ids: &[i64],
+        filter: &AppointmentFilter,
+    ) -> AppResult<Vec<(i64, i64)>> {
+        let scope = Scope::of(caller);
+        Ok(self
+            .appointments
+            .count_per_parent(&scope, parent, parent_ids, filter)
+            .await?)
     }
 
     pub async fn list(

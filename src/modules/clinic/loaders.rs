@@ -14,15 +14,11 @@ impl Loader<ClinicKey> for BatchLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[ClinicKey]) -> Result<HashMap<ClinicKey, Clinic>, Self::Error> {
-        let own: Vec<i64> = keys
-            .iter()
-            .map(|k| k.0)
-            .filter(|id| *id == self.scope.clinic_id)
-            .collect();
+        let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let clinics = self
-            .repos
+            .services
             .clinics
-            .find_many(&own)
+            .find_many(&self.caller, &ids)
             .await
             .map_err(load_error)?;
         Ok(clinics.into_iter().map(|c| (ClinicKey(c.id), c)).collect())

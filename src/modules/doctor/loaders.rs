@@ -5,7 +5,7 @@ use async_graphql::Context;
 use async_graphql::dataloader::Loader;
 
 use super::model::Doctor;
-use crate::db::DbResult;
+use crate::core::error::AppResult;
 use crate::graphql::connection::nodes_select;
 use crate::modules::loaders::{BatchLoader, load_error, loaders};
 
@@ -68,8 +68,8 @@ pub type Doctors = HashMap<i64, Arc<Doctor>>;
 /// The rows `rows` reads, with the doctors `named` reads (if the batch's selection wants them)
 /// added to `doctors`: started together, so that PostgreSQL receives both statements at once.
 pub async fn rows_and_named_doctors<R>(
-    rows: impl Future<Output = DbResult<Vec<R>>>,
-    named: Option<impl Future<Output = DbResult<Option<Vec<Doctor>>>>>,
+    rows: impl Future<Output = AppResult<Vec<R>>>,
+    named: Option<impl Future<Output = AppResult<Option<Vec<Doctor>>>>>,
     doctors: &mut Doctors,
 ) -> Result<Vec<R>, async_graphql::Error> {
     let named = async {
@@ -130,7 +130,7 @@ impl BatchLoader {
             .collect())
     }
 
-    /// The doctors of the caller's clinic among `ids`, in one statement.
+    /// The doctors among `ids` the caller may read, in one statement.
     async fn doctors_by_id(
         &self,
         ids: HashSet<i64>,
@@ -140,9 +140,9 @@ impl BatchLoader {
         }
         let ids: Vec<i64> = ids.into_iter().collect();
         let doctors = self
-            .repos
+            .services
             .doctors
-            .find_many(self.scope.clinic_id, &ids)
+            .find_many(&self.caller, &ids)
             .await
             .map_err(load_error)?;
         Ok(doctors.into_iter().map(|d| (d.id, Arc::new(d))).collect())

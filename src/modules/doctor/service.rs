@@ -41,6 +41,11 @@ impl DoctorService {
             .ok_or(AppError::NotFound("doctor"))
     }
 
+    /// The doctors of the caller's clinic among `ids`, in one statement.
+    pub async fn find_many(&self, caller: &Caller, ids: &[i64]) -> AppResult<Vec<Doctor>> {
+        Ok(self.doctors.find_many(caller.clinic_id, ids).await?)
+    }
+
     pub fn scoped_filter(mut filter: DoctorFilter) -> DoctorFilter {
         filter.search = filter
             .search

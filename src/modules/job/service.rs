@@ -101,6 +101,11 @@ impl JobService {
         }
     }
 
+    /// Jobs waiting to run, across clinics: an operator's figure (`/metrics`), no caller's.
+    pub async fn waiting(&self) -> AppResult<i64> {
+        Ok(self.jobs.waiting().await?)
+    }
+
     /// Another clinic's job, or another user's for a non-ADMIN, is "not found".
     pub async fn get(&self, caller: &Caller, id: i64) -> AppResult<Job> {
         self.jobs

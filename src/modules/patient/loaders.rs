@@ -16,9 +16,9 @@ impl Loader<PatientKey> for BatchLoader {
     async fn load(&self, keys: &[PatientKey]) -> Result<HashMap<PatientKey, Patient>, Self::Error> {
         let ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let patients = self
-            .repos
+            .services
             .patients
-            .find_many(&self.scope, &ids)
+            .find_many(&self.caller, &ids)
             .await
             .map_err(load_error)?;
         Ok(patients
@@ -46,9 +46,9 @@ impl Loader<PatientsOfDoctor> for BatchLoader {
         let mut found: HashMap<PatientsOfDoctor, Vec<Patient>> = HashMap::new();
         for (fetch, doctor_ids) in group_by_shape(keys, |k| (k.fetch, k.doctor_id)) {
             let rows = self
-                .repos
+                .services
                 .patients
-                .list_per_doctor(&self.scope, &doctor_ids, fetch)
+                .per_doctor(&self.caller, &doctor_ids, fetch)
                 .await
                 .map_err(load_error)?;
             for patient in rows {
@@ -78,9 +78,9 @@ impl Loader<PatientCountOfDoctor> for BatchLoader {
     ) -> Result<HashMap<PatientCountOfDoctor, i64>, Self::Error> {
         let doctor_ids: Vec<i64> = keys.iter().map(|k| k.0).collect();
         let counts = self
-            .repos
+            .services
             .patients
-            .count_per_doctor(&self.scope, &doctor_ids)
+            .count_per_doctor(&self.caller, &doctor_ids)
             .await
             .map_err(load_error)?;
         // A doctor without patients is absent from the counts: zero, not unknown.

@@ -13,9 +13,10 @@ use super::validation::{DoctorRef, Patch, PatientInput, validate};
 use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult, FieldViolation};
 use crate::core::pagination::{ConnectionArgs, Page};
+use crate::core::scope::Scope;
 use crate::core::text::fold;
 use crate::db::{self, DbError};
-use crate::modules::doctor::repository::DoctorRepository;
+use crate::modules::doctor::DoctorRepository;
 
 const MAX_SEARCH_CHARS: usize = 200;
 /// Optimistic-update attempts before giving up on a record under constant concurrent change.
@@ -44,6 +45,37 @@ impl PatientService {
     }
 
     /// Looks a patient up by the human-readable id (`PAT-000042`).
+    /// The patients among `ids` the caller may read, in one statement (nested reads).
+    pub async fn find_many(&self, caller: &Caller, ids: &[i64]) -> AppResult<Vec<Patient>> {
+        Ok(self.patients.find_many(&Scope::of(caller), ids).await?)
+    }
+
+    /// The first `per_doctor` patients (by name) the caller may read of each of `doctor_ids`
+    /// as primary doctor, in one statement.
+    pub async fn per_doctor(
+        &self,
+        caller: &Caller,
+        doctor_ids: &[i64],
+        per_doctor: usize,
+    ) -> AppResult<Vec<Patient>> {
+        let scope = Scope::of(caller);
+        Ok(self
+            .patients
+            .list_per_doctor(&scope, doctor_ids, per_doctor)
+            .await?)
+    }
+
+    /// `(doctor id, count)` of the patients the caller may read, for each of `doctor_ids`
+    /// that has any.
+    pub async fn count_per_doctor(
+        &self,
+        caller: &Caller,
+        doctor_ids: &[i64],
+    ) -> AppResult<Vec<(i64, i64)>> {
+        let scope = Scope::of(caller);
+        Ok(self.patients.count_per_doctor(&scope, doctor_ids).await?)
+    }
+
     pub async fn get_by_number(&self, caller: &Caller, number: &str) -> AppResult<Patient> {
         let id = parse_patient_number(number.trim()).ok_or(AppError::PatientNotFound)?;
         self.get(caller, id).await

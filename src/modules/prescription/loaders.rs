@@ -6,24 +6,10 @@ use async_graphql::dataloader::Loader;
 use super::columns::PartialPrescription;
 use super::model::PrescriptionStatus;
 use super::repository::PrescriptionParent;
-use super::service::READERS;
-use crate::core::error::AppError;
 use crate::db::columns::Columns;
 use crate::modules::doctor::{Doctors, WithDoctor, rows_and_named_doctors};
 use crate::modules::loaders::{BatchLoader, deal_out, group_by_shape, load_error};
 use crate::modules::page_batch::PerParentKey;
-
-impl BatchLoader {
-    /// The service's reader rule, held here too: a nested field's guard is not the only thing
-    /// between a RECEPTIONIST and prescription rows.
-    fn require_prescription_reader(&self) -> Result<(), async_graphql::Error> {
-        if READERS.contains(&self.role) {
-            Ok(())
-        } else {
-            Err(AppError::forbidden("your role may not read prescriptions").into())
-        }
-    }
-}
 
 /// The newest `fetch` prescriptions of a patient or an appointment, with `columns` (and the
 /// keys), and with their prescribers when `with_prescribers`.
@@ -72,20 +58,19 @@ impl Loader<PrescriptionsOf> for BatchLoader {
         &self,
         keys: &[PrescriptionsOf],
     ) -> Result<HashMap<PrescriptionsOf, Self::Value>, Self::Error> {
-        self.require_prescription_reader()?;
         let shape = |k: &PrescriptionsOf| {
             let shape: ListShape = (k.parent, k.status, k.fetch, k.columns, k.with_prescribers);
             (shape, k.id)
         };
-        let repository = &self.repos.prescriptions;
+        let service = &self.services.prescriptions;
         let mut groups = Vec::new();
         let mut prescribers = Doctors::new();
         for (shape, ids) in group_by_shape(keys, shape) {
             let (parent, status, fetch, columns, with_prescribers) = shape;
-            let scope = &self.scope;
-            let rows = repository.list_per_parent(scope, parent, &ids, status, fetch, columns);
+            let caller = &self.caller;
+            let rows = service.per_parent(caller, parent, &ids, status, fetch, columns);
             let named = with_prescribers
-                .then(|| repository.prescribers_per_parent(scope, parent, &ids, status, fetch));
+                .then(|| service.prescribers_per_parent(caller, parent, &ids, status, fetch));
             let rows = rows_and_named_doctors(rows, named, &mut prescribers).await?;
             groups.push((shape, rows));
         }
@@ -129,13 +114,12 @@ impl Loader<PrescriptionCountOf> for BatchLoader {
         &self,
         keys: &[PrescriptionCountOf],
     ) -> Result<HashMap<PrescriptionCountOf, i64>, Self::Error> {
-        self.require_prescription_reader()?;
         let mut found = HashMap::new();
         for ((parent, status), ids) in group_by_shape(keys, |k| ((k.parent, k.status), k.id)) {
             let counts = self
-                .repos
+                .services
                 .prescriptions
-                .count_per_parent(&self.scope, parent, &ids, status)
+                .count_per_parent(&self.caller, parent, &ids, status)
                 .await
                 .map_err(load_error)?;
             for (id, count) in counts {

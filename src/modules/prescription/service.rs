@@ -3,7 +3,9 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use super::columns::PartialPrescription;
 use super::model::{NewPrescription, Prescription, PrescriptionFilter, PrescriptionStatus};
+use super::repository::PrescriptionParent;
 use super::repository::PrescriptionRepository;
 use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult, FieldViolation};
@@ -11,6 +13,7 @@ use crate::core::pagination::{ConnectionArgs, Page};
 use crate::core::scope::Scope;
 use crate::core::text::required_text;
 use crate::db;
+use crate::db::columns::Columns;
 use crate::modules::appointment::AppointmentRepository;
 use crate::modules::doctor::Doctor;
 use crate::modules::doctor::DoctorRepository;
@@ -85,6 +88,58 @@ impl PrescriptionService {
             .list(&Scope::of(caller), filter, &request)
             .await?;
         Ok(Page::from_rows(rows, &request))
+    }
+
+    /// The newest `per_parent` prescriptions of each patient or appointment of `parent_ids`
+    /// (of `status`), with `columns`, in one statement; FORBIDDEN for a role that reads none.
+    pub async fn per_parent(
+        &self,
+        caller: &Caller,
+        parent: PrescriptionParent,
+        parent_ids: &[i64],
+        status: Option<PrescriptionStatus>,
+        per_parent: usize,
+        columns: Columns,
+    ) -> AppResult<Vec<PartialPrescription>> {
+        Self::require_reader(caller)?;
+        let scope = Scope::of(caller);
+        Ok(self
+            .prescriptions
+            .list_per_parent(&scope, parent, parent_ids, status, per_parent, columns)
+            .await?)
+    }
+
+    /// The prescribers of the rows [`Self::per_parent`] returns for the same arguments.
+    pub async fn prescribers_per_parent(
+        &self,
+        caller: &Caller,
+        parent: PrescriptionParent,
+        parent_ids: &[i64],
+        status: Option<PrescriptionStatus>,
+        per_parent: usize,
+    ) -> AppResult<Option<Vec<Doctor>>> {
+        Self::require_reader(caller)?;
+        let scope = Scope::of(caller);
+        Ok(self
+            .prescriptions
+            .prescribers_per_parent(&scope, parent, parent_ids, status, per_parent)
+            .await?)
+    }
+
+    /// `(parent id, count)` of the prescriptions (of `status`) of each parent that has any.
+    pub async fn count_per_parent(
+        &self,
+        caller: &Caller,
+        parent: PrescriptionParent,
+        parent_ids: &[i64],
+        status: Option<PrescriptionStatus>,
+    ) -> AppResult<Vec<(i64, i64)>> {
+        Self::require_reader(caller)?;
+        let scope = Scope::of(caller);
+        Ok(self
+            .prescriptions
+            .count_per_parent(&scope, parent, parent_ids, status)
+            .await?)
     }
 
     pub async fn count(&self, caller: &Caller, filter: &PrescriptionFilter) -> AppResult<i64> {

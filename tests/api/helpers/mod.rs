@@ -229,7 +229,7 @@ impl TestApp {
         ));
         seed::demo(&repos, &services).await.expect("demo seed");
         let router =
-            clinicgraph::http::router(app_state(&config, pool.clone(), &repos, &services, &shared));
+            clinicgraph::http::router(app_state(&config, pool.clone(), &services, &shared));
         Some(TestApp {
             router,
             repos,
