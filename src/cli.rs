@@ -342,7 +342,7 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     }
     // After the demo seed, so its clinic's nightly report is scheduled from the start.
     let workers = if config.jobs.workers_in_process {
-        let context = JobContext::new(&config, &pool, &repos, Arc::new(queue.clone()))?;
+        let context = JobContext::new(&config, &pool, &services, Arc::new(queue.clone()))?;
         let mut stopping = stopping.clone();
         Some(tokio::spawn(jobs::run_workers(
             queue.clone(),
@@ -419,7 +419,12 @@ async fn worker(config: Config) -> anyhow::Result<()> {
         redis = config.shared.redis_url.is_some(),
         "job workers running"
     );
-    let context = JobContext::new(&config, &pool, &repos, Arc::new(queue.clone()))?;
+    let shared = Shared {
+        events,
+        ..Shared::for_commands(&config.shared)
+    };
+    let services = Services::new(&config, &repos, &shared, Arc::new(queue.clone()))?;
+    let context = JobContext::new(&config, &pool, &services, Arc::new(queue.clone()))?;
     jobs::run_workers(queue, context, shutdown).await?;
     tracing::info!("job workers stopped cleanly");
     Ok(())

@@ -235,8 +235,9 @@ async fn stream(
     mut emit: impl FnMut([String; 9]) -> anyhow::Result<()> + Send,
 ) -> anyhow::Result<i64> {
     let total = context
+        .services
         .patients
-        .count(job.clinic_id, &request.filter)
+        .export_count(job.clinic_id, &request.filter)
         .await?;
     let order = PatientOrder::default();
     let mut cursor = None;
@@ -249,8 +250,9 @@ async fn stream(
             cursor: cursor.take(),
         };
         let rows = context
+            .services
             .patients
-            .list(job.clinic_id, &request.filter, order, &page_request)
+            .export_page(job.clinic_id, &request.filter, order, &page_request)
             .await?;
         let page = Page::from_rows(rows, &page_request);
         for patient in &page.items {
@@ -259,7 +261,7 @@ async fn stream(
         written += i64::try_from(page.items.len()).unwrap_or(i64::MAX);
         let percent = i32::try_from(written * 99 / total.max(1)).unwrap_or(99);
         if percent >= reported + 5 {
-            context.jobs.progress(job.id, percent).await?;
+            context.services.jobs.progress(job.id, percent).await?;
             reported = percent;
         }
         match (page.has_next_page, page.items.last()) {

@@ -5,7 +5,6 @@ use serde_json::{Value, json};
 
 use super::mail::{self, Facts};
 use super::worker::JobContext;
-use crate::core::scope::Scope;
 use crate::modules::appointment::model::AppointmentStatus;
 use crate::modules::job::model::{Job, Notice, NoticeRequest};
 
@@ -13,13 +12,10 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
     let request: NoticeRequest =
         serde_json::from_str(job.payload.as_deref().unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("the email's payload is unreadable: {e}"))?;
-    let scope = Scope {
-        clinic_id: job.clinic_id,
-        patient_id: None,
-    };
     let Some(appointment) = context
+        .services
         .appointments
-        .find(&scope, request.appointment_id)
+        .find_in_clinic(job.clinic_id, request.appointment_id)
         .await?
     else {
         return Ok(json!({ "skipped": "the appointment no longer exists" }));
@@ -34,16 +30,17 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
         }
     }
     let patient = context
+        .services
         .patients
-        .find(job.clinic_id, appointment.patient_id)
+        .find_in_clinic(job.clinic_id, appointment.patient_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the appointment's patient is gone"))?;
     let clinic = context.clinic_of(job).await?;
     let doctor = context
+        .services
         .doctors
-        .find_many(job.clinic_id, &[appointment.doctor_id])
+        .find_in_clinic(job.clinic_id, appointment.doctor_id)
         .await?
-        .pop()
         .ok_or_else(|| anyhow::anyhow!("the appointment's doctor is gone"))?;
     let letter = mail::write(
         request.notice,

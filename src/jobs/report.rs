@@ -35,8 +35,12 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
         .ok_or_else(|| anyhow::anyhow!("the period ends too late"))?;
     let from = schedule::utc_of(request.from.and_time(chrono::NaiveTime::MIN), zone);
     let to = schedule::utc_of(until.and_time(chrono::NaiveTime::MIN), zone);
-    let summary = context.reports.summary(clinic.id, from, to, until).await?;
-    context.jobs.progress(job.id, 50).await?;
+    let summary = context
+        .services
+        .reports
+        .summary(clinic.id, from, to, until)
+        .await?;
+    context.services.jobs.progress(job.id, 50).await?;
 
     let name = file_name(job.id);
     let period = format!("{} to {} ({})", request.from, request.to, zone.name());

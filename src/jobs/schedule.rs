@@ -11,7 +11,6 @@ use chrono_tz::Tz;
 
 use super::worker::JobContext;
 use crate::modules::job::model::{JobKind, NewJob, ReportRequest};
-use crate::modules::job::service::hand_over;
 use crate::modules::report::model::DailyReportTarget;
 
 /// The clinic's local time at which a day's report is made, once the day is over.
@@ -66,23 +65,17 @@ pub async fn ensure_daily_report(
             Some(run_at),
         )
     };
-    let Some(job) = context.jobs.insert_once(job).await? else {
-        return Ok(false);
-    };
-    hand_over(
-        context.jobs.as_ref(),
-        context.queue.as_ref(),
-        job.id,
-        job.run_at,
-    )
-    .await
-    .map_err(|error| error.context("a daily report"))?;
-    Ok(true)
+    context
+        .services
+        .jobs
+        .queue_once(job)
+        .await
+        .map_err(|error| error.context("a daily report"))
 }
 
 /// For every clinic, today's report (in its own calendar) is queued.
 pub async fn ensure_todays_reports(context: &JobContext) -> anyhow::Result<()> {
-    for target in context.reports.daily_report_targets().await? {
+    for target in context.services.reports.daily_report_targets().await? {
         let today = Utc::now()
             .with_timezone(&zone(&target.timezone))
             .date_naive();

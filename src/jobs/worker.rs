@@ -17,26 +17,16 @@ use super::queue::{JobMessage, JobQueue};
 use super::{notify, report, schedule};
 use crate::config::Config;
 use crate::db::DbPool;
-use crate::modules::appointment::repository::AppointmentRepository;
 use crate::modules::clinic::model::Clinic;
-use crate::modules::clinic::repository::ClinicRepository;
-use crate::modules::doctor::repository::DoctorRepository;
 use crate::modules::job::model::{Job, JobKind, JobStatus};
-use crate::modules::job::repository::JobRepository;
 use crate::modules::job::service::JobSink;
-use crate::modules::patient::repository::PatientRepository;
-use crate::modules::registry::Repositories;
-use crate::modules::report::repository::ReportRepository;
+use crate::modules::registry::Services;
 
-/// What a job may use.
+/// What a job may use. Jobs read and write through the services, as requests do; a job acts
+/// for its clinic, having been authorized when it was requested.
 #[derive(Clone)]
 pub struct JobContext {
-    pub jobs: Arc<dyn JobRepository>,
-    pub patients: Arc<dyn PatientRepository>,
-    pub appointments: Arc<dyn AppointmentRepository>,
-    pub doctors: Arc<dyn DoctorRepository>,
-    pub clinics: Arc<dyn ClinicRepository>,
-    pub reports: Arc<dyn ReportRepository>,
+    pub services: Services,
     /// For jobs that queue others (a daily report, the next day's).
     pub queue: Arc<dyn JobSink>,
     pub exports: Arc<dyn ExportStore>,
@@ -53,7 +43,7 @@ impl JobContext {
     pub fn new(
         config: &Config,
         pool: &DbPool,
-        repos: &Repositories,
+        services: &Services,
         queue: Arc<dyn JobSink>,
     ) -> anyhow::Result<Self> {
         let mail = &config.jobs.mail;
@@ -72,12 +62,7 @@ impl JobContext {
         };
         Ok(Self {
             pdf_fonts: Arc::new(pdf_fonts),
-            jobs: repos.jobs.clone(),
-            patients: repos.patients.clone(),
-            appointments: repos.appointments.clone(),
-            doctors: repos.doctors.clone(),
-            clinics: repos.clinics.clone(),
-            reports: repos.reports.clone(),
+            services: services.clone(),
             queue,
             exports: Arc::new(LocalExports::new(config.jobs.export_dir.clone())),
             mailer,
@@ -89,10 +74,10 @@ impl JobContext {
 
     /// The clinic the job is for.
     pub async fn clinic_of(&self, job: &Job) -> anyhow::Result<Clinic> {
-        self.clinics
-            .find_many(&[job.clinic_id])
+        self.services
+            .clinics
+            .find(job.clinic_id)
             .await?
-            .pop()
             .ok_or_else(|| anyhow::anyhow!("the job's clinic is gone"))
     }
 }
@@ -114,7 +99,7 @@ async fn run_job(
     context: Data<JobContext>,
 ) -> Result<(), BoxDynError> {
     let attempt = u32::try_from(attempt.current()).unwrap_or(u32::MAX).max(1);
-    let Some(job) = context.jobs.find(None, message.job_id).await? else {
+    let Some(job) = context.services.jobs.claim(message.job_id).await? else {
         tracing::warn!(job_id = message.job_id, "queued job has no row; skipped");
         return Ok(());
     };
@@ -124,6 +109,7 @@ async fn run_job(
     }
     let kind = job.kind.clone();
     context
+        .services
         .jobs
         .start(job.id, i32::try_from(attempt).unwrap_or(i32::MAX))
         .await?;
@@ -133,7 +119,11 @@ async fn run_job(
         .record(started.elapsed().as_secs_f64());
     match outcome {
         Ok(result) => {
-            context.jobs.succeed(job.id, &result.to_string()).await?;
+            context
+                .services
+                .jobs
+                .succeed(job.id, &result.to_string())
+                .await?;
             metrics::counter!("jobs_finished_total", "kind" => kind, "outcome" => "succeeded")
                 .increment(1);
             Ok(())
@@ -142,7 +132,7 @@ async fn run_job(
             let last = attempt >= context.max_attempts;
             let message = format!("{error:#}");
             tracing::warn!(job_id = job.id, attempt, last, error = %message, "job attempt failed");
-            context.jobs.fail(job.id, &message, last).await?;
+            context.services.jobs.fail(job.id, &message, last).await?;
             let outcome = if last { "failed" } else { "retried" };
             metrics::counter!("jobs_finished_total", "kind" => kind, "outcome" => outcome)
                 .increment(1);

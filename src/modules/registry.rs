@@ -33,6 +33,7 @@ use crate::modules::prescription::repository::{
 };
 use crate::modules::prescription::service::PrescriptionService;
 use crate::modules::report::repository::{DieselReportRepository, ReportRepository};
+use crate::modules::report::service::ReportService;
 use crate::shared::Shared;
 
 /// Every repository, behind its trait.
@@ -108,6 +109,7 @@ pub struct Services {
     /// Stores what requests recorded in the audit trail.
     pub audit_writer: AuditWriter,
     pub jobs: Arc<JobService>,
+    pub reports: Arc<ReportService>,
 }
 
 impl Services {
@@ -161,6 +163,7 @@ impl Services {
             audit: Arc::new(AuditService::new(repositories.audit.clone())),
             audit_writer: AuditWriter::start(repositories.audit.clone()),
             jobs: jobs.clone(),
+            reports: Arc::new(ReportService::new(repositories.reports.clone())),
             tokens,
         })
     }

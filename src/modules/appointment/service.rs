@@ -142,6 +142,15 @@ impl AppointmentService {
             .ok_or(AppError::NotFound("appointment"))
     }
 
+    /// A clinic's appointment, for a job acting for the clinic (its email).
+    pub async fn find_in_clinic(&self, clinic_id: i64, id: i64) -> AppResult<Option<Appointment>> {
+        let scope = Scope {
+            clinic_id,
+            patient_id: None,
+        };
+        Ok(self.appointments.find(&scope, id).await?)
+    }
+
     /// The appointments among `ids` the caller may read, in one statement (nested reads).
     pub async fn find_many(&self, caller: &Caller, ids: &[i64]) -> AppResult<Vec<Appointment>> {
         Ok(self.appointments.find_many(&Scope::of(caller), ids).await?)

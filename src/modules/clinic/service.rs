@@ -25,6 +25,11 @@ impl ClinicService {
             .ok_or(AppError::NotFound("clinic"))
     }
 
+    /// A clinic, for a job acting for it.
+    pub async fn find(&self, id: i64) -> AppResult<Option<Clinic>> {
+        Ok(self.clinics.find_many(&[id]).await?.pop())
+    }
+
     /// The clinics among `ids` the caller may read: their own, at most (a batch of nested
     /// reads, one statement).
     pub async fn find_many(&self, caller: &Caller, ids: &[i64]) -> AppResult<Vec<Clinic>> {

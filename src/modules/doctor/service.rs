@@ -41,6 +41,11 @@ impl DoctorService {
             .ok_or(AppError::NotFound("doctor"))
     }
 
+    /// A clinic's doctor, for a job acting for the clinic.
+    pub async fn find_in_clinic(&self, clinic_id: i64, id: i64) -> AppResult<Option<Doctor>> {
+        Ok(self.doctors.find_many(clinic_id, &[id]).await?.pop())
+    }
+
     /// The doctors of the caller's clinic among `ids`, in one statement.
     pub async fn find_many(&self, caller: &Caller, ids: &[i64]) -> AppResult<Vec<Doctor>> {
         Ok(self.doctors.find_many(caller.clinic_id, ids).await?)

@@ -101,6 +101,40 @@ impl JobService {
         }
     }
 
+    /// A queued job's row, for the worker that took it (any clinic's: the job was authorized
+    /// when it was requested).
+    pub async fn claim(&self, id: i64) -> AppResult<Option<Job>> {
+        Ok(self.jobs.find(None, id).await?)
+    }
+
+    /// A worker started attempt `attempt` of the job.
+    pub async fn start(&self, id: i64, attempt: i32) -> AppResult<()> {
+        Ok(self.jobs.start(id, attempt).await?)
+    }
+
+    pub async fn progress(&self, id: i64, percent: i32) -> AppResult<()> {
+        Ok(self.jobs.progress(id, percent).await?)
+    }
+
+    pub async fn succeed(&self, id: i64, result: &str) -> AppResult<()> {
+        Ok(self.jobs.succeed(id, result).await?)
+    }
+
+    /// The attempt failed: back to QUEUED (`last` false) or FAILED for good.
+    pub async fn fail(&self, id: i64, error: &str, last: bool) -> AppResult<()> {
+        Ok(self.jobs.fail(id, error, last).await?)
+    }
+
+    /// Stores `job` unless a job with its `dedupe_key` exists, and hands it to the workers;
+    /// false if it existed.
+    pub async fn queue_once(&self, job: NewJob) -> anyhow::Result<bool> {
+        let Some(job) = self.jobs.insert_once(job).await? else {
+            return Ok(false);
+        };
+        hand_over(self.jobs.as_ref(), self.sink.as_ref(), job.id, job.run_at).await?;
+        Ok(true)
+    }
+
     /// Jobs waiting to run, across clinics: an operator's figure (`/metrics`), no caller's.
     pub async fn waiting(&self) -> AppResult<i64> {
         Ok(self.jobs.waiting().await?)

@@ -12,7 +12,7 @@ use super::repository::PatientRepository;
 use super::validation::{DoctorRef, Patch, PatientInput, validate};
 use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult, FieldViolation};
-use crate::core::pagination::{ConnectionArgs, Page};
+use crate::core::pagination::{ConnectionArgs, Page, PageRequest};
 use crate::core::scope::Scope;
 use crate::core::text::fold;
 use crate::db::{self, DbError};
@@ -45,6 +45,29 @@ impl PatientService {
     }
 
     /// Looks a patient up by the human-readable id (`PAT-000042`).
+    /// A clinic's patient, for a job acting for the clinic (an appointment's email).
+    pub async fn find_in_clinic(&self, clinic_id: i64, id: i64) -> AppResult<Option<Patient>> {
+        Ok(self.patients.find(clinic_id, id).await?)
+    }
+
+    /// How many of a clinic's patients match `filter`: for an export job, whose filter was
+    /// checked when an ADMIN requested it (`JobService::export_patients`).
+    pub async fn export_count(&self, clinic_id: i64, filter: &PatientFilter) -> AppResult<i64> {
+        Ok(self.patients.count(clinic_id, filter).await?)
+    }
+
+    /// A page of a clinic's patients matching `filter`, for an export job (as
+    /// [`Self::export_count`]).
+    pub async fn export_page(
+        &self,
+        clinic_id: i64,
+        filter: &PatientFilter,
+        order: PatientOrder,
+        page: &PageRequest<PatientCursor>,
+    ) -> AppResult<Vec<Patient>> {
+        Ok(self.patients.list(clinic_id, filter, order, page).await?)
+    }
+
     /// The patients among `ids` the caller may read, in one statement (nested reads).
     pub async fn find_many(&self, caller: &Caller, ids: &[i64]) -> AppResult<Vec<Patient>> {
         Ok(self.patients.find_many(&Scope::of(caller), ids).await?)

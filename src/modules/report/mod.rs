@@ -2,3 +2,4 @@
 //! active prescriptions by medication), made by a background job as a PDF and a JSON summary.
 pub mod model;
 pub mod repository;
+pub mod service;

@@ -220,8 +220,8 @@ impl TestApp {
             Services::new(&config, &repos, &shared, Arc::new(queue.clone())).expect("services");
         // Workers run in this process, as `serve` runs them in development; they stop with the
         // test's runtime.
-        let context =
-            JobContext::new(&config, &pool, &repos, Arc::new(queue.clone())).expect("job context");
+        let context = JobContext::new(&config, &pool, &services, Arc::new(queue.clone()))
+            .expect("job context");
         tokio::spawn(clinicgraph::jobs::run_workers(
             queue,
             context.clone(),
