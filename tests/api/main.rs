@@ -34,6 +34,7 @@ mod permissions;
 mod persisted;
 mod prescriptions;
 mod rate_limits;
+mod read_paths;
 mod readme;
 mod reports;
 mod roles;
