@@ -175,7 +175,7 @@ pub enum Refused {
 /// A guard refused the current field.
 pub fn refused(ctx: &Context<'_>, refused: Refused) {
     let Some(trail) = trail(ctx) else { return };
-    let field = ctx.item.node.name.node.as_str();
+    let field = ctx.field().name();
     let (action, entity, record, field) = match refused {
         Refused::FieldOf(subject) => (
             AuditAction::Read,

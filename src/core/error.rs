@@ -20,16 +20,12 @@ impl FieldViolation {
     /// `fields` as `extensions.fields`: a list of `{ field, message }`.
     pub fn list(fields: &[FieldViolation]) -> async_graphql::Value {
         let entry = |f: &FieldViolation| {
-            let mut entry = async_graphql::indexmap::IndexMap::new();
-            entry.insert(
-                async_graphql::Name::new("field"),
-                async_graphql::Value::from(f.field.as_str()),
-            );
-            entry.insert(
-                async_graphql::Name::new("message"),
-                async_graphql::Value::from(f.message.as_str()),
-            );
-            async_graphql::Value::Object(entry)
+            async_graphql::Value::Object(
+                [("field", f.field.as_str()), ("message", f.message.as_str())]
+                    .into_iter()
+                    .map(|(key, text)| (async_graphql::Name::new(key), text.into()))
+                    .collect(),
+            )
         };
         async_graphql::Value::List(fields.iter().map(entry).collect())
     }

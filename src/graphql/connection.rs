@@ -1,11 +1,11 @@
 //! Relay connections, one generic type for every list.
-use async_graphql::parser::types::{Selection, SelectionSet};
 use std::borrow::Cow;
 
 use async_graphql::{ContainerType, Context, OutputType, SimpleObject, TypeName};
 use serde::Serialize;
 
 use super::eager::{Eager, EagerList};
+use super::engine;
 use super::pagination::PageInfo;
 use crate::core::pagination::{Page, encode_cursor};
 use crate::db::columns::Columns;
@@ -68,7 +68,7 @@ pub fn wants_total_count(ctx: &Context<'_>) -> bool {
 /// ignored, through fragments), like async-graphql's `look_ahead`, which allocates a list at
 /// every step: nested pages ask this of each parent, several times.
 pub fn selects(ctx: &Context<'_>, path: &[&str]) -> bool {
-    reaches(ctx, &ctx.item.node.selection_set.node, path)
+    engine::reaches(ctx, path)
 }
 
 /// Whether the nodes of the connection being resolved select `field`, through `nodes` or
@@ -95,72 +95,16 @@ fn columns_at(
     columns_of: impl Fn(&str) -> Option<Columns>,
 ) -> Columns {
     let mut columns = Columns::of(0);
-    let mut add = |selection: &SelectionSet| {
-        each_field(ctx, selection, &mut |name| {
-            columns = columns.with(match name {
-                "__typename" => Columns::of(0),
-                name => columns_of(name).unwrap_or(Columns::ALL),
-            });
-        })
+    let mut add = |name: &str| {
+        columns = columns.with(match name {
+            "__typename" => Columns::of(0),
+            name => columns_of(name).unwrap_or(Columns::ALL),
+        });
     };
     for path in paths {
-        for_each_at(ctx, &ctx.item.node.selection_set.node, path, &mut add);
+        engine::each_field_at(ctx, path, &mut add);
     }
     columns
-}
-
-/// Calls `visit` with the selection set of every field at `path` under `selection`.
-fn for_each_at<'a>(
-    ctx: &Context<'a>,
-    selection: &'a SelectionSet,
-    path: &[&str],
-    visit: &mut impl FnMut(&'a SelectionSet),
-) {
-    let Some((first, rest)) = path.split_first() else {
-        visit(selection);
-        return;
-    };
-    for item in &selection.items {
-        match &item.node {
-            Selection::Field(field) if field.node.name.node == *first => {
-                for_each_at(ctx, &field.node.selection_set.node, rest, visit)
-            }
-            Selection::Field(_) => {}
-            Selection::InlineFragment(fragment) => {
-                for_each_at(ctx, &fragment.node.selection_set.node, path, visit)
-            }
-            Selection::FragmentSpread(spread) => {
-                if let Some(fragment) = ctx.query_env.fragments.get(&spread.node.fragment_name.node)
-                {
-                    for_each_at(ctx, &fragment.node.selection_set.node, path, visit)
-                }
-            }
-        }
-    }
-}
-
-/// Calls `visit` with the name of every field of `selection`, fragments flattened.
-fn each_field<'a>(ctx: &Context<'a>, selection: &'a SelectionSet, visit: &mut impl FnMut(&'a str)) {
-    for item in &selection.items {
-        match &item.node {
-            Selection::Field(field) => visit(field.node.name.node.as_str()),
-            Selection::InlineFragment(fragment) => {
-                each_field(ctx, &fragment.node.selection_set.node, visit)
-            }
-            Selection::FragmentSpread(spread) => {
-                if let Some(fragment) = ctx.query_env.fragments.get(&spread.node.fragment_name.node)
-                {
-                    each_field(ctx, &fragment.node.selection_set.node, visit)
-                }
-            }
-        }
-    }
-}
-
-fn reaches(ctx: &Context<'_>, selection: &SelectionSet, path: &[&str]) -> bool {
-    let mut found = false;
-    for_each_at(ctx, selection, path, &mut |_| found = true);
-    found
 }
 
 impl<T: ContainerType + Send + Sync + Clone> Connection<T>

@@ -5,6 +5,7 @@ pub mod bounds;
 pub mod connection;
 pub mod documents;
 pub mod eager;
+pub mod engine;
 pub mod guards;
 pub mod input_text;
 pub mod nullability;

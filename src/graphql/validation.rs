@@ -21,15 +21,15 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextValidation,
 };
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationDefinition};
-use async_graphql::registry::{MetaType, MetaTypeName, Registry};
-use async_graphql::{Response, SchemaEnv, ServerError, ValidationResult, Value, Variables};
+use async_graphql::{Response, ServerError, ValidationResult, Value, Variables};
 
 use super::documents::KeptDocument;
+use super::engine::SchemaInputs;
 
-/// The schema's registry, once a strict request has shown it (async-graphql hands it only to
-/// extensions).
+/// The schema's input types, once a strict request has shown them (async-graphql hands them
+/// only to extensions).
 #[derive(Clone, Default)]
-pub struct SchemaTypes(Arc<OnceLock<SchemaEnv>>);
+pub struct SchemaTypes(Arc<OnceLock<SchemaInputs>>);
 
 impl SchemaTypes {
     /// Whether `variables` fit the types that `document`'s operation declares for them, so
@@ -40,7 +40,7 @@ impl SchemaTypes {
         operation_name: Option<&str>,
         variables: &Variables,
     ) -> bool {
-        let Some(env) = self.0.get() else {
+        let Some(inputs) = self.0.get() else {
             return false;
         };
         let Some(operation) = selected_operation(document, operation_name) else {
@@ -55,7 +55,7 @@ impl SchemaTypes {
                 // Null over a default is where the variable's type and the argument's may
                 // differ (a nullable variable with a default, used where null is refused).
                 Some(Value::Null) if has_default => false,
-                Some(value) => fits(&env.registry, &definition.var_type.node.to_string(), value),
+                Some(value) => inputs.fits(&definition.var_type.node.to_string(), value),
             }
         })
     }
@@ -75,56 +75,6 @@ fn selected_operation<'a>(
             operations.values().next().map(|operation| &operation.node)
         }
         _ => None,
-    }
-}
-
-/// Whether `value` is a valid input value of type `type_name`, by the rules async-graphql's
-/// own argument check applies (lists take a single item, input objects need their required
-/// fields and no others, a `@oneOf` object exactly one non-null field).
-fn fits(registry: &Registry, type_name: &str, value: &Value) -> bool {
-    match MetaTypeName::create(type_name) {
-        MetaTypeName::NonNull(inner) => {
-            !matches!(value, Value::Null) && fits(registry, inner, value)
-        }
-        MetaTypeName::List(item) => match value {
-            Value::List(items) => items.iter().all(|value| fits(registry, item, value)),
-            Value::Null => true,
-            single => fits(registry, item, single),
-        },
-        MetaTypeName::Named(_) if matches!(value, Value::Null) => true,
-        MetaTypeName::Named(name) => match registry.types.get(name) {
-            Some(MetaType::Scalar { is_valid, .. }) => is_valid.as_ref().is_none_or(|ok| ok(value)),
-            Some(MetaType::Enum { enum_values, .. }) => match value {
-                Value::Enum(name) => enum_values.contains_key(name.as_str()),
-                Value::String(name) => enum_values.contains_key(name.as_str()),
-                _ => false,
-            },
-            Some(MetaType::InputObject {
-                input_fields,
-                oneof,
-                ..
-            }) => {
-                let Value::Object(values) = value else {
-                    return false;
-                };
-                if *oneof && (values.len() != 1 || values.values().any(|v| *v == Value::Null)) {
-                    return false;
-                }
-                values
-                    .keys()
-                    .all(|name| input_fields.contains_key(name.as_str()))
-                    && input_fields
-                        .values()
-                        .all(|field| match values.get(field.name.as_str()) {
-                            Some(value) => fits(registry, &field.ty, value),
-                            None => {
-                                field.default_value.is_some()
-                                    || !MetaTypeName::create(&field.ty).is_non_null()
-                            }
-                        })
-            }
-            _ => false,
-        },
     }
 }
 
@@ -159,7 +109,7 @@ impl Extension for RememberValidatedOnce {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        self.0.0.get_or_init(|| ctx.schema_env.clone());
+        self.0.0.get_or_init(|| SchemaInputs::of(ctx));
         let result = next.run(ctx).await;
         if let Some(probe) = ctx.data_opt::<ValidateOnly>() {
             *probe.0.lock().unwrap_or_else(|e| e.into_inner()) =
