@@ -13,8 +13,9 @@
 //!   variables against the schema's input types so that a document validated once is not
 //!   validated again ([`SchemaInputs`], used by `validation`).
 //!
-//! Nothing else in the crate names these items (`only_this_module_names_hidden_items` below).
-//! When upgrading async-graphql, compare the new version's `context.rs` (the context's fields
+//! So `Cargo.toml` pins async-graphql to the version this was written against, and nothing
+//! else in the crate names these items (`only_this_module_names_hidden_items` below). When
+//! upgrading, compare the new version's `context.rs` (the context's fields
 //! and methods), `resolver_utils/container.rs` and `resolver_utils/list.rs` (what [`Eager`] and
 //! [`EagerList`] do in their own way: field collection, merging, error paths),
 //! `registry/mod.rs` and `schema.rs` with what is used here, then run the tests.
