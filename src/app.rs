@@ -23,6 +23,7 @@ pub fn app_state(config: &Config, pool: DbPool, services: &Services, shared: &Sh
         suggestions: !config.is_production(),
         limits: config.limits,
         resolver_spans: config.observability.otlp_endpoint.is_some(),
+        execution: config.graphql_execution,
     };
     AppParts {
         schemas: Schemas::build(services, settings),

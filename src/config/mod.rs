@@ -12,6 +12,7 @@ use rand::Rng;
 use secrecy::SecretString;
 
 mod dev_secret;
+mod execution;
 mod jobs;
 mod limits;
 mod mail;
@@ -19,6 +20,7 @@ mod observability;
 mod shared_state;
 mod websocket;
 
+pub use execution::GraphqlExecution;
 pub use jobs::JobsConfig;
 pub use limits::{CorsOrigins, GraphqlLimits};
 pub use mail::MailConfig;
@@ -133,6 +135,7 @@ pub struct Config {
     pub migrate_on_start: bool,
     pub shared: SharedStateConfig,
     pub limits: GraphqlLimits,
+    pub graphql_execution: GraphqlExecution,
     /// Subscription sockets: init timeout, keepalive and caps.
     pub websocket: WebSocketLimits,
     pub cors_origins: CorsOrigins,
@@ -260,6 +263,7 @@ impl Config {
         let migrate_on_start = r.flag("MIGRATE_ON_START", true);
         let shared = shared_state::read(&mut r);
         let limits = limits::read(&mut r, production);
+        let graphql_execution = r.parsed("GRAPHQL_EXECUTION", GraphqlExecution::Eager);
         let websocket = websocket::read(&mut r);
         let cors_origins = limits::read_cors(&mut r);
         let metrics_addr = r
@@ -316,6 +320,7 @@ impl Config {
             migrate_on_start,
             shared,
             limits,
+            graphql_execution,
             websocket,
             cors_origins,
             metrics_addr,

@@ -103,3 +103,18 @@ fn websocket_limits_have_defaults_and_are_checked() {
         assert!(errors.contains(name), "{name} missing from: {errors}");
     }
 }
+
+#[test]
+fn graphql_execution_is_eager_unless_plain_is_asked_for() {
+    let default = load(&[]).expect("defaults are valid");
+    assert_eq!(default.graphql_execution, GraphqlExecution::Eager);
+    let plain = load(&[("GRAPHQL_EXECUTION", "plain")]).expect("plain is valid");
+    assert_eq!(plain.graphql_execution, GraphqlExecution::Plain);
+    let errors = load(&[("GRAPHQL_EXECUTION", "fast")]).unwrap_err();
+    assert!(
+        errors
+            .to_string()
+            .contains("GRAPHQL_EXECUTION: must be eager or plain"),
+        "{errors}"
+    );
+}

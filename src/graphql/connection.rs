@@ -1,10 +1,10 @@
 //! Relay connections, one generic type for every list.
 use std::borrow::Cow;
 
-use async_graphql::{ContainerType, Context, OutputType, SimpleObject, TypeName};
+use async_graphql::{ContainerType, Context, OutputType, SelectionField, SimpleObject, TypeName};
 use serde::Serialize;
 
-use super::eager::{Eager, EagerList};
+use super::eager::{Eager, EagerList, PlainExecution};
 use super::engine;
 use super::pagination::PageInfo;
 use crate::core::pagination::{Page, encode_cursor};
@@ -68,6 +68,9 @@ pub fn wants_total_count(ctx: &Context<'_>) -> bool {
 /// ignored, through fragments), like async-graphql's `look_ahead`, which allocates a list at
 /// every step: nested pages ask this of each parent, several times.
 pub fn selects(ctx: &Context<'_>, path: &[&str]) -> bool {
+    if ctx.data_opt::<PlainExecution>().is_some() {
+        return field_reaches(ctx.field(), path);
+    }
     engine::reaches(ctx, path)
 }
 
@@ -101,10 +104,38 @@ fn columns_at(
             name => columns_of(name).unwrap_or(Columns::ALL),
         });
     };
+    let plain = ctx.data_opt::<PlainExecution>().is_some();
     for path in paths {
-        engine::each_field_at(ctx, path, &mut add);
+        if plain {
+            each_field_of(ctx.field(), path, &mut add);
+        } else {
+            engine::each_field_at(ctx, path, &mut add);
+        }
     }
     columns
+}
+
+/// [`selects`] through async-graphql's documented API, for plain execution.
+fn field_reaches(field: SelectionField<'_>, path: &[&str]) -> bool {
+    let Some((first, rest)) = path.split_first() else {
+        return true;
+    };
+    field
+        .selection_set()
+        .any(|child| child.name() == *first && field_reaches(child, rest))
+}
+
+/// Calls `visit` with the name of every field selected at `path` below `field`, through
+/// async-graphql's documented API, for plain execution.
+fn each_field_of<'a>(field: SelectionField<'a>, path: &[&str], visit: &mut impl FnMut(&'a str)) {
+    match path.split_first() {
+        None => field.selection_set().for_each(|child| visit(child.name())),
+        Some((first, rest)) => {
+            for child in field.selection_set().filter(|child| child.name() == *first) {
+                each_field_of(child, rest, visit);
+            }
+        }
+    }
 }
 
 impl<T: ContainerType + Send + Sync + Clone> Connection<T>

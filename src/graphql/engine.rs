@@ -15,10 +15,14 @@
 //!
 //! So `Cargo.toml` pins async-graphql to the version this was written against, and nothing
 //! else in the crate names these items (`only_this_module_names_hidden_items` below). When
-//! upgrading, compare the new version's `context.rs` (the context's fields
-//! and methods), `resolver_utils/container.rs` and `resolver_utils/list.rs` (what [`Eager`] and
+//! upgrading, compare the new async-graphql's `context.rs` (the context's fields and methods),
+//! `resolver_utils/container.rs` and `resolver_utils/list.rs` (what [`Eager`] and
 //! [`EagerList`] do in their own way: field collection, merging, error paths),
 //! `registry/mod.rs` and `schema.rs` with what is used here, then run the tests.
+//! `GRAPHQL_EXECUTION=plain` runs none of this but the wrappers' hand-over: objects resolve
+//! through async-graphql's own resolution, connections read the selection through the
+//! documented `Context::field`, and every request is validated in full. It is the way back
+//! should an upgrade break the fast path.
 use std::borrow::Cow;
 
 use async_graphql::extensions::ExtensionContext;
@@ -32,7 +36,7 @@ use async_graphql::{
 };
 use futures_util::future::BoxFuture;
 
-use super::eager::{Eager, EagerList, PerFieldHooks};
+use super::eager::{Eager, EagerList, PlainObjects};
 
 impl<T: ContainerType + Send + Sync> OutputType for Eager<T> {
     fn type_name() -> Cow<'static, str> {
@@ -57,7 +61,7 @@ impl<T: ContainerType + Send + Sync> OutputType for Eager<T> {
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
         let mut fields = Vec::with_capacity(ctx.item.node.items.len());
-        if ctx.data_opt::<PerFieldHooks>().is_some()
+        if ctx.data_opt::<PlainObjects>().is_some()
             || !collect_fields(ctx, &self.0, &ctx.item.node, &mut fields)
         {
             // Boxed: async-graphql's own path is the rare one here, and inline its future would
@@ -114,8 +118,7 @@ impl<T: ContainerType + Send + Sync> OutputType for EagerList<T> {
         // A trait object: types nest in cycles (a patient's appointments' patient), and a future
         // holding the future of its own type has no size. Boxed, a page's items are also
         // resolved in an allocation of their own, not inside every field's future.
-        let list: BoxFuture<'_, ServerResult<Value>> = if ctx.data_opt::<PerFieldHooks>().is_some()
-        {
+        let list: BoxFuture<'_, ServerResult<Value>> = if ctx.data_opt::<PlainObjects>().is_some() {
             Box::pin(self.0.resolve(ctx, field))
         } else {
             Box::pin(async move {

@@ -7,9 +7,9 @@ use async_graphql::{
     Json, MergedObject, MergedSubscription, Request, Schema, SchemaBuilder, ValidationMode,
 };
 
-use crate::config::GraphqlLimits;
+use crate::config::{GraphqlExecution, GraphqlLimits};
 use crate::graphql::documents::{CheckedParse, KeptDocument};
-use crate::graphql::eager::PerFieldHooks;
+use crate::graphql::eager::{PlainExecution, PlainObjects};
 use crate::graphql::nullability::OutputTypes;
 use crate::graphql::resolver_spans::ResolverSpans;
 use crate::graphql::subscriptions_only::SubscriptionsOnly;
@@ -71,6 +71,7 @@ pub struct SchemaSettings {
     pub limits: GraphqlLimits,
     /// A span per resolver, for exported traces.
     pub resolver_spans: bool,
+    pub execution: GraphqlExecution,
 }
 
 fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
@@ -95,6 +96,9 @@ pub struct Schemas {
     strict: AppSchema,
     validated: AppSchema,
     types: SchemaTypes,
+    /// Off with plain execution, which validates every request in full: what lets a request
+    /// skip that reads async-graphql's registry (`graphql::engine::SchemaInputs`).
+    skip_validated: bool,
     /// Where field errors leave their nulls.
     output_types: Arc<OutputTypes>,
 }
@@ -112,6 +116,7 @@ impl Schemas {
                 .validation_mode(ValidationMode::Fast)
                 .finish(),
             types,
+            skip_validated: settings.execution == GraphqlExecution::Eager,
         }
     }
 
@@ -130,7 +135,8 @@ impl Schemas {
 
     /// The schema to run `request` on, whose document is `kept`.
     pub fn for_request(&self, request: &mut Request, kept: Arc<KeptDocument>) -> &AppSchema {
-        if kept.validated()
+        if self.skip_validated
+            && kept.validated()
             && self.types.variables_fit(
                 &kept.document,
                 request.operation_name.as_deref(),
@@ -177,8 +183,14 @@ fn configured(
     if !settings.limits.introspection {
         builder = builder.disable_introspection();
     }
+    if settings.execution == GraphqlExecution::Plain {
+        builder = builder.data(PlainExecution);
+    }
+    if settings.resolver_spans || settings.execution == GraphqlExecution::Plain {
+        builder = builder.data(PlainObjects);
+    }
     if settings.resolver_spans {
-        builder = builder.extension(ResolverSpans).data(PerFieldHooks);
+        builder = builder.extension(ResolverSpans);
     }
     // Complexity is checked during validation, before anything runs (QUERY_TOO_COMPLEX); depth
     // is checked by `bounds` before validation, which counts a type reference's `ofType` chain

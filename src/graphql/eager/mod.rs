@@ -20,9 +20,16 @@
 //! The `OutputType` implementations that do this reach into async-graphql's internals and live
 //! with every other such use in [`super::engine`].
 
-/// Schema data set when an extension hooks into the resolution of each field (resolver spans):
-/// those hooks only run on async-graphql's own path, so [`Eager`] steps aside.
-pub struct PerFieldHooks;
+/// Schema data: objects resolve on async-graphql's own path, field by field. Set with
+/// [`PlainExecution`], and when an extension hooks into the resolution of each field (resolver
+/// spans), since those hooks only run on that path.
+pub struct PlainObjects;
+
+/// Schema data for `GRAPHQL_EXECUTION=plain`: execution as async-graphql does it. Objects
+/// resolve as [`PlainObjects`] says (the wrappers only hand them over), and connections read
+/// what the client selected through async-graphql's documented `Context::field`. (Such
+/// requests are also validated in full every time: see `schema::Schemas`.)
+pub struct PlainExecution;
 
 /// An object of type `T`, resolved with its fields driven together.
 #[derive(Clone)]

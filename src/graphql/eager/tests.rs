@@ -1,6 +1,6 @@
 use async_graphql::{Context, EmptyMutation, EmptySubscription, Interface, Object, Schema};
 
-use super::{Eager, EagerList, PerFieldHooks};
+use super::{Eager, EagerList, PlainObjects};
 
 #[derive(Clone)]
 struct Doctor {
@@ -97,7 +97,7 @@ async fn run(hooks: bool) -> async_graphql::Response {
     let mut schema =
         Schema::build(Query, EmptyMutation, EmptySubscription).register_output_type::<Node>();
     if hooks {
-        schema = schema.data(PerFieldHooks);
+        schema = schema.data(PlainObjects);
     }
     let request = async_graphql::Request::new(DOCUMENT).variables(
         async_graphql::Variables::from_json(serde_json::json!({ "skip": false })),
