@@ -18,11 +18,12 @@
 //! upgrading, compare the new async-graphql's `context.rs` (the context's fields and methods),
 //! `resolver_utils/container.rs` and `resolver_utils/list.rs` (what [`Eager`] and
 //! [`EagerList`] do in their own way: field collection, merging, error paths),
-//! `registry/mod.rs` and `schema.rs` with what is used here, then run the tests.
-//! `GRAPHQL_EXECUTION=plain` runs none of this but the wrappers' hand-over: objects resolve
-//! through async-graphql's own resolution, connections read the selection through the
-//! documented `Context::field`, and every request is validated in full. It is the way back
-//! should an upgrade break the fast path.
+//! `registry/mod.rs` and `schema.rs` with what is used here, then run the tests, among them
+//! `tests/api/execution_modes.rs`, which compares the answers to every client operation with
+//! those of `GRAPHQL_EXECUTION=plain`. Plain execution runs none of this but the wrappers'
+//! hand-over: objects resolve through async-graphql's own resolution, connections read the
+//! selection through the documented `Context::field`, and every request is validated in full.
+//! It is the way back should an upgrade break the fast path.
 use std::borrow::Cow;
 
 use async_graphql::extensions::ExtensionContext;

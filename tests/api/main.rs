@@ -12,6 +12,7 @@ mod browser;
 mod cache;
 mod cli;
 mod dashboard;
+mod execution_modes;
 mod exports;
 mod field_errors;
 mod graph;

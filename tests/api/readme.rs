@@ -11,7 +11,7 @@ use crate::helpers::TestApp;
 use crate::on_both_backends;
 
 /// The bodies of the README's ```graphql blocks, in order.
-fn readme_operations() -> Vec<String> {
+pub(crate) fn readme_operations() -> Vec<String> {
     let readme = include_str!("../../README.md");
     let mut operations = Vec::new();
     let mut current: Option<String> = None;

@@ -27,6 +27,7 @@ pub mod sink;
 pub mod smtp;
 pub mod socket;
 pub mod subscriber;
+pub mod twins;
 pub use booking::{at, demo_patient};
 
 pub const JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
@@ -47,6 +48,36 @@ enum TestDb {
         admin_url: String,
         name: String,
     },
+}
+
+impl TestDb {
+    /// An empty database of its own, and its URL; `None` when the backend is not configured
+    /// (PostgreSQL without `TEST_DATABASE_URL`).
+    async fn create(backend: Backend) -> Option<(TestDb, String)> {
+        Some(match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                (TestDb::Sqlite { _dir: dir }, url)
+            }
+            Backend::Postgres => {
+                let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
+                    eprintln!("TEST_DATABASE_URL is not set: PostgreSQL variant not run");
+                    return None;
+                };
+                let name = format!("cg_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = AsyncPgConnection::establish(&admin_url)
+                    .await
+                    .expect("TEST_DATABASE_URL must reach PostgreSQL");
+                admin
+                    .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create test database");
+                let url = postgres_url_for(&admin_url, &name);
+                (TestDb::Postgres { admin_url, name }, url)
+            }
+        })
+    }
 }
 
 impl Drop for TestDb {
@@ -141,29 +172,7 @@ impl TestApp {
     /// Like [`TestApp::spawn`], with extra or overriding environment variables.
     pub async fn spawn_with(backend: Backend, overrides: &[(&str, &str)]) -> Option<TestApp> {
         log_when_asked();
-        let (db, url) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                (TestDb::Sqlite { _dir: dir }, url)
-            }
-            Backend::Postgres => {
-                let Ok(admin_url) = std::env::var("TEST_DATABASE_URL") else {
-                    eprintln!("TEST_DATABASE_URL is not set: PostgreSQL variant not run");
-                    return None;
-                };
-                let name = format!("cg_test_{}", uuid::Uuid::new_v4().simple());
-                let mut admin = AsyncPgConnection::establish(&admin_url)
-                    .await
-                    .expect("TEST_DATABASE_URL must reach PostgreSQL");
-                admin
-                    .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-                    .await
-                    .expect("create test database");
-                let url = postgres_url_for(&admin_url, &name);
-                (TestDb::Postgres { admin_url, name }, url)
-            }
-        };
+        let (db, url) = TestDb::create(backend).await?;
         // The job queue and backups of this test, apart from every other test's.
         let jobs_dir = tempfile::tempdir().expect("temp dir");
         let mut vars: HashMap<&str, String> = HashMap::from([

@@ -83,6 +83,15 @@ fn command(database_url: &str, env: &[(&str, &str)], dir: &tempfile::TempDir) ->
     command
 }
 
+/// Runs `clinicgraph <args>` (such as `migrate`) with the test environment to its end.
+pub fn run(database_url: &str, env: &[(&str, &str)], args: &[&str]) -> std::process::ExitStatus {
+    let dir = tempfile::tempdir().expect("temp dir");
+    command(database_url, env, &dir)
+        .args(args)
+        .status()
+        .expect("run clinicgraph")
+}
+
 /// A `clinicgraph worker` process, killed when dropped.
 pub struct Worker {
     child: Child,
