@@ -7,7 +7,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use crate::config::DatabaseUrl;
 use crate::db::schema::search_key_rebuilds;
 use crate::db::{DbPool, DbResult};
-use crate::with_conn;
+use crate::{single_write, with_conn};
 
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -75,7 +75,7 @@ pub async fn stale_search_keys(pool: &DbPool) -> DbResult<Vec<String>> {
 
 /// Records that every search key of `target` is current.
 pub async fn search_keys_rebuilt(pool: &DbPool, target: &str) -> DbResult<()> {
-    with_conn!(pool, |conn| {
+    single_write!(pool, |conn| {
         diesel::delete(search_key_rebuilds::table.find(target))
             .execute(conn)
             .await?;

@@ -8,10 +8,10 @@ use std::time::Duration;
 use diesel::SqliteConnection;
 use diesel::result::DatabaseErrorKind;
 use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, PoolError, RecyclingMethod,
+    AsyncDieselConnectionManager, ManagerConfig, PoolError, PoolableConnection, RecyclingMethod,
 };
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
 
 use crate::config::DatabaseUrl;
 
@@ -20,12 +20,14 @@ pub mod limit;
 pub mod migrations;
 pub mod per_parent;
 mod pool;
+pub mod retry;
 pub mod schema;
 pub mod shared;
 
 pub use pool::{Checkout, Pool, StatementCounter};
 
 pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
+pub type PgAsync = AsyncPgConnection;
 pub type PgPool = Pool<AsyncDieselConnectionManager<AsyncPgConnection>>;
 pub type SqlitePool = Pool<AsyncDieselConnectionManager<SqliteAsync>>;
 
@@ -50,6 +52,9 @@ pub enum DbError {
     Query(#[source] diesel::result::Error),
     #[error("no database connection available")]
     Pool(#[source] bb8::RunError<PoolError>),
+    /// The connection was lost while a transaction committed: it may or may not have.
+    #[error("the connection was lost while committing")]
+    CommitOutcomeUnknown(#[source] Box<DbError>),
 }
 
 impl DbError {
@@ -95,52 +100,111 @@ impl From<DbError> for crate::core::error::AppError {
 }
 
 /// Runs `$body` with `$conn` bound to a pooled connection of whichever backend is configured.
-/// The body is expanded once per backend, so diesel checks it against each.
+/// The body is expanded once per backend, so diesel checks it against each. For reads (and
+/// writes that may be repeated): a transient failure runs the body again on a fresh connection
+/// ([`retry`]).
 #[macro_export]
 macro_rules! with_conn {
     ($pool:expr, |$conn:ident| $body:expr) => {
-        match $pool {
-            $crate::db::DbPool::Postgres(pool) => {
-                // A read-only request's statements share its connection (`db::shared`).
-                let connection = $crate::db::shared::connection(pool).await?;
-                let mut connection: &diesel_async::AsyncPgConnection = &connection;
-                let $conn = &mut connection;
-                $body
-            }
-            $crate::db::DbPool::Sqlite(pool) => {
-                let mut pooled = pool.get().await?;
-                let $conn = &mut *pooled;
-                $body
-            }
-        }
+        $crate::__on_connection!($crate::db::retry::Rerun::Whole, $pool, |$conn| $body)
     };
 }
 
-/// Like [`with_conn!`], inside a transaction. SQLite takes the write lock up front
-/// (`BEGIN IMMEDIATE`): a read-then-write transaction that upgrades its lock later fails with
-/// "database is locked" under concurrency.
+/// Like [`with_conn!`], for a write outside a transaction: once sent, it may have committed
+/// whatever the answer was, so it runs again only when no connection could be had.
+#[macro_export]
+macro_rules! single_write {
+    ($pool:expr, |$conn:ident| $body:expr) => {
+        $crate::__on_connection!($crate::db::retry::Rerun::UnlessSent, $pool, |$conn| $body)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __on_connection {
+    ($rerun:expr, $pool:expr, |$conn:ident| $body:expr) => {
+        $crate::__retrying!($rerun, |retry| {
+            match $pool {
+                $crate::db::DbPool::Postgres(pool) => {
+                    // A read-only request's statements share its connection (`db::shared`).
+                    let connection = retry.checkout($crate::db::shared::connection(pool)).await?;
+                    let body = async |$conn: &mut &$crate::db::PgAsync| {
+                        let outcome: $crate::db::DbResult<_> = $body;
+                        outcome
+                    };
+                    let outcome = body(&mut &*connection).await;
+                    if let Err(error) = &outcome {
+                        $crate::db::shared::discard_if_lost(pool, &connection, error).await;
+                    }
+                    outcome
+                }
+                $crate::db::DbPool::Sqlite(pool) => {
+                    let mut pooled = retry.checkout(pool.get()).await?;
+                    let body = async |$conn: &mut $crate::db::SqliteAsync| {
+                        let outcome: $crate::db::DbResult<_> = $body;
+                        outcome
+                    };
+                    body(&mut *pooled).await
+                }
+            }
+        })
+    };
+}
+
+/// Like [`with_conn!`], inside a transaction: a unit of work that commits or rolls back as a
+/// whole. SQLite takes the write lock up front (`BEGIN IMMEDIATE`): a read-then-write
+/// transaction that upgrades its lock later fails with "database is locked" under concurrency.
+///
+/// A transient failure rolls the transaction back and runs the whole body again, so the body
+/// must only read what it is given (it is an async closure over its inputs, called once per
+/// attempt); a connection lost while committing is not retried ([`retry::settled`]).
 #[macro_export]
 macro_rules! in_transaction {
     ($pool:expr, |$conn:ident| $body:expr) => {
-        match $pool {
-            $crate::db::DbPool::Postgres(pool) => {
-                use diesel_async::AsyncConnection as _;
-                debug_assert!(
-                    !$crate::db::shared::in_request(pool),
-                    "a read-only request holds its connection: a transaction would wait for another"
-                );
-                let mut pooled = pool.get().await?;
-                pooled
-                    .transaction(async |$conn| -> $crate::db::DbResult<_> { $body })
-                    .await
+        $crate::__retrying!($crate::db::retry::Rerun::Whole, |retry| {
+            match $pool {
+                $crate::db::DbPool::Postgres(pool) => {
+                    use diesel_async::AsyncConnection as _;
+                    debug_assert!(
+                        !$crate::db::shared::in_request(pool),
+                        "a read-only request holds its connection: a transaction would wait for another"
+                    );
+                    let mut pooled = retry.checkout(pool.get()).await?;
+                    // Mutable for bodies that change what they captured.
+                    #[allow(unused_mut)]
+                    let mut body = async |$conn: &mut $crate::db::PgAsync| {
+                        let outcome: $crate::db::DbResult<_> = $body;
+                        outcome
+                    };
+                    let mut committing = false;
+                    let outcome = pooled
+                        .transaction(async |$conn| -> $crate::db::DbResult<_> {
+                            let outcome = body($conn).await;
+                            committing = outcome.is_ok();
+                            outcome
+                        })
+                        .await;
+                    $crate::db::retry::settled(outcome, committing)
+                }
+                $crate::db::DbPool::Sqlite(pool) => {
+                    let mut pooled = retry.checkout(pool.get()).await?;
+                    #[allow(unused_mut)]
+                    let mut body = async |$conn: &mut $crate::db::SqliteAsync| {
+                        let outcome: $crate::db::DbResult<_> = $body;
+                        outcome
+                    };
+                    let mut committing = false;
+                    let outcome = pooled
+                        .immediate_transaction(async |$conn| -> $crate::db::DbResult<_> {
+                            let outcome = body($conn).await;
+                            committing = outcome.is_ok();
+                            outcome
+                        })
+                        .await;
+                    $crate::db::retry::settled(outcome, committing)
+                }
             }
-            $crate::db::DbPool::Sqlite(pool) => {
-                let mut pooled = pool.get().await?;
-                pooled
-                    .immediate_transaction(async |$conn| -> $crate::db::DbResult<_> { $body })
-                    .await
-            }
-        }
+        })
     };
 }
 
@@ -194,12 +258,23 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = O
 /// How connections are opened and checked out.
 fn manager_config<C>(setup_sql: Option<&'static str>) -> ManagerConfig<C>
 where
-    C: AsyncConnection + SimpleAsyncConnection + 'static,
+    C: PoolableConnection + SimpleAsyncConnection + 'static,
 {
     let mut config = ManagerConfig::<C>::default();
-    // Checked-out connections are not pinged: a broken one fails its query and is replaced, and
-    // a ping per checkout would double the statements of every request.
-    config.recycling_method = RecyclingMethod::Fast;
+    // Checked-out connections are not pinged: a ping per checkout would double the statements
+    // of every request. One already known to be closed (its server ended it: a restart,
+    // `pg_terminate_backend`) is passed over for another; one that is not yet known fails its
+    // statement, which `retry` runs again on another.
+    config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|conn| {
+        Box::pin(std::future::ready(if conn.is_broken() {
+            Err(diesel::result::Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection,
+                Box::new("connection closed".to_owned()),
+            ))
+        } else {
+            Ok(())
+        }))
+    }));
     config.custom_setup = Box::new(move |url| {
         Box::pin(async move {
             let mut conn = C::establish(url).await?;

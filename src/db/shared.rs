@@ -12,6 +12,10 @@
 //! goes through [`with_conn!`](crate::with_conn), which takes the shared connection, so a
 //! request never holds one of the pool's connections while waiting for another. SQLite runs
 //! statements in process, one at a time per connection; it keeps a checkout per statement.
+//!
+//! A shared connection that the server ended fails every statement on it at once; the first
+//! that sees it lost drops it from the request ([`discard_if_lost`]), and their retries
+//! (`db::retry`) share the connection checked out next.
 use std::future::Future;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -19,9 +23,10 @@ use std::sync::Arc;
 use bb8::RunError;
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
-use tokio::sync::OnceCell;
+use tokio::sync::Mutex;
 
-use super::{Checkout, DbPool, PgPool};
+use super::retry::Transient;
+use super::{Checkout, DbError, DbPool, PgPool};
 
 tokio::task_local! {
     static REQUEST_CONNECTION: Arc<RequestConnection>;
@@ -29,10 +34,11 @@ tokio::task_local! {
 
 type PgCheckout<'a> = Checkout<'a, AsyncDieselConnectionManager<AsyncPgConnection>>;
 
-/// The connection of one request, checked out by its first statement.
+/// The connection of one request, checked out by its first statement (and again after it was
+/// lost).
 struct RequestConnection {
     pool: PgPool,
-    connection: OnceCell<Arc<PgCheckout<'static>>>,
+    connection: Mutex<Option<Arc<PgCheckout<'static>>>>,
 }
 
 /// The current task's read-only request on `pool`, if it runs one.
@@ -53,15 +59,39 @@ pub fn in_request(pool: &PgPool) -> bool {
 /// own anywhere else.
 pub async fn connection(pool: &PgPool) -> Result<PgConnection<'_>, RunError<PoolError>> {
     Ok(match request_on(pool) {
-        Some(shared) => PgConnection::Shared(
-            shared
-                .connection
-                .get_or_try_init(|| async { shared.pool.get_owned().await.map(Arc::new) })
-                .await?
-                .clone(),
-        ),
+        Some(shared) => {
+            let mut slot = shared.connection.lock().await;
+            let connection = match &*slot {
+                Some(connection) => connection.clone(),
+                None => slot
+                    .insert(Arc::new(shared.pool.get_owned().await?))
+                    .clone(),
+            };
+            PgConnection::Shared(connection)
+        }
         None => PgConnection::Own(pool.get().await?),
     })
+}
+
+/// After `error` on `connection`: a request's shared connection that was lost is dropped from
+/// the request, so that its next statement checks out another. (Another statement may have
+/// done so already: the one it checked out stays.)
+pub async fn discard_if_lost(pool: &PgPool, connection: &PgConnection<'_>, error: &DbError) {
+    let PgConnection::Shared(lost) = connection else {
+        return;
+    };
+    if error.transient() != Some(Transient::ConnectionLost) {
+        return;
+    }
+    if let Some(shared) = request_on(pool) {
+        let mut slot = shared.connection.lock().await;
+        if slot
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, lost))
+        {
+            *slot = None;
+        }
+    }
 }
 
 /// What [`connection`] hands out.
@@ -92,7 +122,7 @@ pub async fn reading<F: Future>(pool: &DbPool, request: F) -> F::Output {
         DbPool::Postgres(pool) => {
             let shared = Arc::new(RequestConnection {
                 pool: pool.clone(),
-                connection: OnceCell::new(),
+                connection: Mutex::new(None),
             });
             REQUEST_CONNECTION.scope(shared, request).await
         }

@@ -12,32 +12,32 @@ use diesel::sql_types::{Bool, Untyped};
 use super::PerParentQuery;
 
 /// See the module: `column IN (names)`, where `names` selects one column.
-pub struct NamedBy<C> {
+pub struct NamedBy<'a, C> {
     column: C,
-    names: PerParentQuery<Untyped>,
+    names: &'a PerParentQuery<Untyped>,
 }
 
-pub fn named_by<C>(column: C, names: PerParentQuery<Untyped>) -> NamedBy<C> {
+pub fn named_by<C>(column: C, names: &PerParentQuery<Untyped>) -> NamedBy<'_, C> {
     NamedBy { column, names }
 }
 
-impl<C: Expression> Expression for NamedBy<C> {
+impl<C: Expression> Expression for NamedBy<'_, C> {
     type SqlType = Bool;
 }
 
-impl<C: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for NamedBy<C> {}
+impl<C: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for NamedBy<'_, C> {}
 
-impl<C, GroupBy> ValidGrouping<GroupBy> for NamedBy<C> {
+impl<C, GroupBy> ValidGrouping<GroupBy> for NamedBy<'_, C> {
     type IsAggregate = is_aggregate::Never;
 }
 
-impl<C> QueryId for NamedBy<C> {
+impl<C> QueryId for NamedBy<'_, C> {
     type QueryId = ();
     // Cached by its SQL text, as the per-parent query is.
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
-impl<C, DB> QueryFragment<DB> for NamedBy<C>
+impl<C, DB> QueryFragment<DB> for NamedBy<'_, C>
 where
     DB: Backend,
     C: QueryFragment<DB>,

@@ -208,13 +208,13 @@ impl AuditRepository for DieselAuditRepository {
         let mut actor_ids: Vec<i64> = events.iter().map(|event| event.actor_id).collect();
         actor_ids.sort_unstable();
         actor_ids.dedup();
-        let emails: HashMap<i64, String> = with_conn!(&self.pool, |conn| users::table
+        let emails: HashMap<i64, String> = with_conn!(&self.pool, |conn| Ok(users::table
             .filter(users::id.eq_any(&actor_ids))
             .select((users::id, users::email))
             .load::<(i64, String)>(conn)
             .await?
             .into_iter()
-            .collect());
+            .collect()))?;
         // One group per request: its events name the same patients over and over (a page of
         // patients, their appointments, their prescriptions), and the patient index takes one
         // row per patient and group, written with the events. Should two instances ever hand

@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use super::model::{NewUser, UserRow};
 use crate::db::schema::users;
 use crate::db::{DbPool, DbResult};
-use crate::with_conn;
+use crate::{single_write, with_conn};
 
 #[async_trait]
 pub trait UserRepository: Send + Sync {
@@ -58,7 +58,7 @@ impl UserRepository for DieselUserRepository {
     }
 
     async fn insert(&self, user: NewUser) -> DbResult<UserRow> {
-        with_conn!(&self.pool, |conn| Ok(diesel::insert_into(users::table)
+        single_write!(&self.pool, |conn| Ok(diesel::insert_into(users::table)
             .values(&user)
             .returning(UserRow::as_returning())
             .get_result(conn)
@@ -82,7 +82,7 @@ impl UserRepository for DieselUserRepository {
         disabled_at: Option<NaiveDateTime>,
         at: NaiveDateTime,
     ) -> DbResult<bool> {
-        with_conn!(&self.pool, |conn| {
+        single_write!(&self.pool, |conn| {
             let changed = diesel::update(users::table.filter(users::email.eq(email)))
                 .set((users::disabled_at.eq(disabled_at), users::updated_at.eq(at)))
                 .execute(conn)
@@ -92,7 +92,7 @@ impl UserRepository for DieselUserRepository {
     }
 
     async fn erase(&self, email: &str, at: NaiveDateTime) -> DbResult<bool> {
-        with_conn!(&self.pool, |conn| {
+        single_write!(&self.pool, |conn| {
             let Some(id) = users::table
                 .filter(users::email.eq(email))
                 .select(users::id)

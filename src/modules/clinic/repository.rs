@@ -5,7 +5,7 @@ use diesel_async::RunQueryDsl;
 use super::model::{Clinic, NewClinic};
 use crate::db::schema::clinics;
 use crate::db::{DbPool, DbResult};
-use crate::with_conn;
+use crate::{single_write, with_conn};
 
 #[async_trait]
 pub trait ClinicRepository: Send + Sync {
@@ -27,7 +27,7 @@ impl DieselClinicRepository {
 #[async_trait]
 impl ClinicRepository for DieselClinicRepository {
     async fn insert(&self, clinic: NewClinic) -> DbResult<Clinic> {
-        with_conn!(&self.pool, |conn| Ok(diesel::insert_into(clinics::table)
+        single_write!(&self.pool, |conn| Ok(diesel::insert_into(clinics::table)
             .values(&clinic)
             .returning(Clinic::as_returning())
             .get_result(conn)

@@ -11,7 +11,7 @@ use crate::db::limit::limited;
 use crate::db::per_parent::{PerParentQuery, named_by};
 use crate::db::schema::doctors;
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, keyset, with_conn};
+use crate::{in_transaction, keyset, single_write, with_conn};
 
 #[async_trait]
 pub trait DoctorRepository: Send + Sync {
@@ -75,7 +75,7 @@ pub async fn doctors_named_by(
     with_conn!(pool, |conn| Ok(Some(
         doctors::table
             .filter(doctors::clinic_id.eq(clinic_id))
-            .filter(named_by(doctors::id, names))
+            .filter(named_by(doctors::id, &names))
             .select(Doctor::as_select())
             .load(conn)
             .await?
@@ -115,10 +115,10 @@ impl DoctorRepository for DieselDoctorRepository {
         page: &PageRequest<KeyCursor>,
     ) -> DbResult<Vec<Doctor>> {
         let ascending = page.direction == Direction::Forward;
-        let key = page.cursor.as_ref().map(|c| c.key.clone());
         let cursor_id = page.cursor.as_ref().map_or(0, |c| c.id);
         let rows = page.limit + 1;
         with_conn!(&self.pool, |conn| {
+            let key = page.cursor.as_ref().map(|c| c.key.clone());
             let query = filtered!(
                 doctors::table.select(Doctor::as_select()).into_boxed(),
                 clinic_id,
@@ -143,7 +143,7 @@ impl DoctorRepository for DieselDoctorRepository {
     }
 
     async fn insert(&self, doctor: NewDoctor) -> DbResult<Doctor> {
-        with_conn!(&self.pool, |conn| Ok(diesel::insert_into(doctors::table)
+        single_write!(&self.pool, |conn| Ok(diesel::insert_into(doctors::table)
             .values(&doctor)
             .returning(Doctor::as_returning())
             .get_result(conn)
@@ -156,7 +156,7 @@ impl DoctorRepository for DieselDoctorRepository {
         id: i64,
         write: DoctorWrite,
     ) -> DbResult<Option<Doctor>> {
-        with_conn!(&self.pool, |conn| Ok(diesel::update(
+        single_write!(&self.pool, |conn| Ok(diesel::update(
             doctors::table
                 .filter(doctors::id.eq(id))
                 .filter(doctors::clinic_id.eq(clinic_id))

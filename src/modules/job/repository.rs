@@ -8,7 +8,7 @@ use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::db::limit::limited;
 use crate::db::schema::background_jobs;
 use crate::db::{DbPool, DbResult, now};
-use crate::{keyset, with_conn};
+use crate::{keyset, single_write, with_conn};
 
 #[async_trait]
 pub trait JobRepository: Send + Sync {
@@ -64,7 +64,7 @@ macro_rules! filtered {
 #[async_trait]
 impl JobRepository for DieselJobRepository {
     async fn insert(&self, job: NewJob) -> DbResult<Job> {
-        with_conn!(&self.pool, |conn| Ok(diesel::insert_into(
+        single_write!(&self.pool, |conn| Ok(diesel::insert_into(
             background_jobs::table
         )
         .values(&job)
@@ -74,7 +74,7 @@ impl JobRepository for DieselJobRepository {
     }
 
     async fn insert_once(&self, job: NewJob) -> DbResult<Option<Job>> {
-        with_conn!(&self.pool, |conn| Ok(diesel::insert_into(
+        single_write!(&self.pool, |conn| Ok(diesel::insert_into(
             background_jobs::table
         )
         .values(&job)
@@ -140,7 +140,7 @@ impl JobRepository for DieselJobRepository {
     }
 
     async fn start(&self, id: i64, attempt: i32) -> DbResult<()> {
-        with_conn!(&self.pool, |conn| {
+        single_write!(&self.pool, |conn| {
             diesel::update(background_jobs::table.find(id))
                 .set((
                     background_jobs::status.eq(JobStatus::Running.as_str()),
@@ -154,7 +154,7 @@ impl JobRepository for DieselJobRepository {
     }
 
     async fn progress(&self, id: i64, percent: i32) -> DbResult<()> {
-        with_conn!(&self.pool, |conn| {
+        single_write!(&self.pool, |conn| {
             diesel::update(background_jobs::table.find(id))
                 .set(background_jobs::progress.eq(percent.clamp(0, 100)))
                 .execute(conn)
@@ -164,7 +164,7 @@ impl JobRepository for DieselJobRepository {
     }
 
     async fn succeed(&self, id: i64, result: &str) -> DbResult<()> {
-        with_conn!(&self.pool, |conn| {
+        single_write!(&self.pool, |conn| {
             diesel::update(background_jobs::table.find(id))
                 .set((
                     background_jobs::status.eq(JobStatus::Succeeded.as_str()),
@@ -185,7 +185,7 @@ impl JobRepository for DieselJobRepository {
         } else {
             (JobStatus::Queued, None)
         };
-        with_conn!(&self.pool, |conn| {
+        single_write!(&self.pool, |conn| {
             diesel::update(background_jobs::table.find(id))
                 .set((
                     background_jobs::status.eq(status.as_str()),
@@ -199,7 +199,7 @@ impl JobRepository for DieselJobRepository {
     }
 
     async fn requeue(&self, clinic_id: i64, id: i64) -> DbResult<bool> {
-        with_conn!(&self.pool, |conn| {
+        single_write!(&self.pool, |conn| {
             let changed = diesel::update(
                 background_jobs::table
                     .filter(background_jobs::id.eq(id))

@@ -18,7 +18,7 @@ use crate::db::limit::limited;
 use crate::db::per_parent::PerParentQuery;
 use crate::db::schema::{clinic_patient_counts, patients};
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, keyset, with_conn};
+use crate::{in_transaction, keyset, single_write, with_conn};
 
 #[async_trait]
 pub trait PatientRepository: Send + Sync {
@@ -277,7 +277,9 @@ impl PatientRepository for DieselPatientRepository {
         if let Some(own) = scope.patient_id {
             query = query.eq_id("id", own);
         }
-        with_conn!(&self.pool, |conn| Ok(query.load::<Patient>(conn).await?))
+        with_conn!(&self.pool, |conn| Ok((&query)
+            .load::<Patient>(conn)
+            .await?))
     }
 
     async fn count_per_doctor(
@@ -347,7 +349,7 @@ impl PatientRepository for DieselPatientRepository {
         seen_at: NaiveDateTime,
         write: PatientWrite,
     ) -> DbResult<Option<Patient>> {
-        with_conn!(&self.pool, |conn| Ok(diesel::update(
+        single_write!(&self.pool, |conn| Ok(diesel::update(
             patients::table
                 .filter(patients::id.eq(id))
                 .filter(patients::clinic_id.eq(clinic_id))

@@ -19,7 +19,7 @@ use crate::db::schema::prescriptions;
 use crate::db::{DbPool, DbResult};
 use crate::modules::doctor::Doctor;
 use crate::modules::doctor::doctors_named_by;
-use crate::{in_transaction, keyset, with_conn};
+use crate::{in_transaction, keyset, single_write, with_conn};
 
 diesel::define_sql_function! {
     /// SQL `lower()`: full case folding on PostgreSQL, ASCII only on SQLite.
@@ -241,7 +241,7 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
         if !self.prepared_sets.admit(columns) {
             query = query.unprepared();
         }
-        with_conn!(&self.pool, |conn| Ok(query
+        with_conn!(&self.pool, |conn| Ok((&query)
             .load::<PartialPrescription>(conn)
             .await?))
     }
@@ -312,7 +312,7 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
     }
 
     async fn insert(&self, prescription: NewPrescription) -> DbResult<Prescription> {
-        with_conn!(&self.pool, |conn| Ok(diesel::insert_into(
+        single_write!(&self.pool, |conn| Ok(diesel::insert_into(
             prescriptions::table
         )
         .values(&prescription)
@@ -340,7 +340,7 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
         reason: String,
         at: NaiveDateTime,
     ) -> DbResult<Option<Prescription>> {
-        with_conn!(&self.pool, |conn| Ok(diesel::update(
+        single_write!(&self.pool, |conn| Ok(diesel::update(
             prescriptions::table
                 .filter(prescriptions::id.eq(id))
                 .filter(prescriptions::clinic_id.eq(clinic_id))
@@ -348,7 +348,7 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
         )
         .set((
             prescriptions::status.eq(PrescriptionStatus::Discontinued.as_str()),
-            prescriptions::discontinued_reason.eq(Some(reason)),
+            prescriptions::discontinued_reason.eq(Some(reason.as_str())),
             prescriptions::updated_at.eq(at),
         ))
         .returning(Prescription::as_returning())

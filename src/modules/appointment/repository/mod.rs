@@ -18,7 +18,7 @@ use crate::db::schema::appointments;
 use crate::db::{DbPool, DbResult};
 use crate::modules::doctor::Doctor;
 use crate::modules::doctor::doctors_named_by;
-use crate::{in_transaction, keyset, with_conn};
+use crate::{in_transaction, keyset, single_write, with_conn};
 
 mod booking;
 
@@ -273,7 +273,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
         if !self.prepared_sets.admit(columns) {
             query = query.unprepared();
         }
-        with_conn!(&self.pool, |conn| Ok(query
+        with_conn!(&self.pool, |conn| Ok((&query)
             .load::<PartialAppointment>(conn)
             .await?))
     }
@@ -353,7 +353,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
         at: NaiveDateTime,
     ) -> DbResult<Option<Appointment>> {
         let from = names(from);
-        with_conn!(&self.pool, |conn| Ok(diesel::update(
+        single_write!(&self.pool, |conn| Ok(diesel::update(
             appointments::table
                 .filter(appointments::id.eq(id))
                 .filter(appointments::clinic_id.eq(clinic_id))
@@ -361,7 +361,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
         )
         .set((
             appointments::status.eq(to.as_str()),
-            appointments::cancellation_reason.eq(cancellation_reason),
+            appointments::cancellation_reason.eq(cancellation_reason.as_deref()),
             appointments::updated_at.eq(at),
         ))
         .returning(Appointment::as_returning())
