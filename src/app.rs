@@ -8,6 +8,8 @@ use crate::db::DbPool;
 use crate::graphql::documents::ParsedDocuments;
 use crate::http::{AppParts, AppState, SocketCaps};
 use crate::jobs::export::LocalExports;
+use crate::modules::idempotency::repository::DieselIdempotencyRepository;
+use crate::modules::idempotency::service::IdempotencyService;
 use crate::modules::registry::Services;
 use crate::persisted::PersistedQueries;
 use crate::schema::{SchemaSettings, Schemas, build_subscription_schema};
@@ -25,6 +27,8 @@ pub fn app_state(config: &Config, pool: DbPool, services: &Services, shared: &Sh
         resolver_spans: config.observability.otlp_endpoint.is_some(),
         execution: config.graphql_execution,
     };
+    let idempotency =
+        IdempotencyService::new(Arc::new(DieselIdempotencyRepository::new(pool.clone())));
     AppParts {
         schemas: Schemas::build(services, settings),
         subscription_schema: build_subscription_schema(services, settings),
@@ -50,6 +54,7 @@ pub fn app_state(config: &Config, pool: DbPool, services: &Services, shared: &Sh
             shared.redis.clone(),
             config.persisted_allow_list.as_deref().cloned(),
         )),
+        idempotency: Arc::new(idempotency),
     }
     .into()
 }

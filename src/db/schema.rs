@@ -184,3 +184,17 @@ diesel::table! {
         target -> Text,
     }
 }
+
+diesel::table! {
+    idempotency_keys (clinic_id, user_id, idempotency_key) {
+        clinic_id -> BigInt,
+        user_id -> BigInt,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        status -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        body -> Nullable<Text>,
+        created_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}

@@ -11,6 +11,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::REQUEST_ID;
+use super::idempotent::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 use crate::config::CorsOrigins;
 
 /// CORS for the configured origins; `None` when no origin is configured (same-origin only).
@@ -21,6 +22,7 @@ pub fn cors(origins: &CorsOrigins) -> Option<CorsLayer> {
             CONTENT_TYPE,
             AUTHORIZATION,
             REQUEST_ID,
+            IDEMPOTENCY_KEY,
             // What Apollo Client sends when given a name and version, and the preflight
             // headers of the Apollo CSRF and multipart conventions.
             HeaderName::from_static("apollographql-client-name"),
@@ -28,7 +30,7 @@ pub fn cors(origins: &CorsOrigins) -> Option<CorsLayer> {
             HeaderName::from_static("apollo-require-preflight"),
             HeaderName::from_static("x-apollo-operation-name"),
         ])
-        .expose_headers([REQUEST_ID, RETRY_AFTER])
+        .expose_headers([REQUEST_ID, RETRY_AFTER, IDEMPOTENT_REPLAYED])
         .max_age(Duration::from_secs(600));
     match origins {
         CorsOrigins::None => None,

@@ -153,6 +153,24 @@ impl Prepared {
         state.schemas.complexity(probe).await.unwrap_or(0)
     }
 
+    /// Whether the operation that will run is a mutation.
+    pub(super) fn is_mutation(&self) -> bool {
+        operation_type(
+            &self.document.document,
+            self.request.operation_name.as_deref(),
+        ) == Some(OperationType::Mutation)
+    }
+
+    /// What identifies the request: its query, variables (as JSON) and operation name.
+    pub(super) fn signature(&self) -> (&str, Value, Option<&str>) {
+        let variables = serde_json::to_value(&self.request.variables).unwrap_or(Value::Null);
+        (
+            &self.request.query,
+            variables,
+            self.request.operation_name.as_deref(),
+        )
+    }
+
     /// What the request costs against the rate limit: the root fields of the operation that
     /// will run, aliases included, so a query full of aliases counts as what it is.
     pub(super) fn operations(&self) -> u32 {
@@ -173,6 +191,8 @@ pub(super) struct Answer {
     errors: bool,
     /// A GraphQL request error: its status depends on the format the client accepts.
     pub request_error: bool,
+    /// Whether an error is INTERNAL_SERVER_ERROR: the service failed, not the request.
+    internal_error: bool,
 }
 
 impl Answer {
@@ -183,7 +203,18 @@ impl Answer {
             retry_after: None,
             errors: status != StatusCode::OK,
             request_error: false,
+            internal_error: false,
         }
+    }
+
+    /// Whether the same request sent again should get this answer rather than run again: it
+    /// ran and answered for itself. A request error or a refusal by a limit ran nothing, and
+    /// an internal error may be gone on a retry; those run again.
+    pub(super) fn replayable(&self) -> bool {
+        self.status == StatusCode::OK
+            && !self.request_error
+            && self.retry_after.is_none()
+            && !self.internal_error
     }
 
     fn outcome(&self) -> &'static str {
@@ -350,6 +381,7 @@ async fn run(
     let request_error = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()
         && response.errors.iter().all(|e| e.path.is_empty());
+    let mut internal_error = false;
     let mut body = serde_json::to_value(&response).unwrap_or_else(|error| {
         tracing::error!(%error, "serialising a GraphQL response");
         problem_body("INTERNAL_SERVER_ERROR", "internal server error", request_id)
@@ -367,9 +399,12 @@ async fn run(
         }
         if let Some(Value::Array(errors)) = object.get_mut("errors") {
             cap_errors(errors);
-            for error in errors {
+            for error in errors.iter_mut() {
                 stamp_error(error, request_id, request_error);
             }
+            internal_error = errors
+                .iter()
+                .any(|error| error["extensions"]["code"] == "INTERNAL_SERVER_ERROR");
         }
     }
     let retry_after = body.get("errors").and_then(retry_after);
@@ -387,5 +422,6 @@ async fn run(
         retry_after,
         errors: true,
         request_error,
+        internal_error,
     }
 }

@@ -15,6 +15,7 @@ use super::client_ip::ClientIp;
 use super::execution::{
     Answer, NotRun, Prepared, build_request, execute, refused_body, request_error_status,
 };
+use super::idempotent::{self, Keyed};
 use super::negotiation::{ResponseFormat, is_json_content_type, negotiate};
 use crate::core::auth::TokenService;
 use crate::core::context::{Authentication, RequestContext};
@@ -197,21 +198,20 @@ pub async fn graphql_post(
             if let Err(refusal) = charge(&state, &context, operations, format).await {
                 return refusal;
             }
-            let mut bodies = Vec::with_capacity(requests.len());
-            let mut retry_after = None;
-            for request in requests {
-                let body = match request {
-                    Ok(request) => {
-                        let answer = execute(&state, request, &request_id, true, deadline).await;
-                        retry_after = retry_after.max(answer.retry_after);
-                        answer.body
-                    }
-                    Err(not_run) => refused_body(&not_run.refused, &request_id).to_string(),
-                };
-                bodies.push(body);
-            }
-            let body = format!("[{}]", bodies.join(","));
-            with_retry_after(json_response(StatusCode::OK, format, body), retry_after)
+            let keyed = match idempotent::keyed(&headers, &context, requests.iter().flatten()) {
+                Ok(keyed) => keyed,
+                Err(refusal) => return idempotent::refused(refusal, format, &request_id),
+            };
+            let Some(keyed) = keyed else {
+                return run_batch(&state, requests, &request_id, deadline)
+                    .await
+                    .into_response(format);
+            };
+            let work = {
+                let (state, request_id) = (state.clone(), request_id.clone());
+                async move { run_batch(&state, requests, &request_id, deadline).await }
+            };
+            idempotent::run(&state, keyed, format, &request_id, work).await
         }
         single => match prepare(single).await {
             Ok(request) => {
@@ -219,12 +219,95 @@ pub async fn graphql_post(
                 if let Err(refusal) = charge(&state, &context, operations, format).await {
                     return refusal;
                 }
-                let answer = execute(&state, request, &request_id, true, deadline).await;
-                answer_response(answer, format)
+                let keyed = match idempotent::keyed(&headers, &context, [&request]) {
+                    Ok(keyed) => keyed,
+                    Err(refusal) => return idempotent::refused(refusal, format, &request_id),
+                };
+                let Some(keyed) = keyed else {
+                    let answer = execute(&state, request, &request_id, true, deadline).await;
+                    return answer_response(answer, format);
+                };
+                run_keyed(&state, keyed, request, format, &request_id, deadline).await
             }
             Err(refused) => refused_response(format, &refused, &request_id),
         },
     }
+}
+
+/// A POST's answer before it is sent, as an idempotency key stores it.
+pub(super) struct Reply {
+    pub status: StatusCode,
+    pub body: String,
+    pub retry_after: Option<u64>,
+    /// Whether the same request sent again should get this answer ([`Answer::replayable`]).
+    pub replayable: bool,
+}
+
+impl Reply {
+    fn of(answer: Answer, format: ResponseFormat) -> Self {
+        Self {
+            status: answer_status(&answer, format),
+            replayable: answer.replayable(),
+            body: answer.body,
+            retry_after: answer.retry_after,
+        }
+    }
+
+    pub(super) fn into_response(self, format: ResponseFormat) -> Response {
+        with_retry_after(
+            json_response(self.status, format, self.body),
+            self.retry_after,
+        )
+    }
+}
+
+/// Runs the operations of a batch one after the other; their answers in one array.
+async fn run_batch(
+    state: &AppState,
+    requests: Vec<Result<Prepared, NotRun>>,
+    request_id: &str,
+    deadline: tokio::time::Instant,
+) -> Reply {
+    let mut bodies = Vec::with_capacity(requests.len());
+    let mut retry_after = None;
+    let mut replayable = true;
+    for request in requests {
+        let body = match request {
+            Ok(request) => {
+                let answer = execute(state, request, request_id, true, deadline).await;
+                retry_after = retry_after.max(answer.retry_after);
+                replayable &= answer.replayable();
+                answer.body
+            }
+            Err(not_run) => refused_body(&not_run.refused, request_id).to_string(),
+        };
+        bodies.push(body);
+    }
+    Reply {
+        status: StatusCode::OK,
+        body: format!("[{}]", bodies.join(",")),
+        retry_after,
+        replayable,
+    }
+}
+
+/// Runs one operation under an idempotency key.
+async fn run_keyed(
+    state: &AppState,
+    keyed: Keyed,
+    request: Prepared,
+    format: ResponseFormat,
+    request_id: &str,
+    deadline: tokio::time::Instant,
+) -> Response {
+    let work = {
+        let (state, request_id) = (state.clone(), request_id.to_owned());
+        async move {
+            let answer = execute(&state, request, &request_id, true, deadline).await;
+            Reply::of(answer, format)
+        }
+    };
+    idempotent::run(state, keyed, format, request_id, work).await
 }
 
 /// Charges the operations to the client's and the user's allowance; a refusal is the whole
@@ -272,15 +355,19 @@ fn with_retry_after(mut response: Response, seconds: Option<u64>) -> Response {
 }
 
 pub(super) fn answer_response(answer: Answer, format: ResponseFormat) -> Response {
-    let status = if answer.request_error {
-        request_error_status(format)
-    } else {
-        answer.status
-    };
+    let status = answer_status(&answer, format);
     with_retry_after(
         json_response(status, format, answer.body),
         answer.retry_after,
     )
+}
+
+fn answer_status(answer: &Answer, format: ResponseFormat) -> StatusCode {
+    if answer.request_error {
+        request_error_status(format)
+    } else {
+        answer.status
+    }
 }
 
 pub(super) fn not_acceptable(request_id: &str) -> Response {

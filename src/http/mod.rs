@@ -11,6 +11,7 @@ mod graphiql;
 mod graphql;
 mod graphql_get;
 mod health;
+mod idempotent;
 mod negotiation;
 mod request_id;
 mod subscriptions;
@@ -39,6 +40,7 @@ use crate::db::DbPool;
 use crate::graphql::documents::ParsedDocuments;
 use crate::jobs::export::ExportStore;
 use crate::modules::audit::writer::AuditWriter;
+use crate::modules::idempotency::service::IdempotencyService;
 use crate::modules::job::service::JobService;
 use crate::modules::registry::Services;
 use crate::persisted::PersistedQueries;
@@ -105,6 +107,8 @@ pub struct AppParts {
     pub export_ttl: std::time::Duration,
     /// Errors go to Sentry, each tagged with its request's id.
     pub error_reports: bool,
+    /// The first answers of mutations sent with an `Idempotency-Key`.
+    pub idempotency: Arc<IdempotencyService>,
 }
 
 /// `/metrics` alone, for `METRICS_ADDR` (a port the load balancer does not expose).
