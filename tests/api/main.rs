@@ -38,6 +38,7 @@ mod rate_limits;
 mod read_paths;
 mod readme;
 mod reports;
+mod resilience;
 mod roles;
 mod scale_out;
 mod schema;

@@ -1,6 +1,8 @@
 //! A TCP proxy in front of the test Redis that a test can cut (Redis "down": connections
 //! dropped, new ones refused), stall (Redis "slow": connections accepted, nothing answered) and
-//! restore, without touching the Redis other tests share.
+//! restore, without touching the Redis other tests share. It forwards any TCP service
+//! ([`RedisProxy::forward`]): in front of PostgreSQL, a cut is a restart.
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -14,6 +16,8 @@ const STALLED: u8 = 2;
 
 pub struct RedisProxy {
     pub url: String,
+    /// Where the proxy listens.
+    pub addr: SocketAddr,
     mode: Arc<AtomicU8>,
     changed: watch::Sender<u8>,
 }
@@ -25,14 +29,21 @@ impl RedisProxy {
             .trim_start_matches("redis://")
             .split('/')
             .next()
-            .expect("host:port")
-            .to_owned();
+            .expect("host:port");
+        Self::forward(authority).await
+    }
+
+    /// Proxies to the TCP service at `authority` (`host:port`).
+    pub async fn forward(authority: &str) -> RedisProxy {
+        let authority = authority.to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let url = format!("redis://{}", listener.local_addr().expect("addr"));
+        let addr = listener.local_addr().expect("addr");
+        let url = format!("redis://{addr}");
         let mode = Arc::new(AtomicU8::new(UP));
         let (changed, _) = watch::channel(UP);
         let proxy = RedisProxy {
             url,
+            addr,
             mode: mode.clone(),
             changed: changed.clone(),
         };
