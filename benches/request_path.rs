@@ -71,9 +71,7 @@ async fn setup() -> Bench {
         std::sync::Arc::new(clinicgraph::jobs::queue::NoQueue),
     )
     .expect("services");
-    clinicgraph::seed::demo(&repos, &services)
-        .await
-        .expect("demo data");
+    clinicgraph::seed::demo(&services).await.expect("demo data");
     let router = clinicgraph::http::router(app_state(&config, pool, &services, &shared));
     let login = json!({ "query": "mutation { login(email: \"admin@demo.clinic\", password: \"clinicgraph-demo\") { accessToken } }" });
     let token = call(&router, None, &login).await["data"]["login"]["accessToken"]

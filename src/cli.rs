@@ -149,16 +149,16 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Seed(args) => seed_command(config, args).await,
         Command::Clinic(ClinicCommand::Create { name, timezone }) => {
-            let (repos, _) = open(&config).await?;
+            let services = open(&config).await?;
             let name = name.trim().to_owned();
             anyhow::ensure!(
                 (1..=200).contains(&name.chars().count()),
                 "--name must be 1 to 200 characters"
             );
             let now = db::now();
-            let clinic = repos
+            let clinic = services
                 .clinics
-                .insert(NewClinic {
+                .create(NewClinic {
                     name,
                     timezone,
                     address: None,
@@ -177,7 +177,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             clinic_id,
             patient_id,
         }) => {
-            let (_, services) = open(&config).await?;
+            let services = open(&config).await?;
             let mut password = String::new();
             std::io::stdin().lock().read_line(&mut password)?;
             let password = password.trim_end_matches(['\r', '\n']).to_owned();
@@ -197,7 +197,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Disable { email }) => {
-            let (_, services) = open(&config).await?;
+            let services = open(&config).await?;
             services
                 .auth
                 .set_disabled(&email, true)
@@ -207,7 +207,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Enable { email }) => {
-            let (_, services) = open(&config).await?;
+            let services = open(&config).await?;
             services
                 .auth
                 .set_disabled(&email, false)
@@ -217,7 +217,7 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Delete { email }) => {
-            let (_, services) = open(&config).await?;
+            let services = open(&config).await?;
             services
                 .auth
                 .delete_account(&email)
@@ -236,19 +236,18 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
-async fn open(config: &Config) -> anyhow::Result<(Repositories, Services)> {
+/// The services of an operator's command; the repositories are only wiring for them.
+async fn open(config: &Config) -> anyhow::Result<Services> {
     let pool = DbPool::connect(&config.database_url, config.db_pool_size).await?;
     if config.migrate_on_start {
         crate::migrate::run(&config.database_url).await?;
     }
-    let repos = Repositories::diesel(&pool);
-    let services = Services::new(
+    Services::new(
         config,
-        &repos,
+        &Repositories::diesel(&pool),
         &Shared::for_commands(&config.shared),
         Arc::new(NoQueue),
-    )?;
-    Ok((repos, services))
+    )
 }
 
 async fn seed_command(config: Config, args: SeedArgs) -> anyhow::Result<()> {
@@ -256,9 +255,9 @@ async fn seed_command(config: Config, args: SeedArgs) -> anyhow::Result<()> {
         !config.is_production(),
         "seeding is refused in production (APP_ENV=production)"
     );
-    let (repos, services) = open(&config).await?;
+    let services = open(&config).await?;
     if args.demo {
-        match seed::demo(&repos, &services).await? {
+        match seed::demo(&services).await? {
             seed::DemoSeed::Created { .. } => print_demo_accounts(None),
             seed::DemoSeed::AlreadyPresent => println!("demo data already present"),
         }
@@ -267,7 +266,7 @@ async fn seed_command(config: Config, args: SeedArgs) -> anyhow::Result<()> {
         let clinic_id = match args.clinic_id {
             Some(id) => id,
             None => {
-                repos
+                services
                     .clinics
                     .find_by_name(seed::DEMO_CLINIC)
                     .await?
@@ -279,7 +278,7 @@ async fn seed_command(config: Config, args: SeedArgs) -> anyhow::Result<()> {
                     .id
             }
         };
-        seed::bulk_patients(&repos, clinic_id, count).await?;
+        seed::bulk_patients(&services, clinic_id, count).await?;
         println!("added {count} patients to clinic {clinic_id}");
     }
     Ok(())
@@ -334,7 +333,7 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("{e:?}"))?
     {
-        if let seed::DemoSeed::Created { .. } = seed::demo(&repos, &services).await? {
+        if let seed::DemoSeed::Created { .. } = seed::demo(&services).await? {
             print_demo_accounts(config.graphiql.then_some(graphiql_url.as_str()));
         }
     } else if config.graphiql {

@@ -13,7 +13,7 @@ use crate::modules::auth::service::NewAccount;
 use crate::modules::clinic::model::NewClinic;
 use crate::modules::doctor::model::NewDoctor;
 use crate::modules::patient::model::PatientWrite;
-use crate::modules::registry::{Repositories, Services};
+use crate::modules::registry::Services;
 use synthetic::{APPOINTMENTS_PER_PATIENT, FIRST_NAMES, LAST_NAMES, SLOT_MINUTES};
 
 pub const DEMO_CLINIC: &str = "Demo Clinic";
@@ -46,22 +46,17 @@ pub enum DemoSeed {
 /// Creates the demo clinic, 3 doctors, 50 patients with their appointments and prescriptions,
 /// and the five demo accounts. Idempotent: does nothing when the demo admin already exists (it
 /// is created last).
-pub async fn demo(repos: &Repositories, services: &Services) -> anyhow::Result<DemoSeed> {
-    if repos
-        .users
-        .find_by_email(DEMO_ACCOUNTS[0].0)
-        .await?
-        .is_some()
-    {
+pub async fn demo(services: &Services) -> anyhow::Result<DemoSeed> {
+    if services.auth.account_exists(DEMO_ACCOUNTS[0].0).await? {
         return Ok(DemoSeed::AlreadyPresent);
     }
     let now = db::now();
-    let clinic = match repos.clinics.find_by_name(DEMO_CLINIC).await? {
+    let clinic = match services.clinics.find_by_name(DEMO_CLINIC).await? {
         Some(clinic) => clinic,
         None => {
-            repos
+            services
                 .clinics
-                .insert(NewClinic {
+                .create(NewClinic {
                     name: DEMO_CLINIC.into(),
                     timezone: "Europe/London".into(),
                     address: Some("1 Example Street, London".into()),
@@ -96,9 +91,9 @@ pub async fn demo(repos: &Repositories, services: &Services) -> anyhow::Result<D
             format!("Dr. {} {}", FIRST_NAMES[index + 3], LAST_NAMES[index + 3])
         };
         let email = (index == 0).then(|| doctor_user.email.clone());
-        let doctor = repos
+        let doctor = services
             .doctors
-            .insert(NewDoctor {
+            .insert_seeded(NewDoctor {
                 clinic_id: clinic.id,
                 user_id: (index == 0).then_some(doctor_user.id),
                 name: name.clone(),
@@ -119,7 +114,7 @@ pub async fn demo(repos: &Repositories, services: &Services) -> anyhow::Result<D
     let patients: Vec<PatientWrite> = (0..DEMO_PATIENTS)
         .map(|i| PatientWrite::new(&synthetic::patient(i, "demo", &doctor_ids), now))
         .collect();
-    let patient_ids = repos.patients.insert_many(clinic.id, patients).await?;
+    let patient_ids = services.patients.insert_seeded(clinic.id, patients).await?;
     let first_patient = *patient_ids
         .first()
         .ok_or_else(|| anyhow::anyhow!("the demo patients were not stored"))?;
@@ -127,7 +122,7 @@ pub async fn demo(repos: &Repositories, services: &Services) -> anyhow::Result<D
     let span = Duration::minutes(SLOT_MINUTES * (DEMO_PATIENTS * APPOINTMENTS_PER_PATIENT) as i64);
     let base = whole_hour(now) - span / 2;
     let numbered: Vec<(i64, usize)> = patient_ids.into_iter().zip(0..).collect();
-    add_history(repos, clinic.id, &numbered, &doctor_ids, 0, base).await?;
+    add_history(services, clinic.id, &numbered, &doctor_ids, 0, base).await?;
     for index in [2, 3, 4, 0] {
         let patient_id = (DEMO_ACCOUNTS[index].2 == Role::Patient).then_some(first_patient);
         services
@@ -150,7 +145,7 @@ fn whole_hour(at: NaiveDateTime) -> NaiveDateTime {
 /// About five appointments and three prescriptions for each `(patient id, index)`; slots are
 /// numbered from `first_slot` after `base`, one per appointment, so none overlap.
 async fn add_history(
-    repos: &Repositories,
+    services: &Services,
     clinic_id: i64,
     patients: &[(i64, usize)],
     doctor_ids: &[i64],
@@ -166,7 +161,7 @@ async fn add_history(
             synthetic::appointments(clinic_id, *patient_id, slot, base, now, doctor_ids)
         })
         .collect();
-    let ids = repos.appointments.insert_many(visits.clone()).await?;
+    let ids = services.appointments.insert_seeded(visits.clone()).await?;
     let mut first_completed: HashMap<i64, (i64, i64)> = HashMap::new();
     for (visit, id) in visits.iter().zip(ids) {
         if visit.status == AppointmentStatus::Completed.as_str() {
@@ -182,23 +177,23 @@ async fn add_history(
             synthetic::prescriptions(clinic_id, *patient_id, *i, visit, now, doctor_ids)
         })
         .collect();
-    repos.prescriptions.insert_many(prescriptions).await?;
+    services.prescriptions.insert_seeded(prescriptions).await?;
     Ok(())
 }
 
 /// Adds `count` synthetic patients, with their appointments and prescriptions, to a clinic, in
 /// batches, with a progress bar.
 pub async fn bulk_patients(
-    repos: &Repositories,
+    services: &Services,
     clinic_id: i64,
     count: usize,
 ) -> anyhow::Result<()> {
     const BATCH: usize = 500;
-    let doctor_ids = repos.doctors.list_ids(clinic_id).await?;
+    let doctor_ids = services.doctors.ids_in_clinic(clinic_id).await?;
     // A tag per run keeps emails unique when the command runs more than once.
     let tag = format!("bulk{}", chrono::Utc::now().timestamp());
     // After every appointment the clinic already has, so the new ones never overlap them.
-    let base = match repos.appointments.latest_end(clinic_id).await? {
+    let base = match services.appointments.latest_end(clinic_id).await? {
         Some(end) => whole_hour(end) + Duration::hours(1),
         None => {
             let span = Duration::minutes(SLOT_MINUTES * (count * APPOINTMENTS_PER_PATIENT) as i64);
@@ -217,10 +212,18 @@ pub async fn bulk_patients(
         let batch = (start..end)
             .map(|i| PatientWrite::new(&synthetic::patient(i, &tag, &doctor_ids), now))
             .collect();
-        let ids = repos.patients.insert_many(clinic_id, batch).await?;
+        let ids = services.patients.insert_seeded(clinic_id, batch).await?;
         let numbered: Vec<(i64, usize)> = ids.into_iter().zip(start..).collect();
         let first_slot = (start * APPOINTMENTS_PER_PATIENT) as i64;
-        add_history(repos, clinic_id, &numbered, &doctor_ids, first_slot, base).await?;
+        add_history(
+            services,
+            clinic_id,
+            &numbered,
+            &doctor_ids,
+            first_slot,
+            base,
+        )
+        .await?;
         progress.inc((end - start) as u64);
         start = end;
     }

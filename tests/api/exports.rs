@@ -126,7 +126,7 @@ async fn an_export_holds_every_matching_patient_and_downloads_by_the_rules() {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
     let clinic_id = app.demo_clinic_id().await;
     // More than one page of the export's reads (500).
-    clinicgraph::seed::bulk_patients(&app.repos, clinic_id, 1_200)
+    clinicgraph::seed::bulk_patients(&app.services, clinic_id, 1_200)
         .await
         .expect("bulk patients");
     let admin = app.token(Role::Admin).await;
@@ -280,7 +280,7 @@ async fn a_pdf_export_holds_every_patient_in_its_text() {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
     let clinic_id = app.demo_clinic_id().await;
     // Enough for many pages.
-    clinicgraph::seed::bulk_patients(&app.repos, clinic_id, 1_200)
+    clinicgraph::seed::bulk_patients(&app.services, clinic_id, 1_200)
         .await
         .expect("bulk patients");
     let admin = app.token(Role::Admin).await;

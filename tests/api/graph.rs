@@ -13,7 +13,7 @@ const NESTED: &str = "query($n: Int) { patients(first: $n) { nodes {
 
 async fn the_nested_page_costs_the_same_few_statements_for_any_size(app: TestApp) {
     let clinic_id = app.demo_clinic_id().await;
-    clinicgraph::seed::bulk_patients(&app.repos, clinic_id, 60)
+    clinicgraph::seed::bulk_patients(&app.services, clinic_id, 60)
         .await
         .expect("more patients");
     let token = app.token(Role::Doctor).await;

@@ -18,7 +18,7 @@ const WAIT: Duration = Duration::from_secs(60);
 async fn follow_an_export(app: &TestApp, env: &[(&str, &str)]) -> Vec<Value> {
     let clinic_id = app.demo_clinic_id().await;
     // Several pages, so there is progress to report.
-    clinicgraph::seed::bulk_patients(&app.repos, clinic_id, 3_000)
+    clinicgraph::seed::bulk_patients(&app.services, clinic_id, 3_000)
         .await
         .expect("bulk patients");
     let mut env = env.to_vec();

@@ -225,7 +225,7 @@ async fn a_job_whose_worker_is_killed_mid_job_completes_on_another_worker_once()
     let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
     let clinic_id = app.demo_clinic_id().await;
     // Enough rows for the export to take a while, so it can be caught half-way.
-    clinicgraph::seed::bulk_patients(&app.repos, clinic_id, 10_000)
+    clinicgraph::seed::bulk_patients(&app.services, clinic_id, 10_000)
         .await
         .expect("bulk patients");
     let shared = app.jobs_dir.path();

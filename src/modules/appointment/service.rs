@@ -2,7 +2,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDateTime, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -423,6 +423,17 @@ impl AppointmentService {
             },
             Err(error) => error,
         }
+    }
+
+    /// Stores `rows` as given, without a caller, overlap checks or notices: seeding only, whose
+    /// slots never overlap; the new ids in input order.
+    pub async fn insert_seeded(&self, rows: Vec<NewAppointment>) -> AppResult<Vec<i64>> {
+        Ok(self.appointments.insert_many(rows).await?)
+    }
+
+    /// When the clinic's last appointment ends: seeding only, to place new visits after it.
+    pub async fn latest_end(&self, clinic_id: i64) -> AppResult<Option<NaiveDateTime>> {
+        Ok(self.appointments.latest_end(clinic_id).await?)
     }
 }
 

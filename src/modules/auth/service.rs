@@ -227,4 +227,10 @@ impl AuthService {
     pub async fn any_users(&self) -> AppResult<bool> {
         Ok(self.users.any_exist().await?)
     }
+
+    /// Whether an account has `email`, disabled or not: the demo seed's idempotency.
+    pub async fn account_exists(&self, email: &str) -> AppResult<bool> {
+        let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
+        Ok(self.users.find_by_email(&email).await?.is_some())
+    }
 }

@@ -1,7 +1,7 @@
-//! The caller's clinic.
+//! The caller's clinic, and creating clinics (the operator's command and the demo seed).
 use std::sync::Arc;
 
-use super::model::Clinic;
+use super::model::{Clinic, NewClinic};
 use super::repository::ClinicRepository;
 use crate::core::auth::Caller;
 use crate::core::error::{AppError, AppResult};
@@ -42,5 +42,17 @@ impl ClinicService {
             return Ok(Vec::new());
         }
         Ok(self.clinics.find_many(&own).await?)
+    }
+
+    /// The first clinic named `name`: the operator's `seed --patients` default and the demo
+    /// seed's idempotency. No caller, so no tenancy check; names are not unique.
+    pub async fn find_by_name(&self, name: &str) -> AppResult<Option<Clinic>> {
+        Ok(self.clinics.find_by_name(name).await?)
+    }
+
+    /// Stores a clinic as given: the operator's `clinic create` (which checks the name) and the
+    /// demo seed only. No request can create a clinic.
+    pub async fn create(&self, clinic: NewClinic) -> AppResult<Clinic> {
+        Ok(self.clinics.insert(clinic).await?)
     }
 }

@@ -183,6 +183,16 @@ impl DoctorService {
             updated_at: db::now(),
         })
     }
+
+    /// Stores a profile as given, without a caller or checks: seeding only (demo doctors).
+    pub async fn insert_seeded(&self, doctor: NewDoctor) -> AppResult<Doctor> {
+        Ok(self.doctors.insert(doctor).await?)
+    }
+
+    /// Every doctor id of a clinic: seeding only, to spread synthetic patients and visits.
+    pub async fn ids_in_clinic(&self, clinic_id: i64) -> AppResult<Vec<i64>> {
+        Ok(self.doctors.list_ids(clinic_id).await?)
+    }
 }
 
 fn require_admin(caller: &Caller) -> AppResult<()> {

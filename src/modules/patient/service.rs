@@ -305,6 +305,16 @@ impl PatientService {
             _ => Err(AppError::Validation(problems)),
         }
     }
+
+    /// Stores `writes` in one transaction, unvalidated and without a caller: seeding only
+    /// (demo and bulk synthetic patients); the new ids in input order.
+    pub async fn insert_seeded(
+        &self,
+        clinic_id: i64,
+        writes: Vec<PatientWrite>,
+    ) -> AppResult<Vec<i64>> {
+        Ok(self.patients.insert_many(clinic_id, writes).await?)
+    }
 }
 
 fn today() -> NaiveDate {

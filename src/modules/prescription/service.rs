@@ -273,4 +273,9 @@ impl PrescriptionService {
             }
         }
     }
+
+    /// Stores `rows` as given, without a caller or checks: seeding only; how many went in.
+    pub async fn insert_seeded(&self, rows: Vec<NewPrescription>) -> AppResult<usize> {
+        Ok(self.prescriptions.insert_many(rows).await?)
+    }
 }

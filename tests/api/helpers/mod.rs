@@ -236,7 +236,7 @@ impl TestApp {
             context.clone(),
             std::future::pending(),
         ));
-        seed::demo(&repos, &services).await.expect("demo seed");
+        seed::demo(&services).await.expect("demo seed");
         let router =
             clinicgraph::http::router(app_state(&config, pool.clone(), &services, &shared));
         Some(TestApp {
