@@ -264,7 +264,15 @@ async fn seed_command(config: Config, args: SeedArgs) -> anyhow::Result<()> {
     }
     if let Some(count) = args.patients {
         let clinic_id = match args.clinic_id {
-            Some(id) => id,
+            // Checked first: the rows would otherwise fail on their foreign key, unexplained.
+            Some(id) => {
+                services
+                    .clinics
+                    .find(id)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no clinic {id}"))?
+                    .id
+            }
             None => {
                 services
                     .clinics

@@ -110,6 +110,14 @@ fn an_operator_sets_up_a_clinic_and_an_admin_without_demo_data() {
         None,
     );
     assert!(seeded.contains("added 25 patients"), "{seeded}");
+    let unknown = clinicgraph(dir.path())
+        .args(["seed", "--patients", "5", "--clinic-id", "999"])
+        .env("DATABASE_URL", "sqlite://ops.db")
+        .output()
+        .expect("run");
+    assert!(!unknown.status.success());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("no clinic 999"), "{stderr}");
     assert!(run(&["seed", "--demo"], None).contains("admin@demo.clinic"));
     assert_eq!(run(&["seed", "--demo"], None), "demo data already present");
 }

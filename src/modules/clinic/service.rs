@@ -25,7 +25,7 @@ impl ClinicService {
             .ok_or(AppError::NotFound("clinic"))
     }
 
-    /// A clinic, for a job acting for it.
+    /// A clinic, for a job acting for it or an operator's command.
     pub async fn find(&self, id: i64) -> AppResult<Option<Clinic>> {
         Ok(self.clinics.find_many(&[id]).await?.pop())
     }
