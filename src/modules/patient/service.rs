@@ -44,7 +44,6 @@ impl PatientService {
             .ok_or(AppError::PatientNotFound)
     }
 
-    /// Looks a patient up by the human-readable id (`PAT-000042`).
     /// A clinic's patient, for a job acting for the clinic (an appointment's email).
     pub async fn find_in_clinic(&self, clinic_id: i64, id: i64) -> AppResult<Option<Patient>> {
         Ok(self.patients.find(clinic_id, id).await?)
@@ -99,6 +98,7 @@ impl PatientService {
         Ok(self.patients.count_per_doctor(&scope, doctor_ids).await?)
     }
 
+    /// Looks a patient up by the human-readable id (`PAT-000042`).
     pub async fn get_by_number(&self, caller: &Caller, number: &str) -> AppResult<Patient> {
         let id = parse_patient_number(number.trim()).ok_or(AppError::PatientNotFound)?;
         self.get(caller, id).await
