@@ -23,8 +23,10 @@ mod pool;
 pub mod retry;
 pub mod schema;
 pub mod shared;
+pub mod unit;
 
 pub use pool::{Checkout, Pool, StatementCounter};
+pub use unit::Transactions;
 
 pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
 pub type PgAsync = AsyncPgConnection;
@@ -139,7 +141,7 @@ macro_rules! __on_connection {
                     outcome
                 }
                 $crate::db::DbPool::Sqlite(pool) => {
-                    let mut pooled = retry.checkout(pool.get()).await?;
+                    let mut pooled = retry.checkout($crate::db::unit::sqlite(pool)).await?;
                     let body = async |$conn: &mut $crate::db::SqliteAsync| {
                         let outcome: $crate::db::DbResult<_> = $body;
                         outcome
@@ -154,6 +156,7 @@ macro_rules! __on_connection {
 /// Like [`with_conn!`], inside a transaction: a unit of work that commits or rolls back as a
 /// whole. SQLite takes the write lock up front (`BEGIN IMMEDIATE`): a read-then-write
 /// transaction that upgrades its lock later fails with "database is locked" under concurrency.
+/// Inside a service's unit of work ([`unit`]) it is a savepoint of the unit's transaction.
 ///
 /// A transient failure rolls the transaction back and runs the whole body again, so the body
 /// must only read what it is given (it is an async closure over its inputs, called once per
@@ -169,7 +172,9 @@ macro_rules! in_transaction {
                         !$crate::db::shared::in_request(pool),
                         "a read-only request holds its connection: a transaction would wait for another"
                     );
-                    let mut pooled = retry.checkout(pool.get()).await?;
+                    let mut pooled = retry.checkout($crate::db::unit::pg(pool)).await?;
+                    // Inside a unit of work, a savepoint: what commits is the unit.
+                    let in_unit = pooled.in_unit();
                     // Mutable for bodies that change what they captured.
                     #[allow(unused_mut)]
                     let mut body = async |$conn: &mut $crate::db::PgAsync| {
@@ -180,27 +185,35 @@ macro_rules! in_transaction {
                     let outcome = pooled
                         .transaction(async |$conn| -> $crate::db::DbResult<_> {
                             let outcome = body($conn).await;
-                            committing = outcome.is_ok();
+                            committing = outcome.is_ok() && !in_unit;
                             outcome
                         })
                         .await;
                     $crate::db::retry::settled(outcome, committing)
                 }
                 $crate::db::DbPool::Sqlite(pool) => {
-                    let mut pooled = retry.checkout(pool.get()).await?;
+                    use diesel_async::AsyncConnection as _;
+                    let mut pooled = retry.checkout($crate::db::unit::sqlite(pool)).await?;
                     #[allow(unused_mut)]
                     let mut body = async |$conn: &mut $crate::db::SqliteAsync| {
                         let outcome: $crate::db::DbResult<_> = $body;
                         outcome
                     };
                     let mut committing = false;
-                    let outcome = pooled
-                        .immediate_transaction(async |$conn| -> $crate::db::DbResult<_> {
-                            let outcome = body($conn).await;
-                            committing = outcome.is_ok();
-                            outcome
-                        })
-                        .await;
+                    let outcome = if pooled.in_unit() {
+                        // A savepoint in the unit's transaction, which holds the write lock.
+                        pooled
+                            .transaction(async |$conn| -> $crate::db::DbResult<_> { body($conn).await })
+                            .await
+                    } else {
+                        pooled
+                            .immediate_transaction(async |$conn| -> $crate::db::DbResult<_> {
+                                let outcome = body($conn).await;
+                                committing = outcome.is_ok();
+                                outcome
+                            })
+                            .await
+                    };
                     $crate::db::retry::settled(outcome, committing)
                 }
             }

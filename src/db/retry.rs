@@ -138,6 +138,17 @@ fn by_message(message: &str) -> Option<Transient> {
     }
 }
 
+/// An error that may be a database's failure: what [`Retry`] classifies.
+pub trait DbFailure {
+    fn db_error(&self) -> Option<&DbError>;
+}
+
+impl DbFailure for DbError {
+    fn db_error(&self) -> Option<&DbError> {
+        Some(self)
+    }
+}
+
 /// Which failures an attempt may be followed by another after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rerun {
@@ -150,6 +161,9 @@ pub enum Rerun {
 /// The attempts of one database call.
 pub struct Retry {
     rerun: Rerun,
+    /// Inside a unit of work (`db::unit`) nothing is retried on its own: the unit's
+    /// transaction failed with it, and the unit runs again as a whole.
+    in_unit: bool,
     started: Instant,
     /// Attempts that have failed.
     failed: usize,
@@ -161,6 +175,7 @@ impl Retry {
     pub fn new(rerun: Rerun) -> Self {
         Self {
             rerun,
+            in_unit: super::unit::active(),
             started: Instant::now(),
             failed: 0,
             delays: None,
@@ -182,16 +197,22 @@ impl Retry {
 
     /// After an attempt: `Break` with the call's outcome, or `Continue` (once the back-off has
     /// passed) for another attempt.
-    pub async fn after<T>(&mut self, outcome: DbResult<T>) -> ControlFlow<DbResult<T>> {
+    pub async fn after<T, E: DbFailure>(
+        &mut self,
+        outcome: Result<T, E>,
+    ) -> ControlFlow<Result<T, E>> {
         let error = match outcome {
             Ok(value) => return ControlFlow::Break(Ok(value)),
             Err(error) => error,
         };
         self.failed += 1;
-        let Some(reason) = error.transient() else {
+        let Some(failure) = error.db_error().filter(|_| !self.in_unit) else {
             return ControlFlow::Break(Err(error));
         };
-        if self.rerun == Rerun::UnlessSent && !error.before_sending() {
+        let Some(reason) = failure.transient() else {
+            return ControlFlow::Break(Err(error));
+        };
+        if self.rerun == Rerun::UnlessSent && !failure.before_sending() {
             return ControlFlow::Break(Err(error));
         }
         let elapsed = self.started.elapsed();
@@ -237,10 +258,17 @@ fn back_off() -> ExponentialBackoff {
 /// while committing): a connection lost then leaves the commit unknown, which is not retried.
 pub fn settled<T>(outcome: DbResult<T>, committing: bool) -> DbResult<T> {
     match outcome {
-        Err(error) if committing && error.transient() == Some(Transient::ConnectionLost) => {
-            Err(DbError::CommitOutcomeUnknown(Box::new(error)))
-        }
+        Err(error) if committing => Err(while_committing(error)),
         other => other,
+    }
+}
+
+/// A commit's failure: with the connection lost, it may have committed or not.
+pub fn while_committing(error: DbError) -> DbError {
+    if error.transient() == Some(Transient::ConnectionLost) {
+        DbError::CommitOutcomeUnknown(Box::new(error))
+    } else {
+        error
     }
 }
 

@@ -23,9 +23,10 @@ use std::sync::Arc;
 use bb8::RunError;
 use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, OwnedMappedMutexGuard};
 
 use super::retry::Transient;
+use super::unit::Held;
 use super::{Checkout, DbError, DbPool, PgPool};
 
 tokio::task_local! {
@@ -54,10 +55,13 @@ pub fn in_request(pool: &PgPool) -> bool {
     request_on(pool).is_some()
 }
 
-/// A connection of `pool` for a statement: the request's own inside [`reading`] (the first
-/// statement checks it out, those started meanwhile wait for that checkout), a checkout of its
-/// own anywhere else.
+/// A connection of `pool` for a statement: a unit of work's inside one (`db::unit`), the
+/// request's own inside [`reading`] (the first statement checks it out, those started
+/// meanwhile wait for that checkout), a checkout of its own anywhere else.
 pub async fn connection(pool: &PgPool) -> Result<PgConnection<'_>, RunError<PoolError>> {
+    if let Some(unit) = super::unit::pg_unit(pool).await {
+        return Ok(PgConnection::Unit(unit));
+    }
     Ok(match request_on(pool) {
         Some(shared) => {
             let mut slot = shared.connection.lock().await;
@@ -103,6 +107,8 @@ pub async fn discard_if_lost(pool: &PgPool, connection: &PgConnection<'_>, error
 pub enum PgConnection<'a> {
     Shared(Arc<PgCheckout<'static>>),
     Own(PgCheckout<'a>),
+    /// A unit of work's (`db::unit`), held for the statement.
+    Unit(OwnedMappedMutexGuard<Held, AsyncPgConnection>),
 }
 
 impl Deref for PgConnection<'_> {
@@ -112,6 +118,7 @@ impl Deref for PgConnection<'_> {
         match self {
             PgConnection::Shared(checkout) => checkout,
             PgConnection::Own(checkout) => checkout,
+            PgConnection::Unit(connection) => connection,
         }
     }
 }

@@ -16,6 +16,13 @@ use clinicgraph::modules::idempotency::repository::{
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use serde_json::{Value, json};
 
+use clinicgraph::core::error::AppError;
+use clinicgraph::db::{DbError, Transactions};
+use clinicgraph::modules::clinic::model::NewClinic;
+use clinicgraph::modules::clinic::repository::{ClinicRepository, DieselClinicRepository};
+use clinicgraph::modules::patient::model::{PatientFields, PatientFilter, PatientWrite};
+use clinicgraph::modules::patient::repository::{DieselPatientRepository, PatientRepository};
+
 use crate::helpers::redis_proxy::RedisProxy;
 use crate::helpers::server::Server;
 use crate::helpers::{Backend, TestApp, TestResponse, patient_input};
@@ -68,6 +75,7 @@ on_both_backends!(
     a_key_is_checked_only_where_it_applies,
     an_answer_that_ran_nothing_leaves_the_key_free,
     a_key_in_use_expired_or_abandoned,
+    a_unit_of_work_commits_rolls_back_and_reruns_as_a_whole,
 );
 
 async fn a_mutation_sent_twice_with_one_key_writes_once(app: TestApp) {
@@ -273,6 +281,134 @@ async fn a_key_in_use_expired_or_abandoned(app: TestApp) {
             .expect("sweep"),
         0,
         "the expired use was replaced"
+    );
+}
+
+fn new_clinic(name: &str) -> NewClinic {
+    NewClinic {
+        name: name.to_owned(),
+        timezone: "UTC".to_owned(),
+        address: None,
+        phone: None,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn new_patient(name: &str, email: &str) -> PatientWrite {
+    let fields = PatientFields {
+        name: name.to_owned(),
+        email: email.to_owned(),
+        phone: Some("5551234567".to_owned()),
+        blood_group: None,
+        date_of_birth: None,
+        internal_notes: None,
+        primary_doctor_id: None,
+    };
+    PatientWrite::new(&fields, now())
+}
+
+/// Several repository calls as one transaction, as a service says it (`db::Transactions`).
+async fn a_unit_of_work_commits_rolls_back_and_reruns_as_a_whole(app: TestApp) {
+    let transactions = Transactions::on(&app.pool);
+    let clinics = DieselClinicRepository::new(app.pool.clone());
+    let patients = DieselPatientRepository::new(app.pool.clone());
+    let everyone = PatientFilter::default();
+
+    // A clinic and its first patient, whose insert is a transaction of its own (a savepoint
+    // here); the unit reads what it wrote.
+    let clinic = transactions
+        .run(async || {
+            let clinic = clinics.insert(new_clinic("Unit Clinic")).await?;
+            patients
+                .insert(
+                    clinic.id,
+                    new_patient("Unit Patient", "unit.patient@example.org"),
+                )
+                .await?;
+            let seen = clinics.find_by_name("Unit Clinic").await?;
+            assert_eq!(seen.map(|c| c.id), Some(clinic.id));
+            Ok::<_, AppError>(clinic)
+        })
+        .await
+        .expect("committed");
+    assert_eq!(
+        clinics
+            .find_by_name("Unit Clinic")
+            .await
+            .expect("read")
+            .map(|c| c.id),
+        Some(clinic.id)
+    );
+    assert_eq!(
+        patients.count(clinic.id, &everyone).await.expect("count"),
+        1
+    );
+
+    // A failure after the writes rolls all of them back.
+    let outcome = transactions
+        .run(async || {
+            let other = clinics.insert(new_clinic("Rolled Back Clinic")).await?;
+            patients
+                .insert(
+                    other.id,
+                    new_patient("Rolled Back", "rolled.back@example.org"),
+                )
+                .await?;
+            patients
+                .insert(
+                    clinic.id,
+                    new_patient("Rolled Back", "rolled.back@example.org"),
+                )
+                .await?;
+            Err::<(), _>(AppError::invalid("name", "refused after the writes"))
+        })
+        .await;
+    assert!(
+        matches!(outcome, Err(AppError::Validation(_))),
+        "{outcome:?}"
+    );
+    assert!(
+        clinics
+            .find_by_name("Rolled Back Clinic")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert_eq!(
+        patients.count(clinic.id, &everyone).await.expect("count"),
+        1
+    );
+
+    // A transient failure after a write runs the whole unit again, on a fresh transaction: the
+    // first attempt's patient is gone (its email would otherwise clash), the second's stays.
+    let mut attempts = 0;
+    transactions
+        .run(async || {
+            attempts += 1;
+            patients
+                .insert(
+                    clinic.id,
+                    new_patient("Rerun Patient", "rerun.unit@example.org"),
+                )
+                .await?;
+            if attempts == 1 {
+                return Err(AppError::from(DbError::Pool(bb8::RunError::TimedOut)));
+            }
+            Ok(())
+        })
+        .await
+        .expect("the second attempt");
+    assert_eq!(attempts, 2);
+    let rerun = PatientFilter {
+        search: Some("rerun.unit".to_owned()),
+        ..PatientFilter::default()
+    };
+    assert_eq!(patients.count(clinic.id, &rerun).await.expect("count"), 1);
+    // The live-patient counter moved with the rows, once per kept patient.
+    assert_eq!(
+        patients.count(clinic.id, &everyone).await.expect("count"),
+        2
     );
 }
 
