@@ -357,7 +357,13 @@ async fn run(
     let response = if kind == Some(OperationType::Mutation) {
         Some(run.await)
     } else {
-        tokio::time::timeout_at(deadline, run).await.ok()
+        // A query that finished after its deadline timed out as well: `timeout_at` polls the
+        // query before its timer, so one whose last step ran past the deadline without
+        // yielding would otherwise answer, and the limit would depend on scheduling.
+        tokio::time::timeout_at(deadline, run)
+            .await
+            .ok()
+            .filter(|_| tokio::time::Instant::now() <= deadline)
     };
     state.audit.submit(trail.take()).await;
     let Some(response) = response else {
