@@ -17,11 +17,8 @@ impl ClinicService {
 
     /// Every user reads their own clinic, and only that one.
     pub async fn own(&self, caller: &Caller) -> AppResult<Clinic> {
-        self.clinics
-            .find_many(&[caller.clinic_id])
+        self.find(caller.clinic_id)
             .await?
-            .into_iter()
-            .next()
             .ok_or(AppError::NotFound("clinic"))
     }
 

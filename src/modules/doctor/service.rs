@@ -33,11 +33,8 @@ impl DoctorService {
     }
 
     pub async fn get(&self, caller: &Caller, id: i64) -> AppResult<Doctor> {
-        self.doctors
-            .find_many(caller.clinic_id, &[id])
+        self.find_in_clinic(caller.clinic_id, id)
             .await?
-            .into_iter()
-            .next()
             .ok_or(AppError::NotFound("doctor"))
     }
 
