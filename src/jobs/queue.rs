@@ -28,6 +28,10 @@ pub const MISSED_HEARTBEATS: usize = 3;
 const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(1);
 /// A worker's longest wait for one Redis command (fetching, acknowledging, heartbeats).
 const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest pause between two tries to reconnect to Redis, and how many tries one
+/// reconnection makes (some seconds' worth; a command that fails afterwards starts another).
+const RECONNECT_MAX_DELAY: Duration = Duration::from_millis(250);
+const RECONNECT_TRIES: usize = 20;
 
 #[derive(Clone)]
 pub enum JobQueue {
@@ -43,9 +47,14 @@ impl JobQueue {
                 // serves; jobs asked for meanwhile are FAILED, for `retryJob`.
                 let client = redis::Client::open(url.expose_secret())
                     .map_err(|e| anyhow::anyhow!("REDIS_URL for the job queue: {e}"))?;
+                // Every command waits for a reconnection under way, so its pauses are kept
+                // short: with the default backoff (up to 3.2 s between tries) a job asked for
+                // just after Redis came back waited out the reconnection and was refused.
                 let settings = redis::aio::ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(ENQUEUE_TIMEOUT))
-                    .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT));
+                    .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
+                    .set_max_delay(RECONNECT_MAX_DELAY)
+                    .set_number_of_retries(RECONNECT_TRIES);
                 let connection =
                     redis::aio::ConnectionManager::new_lazy_with_config(client, settings)
                         .map_err(|e| anyhow::anyhow!("the job queue's Redis connection: {e}"))?;

@@ -192,7 +192,12 @@ pub async fn run_workers(
         Ok(())
     };
     let keeper = tokio::spawn(schedule::keep_daily_reports(context.clone()));
-    let monitor = Monitor::new().shutdown_timeout(SHUTDOWN_GRACE);
+    // A worker whose queue fails (Redis away longer than one reconnection tries) ends; it is
+    // started again, so that the queue is used once it is back. Starting waits for the queue's
+    // next reconnection, so this is no busy loop.
+    let monitor = Monitor::new()
+        .shutdown_timeout(SHUTDOWN_GRACE)
+        .should_restart(|_, _| true);
     let monitor = match queue {
         JobQueue::Redis(storage) => monitor.register(move |_| {
             WorkerBuilder::new(worker_name())

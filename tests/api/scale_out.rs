@@ -284,6 +284,18 @@ async fn an_instance_starts_and_serves_while_redis_is_away() {
         booked["scheduleAppointment"]["status"], "SCHEDULED",
         "{booked}"
     );
+    // A job asked for while the queue is away is kept, FAILED with the reason, for `retryJob`:
+    // the request is answered, not turned into an internal error.
+    let export = "mutation { exportPatients(format: CSV) { id status error } }";
+    let refused = server.ok(&admin, export, json!({})).await["exportPatients"].clone();
+    assert_eq!(refused["status"], "FAILED", "{refused}");
+    assert_eq!(
+        refused["error"], "the job queue did not accept the job",
+        "{refused}"
+    );
+    // Longer than one reconnection tries for: the workers' queue fails meanwhile, and they must
+    // still take jobs once Redis is back.
+    tokio::time::sleep(Duration::from_secs(8)).await;
 
     proxy.restore();
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -298,16 +310,28 @@ async fn an_instance_starts_and_serves_while_redis_is_away() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // The instance's workers, which started without Redis, take jobs once it is back.
-    let export = "mutation { exportPatients(format: CSV) { id } }";
-    let job = server.ok(&admin, export, json!({})).await["exportPatients"]["id"].clone();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = server.ok(&admin, JOB, json!({ "id": job })).await["job"]["status"].clone();
-        if status == "SUCCEEDED" {
-            break;
+    // The instance's workers, which started without Redis, take jobs once it is back: a new
+    // one, and the refused one once retried.
+    let fresh = server.ok(&admin, export, json!({})).await["exportPatients"]["id"].clone();
+    let retry = "mutation($id: ID!) { retryJob(id: $id) { id status } }";
+    let retried = server
+        .ok(&admin, retry, json!({ "id": refused["id"] }))
+        .await;
+    let status = retried["retryJob"]["status"].as_str();
+    assert!(
+        matches!(status, Some("QUEUED" | "RUNNING" | "SUCCEEDED")),
+        "{retried}"
+    );
+    for job in [fresh, refused["id"].clone()] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let status =
+                server.ok(&admin, JOB, json!({ "id": job })).await["job"]["status"].clone();
+            if status == "SUCCEEDED" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the job was never run: {status}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        assert!(Instant::now() < deadline, "the job was never run: {status}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -62,21 +62,8 @@ fn new_job(
     NewJob::queued(caller.clinic_id, caller.user_id, kind, payload, run_at)
 }
 
-/// Gives a stored job to the workers. A job the queue did not take is marked FAILED, so
-/// nobody waits for it in vain, and `retryJob` can queue it again.
-pub async fn hand_over(
-    jobs: &dyn JobRepository,
-    sink: &dyn JobSink,
-    id: i64,
-    run_at: Option<NaiveDateTime>,
-) -> anyhow::Result<()> {
-    if let Err(error) = sink.enqueue(id, run_at).await {
-        jobs.fail(id, "the job queue did not accept the job", true)
-            .await?;
-        return Err(error.context("queueing a job"));
-    }
-    Ok(())
-}
+/// Why a job is FAILED that never reached a worker.
+const QUEUE_REFUSED: &str = "the job queue did not accept the job";
 
 fn require_admin(caller: &Caller) -> AppResult<()> {
     if caller.role == Role::Admin {
@@ -131,7 +118,7 @@ impl JobService {
         let Some(job) = self.jobs.insert_once(job).await? else {
             return Ok(false);
         };
-        hand_over(self.jobs.as_ref(), self.sink.as_ref(), job.id, job.run_at).await?;
+        self.hand_over(job).await?;
         Ok(true)
     }
 
@@ -233,7 +220,7 @@ impl JobService {
                 current,
             });
         }
-        self.hand_over(id, job.run_at).await?;
+        self.hand_over(job).await?;
         self.get(caller, id).await
     }
 
@@ -298,8 +285,7 @@ impl JobService {
             .jobs
             .insert(new_job(caller, kind, payload, run_at))
             .await?;
-        self.hand_over(job.id, run_at).await?;
-        Ok(job)
+        self.hand_over(job).await
     }
 
     /// Like `submit`, unless a job with `key` exists; `None` then.
@@ -311,14 +297,22 @@ impl JobService {
         let Some(job) = self.jobs.insert_once(job).await? else {
             return Ok(None);
         };
-        self.hand_over(job.id, job.run_at).await?;
-        Ok(Some(job))
+        self.hand_over(job).await.map(Some)
     }
 
-    async fn hand_over(&self, id: i64, run_at: Option<NaiveDateTime>) -> AppResult<()> {
-        hand_over(self.jobs.as_ref(), self.sink.as_ref(), id, run_at)
-            .await
-            .map_err(AppError::internal)
+    /// Gives a stored job to the workers. A queue that does not take it (Redis away) leaves
+    /// it FAILED with the reason, so nobody waits for it in vain and `retryJob` queues it
+    /// again; whoever asked for it is answered with the job as it now stands, not an error.
+    async fn hand_over(&self, job: Job) -> AppResult<Job> {
+        let Err(error) = self.sink.enqueue(job.id, job.run_at).await else {
+            return Ok(job);
+        };
+        tracing::warn!(job_id = job.id, error = ?error, "{QUEUE_REFUSED}");
+        self.jobs.fail(job.id, QUEUE_REFUSED, true).await?;
+        self.jobs
+            .find(None, job.id)
+            .await?
+            .ok_or(AppError::NotFound("job"))
     }
 }
 
