@@ -12,6 +12,7 @@ use diesel_async::pooled_connection::{
 };
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
+use futures_util::future::BoxFuture;
 
 use crate::config::DatabaseUrl;
 
@@ -23,6 +24,7 @@ mod pool;
 pub mod retry;
 pub mod schema;
 pub mod shared;
+pub mod text;
 pub mod unit;
 
 pub use pool::{Checkout, Pool, StatementCounter};
@@ -268,11 +270,28 @@ const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = O
      PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL; \
      PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;";
 
+/// What each backend does to a connection it has just opened.
+trait ConnectionSetup: PoolableConnection + SimpleAsyncConnection + 'static {
+    fn set_up(&mut self) -> BoxFuture<'_, diesel::QueryResult<()>>;
+}
+
+impl ConnectionSetup for AsyncPgConnection {
+    fn set_up(&mut self) -> BoxFuture<'_, diesel::QueryResult<()>> {
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+impl ConnectionSetup for SqliteAsync {
+    fn set_up(&mut self) -> BoxFuture<'_, diesel::QueryResult<()>> {
+        Box::pin(async move {
+            self.batch_execute(SQLITE_PRAGMAS).await?;
+            self.spawn_blocking(text::register_on_sqlite).await
+        })
+    }
+}
+
 /// How connections are opened and checked out.
-fn manager_config<C>(setup_sql: Option<&'static str>) -> ManagerConfig<C>
-where
-    C: PoolableConnection + SimpleAsyncConnection + 'static,
-{
+fn manager_config<C: ConnectionSetup>() -> ManagerConfig<C> {
     let mut config = ManagerConfig::<C>::default();
     // Checked-out connections are not pinged: a ping per checkout would double the statements
     // of every request. One already known to be closed (its server ended it: a restart,
@@ -291,11 +310,9 @@ where
     config.custom_setup = Box::new(move |url| {
         Box::pin(async move {
             let mut conn = C::establish(url).await?;
-            if let Some(sql) = setup_sql {
-                conn.batch_execute(sql)
-                    .await
-                    .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-            }
+            conn.set_up()
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)
         })
     });
@@ -318,7 +335,7 @@ impl DbPool {
             DatabaseUrl::Postgres(url) => {
                 let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
                     url.clone(),
-                    manager_config(None),
+                    manager_config(),
                 );
                 let pool = pool_builder(size)
                     .build(manager)
@@ -338,7 +355,7 @@ impl DbPool {
                 }
                 let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(
                     path.to_string_lossy(),
-                    manager_config(Some(SQLITE_PRAGMAS)),
+                    manager_config(),
                 );
                 let pool = pool_builder(size).build(manager).await.map_err(|e| {
                     anyhow::anyhow!("opening SQLite database {}: {e}", path.display())

@@ -153,7 +153,37 @@ async fn only_the_prescriber_discontinues_and_only_once(app: TestApp) {
     assert_eq!(response.code(), Some("FORBIDDEN"), "{}", response.text);
 }
 
+/// "Part of the medication name, case-insensitive", in any script and on every backend.
+async fn medication_search_ignores_case_in_any_script(app: TestApp) {
+    let doctor = app.token(Role::Doctor).await;
+    let mut greek = input(&demo_patient(3));
+    greek["medication"] = json!("Αμοξικιλλίνη Ωmega");
+    let mut german = input(&demo_patient(3));
+    german["medication"] = json!("Süßholz-Öl");
+    let mut ids = Vec::new();
+    for fields in [greek, german] {
+        let created = app.ok(&doctor, PRESCRIBE, json!({ "i": fields })).await;
+        ids.push(created["prescribe"]["id"].clone());
+    }
+    let search = "query($m: String!) { prescriptions(first: 10, filter: { medication: $m }) { nodes { id } } }";
+    for (term, expected) in [
+        ("αμοξικιλλίνη", &ids[0]),
+        ("ΑΜΟΞΙΚΙΛΛΊΝΗ ω", &ids[0]),
+        ("ικιλλ", &ids[0]),
+        ("süßholz", &ids[1]),
+        ("-ÖL", &ids[1]),
+    ] {
+        let found = app.ok(&doctor, search, json!({ "m": term })).await;
+        assert_eq!(
+            found["prescriptions"]["nodes"],
+            json!([{ "id": expected }]),
+            "{term}"
+        );
+    }
+}
+
 on_both_backends!(
+    medication_search_ignores_case_in_any_script,
     a_doctor_prescribes_as_themself,
     bad_prescriptions_report_every_problem,
     only_the_prescriber_discontinues_and_only_once,

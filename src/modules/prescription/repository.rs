@@ -16,15 +16,11 @@ use crate::db::columns::{Columns, PreparedSets};
 use crate::db::limit::limited;
 use crate::db::per_parent::PerParentQuery;
 use crate::db::schema::prescriptions;
+use crate::db::text::lower;
 use crate::db::{DbPool, DbResult};
 use crate::modules::doctor::Doctor;
 use crate::modules::doctor::doctors_named_by;
 use crate::{in_transaction, keyset, single_write, with_conn};
-
-diesel::define_sql_function! {
-    /// SQL `lower()`: full case folding on PostgreSQL, ASCII only on SQLite.
-    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
 
 /// Which rows a per-parent list is grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
