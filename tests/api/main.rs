@@ -12,6 +12,7 @@ mod browser;
 mod cache;
 mod cli;
 mod dashboard;
+mod deleted_patients;
 mod execution_modes;
 mod exports;
 mod field_errors;

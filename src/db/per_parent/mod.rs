@@ -41,6 +41,7 @@ enum Condition {
     EqName(&'static str, &'static str),
     AtOrAfter(&'static str, NaiveDateTime),
     Before(&'static str, NaiveDateTime),
+    LivePatient,
 }
 
 /// `SELECT columns ... WHERE conditions` for each of `parent_ids`, at most `per_parent` rows
@@ -115,6 +116,13 @@ impl<Row> PerParentQuery<Row> {
     pub fn eq_name(mut self, column: &'static str, name: &'static str) -> Self {
         debug_assert!(name.chars().all(|c| c.is_ascii_uppercase() || c == '_'));
         self.conditions.push(Condition::EqName(column, name));
+        self
+    }
+
+    /// The row's `patient_id` names a patient who is not deleted: a deleted patient's records
+    /// go with them.
+    pub fn of_live_patient(mut self) -> Self {
+        self.conditions.push(Condition::LivePatient);
         self
     }
 
@@ -245,6 +253,11 @@ impl<Row> PerParentQuery<Row> {
                     out.push_sql(column);
                     out.push_sql(" < ");
                     value(out, Value::Time(at))?;
+                }
+                Condition::LivePatient => {
+                    out.push_sql("EXISTS (SELECT 1 FROM patients WHERE patients.id = ");
+                    out.push_sql(self.table);
+                    out.push_sql(".patient_id AND patients.deleted_at IS NULL)");
                 }
             }
         }

@@ -136,8 +136,7 @@ impl AppointmentService {
 
     /// An appointment the caller may read (a PATIENT only their own); NOT_FOUND otherwise.
     pub async fn get(&self, caller: &Caller, id: i64) -> AppResult<Appointment> {
-        self.appointments
-            .find(&Scope::of(caller), id)
+        self.find_in(&Scope::of(caller), id)
             .await?
             .ok_or(AppError::NotFound("appointment"))
     }
@@ -148,12 +147,42 @@ impl AppointmentService {
             clinic_id,
             patient_id: None,
         };
-        Ok(self.appointments.find(&scope, id).await?)
+        self.find_in(&scope, id).await
     }
 
-    /// The appointments among `ids` the caller may read, in one statement (nested reads).
+    async fn find_in(&self, scope: &Scope, id: i64) -> AppResult<Option<Appointment>> {
+        let found = self.appointments.find(scope, id).await?;
+        Ok(self
+            .of_live_patients(scope, found.into_iter().collect())
+            .await?
+            .pop())
+    }
+
+    /// The appointments among `ids` the caller may read (nested reads).
     pub async fn find_many(&self, caller: &Caller, ids: &[i64]) -> AppResult<Vec<Appointment>> {
-        Ok(self.appointments.find_many(&Scope::of(caller), ids).await?)
+        let scope = Scope::of(caller);
+        let found = self.appointments.find_many(&scope, ids).await?;
+        self.of_live_patients(&scope, found).await
+    }
+
+    /// `appointments` less those of deleted patients: a deleted patient's records go with them.
+    /// The repository's queries leave those out themselves, but reads by id may be answered by
+    /// the entity cache, which a patient's deletion does not reach; the patients' own reads
+    /// are kept current by it, so they decide.
+    async fn of_live_patients(
+        &self,
+        scope: &Scope,
+        mut appointments: Vec<Appointment>,
+    ) -> AppResult<Vec<Appointment>> {
+        if appointments.is_empty() {
+            return Ok(appointments);
+        }
+        let mut patient_ids: Vec<i64> = appointments.iter().map(|a| a.patient_id).collect();
+        patient_ids.sort_unstable();
+        patient_ids.dedup();
+        let live = self.patients.find_many(scope, &patient_ids).await?;
+        appointments.retain(|a| live.iter().any(|patient| patient.id == a.patient_id));
+        Ok(appointments)
     }
 
     /// The first `per_parent` appointments the caller may read of each patient or doctor of

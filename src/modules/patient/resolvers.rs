@@ -329,7 +329,8 @@ impl PatientMutation {
         Ok(PatientObject::written(patient))
     }
 
-    /// Soft-deletes the patient (ADMIN); `restorePatient` brings it back.
+    /// Soft-deletes the patient (ADMIN). Their appointments and prescriptions go with them: not
+    /// found by id and in no list, until `restorePatient` brings them all back.
     #[graphql(guard = "RoleGuard::new(policy::ARCHIVERS)")]
     async fn delete_patient(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         let (service, caller) = (service(ctx)?, caller(ctx)?);

@@ -15,7 +15,7 @@ use crate::core::text::escape_like;
 use crate::db::columns::{Columns, PreparedSets};
 use crate::db::limit::limited;
 use crate::db::per_parent::PerParentQuery;
-use crate::db::schema::prescriptions;
+use crate::db::schema::{patients, prescriptions};
 use crate::db::text::lower;
 use crate::db::{DbPool, DbResult};
 use crate::modules::doctor::Doctor;
@@ -118,6 +118,8 @@ fn first_rows(
         per_parent,
     )
     .in_clinic("clinic_id", scope.clinic_id);
+    // The parent was read as a live record, and an appointment's patient is its
+    // prescriptions' patient: no need to look at the patient again.
     if let Some(own) = scope.patient_id {
         query = query.eq_id("patient_id", own);
     }
@@ -127,11 +129,19 @@ fn first_rows(
     query
 }
 
+/// Narrows a boxed prescriptions query to the scope and the filter, and to patients who are not
+/// deleted (a deleted patient's records go with them).
 macro_rules! scoped {
     ($query:expr, $scope:expr, $filter:expr) => {{
         let scope: &Scope = $scope;
         let filter: &PrescriptionFilter = $filter;
-        let mut query = $query.filter(prescriptions::clinic_id.eq(scope.clinic_id));
+        let mut query = $query
+            .filter(prescriptions::clinic_id.eq(scope.clinic_id))
+            .filter(diesel::dsl::exists(
+                patients::table
+                    .filter(patients::id.eq(prescriptions::patient_id))
+                    .filter(patients::deleted_at.is_null()),
+            ));
         if let Some(own) = scope.patient_id {
             query = query.filter(prescriptions::patient_id.eq(own));
         }

@@ -14,7 +14,7 @@ use crate::core::scope::Scope;
 use crate::db::columns::{Columns, PreparedSets};
 use crate::db::limit::limited;
 use crate::db::per_parent::PerParentQuery;
-use crate::db::schema::appointments;
+use crate::db::schema::{appointments, patients};
 use crate::db::{DbPool, DbResult};
 use crate::modules::doctor::Doctor;
 use crate::modules::doctor::doctors_named_by;
@@ -150,8 +150,12 @@ fn first_rows(
         per_parent,
     )
     .in_clinic("clinic_id", scope.clinic_id);
-    if let Some(own) = scope.patient_id {
-        query = query.eq_id("patient_id", own);
+    match (scope.patient_id, parent) {
+        // A patient's own rows: the record read as the caller is live.
+        (Some(own), _) => query = query.eq_id("patient_id", own),
+        // A patient read as a live record.
+        (None, AppointmentParent::Patient) => {}
+        (None, AppointmentParent::Doctor) => query = query.of_live_patient(),
     }
     if let Some(status) = filter.status {
         query = query.eq_name("status", status.as_str());
@@ -165,12 +169,19 @@ fn first_rows(
     query
 }
 
-/// Narrows a boxed appointments query to the scope and the filter.
+/// Narrows a boxed appointments query to the scope and the filter, and to patients who are not
+/// deleted (a deleted patient's records go with them).
 macro_rules! scoped {
     ($query:expr, $scope:expr, $filter:expr) => {{
         let scope: &Scope = $scope;
         let filter: &AppointmentFilter = $filter;
-        let mut query = $query.filter(appointments::clinic_id.eq(scope.clinic_id));
+        let mut query = $query
+            .filter(appointments::clinic_id.eq(scope.clinic_id))
+            .filter(diesel::dsl::exists(
+                patients::table
+                    .filter(patients::id.eq(appointments::patient_id))
+                    .filter(patients::deleted_at.is_null()),
+            ));
         if let Some(own) = scope.patient_id {
             query = query.filter(appointments::patient_id.eq(own));
         }
