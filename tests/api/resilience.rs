@@ -494,13 +494,17 @@ fn read_load(
         .collect()
 }
 
+/// A server for a read load: a small pool, and no rate limit (the readers are one user at one
+/// address, and would be limited as fast as the machine runs them).
+const UNLIMITED_LOAD: [(&str, &str); 2] = [("DB_POOL_SIZE", "4"), ("RATE_LIMIT_PER_MINUTE", "0")];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_reads_and_a_mutation_ride_out_terminated_backends() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else {
         return;
     };
     let database = database_name(&app.database_url);
-    let server = Arc::new(Server::start(&app.database_url, &[("DB_POOL_SIZE", "4")]).await);
+    let server = Arc::new(Server::start(&app.database_url, &UNLIMITED_LOAD).await);
     let token = server_token(&server).await;
     let stop = Arc::new(AtomicBool::new(false));
     let readers = read_load(&server, &token, 3, &stop);
@@ -635,7 +639,7 @@ async fn postgres_restarted_under_load_recovers_by_itself() {
     let through_proxy = app
         .database_url
         .replacen(&upstream, &proxy.addr.to_string(), 1);
-    let server = Arc::new(Server::start(&through_proxy, &[("DB_POOL_SIZE", "4")]).await);
+    let server = Arc::new(Server::start(&through_proxy, &UNLIMITED_LOAD).await);
     let token = server_token(&server).await;
 
     let stop = Arc::new(AtomicBool::new(false));
