@@ -63,13 +63,18 @@ where
     type Error = <BatchLoader as Loader<K>>::Error;
 
     async fn load(&self, keys: &[K]) -> Result<HashMap<K, Self::Value>, Self::Error> {
-        let key = std::any::type_name::<K>()
-            .rsplit("::")
-            .next()
-            .unwrap_or("?");
+        let key = short_type_name(std::any::type_name::<K>());
         metrics::histogram!("dataloader_batch_size", "key" => key).record(keys.len() as f64);
         self.0.load(keys).await
     }
+}
+
+/// A type's name with each path cut to its last part: `ListOf<Appointments>` for
+/// `clinicgraph::modules::nested::loaders::ListOf<clinicgraph::modules::appointment::…>`.
+fn short_type_name(full: &str) -> String {
+    full.split_inclusive(['<', '>', ',', ' '])
+        .map(|part| part.rsplit("::").next().unwrap_or(part))
+        .collect()
 }
 
 /// A loader for one request, and the queue whose batches [`BatchQueue::drive`] runs.
@@ -154,6 +159,16 @@ pub fn deal_out<K, R>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_is_named_without_its_paths() {
+        assert_eq!(short_type_name("a::b::DoctorKey"), "DoctorKey");
+        assert_eq!(
+            short_type_name("a::nested::ListOf<a::lists::Appointments>"),
+            "ListOf<Appointments>"
+        );
+        assert_eq!(short_type_name("Pair<a::X, b::c::Y>"), "Pair<X, Y>");
+    }
 
     #[test]
     fn rows_go_to_their_parents_keys_in_their_order() {

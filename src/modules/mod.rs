@@ -7,7 +7,7 @@ pub mod doctor;
 pub mod idempotency;
 pub mod job;
 pub mod loaders;
-pub mod page_batch;
+pub mod nested;
 pub mod patient;
 pub mod prescription;
 pub mod registry;

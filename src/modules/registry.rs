@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::events::EventBus;
+use crate::modules::appointment::Appointments;
 use crate::modules::appointment::cached::CachedAppointmentRepository;
 use crate::modules::appointment::repository::{AppointmentRepository, DieselAppointmentRepository};
 use crate::modules::appointment::service::AppointmentService;
@@ -25,9 +26,11 @@ use crate::modules::doctor::service::DoctorService;
 use crate::modules::job::published::PublishedJobRepository;
 use crate::modules::job::repository::{DieselJobRepository, JobRepository};
 use crate::modules::job::service::{JobService, JobSink};
+use crate::modules::nested::NestedRepository;
 use crate::modules::patient::cached::CachedPatientRepository;
 use crate::modules::patient::repository::{DieselPatientRepository, PatientRepository};
 use crate::modules::patient::service::PatientService;
+use crate::modules::prescription::Prescriptions;
 use crate::modules::prescription::repository::{
     DieselPrescriptionRepository, PrescriptionRepository,
 };
@@ -45,6 +48,9 @@ pub struct Repositories {
     pub patients: Arc<dyn PatientRepository>,
     pub appointments: Arc<dyn AppointmentRepository>,
     pub prescriptions: Arc<dyn PrescriptionRepository>,
+    /// The nested lists of appointments and of prescriptions.
+    pub appointment_lists: Arc<NestedRepository<Appointments>>,
+    pub prescription_lists: Arc<NestedRepository<Prescriptions>>,
     pub audit: Arc<dyn AuditRepository>,
     pub jobs: Arc<dyn JobRepository>,
     pub reports: Arc<dyn ReportRepository>,
@@ -60,6 +66,8 @@ impl Repositories {
             patients: Arc::new(DieselPatientRepository::new(pool.clone())),
             appointments: Arc::new(DieselAppointmentRepository::new(pool.clone())),
             prescriptions: Arc::new(DieselPrescriptionRepository::new(pool.clone())),
+            appointment_lists: Arc::new(NestedRepository::new(pool.clone())),
+            prescription_lists: Arc::new(NestedRepository::new(pool.clone())),
             audit: Arc::new(DieselAuditRepository::new(pool.clone())),
             jobs: Arc::new(DieselJobRepository::new(pool.clone())),
             reports: Arc::new(DieselReportRepository::new(pool.clone())),
@@ -149,6 +157,7 @@ impl Services {
             )),
             appointments: Arc::new(AppointmentService::new(
                 repositories.appointments.clone(),
+                repositories.appointment_lists.clone(),
                 repositories.patients.clone(),
                 repositories.doctors.clone(),
                 shared.events.clone(),
@@ -156,6 +165,7 @@ impl Services {
             )),
             prescriptions: Arc::new(PrescriptionService::new(
                 repositories.prescriptions.clone(),
+                repositories.prescription_lists.clone(),
                 repositories.patients.clone(),
                 repositories.appointments.clone(),
                 repositories.doctors.clone(),

@@ -27,7 +27,7 @@ use chrono::NaiveDateTime;
 use diesel::QueryResult;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Array, BigInt, Timestamp};
+use diesel::sql_types::{Array, BigInt, Timestamp, Untyped};
 use diesel::sqlite::Sqlite;
 
 mod named_by;
@@ -265,6 +265,87 @@ impl<Row> PerParentQuery<Row> {
     }
 }
 
+/// `(parent id, count)` of the rows a [`PerParentQuery`] would read for each parent, were it
+/// not limited to the first rows: the same table, parent column and conditions, so a list and
+/// its `totalCount` never disagree. Parents without rows are left out.
+pub struct PerParentCounts(PerParentQuery<Untyped>);
+
+impl<Row> PerParentQuery<Row> {
+    pub fn counts(self) -> PerParentCounts {
+        PerParentCounts(PerParentQuery {
+            table: self.table,
+            columns: self.columns,
+            parent_column: self.parent_column,
+            parent_ids: self.parent_ids,
+            order_by: self.order_by,
+            per_parent: self.per_parent,
+            conditions: self.conditions,
+            prepared: self.prepared,
+            row: PhantomData,
+        })
+    }
+}
+
+impl PerParentCounts {
+    /// `SELECT parent, COUNT(*) … WHERE parent IN (ids) AND conditions GROUP BY parent`, the
+    /// ids written by `ids`. The clinic condition takes `clinic_prefix`, as in the list.
+    fn write<'b, DB: diesel::backend::Backend>(
+        &'b self,
+        out: &mut AstPass<'_, 'b, DB>,
+        ids: impl FnOnce(&mut AstPass<'_, 'b, DB>) -> QueryResult<()>,
+        clinic_prefix: &'static str,
+        mut value: impl FnMut(&mut AstPass<'_, 'b, DB>, Value<'b>) -> QueryResult<()>,
+    ) -> QueryResult<()> {
+        let query = &self.0;
+        out.push_sql("SELECT ");
+        out.push_sql(query.parent_column);
+        out.push_sql(", COUNT(*) FROM ");
+        out.push_sql(query.table);
+        out.push_sql(" WHERE ");
+        out.push_sql(query.parent_column);
+        ids(out)?;
+        query.write_conditions(out, clinic_prefix, &mut value)?;
+        out.push_sql(" GROUP BY ");
+        out.push_sql(query.parent_column);
+        Ok(())
+    }
+}
+
+impl QueryId for PerParentCounts {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for PerParentCounts {
+    type SqlType = (BigInt, BigInt);
+}
+
+impl QueryFragment<Pg> for PerParentCounts {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let ids = |out: &mut AstPass<'_, 'b, Pg>| {
+            out.push_sql(" = ANY(");
+            out.push_bind_param::<Array<BigInt>, _>(&self.0.parent_ids)?;
+            out.push_sql(")");
+            Ok(())
+        };
+        self.write(&mut out, ids, "", pg_value)
+    }
+}
+
+impl QueryFragment<Sqlite> for PerParentCounts {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
+        let ids = |out: &mut AstPass<'_, 'b, Sqlite>| {
+            out.push_sql(" IN (");
+            let ids: Vec<String> = self.0.parent_ids.iter().map(i64::to_string).collect();
+            out.push_sql(&ids.join(", "));
+            out.push_sql(")");
+            Ok(())
+        };
+        self.write(&mut out, ids, "+", sqlite_value)
+    }
+}
+
 /// A value in the statement: `Ids` is an array on PostgreSQL, `VALUES` rows on SQLite.
 enum Value<'a> {
     Int(&'a i64),
@@ -282,16 +363,35 @@ impl<Row: 'static> Query for PerParentQuery<Row> {
     type SqlType = Row;
 }
 
+/// PostgreSQL's values: bind parameters.
+fn pg_value<'b>(out: &mut AstPass<'_, 'b, Pg>, value: Value<'b>) -> QueryResult<()> {
+    match value {
+        Value::Int(n) => out.push_bind_param::<BigInt, _>(n),
+        Value::Ids(ids) => out.push_bind_param::<Array<BigInt>, _>(ids),
+        Value::Time(at) => out.push_bind_param::<Timestamp, _>(at),
+    }
+}
+
+/// SQLite's values: in the text (see the module).
+fn sqlite_value(out: &mut AstPass<'_, '_, Sqlite>, value: Value<'_>) -> QueryResult<()> {
+    match value {
+        Value::Int(n) => out.push_sql(&n.to_string()),
+        Value::Ids(ids) => {
+            let rows: Vec<String> = ids.iter().map(|id| format!("({id})")).collect();
+            out.push_sql(&rows.join(", "));
+        }
+        // diesel's text form of a timestamp (SQLite compares timestamps as this text).
+        Value::Time(at) => out.push_sql(&format!("'{}'", at.format("%F %T%.f"))),
+    }
+    Ok(())
+}
+
 impl<Row> QueryFragment<Pg> for PerParentQuery<Row> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         if !self.prepared {
             out.unsafe_to_cache_prepared();
         }
-        self.write_lateral(&mut out, |out, value| match value {
-            Value::Int(n) => out.push_bind_param::<BigInt, _>(n),
-            Value::Ids(ids) => out.push_bind_param::<Array<BigInt>, _>(ids),
-            Value::Time(at) => out.push_bind_param::<Timestamp, _>(at),
-        })
+        self.write_lateral(&mut out, pg_value)
     }
 }
 
@@ -299,18 +399,7 @@ impl<Row> QueryFragment<Sqlite> for PerParentQuery<Row> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         // The values are in the text: one text per batch, so not worth caching.
         out.unsafe_to_cache_prepared();
-        self.write_correlated(&mut out, |out, value| {
-            match value {
-                Value::Int(n) => out.push_sql(&n.to_string()),
-                Value::Ids(ids) => {
-                    let rows: Vec<String> = ids.iter().map(|id| format!("({id})")).collect();
-                    out.push_sql(&rows.join(", "));
-                }
-                // diesel's text form of a timestamp (SQLite compares timestamps as this text).
-                Value::Time(at) => out.push_sql(&format!("'{}'", at.format("%F %T%.f"))),
-            }
-            Ok(())
-        })
+        self.write_correlated(&mut out, sqlite_value)
     }
 }
 

@@ -5,15 +5,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 
-use super::columns::PartialAppointment;
 use super::model::{Appointment, AppointmentFilter, AppointmentStatus, NewAppointment, Slot};
-use super::repository::{AppointmentParent, AppointmentRepository, Booking};
+use super::repository::{AppointmentRepository, Booking};
 use crate::cache::{EntityCache, Kind};
 use crate::core::pagination::{KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::db::DbResult;
-use crate::db::columns::Columns;
-use crate::modules::doctor::Doctor;
 
 pub struct CachedAppointmentRepository {
     inner: Arc<dyn AppointmentRepository>,
@@ -76,45 +73,6 @@ impl AppointmentRepository for CachedAppointmentRepository {
 
     async fn count(&self, scope: &Scope, filter: &AppointmentFilter) -> DbResult<i64> {
         self.inner.count(scope, filter).await
-    }
-
-    async fn list_per_parent(
-        &self,
-        scope: &Scope,
-        parent: AppointmentParent,
-        parent_ids: &[i64],
-        filter: &AppointmentFilter,
-        per_parent: usize,
-        columns: Columns,
-    ) -> DbResult<Vec<PartialAppointment>> {
-        self.inner
-            .list_per_parent(scope, parent, parent_ids, filter, per_parent, columns)
-            .await
-    }
-
-    async fn doctors_per_parent(
-        &self,
-        scope: &Scope,
-        parent: AppointmentParent,
-        parent_ids: &[i64],
-        filter: &AppointmentFilter,
-        per_parent: usize,
-    ) -> DbResult<Option<Vec<Doctor>>> {
-        self.inner
-            .doctors_per_parent(scope, parent, parent_ids, filter, per_parent)
-            .await
-    }
-
-    async fn count_per_parent(
-        &self,
-        scope: &Scope,
-        parent: AppointmentParent,
-        parent_ids: &[i64],
-        filter: &AppointmentFilter,
-    ) -> DbResult<Vec<(i64, i64)>> {
-        self.inner
-            .count_per_parent(scope, parent, parent_ids, filter)
-            .await
     }
 
     async fn book(&self, appointment: NewAppointment) -> DbResult<Booking> {

@@ -4,24 +4,20 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, Result};
 use futures_util::future::BoxFuture;
 
-use super::columns::{PartialAppointment, columns_of};
+use super::columns::PartialAppointment;
 use super::input::{AppointmentFilterInput, RescheduleAppointmentInput, ScheduleAppointmentInput};
-use super::loaders::{AppointmentCountOf, AppointmentKey, AppointmentRow, AppointmentsOf};
+use super::lists::{AppointmentParent, Appointments};
+use super::loaders::AppointmentKey;
 use super::model::{Appointment, AppointmentFilter, AppointmentStatus};
-use super::repository::AppointmentParent;
 use super::service::{AppointmentService, FRONT_DESK, NOTE_READERS};
 use crate::audit_trail;
 use crate::audit_trail::{AuditAction, AuditEntity};
 use crate::core::auth::Role;
 use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
-use crate::core::pagination::MAX_PAGE_SIZE;
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::page_cost;
-use crate::graphql::connection::{
-    Connection, item_columns, nested_page, nested_size, node_columns, nodes_select, respond,
-    selects, wants_total_count,
-};
+use crate::graphql::connection::{Connection, respond};
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Timestamp;
@@ -29,15 +25,13 @@ use crate::modules::clinic::ClinicObject;
 use crate::modules::doctor::Doctor;
 use crate::modules::doctor::DoctorObject;
 use crate::modules::doctor::{DoctorKey, WithDoctor, page_doctors};
-use crate::modules::loaders::{loaders, owned};
-use crate::modules::page_batch::PageBatch;
+use crate::modules::loaders::loaders;
+use crate::modules::nested::{self, PageList};
 use crate::modules::patient::PatientKey;
 use crate::modules::patient::PatientObject;
 use crate::modules::prescription::PrescriptionObject;
-use crate::modules::prescription::PrescriptionParent;
-use crate::modules::prescription::PrescriptionsOf;
 use crate::modules::prescription::READERS as PRESCRIPTION_READERS;
-use crate::modules::prescription::columns_of as prescription_columns;
+use crate::modules::prescription::{PrescriptionParent, Prescriptions};
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<AppointmentService>> {
     ctx.data::<Arc<AppointmentService>>()
@@ -51,11 +45,11 @@ pub fn cursor_of(appointment: &Appointment) -> KeyCursor {
     KeyCursor::at(appointment.scheduled_at, appointment.id)
 }
 
-/// The appointments of the parents of a page, loaded together (see `modules::page_batch`).
-pub type PageAppointments = PageBatch<AppointmentsOf, Arc<Vec<AppointmentRow>>>;
+/// The appointments of the parents of a page, loaded together (see `modules::nested`).
+pub type PageAppointments = PageList<Appointments>;
 
-/// Builds a nested appointments connection of a patient or doctor, through the loaders (and
-/// `page`, the batch of the page the parent is on, if any).
+/// A nested appointments connection of a patient or doctor (through `page`, the batch of the
+/// page the parent is on, if any).
 pub async fn appointments_of(
     ctx: &Context<'_>,
     parent: AppointmentParent,
@@ -64,31 +58,8 @@ pub async fn appointments_of(
     first: Option<i32>,
     page: Option<&PageAppointments>,
 ) -> Result<Connection<AppointmentObject>> {
-    let size = nested_size(first)?;
-    let loader = loaders(ctx)?;
-    let key = AppointmentsOf {
-        parent,
-        id,
-        filter: filter.clone(),
-        fetch: size + 1,
-        columns: node_columns(ctx, columns_of),
-        with_doctors: nodes_select(ctx, "doctor"),
-    };
-    let rows = PageBatch::load(page, loader, key).await?;
-    let rows = rows.map(owned).unwrap_or_default();
-    let total = if wants_total_count(ctx) {
-        let key = AppointmentCountOf { parent, id, filter };
-        Some(loader.load_one(key).await?.unwrap_or(0))
-    } else {
-        None
-    };
-    Ok(Connection::build(
-        ctx,
-        nested_page(rows, size),
-        total,
-        |row| row.row.cursor(),
-        |row| AppointmentObject::read_row(ctx, row),
-    ))
+    let node = |row| AppointmentObject::read_row(ctx, row);
+    nested::connection::<Appointments, _>(ctx, parent, id, filter, first, page, node).await
 }
 
 /// A visit of a patient to a doctor.
@@ -223,23 +194,9 @@ impl AppointmentObject {
         complexity = "10 * child_complexity + 1"
     )]
     async fn prescriptions(&self, ctx: &Context<'_>) -> Result<Vec<PrescriptionObject>> {
-        let key = PrescriptionsOf {
-            parent: PrescriptionParent::Appointment,
-            id: self.appointment.id,
-            status: None,
-            fetch: MAX_PAGE_SIZE,
-            columns: item_columns(ctx, prescription_columns),
-            with_prescribers: selects(ctx, &["prescriber"]),
-        };
-        let rows = loaders(ctx)?
-            .load_one(key)
-            .await?
-            .map(owned)
-            .unwrap_or_default();
-        Ok(rows
-            .into_iter()
-            .map(|row| PrescriptionObject::read_row(ctx, row))
-            .collect())
+        let (parent, id) = (PrescriptionParent::Appointment, self.appointment.id);
+        let item = |row| PrescriptionObject::read_row(ctx, row);
+        nested::list::<Prescriptions, _>(ctx, parent, id, item).await
     }
 
     async fn created_at(&self, ctx: &Context<'_>) -> Result<Timestamp> {

@@ -6,12 +6,11 @@ use chrono::{DateTime, Datelike, Duration, NaiveDateTime, Utc};
 use futures_util::Stream;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::columns::PartialAppointment;
 use super::events::{AppointmentChange, AppointmentEvent};
+use super::lists::Appointments;
 use super::model::{
     Appointment, AppointmentFilter, AppointmentStatus, NewAppointment, Slot, Transition,
 };
-use super::repository::AppointmentParent;
 use super::repository::{AppointmentRepository, Booking};
 use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult, FieldViolation};
@@ -20,10 +19,9 @@ use crate::core::pagination::{ConnectionArgs, Page};
 use crate::core::scope::Scope;
 use crate::core::text::{optional_text, required_text};
 use crate::db;
-use crate::db::columns::Columns;
 use crate::events::EventBus;
-use crate::modules::doctor::Doctor;
 use crate::modules::doctor::DoctorRepository;
+use crate::modules::nested::{NestedReads, NestedRepository};
 use crate::modules::patient::PatientRepository;
 
 /// May schedule, reschedule and cancel any appointment, confirm, check in and mark no-shows.
@@ -50,6 +48,7 @@ pub struct ScheduleRequest {
 
 pub struct AppointmentService {
     appointments: Arc<dyn AppointmentRepository>,
+    lists: Arc<NestedRepository<Appointments>>,
     patients: Arc<dyn PatientRepository>,
     doctors: Arc<dyn DoctorRepository>,
     events: EventBus,
@@ -73,6 +72,7 @@ pub trait AppointmentNotifier: Send + Sync {
 impl AppointmentService {
     pub fn new(
         appointments: Arc<dyn AppointmentRepository>,
+        lists: Arc<NestedRepository<Appointments>>,
         patients: Arc<dyn PatientRepository>,
         doctors: Arc<dyn DoctorRepository>,
         events: EventBus,
@@ -80,6 +80,7 @@ impl AppointmentService {
     ) -> Self {
         Self {
             appointments,
+            lists,
             patients,
             doctors,
             events,
@@ -183,56 +184,6 @@ impl AppointmentService {
         let live = self.patients.find_many(scope, &patient_ids).await?;
         appointments.retain(|a| live.iter().any(|patient| patient.id == a.patient_id));
         Ok(appointments)
-    }
-
-    /// The first `per_parent` appointments the caller may read of each patient or doctor of
-    /// `parent_ids` matching `filter`, with `columns`, in one statement.
-    pub async fn per_parent(
-        &self,
-        caller: &Caller,
-        parent: AppointmentParent,
-        parent_ids: &[i64],
-        filter: &AppointmentFilter,
-        per_parent: usize,
-        columns: Columns,
-    ) -> AppResult<Vec<PartialAppointment>> {
-        let scope = Scope::of(caller);
-        Ok(self
-            .appointments
-            .list_per_parent(&scope, parent, parent_ids, filter, per_parent, columns)
-            .await?)
-    }
-
-    /// The doctors of the rows [`Self::per_parent`] returns for the same arguments.
-    pub async fn doctors_per_parent(
-        &self,
-        caller: &Caller,
-        parent: AppointmentParent,
-        parent_ids: &[i64],
-        filter: &AppointmentFilter,
-        per_parent: usize,
-    ) -> AppResult<Option<Vec<Doctor>>> {
-        let scope = Scope::of(caller);
-        Ok(self
-            .appointments
-            .doctors_per_parent(&scope, parent, parent_ids, filter, per_parent)
-            .await?)
-    }
-
-    /// `(parent id, count)` of the appointments the caller may read, for each parent that has
-    /// any matching `filter`.
-    pub async fn count_per_parent(
-        &self,
-        caller: &Caller,
-        parent: AppointmentParent,
-        parent_ids: &[i64],
-        filter: &AppointmentFilter,
-    ) -> AppResult<Vec<(i64, i64)>> {
-        let scope = Scope::of(caller);
-        Ok(self
-            .appointments
-            .count_per_parent(&scope, parent, parent_ids, filter)
-            .await?)
     }
 
     pub async fn list(
@@ -471,6 +422,18 @@ fn require(caller: &Caller, roles: &[Role], reason: &str) -> AppResult<()> {
         Ok(())
     } else {
         Err(AppError::forbidden(reason))
+    }
+}
+
+/// Nested lists of appointments: the rule of every appointment read — the caller's clinic, and
+/// for a PATIENT their own.
+impl NestedReads<Appointments> for AppointmentService {
+    fn readable(&self, caller: &Caller) -> AppResult<Scope> {
+        Ok(Scope::of(caller))
+    }
+
+    fn lists(&self) -> &NestedRepository<Appointments> {
+        &self.lists
     }
 }
 

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_graphql::dataloader::Loader;
 use tokio::sync::OnceCell;
 
-use super::loaders::{Loaders, Observed};
+use crate::modules::loaders::{Loaders, Observed};
 
 /// The key of a nested list of one parent.
 pub trait PerParentKey: Clone + Eq + Hash + Send + Sync + 'static {

@@ -18,22 +18,20 @@ use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Date;
 use crate::graphql::scalars::Timestamp;
-use crate::modules::appointment::AppointmentCountOf;
-use crate::modules::appointment::AppointmentParent;
 use crate::modules::appointment::nested_filter;
 use crate::modules::appointment::{AppointmentFilter, AppointmentStatus};
 use crate::modules::appointment::{AppointmentObject, PageAppointments, appointments_of};
+use crate::modules::appointment::{AppointmentParent, Appointments};
 use crate::modules::clinic::ClinicObject;
 use crate::modules::doctor::Doctor;
 use crate::modules::doctor::DoctorObject;
 use crate::modules::doctor::{DoctorKey, WithDoctor, page_doctors};
 use crate::modules::loaders::loaders;
-use crate::modules::page_batch::PageBatch;
-use crate::modules::prescription::PrescriptionCountOf;
-use crate::modules::prescription::PrescriptionParent;
+use crate::modules::nested::{self, PageBatch};
 use crate::modules::prescription::PrescriptionStatus;
 use crate::modules::prescription::READERS as PRESCRIPTION_READERS;
 use crate::modules::prescription::{PagePrescriptions, PrescriptionObject, prescriptions_of};
+use crate::modules::prescription::{PrescriptionParent, Prescriptions};
 
 fn service<'a>(ctx: &Context<'a>) -> Result<&'a Arc<PatientService>> {
     ctx.data::<Arc<PatientService>>()
@@ -55,7 +53,7 @@ pub struct PatientObject {
 }
 
 /// What the patients of one page share: their nested lists, each loaded for all of them by the
-/// first patient's field (`modules::page_batch`).
+/// first patient's field (`modules::nested`).
 pub struct PatientPage {
     appointments: PageAppointments,
     prescriptions: PagePrescriptions,
@@ -182,12 +180,9 @@ impl PatientObject {
     }
 
     async fn appointment_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let key = AppointmentCountOf {
-            parent: AppointmentParent::Patient,
-            id: self.patient.id,
-            filter: AppointmentFilter::default(),
-        };
-        let count = loaders(ctx)?.load_one(key).await?.unwrap_or(0);
+        let (parent, id) = (AppointmentParent::Patient, self.patient.id);
+        let count = nested::count::<Appointments>(ctx, parent, id, AppointmentFilter::default());
+        let count = count.await?;
         Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
 
@@ -215,12 +210,8 @@ impl PatientObject {
 
     #[graphql(guard = "RoleGuard::of(PRESCRIPTION_READERS, &self.patient)")]
     async fn prescription_count(&self, ctx: &Context<'_>) -> Result<i32> {
-        let key = PrescriptionCountOf {
-            parent: PrescriptionParent::Patient,
-            id: self.patient.id,
-            status: None,
-        };
-        let count = loaders(ctx)?.load_one(key).await?.unwrap_or(0);
+        let (parent, id) = (PrescriptionParent::Patient, self.patient.id);
+        let count = nested::count::<Prescriptions>(ctx, parent, id, None).await?;
         Ok(i32::try_from(count).unwrap_or(i32::MAX))
     }
 }

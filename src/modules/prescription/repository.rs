@@ -1,33 +1,18 @@
 //! Prescription queries, always scoped (clinic, and for a PATIENT their own rows).
-use std::borrow::Cow;
-
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::Untyped;
 use diesel_async::RunQueryDsl;
 
-use super::columns::{APPOINTMENT_ID, KEYS, NAMES, PartialPrescription};
 use super::model::{NewPrescription, Prescription, PrescriptionFilter, PrescriptionStatus};
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::core::text::escape_like;
-use crate::db::columns::{Columns, PreparedSets};
 use crate::db::limit::limited;
-use crate::db::per_parent::PerParentQuery;
 use crate::db::schema::{patients, prescriptions};
 use crate::db::text::lower;
 use crate::db::{DbPool, DbResult};
-use crate::modules::doctor::Doctor;
-use crate::modules::doctor::doctors_named_by;
 use crate::{in_transaction, keyset, single_write, with_conn};
-
-/// Which rows a per-parent list is grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PrescriptionParent {
-    Patient,
-    Appointment,
-}
 
 #[async_trait]
 pub trait PrescriptionRepository: Send + Sync {
@@ -40,34 +25,6 @@ pub trait PrescriptionRepository: Send + Sync {
         page: &PageRequest<KeyCursor>,
     ) -> DbResult<Vec<Prescription>>;
     async fn count(&self, scope: &Scope, filter: &PrescriptionFilter) -> DbResult<i64>;
-    /// The newest `per_parent` prescriptions of each parent, in one statement.
-    async fn list_per_parent(
-        &self,
-        scope: &Scope,
-        parent: PrescriptionParent,
-        parent_ids: &[i64],
-        status: Option<PrescriptionStatus>,
-        per_parent: usize,
-        columns: Columns,
-    ) -> DbResult<Vec<PartialPrescription>>;
-    /// The prescribers (doctors of the caller's clinic) of the rows `list_per_parent` returns
-    /// for the same arguments, as [`doctors_named_by`] reads them.
-    async fn prescribers_per_parent(
-        &self,
-        scope: &Scope,
-        parent: PrescriptionParent,
-        parent_ids: &[i64],
-        status: Option<PrescriptionStatus>,
-        per_parent: usize,
-    ) -> DbResult<Option<Vec<Doctor>>>;
-    /// `(parent id, count)` for each parent that has matching prescriptions.
-    async fn count_per_parent(
-        &self,
-        scope: &Scope,
-        parent: PrescriptionParent,
-        parent_ids: &[i64],
-        status: Option<PrescriptionStatus>,
-    ) -> DbResult<Vec<(i64, i64)>>;
     async fn insert(&self, prescription: NewPrescription) -> DbResult<Prescription>;
     async fn insert_many(&self, rows: Vec<NewPrescription>) -> DbResult<usize>;
     /// ACTIVE -> DISCONTINUED; `None` if it was not ACTIVE (or does not exist).
@@ -82,51 +39,12 @@ pub trait PrescriptionRepository: Send + Sync {
 
 pub struct DieselPrescriptionRepository {
     pool: DbPool,
-    /// The column sets of nested lists whose statements stay prepared.
-    prepared_sets: PreparedSets,
 }
 
 impl DieselPrescriptionRepository {
     pub fn new(pool: DbPool) -> Self {
-        Self {
-            pool,
-            prepared_sets: PreparedSets::default(),
-        }
+        Self { pool }
     }
-}
-
-/// `selected` of the newest `per_parent` prescriptions of each parent that `scope` may read,
-/// of `status` if given.
-fn first_rows(
-    scope: &Scope,
-    parent: PrescriptionParent,
-    parent_ids: &[i64],
-    status: Option<PrescriptionStatus>,
-    per_parent: usize,
-    selected: impl Into<Cow<'static, str>>,
-) -> PerParentQuery<Untyped> {
-    let parent_column = match parent {
-        PrescriptionParent::Patient => "patient_id",
-        PrescriptionParent::Appointment => "appointment_id",
-    };
-    let mut query = PerParentQuery::new(
-        "prescriptions",
-        selected,
-        parent_column,
-        parent_ids,
-        "created_at DESC, id DESC",
-        per_parent,
-    )
-    .in_clinic("clinic_id", scope.clinic_id);
-    // The parent was read as a live record, and an appointment's patient is its
-    // prescriptions' patient: no need to look at the patient again.
-    if let Some(own) = scope.patient_id {
-        query = query.eq_id("patient_id", own);
-    }
-    if let Some(status) = status {
-        query = query.eq_name("status", status.as_str());
-    }
-    query
 }
 
 /// Narrows a boxed prescriptions query to the scope and the filter, and to patients who are not
@@ -226,95 +144,6 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
             );
             Ok(query.get_result(conn).await?)
         })
-    }
-
-    async fn list_per_parent(
-        &self,
-        scope: &Scope,
-        parent: PrescriptionParent,
-        parent_ids: &[i64],
-        status: Option<PrescriptionStatus>,
-        per_parent: usize,
-        columns: Columns,
-    ) -> DbResult<Vec<PartialPrescription>> {
-        // The rows are dealt out to their parents by the parent column.
-        let columns = match parent {
-            PrescriptionParent::Patient => columns.with(KEYS),
-            PrescriptionParent::Appointment => columns.with(KEYS).with(APPOINTMENT_ID),
-        };
-        let selected = columns.select_list(NAMES);
-        let mut query = first_rows(scope, parent, parent_ids, status, per_parent, selected);
-        if !self.prepared_sets.admit(columns) {
-            query = query.unprepared();
-        }
-        with_conn!(&self.pool, |conn| Ok((&query)
-            .load::<PartialPrescription>(conn)
-            .await?))
-    }
-
-    async fn prescribers_per_parent(
-        &self,
-        scope: &Scope,
-        parent: PrescriptionParent,
-        parent_ids: &[i64],
-        status: Option<PrescriptionStatus>,
-        per_parent: usize,
-    ) -> DbResult<Option<Vec<Doctor>>> {
-        let names = first_rows(
-            scope,
-            parent,
-            parent_ids,
-            status,
-            per_parent,
-            "prescriber_id",
-        );
-        doctors_named_by(&self.pool, scope.clinic_id, names).await
-    }
-
-    async fn count_per_parent(
-        &self,
-        scope: &Scope,
-        parent: PrescriptionParent,
-        parent_ids: &[i64],
-        status: Option<PrescriptionStatus>,
-    ) -> DbResult<Vec<(i64, i64)>> {
-        let ids = parent_ids.to_vec();
-        let filter = PrescriptionFilter {
-            status,
-            ..Default::default()
-        };
-        with_conn!(&self.pool, |conn| Ok(match parent {
-            PrescriptionParent::Patient => {
-                scoped!(
-                    prescriptions::table
-                        .group_by(prescriptions::patient_id)
-                        .select((prescriptions::patient_id, diesel::dsl::count_star()))
-                        .into_boxed(),
-                    scope,
-                    &filter
-                )
-                .filter(prescriptions::patient_id.eq_any(&ids))
-                .load(conn)
-                .await?
-            }
-            PrescriptionParent::Appointment => {
-                let counts: Vec<(Option<i64>, i64)> = scoped!(
-                    prescriptions::table
-                        .group_by(prescriptions::appointment_id)
-                        .select((prescriptions::appointment_id, diesel::dsl::count_star()))
-                        .into_boxed(),
-                    scope,
-                    &filter
-                )
-                .filter(prescriptions::appointment_id.eq_any(&ids))
-                .load(conn)
-                .await?;
-                counts
-                    .into_iter()
-                    .filter_map(|(id, count)| Some((id?, count)))
-                    .collect()
-            }
-        }))
     }
 
     async fn insert(&self, prescription: NewPrescription) -> DbResult<Prescription> {

@@ -4,11 +4,10 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object, Result};
 use futures_util::future::BoxFuture;
 
-use super::columns::{PartialPrescription, columns_of};
+use super::columns::PartialPrescription;
 use super::input::{PrescribeInput, PrescriptionFilterInput};
-use super::loaders::{PrescriptionCountOf, PrescriptionRow, PrescriptionsOf};
+use super::lists::{PrescriptionParent, Prescriptions};
 use super::model::{Prescription, PrescriptionStatus};
-use super::repository::PrescriptionParent;
 use super::service::{PrescriptionService, READERS};
 use crate::audit_trail;
 use crate::audit_trail::{AuditAction, AuditEntity};
@@ -17,9 +16,7 @@ use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::page_cost;
-use crate::graphql::connection::{
-    Connection, nested_page, nested_size, node_columns, nodes_select, respond, wants_total_count,
-};
+use crate::graphql::connection::{Connection, respond};
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Date;
@@ -29,8 +26,8 @@ use crate::modules::appointment::AppointmentObject;
 use crate::modules::doctor::Doctor;
 use crate::modules::doctor::DoctorObject;
 use crate::modules::doctor::{DoctorKey, WithDoctor, page_doctors};
-use crate::modules::loaders::{loaders, owned};
-use crate::modules::page_batch::PageBatch;
+use crate::modules::loaders::loaders;
+use crate::modules::nested::{self, PageList};
 use crate::modules::patient::PatientKey;
 use crate::modules::patient::PatientObject;
 
@@ -46,12 +43,11 @@ pub fn cursor_of(prescription: &Prescription) -> KeyCursor {
     KeyCursor::at(prescription.created_at, prescription.id)
 }
 
-/// The prescriptions of the parents of a page, loaded together (see `modules::page_batch`).
-pub type PagePrescriptions = PageBatch<PrescriptionsOf, Arc<Vec<PrescriptionRow>>>;
+/// The prescriptions of the parents of a page, loaded together (see `modules::nested`).
+pub type PagePrescriptions = PageList<Prescriptions>;
 
-/// Builds a nested prescriptions connection of a patient or appointment, through the loaders
-/// (and `page`, the batch of the page the parent is on, if any). Callers guard it with
-/// [`READERS`].
+/// A nested prescriptions connection of a patient or appointment (through `page`, the batch of
+/// the page the parent is on, if any). Callers guard it with [`READERS`].
 pub async fn prescriptions_of(
     ctx: &Context<'_>,
     parent: PrescriptionParent,
@@ -60,31 +56,8 @@ pub async fn prescriptions_of(
     first: Option<i32>,
     page: Option<&PagePrescriptions>,
 ) -> Result<Connection<PrescriptionObject>> {
-    let size = nested_size(first)?;
-    let loader = loaders(ctx)?;
-    let key = PrescriptionsOf {
-        parent,
-        id,
-        status,
-        fetch: size + 1,
-        columns: node_columns(ctx, columns_of),
-        with_prescribers: nodes_select(ctx, "prescriber"),
-    };
-    let rows = PageBatch::load(page, loader, key).await?;
-    let rows = rows.map(owned).unwrap_or_default();
-    let total = if wants_total_count(ctx) {
-        let key = PrescriptionCountOf { parent, id, status };
-        Some(loader.load_one(key).await?.unwrap_or(0))
-    } else {
-        None
-    };
-    Ok(Connection::build(
-        ctx,
-        nested_page(rows, size),
-        total,
-        |row| row.row.cursor(),
-        |row| PrescriptionObject::read_row(ctx, row),
-    ))
+    let node = |row| PrescriptionObject::read_row(ctx, row);
+    nested::connection::<Prescriptions, _>(ctx, parent, id, status, first, page, node).await
 }
 
 /// A medication prescribed to a patient by a doctor.

@@ -3,9 +3,8 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use super::columns::PartialPrescription;
+use super::lists::Prescriptions;
 use super::model::{NewPrescription, Prescription, PrescriptionFilter, PrescriptionStatus};
-use super::repository::PrescriptionParent;
 use super::repository::PrescriptionRepository;
 use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult, FieldViolation};
@@ -13,10 +12,9 @@ use crate::core::pagination::{ConnectionArgs, Page};
 use crate::core::scope::Scope;
 use crate::core::text::required_text;
 use crate::db;
-use crate::db::columns::Columns;
 use crate::modules::appointment::AppointmentRepository;
-use crate::modules::doctor::Doctor;
-use crate::modules::doctor::DoctorRepository;
+use crate::modules::doctor::{Doctor, DoctorRepository};
+use crate::modules::nested::{NestedReads, NestedRepository};
 use crate::modules::patient::PatientRepository;
 
 /// May read prescriptions (a PATIENT only their own); a RECEPTIONIST may not.
@@ -39,6 +37,7 @@ pub struct PrescribeRequest {
 
 pub struct PrescriptionService {
     prescriptions: Arc<dyn PrescriptionRepository>,
+    lists: Arc<NestedRepository<Prescriptions>>,
     patients: Arc<dyn PatientRepository>,
     appointments: Arc<dyn AppointmentRepository>,
     doctors: Arc<dyn DoctorRepository>,
@@ -47,12 +46,14 @@ pub struct PrescriptionService {
 impl PrescriptionService {
     pub fn new(
         prescriptions: Arc<dyn PrescriptionRepository>,
+        lists: Arc<NestedRepository<Prescriptions>>,
         patients: Arc<dyn PatientRepository>,
         appointments: Arc<dyn AppointmentRepository>,
         doctors: Arc<dyn DoctorRepository>,
     ) -> Self {
         Self {
             prescriptions,
+            lists,
             patients,
             appointments,
             doctors,
@@ -88,58 +89,6 @@ impl PrescriptionService {
             .list(&Scope::of(caller), filter, &request)
             .await?;
         Ok(Page::from_rows(rows, &request))
-    }
-
-    /// The newest `per_parent` prescriptions of each patient or appointment of `parent_ids`
-    /// (of `status`), with `columns`, in one statement; FORBIDDEN for a role that reads none.
-    pub async fn per_parent(
-        &self,
-        caller: &Caller,
-        parent: PrescriptionParent,
-        parent_ids: &[i64],
-        status: Option<PrescriptionStatus>,
-        per_parent: usize,
-        columns: Columns,
-    ) -> AppResult<Vec<PartialPrescription>> {
-        Self::require_reader(caller)?;
-        let scope = Scope::of(caller);
-        Ok(self
-            .prescriptions
-            .list_per_parent(&scope, parent, parent_ids, status, per_parent, columns)
-            .await?)
-    }
-
-    /// The prescribers of the rows [`Self::per_parent`] returns for the same arguments.
-    pub async fn prescribers_per_parent(
-        &self,
-        caller: &Caller,
-        parent: PrescriptionParent,
-        parent_ids: &[i64],
-        status: Option<PrescriptionStatus>,
-        per_parent: usize,
-    ) -> AppResult<Option<Vec<Doctor>>> {
-        Self::require_reader(caller)?;
-        let scope = Scope::of(caller);
-        Ok(self
-            .prescriptions
-            .prescribers_per_parent(&scope, parent, parent_ids, status, per_parent)
-            .await?)
-    }
-
-    /// `(parent id, count)` of the prescriptions (of `status`) of each parent that has any.
-    pub async fn count_per_parent(
-        &self,
-        caller: &Caller,
-        parent: PrescriptionParent,
-        parent_ids: &[i64],
-        status: Option<PrescriptionStatus>,
-    ) -> AppResult<Vec<(i64, i64)>> {
-        Self::require_reader(caller)?;
-        let scope = Scope::of(caller);
-        Ok(self
-            .prescriptions
-            .count_per_parent(&scope, parent, parent_ids, status)
-            .await?)
     }
 
     pub async fn count(&self, caller: &Caller, filter: &PrescriptionFilter) -> AppResult<i64> {
@@ -277,5 +226,18 @@ impl PrescriptionService {
     /// Stores `rows` as given, without a caller or checks: seeding only; how many went in.
     pub async fn insert_seeded(&self, rows: Vec<NewPrescription>) -> AppResult<usize> {
         Ok(self.prescriptions.insert_many(rows).await?)
+    }
+}
+
+/// Nested lists of prescriptions: the rule of every prescription read — readers only, the
+/// caller's clinic, and for a PATIENT their own.
+impl NestedReads<Prescriptions> for PrescriptionService {
+    fn readable(&self, caller: &Caller) -> AppResult<Scope> {
+        Self::require_reader(caller)?;
+        Ok(Scope::of(caller))
+    }
+
+    fn lists(&self) -> &NestedRepository<Prescriptions> {
+        &self.lists
     }
 }

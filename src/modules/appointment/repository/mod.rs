@@ -1,33 +1,18 @@
 //! Appointment queries, always scoped (clinic, and for a PATIENT their own rows).
-use std::borrow::Cow;
-
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::Untyped;
 use diesel_async::RunQueryDsl;
 
-use super::columns::{KEYS, NAMES, PartialAppointment};
 use super::model::{Appointment, AppointmentFilter, AppointmentStatus, NewAppointment, Slot};
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
-use crate::db::columns::{Columns, PreparedSets};
 use crate::db::limit::limited;
-use crate::db::per_parent::PerParentQuery;
 use crate::db::schema::{appointments, patients};
 use crate::db::{DbPool, DbResult};
-use crate::modules::doctor::Doctor;
-use crate::modules::doctor::doctors_named_by;
 use crate::{in_transaction, keyset, single_write, with_conn};
 
 mod booking;
-
-/// Which rows a per-parent list is grouped by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AppointmentParent {
-    Patient,
-    Doctor,
-}
 
 /// The outcome of booking a slot.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,35 +36,6 @@ pub trait AppointmentRepository: Send + Sync {
         page: &PageRequest<KeyCursor>,
     ) -> DbResult<Vec<Appointment>>;
     async fn count(&self, scope: &Scope, filter: &AppointmentFilter) -> DbResult<i64>;
-    /// The first `per_parent` appointments (by start time) of each parent, in one statement,
-    /// with `columns` and the keys.
-    async fn list_per_parent(
-        &self,
-        scope: &Scope,
-        parent: AppointmentParent,
-        parent_ids: &[i64],
-        filter: &AppointmentFilter,
-        per_parent: usize,
-        columns: Columns,
-    ) -> DbResult<Vec<PartialAppointment>>;
-    /// The doctors (of the caller's clinic) of the rows `list_per_parent` returns for the same
-    /// arguments, as [`doctors_named_by`] reads them.
-    async fn doctors_per_parent(
-        &self,
-        scope: &Scope,
-        parent: AppointmentParent,
-        parent_ids: &[i64],
-        filter: &AppointmentFilter,
-        per_parent: usize,
-    ) -> DbResult<Option<Vec<Doctor>>>;
-    /// `(parent id, count)` for each parent that has matching appointments.
-    async fn count_per_parent(
-        &self,
-        scope: &Scope,
-        parent: AppointmentParent,
-        parent_ids: &[i64],
-        filter: &AppointmentFilter,
-    ) -> DbResult<Vec<(i64, i64)>>;
     /// Inserts after checking, in the same write transaction, that the slot is free for the
     /// doctor and the patient.
     async fn book(&self, appointment: NewAppointment) -> DbResult<Booking>;
@@ -110,63 +66,16 @@ pub trait AppointmentRepository: Send + Sync {
 
 pub struct DieselAppointmentRepository {
     pool: DbPool,
-    /// The column sets of nested lists whose statements stay prepared.
-    prepared_sets: PreparedSets,
 }
 
 impl DieselAppointmentRepository {
     pub fn new(pool: DbPool) -> Self {
-        Self {
-            pool,
-            prepared_sets: PreparedSets::default(),
-        }
+        Self { pool }
     }
 }
 
 fn names(statuses: &[AppointmentStatus]) -> Vec<&'static str> {
     statuses.iter().map(|s| s.as_str()).collect()
-}
-
-/// `selected` of the first `per_parent` appointments of each parent that `scope` may read and
-/// `filter` keeps, by start time.
-fn first_rows(
-    scope: &Scope,
-    parent: AppointmentParent,
-    parent_ids: &[i64],
-    filter: &AppointmentFilter,
-    per_parent: usize,
-    selected: impl Into<Cow<'static, str>>,
-) -> PerParentQuery<Untyped> {
-    let parent_column = match parent {
-        AppointmentParent::Patient => "patient_id",
-        AppointmentParent::Doctor => "doctor_id",
-    };
-    let mut query = PerParentQuery::new(
-        "appointments",
-        selected,
-        parent_column,
-        parent_ids,
-        "scheduled_at, id",
-        per_parent,
-    )
-    .in_clinic("clinic_id", scope.clinic_id);
-    match (scope.patient_id, parent) {
-        // A patient's own rows: the record read as the caller is live.
-        (Some(own), _) => query = query.eq_id("patient_id", own),
-        // A patient read as a live record.
-        (None, AppointmentParent::Patient) => {}
-        (None, AppointmentParent::Doctor) => query = query.of_live_patient(),
-    }
-    if let Some(status) = filter.status {
-        query = query.eq_name("status", status.as_str());
-    }
-    if let Some(from) = filter.from {
-        query = query.at_or_after("scheduled_at", from);
-    }
-    if let Some(to) = filter.to {
-        query = query.before("scheduled_at", to);
-    }
-    query
 }
 
 /// Narrows a boxed appointments query to the scope and the filter, and to patients who are not
@@ -268,75 +177,6 @@ impl AppointmentRepository for DieselAppointmentRepository {
             );
             Ok(query.get_result(conn).await?)
         })
-    }
-
-    async fn list_per_parent(
-        &self,
-        scope: &Scope,
-        parent: AppointmentParent,
-        parent_ids: &[i64],
-        filter: &AppointmentFilter,
-        per_parent: usize,
-        columns: Columns,
-    ) -> DbResult<Vec<PartialAppointment>> {
-        let selected = columns.with(KEYS).select_list(NAMES);
-        let mut query = first_rows(scope, parent, parent_ids, filter, per_parent, selected);
-        if !self.prepared_sets.admit(columns) {
-            query = query.unprepared();
-        }
-        with_conn!(&self.pool, |conn| Ok((&query)
-            .load::<PartialAppointment>(conn)
-            .await?))
-    }
-
-    async fn doctors_per_parent(
-        &self,
-        scope: &Scope,
-        parent: AppointmentParent,
-        parent_ids: &[i64],
-        filter: &AppointmentFilter,
-        per_parent: usize,
-    ) -> DbResult<Option<Vec<Doctor>>> {
-        let names = first_rows(scope, parent, parent_ids, filter, per_parent, "doctor_id");
-        doctors_named_by(&self.pool, scope.clinic_id, names).await
-    }
-
-    async fn count_per_parent(
-        &self,
-        scope: &Scope,
-        parent: AppointmentParent,
-        parent_ids: &[i64],
-        filter: &AppointmentFilter,
-    ) -> DbResult<Vec<(i64, i64)>> {
-        let ids = parent_ids.to_vec();
-        with_conn!(&self.pool, |conn| Ok(match parent {
-            AppointmentParent::Patient => {
-                scoped!(
-                    appointments::table
-                        .group_by(appointments::patient_id)
-                        .select((appointments::patient_id, diesel::dsl::count_star()))
-                        .into_boxed(),
-                    scope,
-                    filter
-                )
-                .filter(appointments::patient_id.eq_any(&ids))
-                .load(conn)
-                .await?
-            }
-            AppointmentParent::Doctor => {
-                scoped!(
-                    appointments::table
-                        .group_by(appointments::doctor_id)
-                        .select((appointments::doctor_id, diesel::dsl::count_star()))
-                        .into_boxed(),
-                    scope,
-                    filter
-                )
-                .filter(appointments::doctor_id.eq_any(&ids))
-                .load(conn)
-                .await?
-            }
-        }))
     }
 
     async fn book(&self, appointment: NewAppointment) -> DbResult<Booking> {
