@@ -1,7 +1,7 @@
 //! Cache-aside for entity reads by id, shared through Redis when it is configured and kept in
 //! process otherwise. Entries are keyed by kind, clinic and id, so a lookup can only ever find a
 //! row of the clinic it names; callers still apply their scope to what comes back, exactly as the
-//! database query would.
+//! database query would. A repository declares which of its reads are cached (see [`Cached`]).
 //!
 //! A write replaces the entry with a short-lived tombstone rather than deleting it, and reads
 //! fill only absent keys: a read that fetched the old row just before the write cannot put it
@@ -45,6 +45,20 @@ impl Kind {
             Kind::Patient => "patient",
             Kind::Appointment => "appointment",
         }
+    }
+}
+
+/// A record the entity cache holds. A repository declares a read by ids cached by answering it
+/// through [`EntityCache::read`], and a write by telling [`EntityCache::wrote`] once it has
+/// committed; its other reads and writes never touch the cache.
+pub trait Cached: Serialize + DeserializeOwned {
+    const KIND: Kind;
+    /// The clinic whose key the record is under; a clinic is its own tenant.
+    fn clinic_id(&self) -> i64;
+    fn id(&self) -> i64;
+    /// The clinic whose keys a read under `clinic_id` looks up for `id`.
+    fn tenant(clinic_id: i64, _id: i64) -> i64 {
+        clinic_id
     }
 }
 
@@ -124,23 +138,32 @@ impl EntityCache {
         found
     }
 
-    /// Cache-aside for a read by ids: the cached entities that `admits` accepts (the rule the
-    /// database query applies), then `load` for the misses, whose rows are cached.
-    /// `key_of` gives an entity's clinic and id.
-    pub async fn read_through<T, E, Fut>(
+    /// A read by ids, cached (cache-aside): the records among `ids` of the clinic `clinic_id`
+    /// that are cached and that `admits` accepts (the rule `load`'s query applies, so a cached
+    /// record reads as the database would answer), then `load` for the misses, whose records
+    /// are cached.
+    pub async fn read<T, E, Fut>(
         &self,
-        kind: Kind,
         clinic_id: i64,
         ids: &[i64],
         admits: impl Fn(&T) -> bool,
-        key_of: impl Fn(&T) -> (i64, i64),
         load: impl FnOnce(Vec<i64>) -> Fut,
     ) -> Result<Vec<T>, E>
     where
-        T: Serialize + DeserializeOwned,
+        T: Cached,
         Fut: Future<Output = Result<Vec<T>, E>>,
     {
-        let cached = self.get_many::<T>(kind, clinic_id, ids).await;
+        let cached = if ids.iter().all(|&id| T::tenant(clinic_id, id) == clinic_id) {
+            self.get_many::<T>(T::KIND, clinic_id, ids).await
+        } else {
+            // Records that are their own tenants (clinics), each under its own key.
+            let mut cached = HashMap::with_capacity(ids.len());
+            for &id in ids {
+                let tenant = T::tenant(clinic_id, id);
+                cached.extend(self.get_many::<T>(T::KIND, tenant, &[id]).await);
+            }
+            cached
+        };
         let misses: Vec<i64> = ids
             .iter()
             .copied()
@@ -150,16 +173,21 @@ impl EntityCache {
         if !misses.is_empty() {
             let loaded = load(misses).await?;
             self.fill(
-                kind,
-                loaded.iter().map(|entity| {
-                    let (clinic, id) = key_of(entity);
-                    (clinic, id, entity)
-                }),
+                T::KIND,
+                loaded
+                    .iter()
+                    .map(|record| (record.clinic_id(), record.id(), record)),
             )
             .await;
             found.extend(loaded);
         }
         Ok(found)
+    }
+
+    /// Forgets the record `id` of `clinic_id` of kind `T`, which a write changed: called after
+    /// the write committed and before it returns to the client.
+    pub async fn wrote<T: Cached>(&self, clinic_id: i64, id: i64) {
+        self.invalidate(T::KIND, clinic_id, &[id]).await;
     }
 
     /// Stores entities just read from the database.

@@ -9,7 +9,6 @@ use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::events::EventBus;
 use crate::modules::appointment::Appointments;
-use crate::modules::appointment::cached::CachedAppointmentRepository;
 use crate::modules::appointment::repository::{AppointmentRepository, DieselAppointmentRepository};
 use crate::modules::appointment::service::AppointmentService;
 use crate::modules::audit::repository::{AuditRepository, DieselAuditRepository};
@@ -17,17 +16,14 @@ use crate::modules::audit::service::AuditService;
 use crate::modules::audit::writer::AuditWriter;
 use crate::modules::auth::repository::{DieselUserRepository, UserRepository};
 use crate::modules::auth::service::AuthService;
-use crate::modules::clinic::cached::CachedClinicRepository;
 use crate::modules::clinic::repository::{ClinicRepository, DieselClinicRepository};
 use crate::modules::clinic::service::ClinicService;
-use crate::modules::doctor::cached::CachedDoctorRepository;
 use crate::modules::doctor::repository::{DieselDoctorRepository, DoctorRepository};
 use crate::modules::doctor::service::DoctorService;
 use crate::modules::job::published::PublishedJobRepository;
 use crate::modules::job::repository::{DieselJobRepository, JobRepository};
 use crate::modules::job::service::{JobService, JobSink};
 use crate::modules::nested::NestedRepository;
-use crate::modules::patient::cached::CachedPatientRepository;
 use crate::modules::patient::repository::{DieselPatientRepository, PatientRepository};
 use crate::modules::patient::service::PatientService;
 use crate::modules::prescription::Prescriptions;
@@ -89,16 +85,13 @@ impl Repositories {
 
     /// Reads by id through the entity cache; writes invalidate it.
     pub fn cached(pool: &DbPool, cache: &EntityCache) -> Self {
-        let direct = Self::diesel(pool);
+        let cache = cache.clone();
         Self {
-            clinics: Arc::new(CachedClinicRepository::new(direct.clinics, cache.clone())),
-            doctors: Arc::new(CachedDoctorRepository::new(direct.doctors, cache.clone())),
-            patients: Arc::new(CachedPatientRepository::new(direct.patients, cache.clone())),
-            appointments: Arc::new(CachedAppointmentRepository::new(
-                direct.appointments,
-                cache.clone(),
-            )),
-            ..direct
+            clinics: Arc::new(DieselClinicRepository::cached(pool.clone(), cache.clone())),
+            doctors: Arc::new(DieselDoctorRepository::cached(pool.clone(), cache.clone())),
+            patients: Arc::new(DieselPatientRepository::cached(pool.clone(), cache.clone())),
+            appointments: Arc::new(DieselAppointmentRepository::cached(pool.clone(), cache)),
+            ..Self::diesel(pool)
         }
     }
 }

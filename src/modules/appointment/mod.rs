@@ -1,5 +1,4 @@
 //! Appointments: booking without overlaps, and a status state machine.
-pub mod cached;
 pub mod columns;
 pub mod events;
 pub mod input;

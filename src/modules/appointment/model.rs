@@ -1,4 +1,5 @@
 use crate::audit_trail::{AuditEntity, Audited, Subject};
+use crate::cache::{Cached, Kind};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -160,6 +161,18 @@ pub struct AppointmentFilter {
 impl Audited for Appointment {
     fn audit_subject(&self) -> Subject {
         Subject::of_patient(AuditEntity::Appointment, self.id, self.patient_id)
+    }
+}
+
+impl Cached for Appointment {
+    const KIND: Kind = Kind::Appointment;
+
+    fn clinic_id(&self) -> i64 {
+        self.clinic_id
+    }
+
+    fn id(&self) -> i64 {
+        self.id
     }
 }
 

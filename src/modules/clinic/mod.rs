@@ -1,5 +1,4 @@
 //! Clinics: the tenant every user and record belongs to.
-pub mod cached;
 pub mod loaders;
 pub mod model;
 pub mod repository;

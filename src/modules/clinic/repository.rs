@@ -3,6 +3,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::model::{Clinic, NewClinic};
+use crate::cache::EntityCache;
 use crate::db::schema::clinics;
 use crate::db::{DbPool, DbResult};
 use crate::{single_write, with_conn};
@@ -16,11 +17,18 @@ pub trait ClinicRepository: Send + Sync {
 
 pub struct DieselClinicRepository {
     pool: DbPool,
+    cache: EntityCache,
 }
 
 impl DieselClinicRepository {
+    /// Straight to the database.
     pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+        Self::cached(pool, EntityCache::disabled())
+    }
+
+    /// Reads by id through `cache`; writes keep it current.
+    pub fn cached(pool: DbPool, cache: EntityCache) -> Self {
+        Self { pool, cache }
     }
 }
 
@@ -44,12 +52,17 @@ impl ClinicRepository for DieselClinicRepository {
             .optional()?))
     }
 
+    /// Cached. Clinics are created, never changed through the API: nothing invalidates them.
     async fn find_many(&self, ids: &[i64]) -> DbResult<Vec<Clinic>> {
-        let ids = ids.to_vec();
-        with_conn!(&self.pool, |conn| Ok(clinics::table
-            .filter(clinics::id.eq_any(&ids))
-            .select(Clinic::as_select())
-            .load(conn)
-            .await?))
+        let own = |clinic: &Clinic| ids.contains(&clinic.id);
+        self.cache
+            .read(0, ids, own, async |misses| {
+                with_conn!(&self.pool, |conn| Ok(clinics::table
+                    .filter(clinics::id.eq_any(&misses))
+                    .select(Clinic::as_select())
+                    .load(conn)
+                    .await?))
+            })
+            .await
     }
 }

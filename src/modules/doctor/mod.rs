@@ -1,5 +1,4 @@
 //! Doctors: staff profiles linked to DOCTOR accounts.
-pub mod cached;
 pub mod input;
 pub mod loaders;
 pub mod model;

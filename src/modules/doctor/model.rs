@@ -1,4 +1,5 @@
 use crate::audit_trail::{AuditEntity, Audited, Subject};
+use crate::cache::{Cached, Kind};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -72,5 +73,17 @@ impl Audited for Doctor {
             id: self.id,
             patient_id: None,
         }
+    }
+}
+
+impl Cached for Doctor {
+    const KIND: Kind = Kind::Doctor;
+
+    fn clinic_id(&self) -> i64 {
+        self.clinic_id
+    }
+
+    fn id(&self) -> i64 {
+        self.id
     }
 }

@@ -5,6 +5,7 @@ use diesel::sql_types::Untyped;
 use diesel_async::RunQueryDsl;
 
 use super::model::{Doctor, DoctorFilter, DoctorWrite, NewDoctor, doctor_search_text};
+use crate::cache::EntityCache;
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::text::escape_like;
 use crate::db::limit::limited;
@@ -36,11 +37,18 @@ pub trait DoctorRepository: Send + Sync {
 
 pub struct DieselDoctorRepository {
     pool: DbPool,
+    cache: EntityCache,
 }
 
 impl DieselDoctorRepository {
+    /// Straight to the database.
     pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+        Self::cached(pool, EntityCache::disabled())
+    }
+
+    /// Reads by id through `cache`; writes keep it current.
+    pub fn cached(pool: DbPool, cache: EntityCache) -> Self {
+        Self { pool, cache }
     }
 }
 
@@ -88,14 +96,19 @@ impl DoctorRepository for DieselDoctorRepository {
         Ok(!self.find_many(clinic_id, &[doctor_id]).await?.is_empty())
     }
 
+    /// Cached.
     async fn find_many(&self, clinic_id: i64, ids: &[i64]) -> DbResult<Vec<Doctor>> {
-        let ids = ids.to_vec();
-        with_conn!(&self.pool, |conn| Ok(doctors::table
-            .filter(doctors::clinic_id.eq(clinic_id))
-            .filter(doctors::id.eq_any(&ids))
-            .select(Doctor::as_select())
-            .load(conn)
-            .await?))
+        let in_clinic = |doctor: &Doctor| doctor.clinic_id == clinic_id;
+        self.cache
+            .read(clinic_id, ids, in_clinic, async |misses| {
+                with_conn!(&self.pool, |conn| Ok(doctors::table
+                    .filter(doctors::clinic_id.eq(clinic_id))
+                    .filter(doctors::id.eq_any(&misses))
+                    .select(Doctor::as_select())
+                    .load(conn)
+                    .await?))
+            })
+            .await
     }
 
     async fn find_by_user(&self, clinic_id: i64, user_id: i64) -> DbResult<Option<Doctor>> {
@@ -156,7 +169,7 @@ impl DoctorRepository for DieselDoctorRepository {
         id: i64,
         write: DoctorWrite,
     ) -> DbResult<Option<Doctor>> {
-        single_write!(&self.pool, |conn| Ok(diesel::update(
+        let updated = single_write!(&self.pool, |conn| Ok(diesel::update(
             doctors::table
                 .filter(doctors::id.eq(id))
                 .filter(doctors::clinic_id.eq(clinic_id))
@@ -165,7 +178,11 @@ impl DoctorRepository for DieselDoctorRepository {
         .returning(Doctor::as_returning())
         .get_result(conn)
         .await
-        .optional()?))
+        .optional()?))?;
+        if updated.is_some() {
+            self.cache.wrote::<Doctor>(clinic_id, id).await;
+        }
+        Ok(updated)
     }
 
     async fn list_ids(&self, clinic_id: i64) -> DbResult<Vec<i64>> {

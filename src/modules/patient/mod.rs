@@ -1,5 +1,4 @@
 //! Patients: the records at the heart of the service.
-pub mod cached;
 pub mod input;
 pub mod loaders;
 pub mod model;

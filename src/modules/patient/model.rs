@@ -1,4 +1,5 @@
 use crate::audit_trail::{Audited, Subject};
+use crate::cache::{Cached, Kind};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -253,6 +254,18 @@ fn order_tag(order: PatientOrder) -> String {
 impl Audited for Patient {
     fn audit_subject(&self) -> Subject {
         Subject::patient(self.id)
+    }
+}
+
+impl Cached for Patient {
+    const KIND: Kind = Kind::Patient;
+
+    fn clinic_id(&self) -> i64 {
+        self.clinic_id
+    }
+
+    fn id(&self) -> i64 {
+        self.id
     }
 }
 

@@ -11,6 +11,7 @@ use super::model::{
     OrderDirection, Patient, PatientCursor, PatientFields, PatientFilter, PatientOrder,
     PatientOrderField, PatientWrite,
 };
+use crate::cache::EntityCache;
 use crate::core::pagination::{Direction, PageRequest};
 use crate::core::scope::Scope;
 use crate::core::text::escape_like;
@@ -72,11 +73,18 @@ pub trait PatientRepository: Send + Sync {
 
 pub struct DieselPatientRepository {
     pool: DbPool,
+    cache: EntityCache,
 }
 
 impl DieselPatientRepository {
+    /// Straight to the database.
     pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+        Self::cached(pool, EntityCache::disabled())
+    }
+
+    /// Reads by id through `cache`; writes keep it current.
+    pub fn cached(pool: DbPool, cache: EntityCache) -> Self {
+        Self { pool, cache }
     }
 }
 
@@ -160,15 +168,26 @@ macro_rules! filtered {
 
 #[async_trait]
 impl PatientRepository for DieselPatientRepository {
+    /// Cached; a miss is read by the single-row query, which is what PostgreSQL has prepared
+    /// for this read.
     async fn find(&self, clinic_id: i64, id: i64) -> DbResult<Option<Patient>> {
-        with_conn!(&self.pool, |conn| Ok(patients::table
-            .filter(patients::id.eq(id))
-            .filter(patients::clinic_id.eq(clinic_id))
-            .filter(patients::deleted_at.is_null())
-            .select(Patient::as_select())
-            .first(conn)
-            .await
-            .optional()?))
+        let in_clinic = |patient: &Patient| patient.clinic_id == clinic_id;
+        let found = self
+            .cache
+            .read(clinic_id, &[id], in_clinic, async |_| {
+                with_conn!(&self.pool, |conn| Ok(patients::table
+                    .filter(patients::id.eq(id))
+                    .filter(patients::clinic_id.eq(clinic_id))
+                    .filter(patients::deleted_at.is_null())
+                    .select(Patient::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?
+                    .into_iter()
+                    .collect()))
+            })
+            .await?;
+        Ok(found.into_iter().next())
     }
 
     async fn list(
@@ -242,20 +261,25 @@ impl PatientRepository for DieselPatientRepository {
         })
     }
 
+    /// Cached.
     async fn find_many(&self, scope: &Scope, ids: &[i64]) -> DbResult<Vec<Patient>> {
-        let ids = ids.to_vec();
-        with_conn!(&self.pool, |conn| {
-            let mut query = patients::table
-                .filter(patients::clinic_id.eq(scope.clinic_id))
-                .filter(patients::deleted_at.is_null())
-                .filter(patients::id.eq_any(&ids))
-                .select(Patient::as_select())
-                .into_boxed();
-            if let Some(own) = scope.patient_id {
-                query = query.filter(patients::id.eq(own));
-            }
-            Ok(query.load(conn).await?)
-        })
+        let ids: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|&id| scope.patient_id.is_none_or(|own| own == id))
+            .collect();
+        let admits = |patient: &Patient| scope.admits(patient.clinic_id, patient.id);
+        self.cache
+            .read(scope.clinic_id, &ids, admits, async |misses| {
+                with_conn!(&self.pool, |conn| Ok(patients::table
+                    .filter(patients::clinic_id.eq(scope.clinic_id))
+                    .filter(patients::deleted_at.is_null())
+                    .filter(patients::id.eq_any(&misses))
+                    .select(Patient::as_select())
+                    .load(conn)
+                    .await?))
+            })
+            .await
     }
 
     async fn list_per_doctor(
@@ -349,7 +373,7 @@ impl PatientRepository for DieselPatientRepository {
         seen_at: NaiveDateTime,
         write: PatientWrite,
     ) -> DbResult<Option<Patient>> {
-        single_write!(&self.pool, |conn| Ok(diesel::update(
+        let updated = single_write!(&self.pool, |conn| Ok(diesel::update(
             patients::table
                 .filter(patients::id.eq(id))
                 .filter(patients::clinic_id.eq(clinic_id))
@@ -360,11 +384,15 @@ impl PatientRepository for DieselPatientRepository {
         .returning(Patient::as_returning())
         .get_result(conn)
         .await
-        .optional()?))
+        .optional()?))?;
+        if updated.is_some() {
+            self.cache.wrote::<Patient>(clinic_id, id).await;
+        }
+        Ok(updated)
     }
 
     async fn soft_delete(&self, clinic_id: i64, id: i64, at: NaiveDateTime) -> DbResult<bool> {
-        in_transaction!(&self.pool, |conn| {
+        let deleted = in_transaction!(&self.pool, |conn| {
             let changed = diesel::update(
                 patients::table
                     .filter(patients::id.eq(id))
@@ -378,7 +406,11 @@ impl PatientRepository for DieselPatientRepository {
                 add_live_patients!(conn, clinic_id, -1);
             }
             Ok(changed > 0)
-        })
+        })?;
+        if deleted {
+            self.cache.wrote::<Patient>(clinic_id, id).await;
+        }
+        Ok(deleted)
     }
 
     async fn restore(
@@ -387,7 +419,7 @@ impl PatientRepository for DieselPatientRepository {
         id: i64,
         at: NaiveDateTime,
     ) -> DbResult<Option<Patient>> {
-        in_transaction!(&self.pool, |conn| {
+        let restored = in_transaction!(&self.pool, |conn| {
             let restored = diesel::update(
                 patients::table
                     .filter(patients::id.eq(id))
@@ -406,7 +438,11 @@ impl PatientRepository for DieselPatientRepository {
                 add_live_patients!(conn, clinic_id, 1);
             }
             Ok(restored)
-        })
+        })?;
+        if restored.is_some() {
+            self.cache.wrote::<Patient>(clinic_id, id).await;
+        }
+        Ok(restored)
     }
 }
 

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::model::{Appointment, AppointmentFilter, AppointmentStatus, NewAppointment, Slot};
+use crate::cache::EntityCache;
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::db::limit::limited;
@@ -66,11 +67,18 @@ pub trait AppointmentRepository: Send + Sync {
 
 pub struct DieselAppointmentRepository {
     pool: DbPool,
+    cache: EntityCache,
 }
 
 impl DieselAppointmentRepository {
+    /// Straight to the database.
     pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+        Self::cached(pool, EntityCache::disabled())
+    }
+
+    /// Reads by id through `cache`; writes keep it current.
+    pub fn cached(pool: DbPool, cache: EntityCache) -> Self {
+        Self { pool, cache }
     }
 }
 
@@ -119,21 +127,27 @@ impl AppointmentRepository for DieselAppointmentRepository {
         Ok(self.find_many(scope, &[id]).await?.into_iter().next())
     }
 
+    /// Cached. A cached appointment is admitted by the scope as the query would; whether its
+    /// patient is deleted is not the cache's to know (the service checks that).
     async fn find_many(&self, scope: &Scope, ids: &[i64]) -> DbResult<Vec<Appointment>> {
-        let ids = ids.to_vec();
-        with_conn!(&self.pool, |conn| {
-            let query = scoped!(
-                appointments::table
-                    .select(Appointment::as_select())
-                    .into_boxed(),
-                scope,
-                &AppointmentFilter::default()
-            );
-            Ok(query
-                .filter(appointments::id.eq_any(&ids))
-                .load(conn)
-                .await?)
-        })
+        let admits = |a: &Appointment| scope.admits(a.clinic_id, a.patient_id);
+        self.cache
+            .read(scope.clinic_id, ids, admits, async |misses| {
+                with_conn!(&self.pool, |conn| {
+                    let query = scoped!(
+                        appointments::table
+                            .select(Appointment::as_select())
+                            .into_boxed(),
+                        scope,
+                        &AppointmentFilter::default()
+                    );
+                    Ok(query
+                        .filter(appointments::id.eq_any(&misses))
+                        .load(conn)
+                        .await?)
+                })
+            })
+            .await
     }
 
     async fn list(
@@ -191,7 +205,13 @@ impl AppointmentRepository for DieselAppointmentRepository {
         from: &[AppointmentStatus],
         at: NaiveDateTime,
     ) -> DbResult<Booking> {
-        self.move_to_free_slot(clinic_id, id, slot, from, at).await
+        let booking = self
+            .move_to_free_slot(clinic_id, id, slot, from, at)
+            .await?;
+        if matches!(booking, Booking::Booked(_)) {
+            self.cache.wrote::<Appointment>(clinic_id, id).await;
+        }
+        Ok(booking)
     }
 
     async fn transition(
@@ -204,7 +224,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
         at: NaiveDateTime,
     ) -> DbResult<Option<Appointment>> {
         let from = names(from);
-        single_write!(&self.pool, |conn| Ok(diesel::update(
+        let changed = single_write!(&self.pool, |conn| Ok(diesel::update(
             appointments::table
                 .filter(appointments::id.eq(id))
                 .filter(appointments::clinic_id.eq(clinic_id))
@@ -218,7 +238,11 @@ impl AppointmentRepository for DieselAppointmentRepository {
         .returning(Appointment::as_returning())
         .get_result(conn)
         .await
-        .optional()?))
+        .optional()?))?;
+        if changed.is_some() {
+            self.cache.wrote::<Appointment>(clinic_id, id).await;
+        }
+        Ok(changed)
     }
 
     async fn insert_many(&self, rows: Vec<NewAppointment>) -> DbResult<Vec<i64>> {
