@@ -129,11 +129,30 @@ impl Services {
             repositories.patients.clone(),
             repositories.doctors.clone(),
         ));
+        let doctors = Arc::new(DoctorService::new(
+            repositories.doctors.clone(),
+            repositories.users.clone(),
+        ));
         let jobs = Arc::new(JobService::new(
             repositories.jobs.clone(),
             queue,
             shared.events.clone(),
             patients.clone(),
+        ));
+        let appointments = Arc::new(AppointmentService::new(
+            repositories.appointments.clone(),
+            repositories.appointment_lists.clone(),
+            patients.clone(),
+            doctors.clone(),
+            shared.events.clone(),
+            jobs.clone(),
+        ));
+        let prescriptions = Arc::new(PrescriptionService::new(
+            repositories.prescriptions.clone(),
+            repositories.prescription_lists.clone(),
+            patients.clone(),
+            appointments.clone(),
+            doctors.clone(),
         ));
         Ok(Self {
             auth: Arc::new(AuthService::new(
@@ -144,25 +163,9 @@ impl Services {
             )?),
             clinics: Arc::new(ClinicService::new(repositories.clinics.clone())),
             patients,
-            doctors: Arc::new(DoctorService::new(
-                repositories.doctors.clone(),
-                repositories.users.clone(),
-            )),
-            appointments: Arc::new(AppointmentService::new(
-                repositories.appointments.clone(),
-                repositories.appointment_lists.clone(),
-                repositories.patients.clone(),
-                repositories.doctors.clone(),
-                shared.events.clone(),
-                jobs.clone(),
-            )),
-            prescriptions: Arc::new(PrescriptionService::new(
-                repositories.prescriptions.clone(),
-                repositories.prescription_lists.clone(),
-                repositories.patients.clone(),
-                repositories.appointments.clone(),
-                repositories.doctors.clone(),
-            )),
+            doctors,
+            appointments,
+            prescriptions,
             audit: Arc::new(AuditService::new(repositories.audit.clone())),
             audit_writer: AuditWriter::start(repositories.audit.clone()),
             jobs: jobs.clone(),

@@ -16,6 +16,5 @@ pub use input::nested_filter;
 pub use lists::{AppointmentParent, Appointments};
 pub use loaders::AppointmentKey;
 pub use model::{Appointment, AppointmentFilter, AppointmentStatus};
-pub use repository::AppointmentRepository;
 pub use resolvers::{AppointmentObject, PageAppointments, appointments_of};
-pub use service::AppointmentNotifier;
+pub use service::{AppointmentNotifier, AppointmentService};

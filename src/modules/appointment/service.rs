@@ -20,9 +20,9 @@ use crate::core::scope::Scope;
 use crate::core::text::{optional_text, required_text};
 use crate::db;
 use crate::events::EventBus;
-use crate::modules::doctor::DoctorRepository;
+use crate::modules::doctor::DoctorService;
 use crate::modules::nested::{NestedReads, NestedRepository};
-use crate::modules::patient::PatientRepository;
+use crate::modules::patient::PatientService;
 
 /// May schedule, reschedule and cancel any appointment, confirm, check in and mark no-shows.
 pub const FRONT_DESK: &[Role] = &[Role::Admin, Role::Doctor, Role::Nurse, Role::Receptionist];
@@ -49,8 +49,10 @@ pub struct ScheduleRequest {
 pub struct AppointmentService {
     appointments: Arc<dyn AppointmentRepository>,
     lists: Arc<NestedRepository<Appointments>>,
-    patients: Arc<dyn PatientRepository>,
-    doctors: Arc<dyn DoctorRepository>,
+    /// The services of the records an appointment names, which say whether they may be
+    /// named.
+    patients: Arc<PatientService>,
+    doctors: Arc<DoctorService>,
     events: EventBus,
     notifier: Arc<dyn AppointmentNotifier>,
 }
@@ -73,8 +75,8 @@ impl AppointmentService {
     pub fn new(
         appointments: Arc<dyn AppointmentRepository>,
         lists: Arc<NestedRepository<Appointments>>,
-        patients: Arc<dyn PatientRepository>,
-        doctors: Arc<dyn DoctorRepository>,
+        patients: Arc<PatientService>,
+        doctors: Arc<DoctorService>,
         events: EventBus,
         notifier: Arc<dyn AppointmentNotifier>,
     ) -> Self {
@@ -137,8 +139,9 @@ impl AppointmentService {
 
     /// An appointment the caller may read (a PATIENT only their own); NOT_FOUND otherwise.
     pub async fn get(&self, caller: &Caller, id: i64) -> AppResult<Appointment> {
-        self.find_in(&Scope::of(caller), id)
+        self.find_many(caller, &[id])
             .await?
+            .pop()
             .ok_or(AppError::NotFound("appointment"))
     }
 
@@ -148,31 +151,31 @@ impl AppointmentService {
             clinic_id,
             patient_id: None,
         };
-        self.find_in(&scope, id).await
-    }
-
-    async fn find_in(&self, scope: &Scope, id: i64) -> AppResult<Option<Appointment>> {
-        let found = self.appointments.find(scope, id).await?;
-        Ok(self
-            .of_live_patients(scope, found.into_iter().collect())
-            .await?
-            .pop())
+        let Some(appointment) = self.appointments.find(&scope, id).await? else {
+            return Ok(None);
+        };
+        // As in `of_live_patients`.
+        let patient = self
+            .patients
+            .find_in_clinic(clinic_id, appointment.patient_id)
+            .await?;
+        Ok(patient.map(|_| appointment))
     }
 
     /// The appointments among `ids` the caller may read (nested reads).
     pub async fn find_many(&self, caller: &Caller, ids: &[i64]) -> AppResult<Vec<Appointment>> {
-        let scope = Scope::of(caller);
-        let found = self.appointments.find_many(&scope, ids).await?;
-        self.of_live_patients(&scope, found).await
+        let found = self.appointments.find_many(&Scope::of(caller), ids).await?;
+        self.of_live_patients(caller, found).await
     }
 
-    /// `appointments` less those of deleted patients: a deleted patient's records go with them.
-    /// The repository's queries leave those out themselves, but reads by id may be answered by
-    /// the entity cache, which a patient's deletion does not reach; the patients' own reads
-    /// are kept current by it, so they decide.
+    /// `appointments` less those whose patient the caller may not read (deleted: a deleted
+    /// patient's records go with them). The repository's queries leave deleted patients' rows
+    /// out themselves, but reads by id may be answered by the entity cache, which a patient's
+    /// deletion does not reach; the patient service, whose reads that deletion keeps current,
+    /// decides.
     async fn of_live_patients(
         &self,
-        scope: &Scope,
+        caller: &Caller,
         mut appointments: Vec<Appointment>,
     ) -> AppResult<Vec<Appointment>> {
         if appointments.is_empty() {
@@ -181,7 +184,7 @@ impl AppointmentService {
         let mut patient_ids: Vec<i64> = appointments.iter().map(|a| a.patient_id).collect();
         patient_ids.sort_unstable();
         patient_ids.dedup();
-        let live = self.patients.find_many(scope, &patient_ids).await?;
+        let live = self.patients.find_many(caller, &patient_ids).await?;
         appointments.retain(|a| live.iter().any(|patient| patient.id == a.patient_id));
         Ok(appointments)
     }
@@ -225,9 +228,8 @@ impl AppointmentService {
         );
         let reason = checked_text("reason", request.reason, MAX_REASON_CHARS, &mut problems);
         let notes = checked_text("notes", request.notes, MAX_NOTES_CHARS, &mut problems);
-        let scope = Scope::of(caller);
         let patient_id = match request.patient_id {
-            Some(id) if !self.patients.find_many(&scope, &[id]).await?.is_empty() => Some(id),
+            Some(id) if !self.patients.find_many(caller, &[id]).await?.is_empty() => Some(id),
             _ => {
                 problems.push(FieldViolation::new(
                     "patientId",
@@ -236,9 +238,13 @@ impl AppointmentService {
                 None
             }
         };
-        let doctor_id = match request.doctor_id {
-            Some(id) if self.doctors.exists_in_clinic(caller.clinic_id, id).await? => Some(id),
-            _ => {
+        let in_clinic = match request.doctor_id {
+            Some(id) => self.doctors.find_in_clinic(caller.clinic_id, id).await?,
+            None => None,
+        };
+        let doctor_id = match in_clinic {
+            Some(doctor) => Some(doctor.id),
+            None => {
                 problems.push(FieldViolation::new(
                     "doctorId",
                     "is not a doctor of this clinic",
@@ -340,10 +346,7 @@ impl AppointmentService {
             "only the appointment's doctor may complete it",
         )?;
         let appointment = self.get(caller, id).await?;
-        let own_profile = self
-            .doctors
-            .find_by_user(caller.clinic_id, caller.user_id)
-            .await?;
+        let own_profile = self.doctors.own_profile(caller).await?;
         if own_profile.map(|d| d.id) != Some(appointment.doctor_id) {
             return Err(AppError::forbidden(
                 "only the appointment's doctor may complete it",

@@ -11,3 +11,4 @@ pub use loaders::{DoctorKey, Doctors, WithDoctor, page_doctors, rows_and_named_d
 pub use model::{Doctor, DoctorFilter, DoctorWrite, NewDoctor};
 pub use repository::{DoctorRepository, doctors_named_by};
 pub use resolvers::DoctorObject;
+pub use service::DoctorService;

@@ -38,6 +38,14 @@ impl DoctorService {
             .ok_or(AppError::NotFound("doctor"))
     }
 
+    /// The caller's own doctor profile, if their account has one.
+    pub async fn own_profile(&self, caller: &Caller) -> AppResult<Option<Doctor>> {
+        Ok(self
+            .doctors
+            .find_by_user(caller.clinic_id, caller.user_id)
+            .await?)
+    }
+
     /// A clinic's doctor, for a job acting for the clinic.
     pub async fn find_in_clinic(&self, clinic_id: i64, id: i64) -> AppResult<Option<Doctor>> {
         Ok(self.doctors.find_many(clinic_id, &[id]).await?.pop())

@@ -12,10 +12,10 @@ use crate::core::pagination::{ConnectionArgs, Page};
 use crate::core::scope::Scope;
 use crate::core::text::required_text;
 use crate::db;
-use crate::modules::appointment::AppointmentRepository;
-use crate::modules::doctor::{Doctor, DoctorRepository};
+use crate::modules::appointment::AppointmentService;
+use crate::modules::doctor::{Doctor, DoctorService};
 use crate::modules::nested::{NestedReads, NestedRepository};
-use crate::modules::patient::PatientRepository;
+use crate::modules::patient::PatientService;
 
 /// May read prescriptions (a PATIENT only their own); a RECEPTIONIST may not.
 pub const READERS: &[Role] = &[Role::Admin, Role::Doctor, Role::Nurse, Role::Patient];
@@ -38,18 +38,19 @@ pub struct PrescribeRequest {
 pub struct PrescriptionService {
     prescriptions: Arc<dyn PrescriptionRepository>,
     lists: Arc<NestedRepository<Prescriptions>>,
-    patients: Arc<dyn PatientRepository>,
-    appointments: Arc<dyn AppointmentRepository>,
-    doctors: Arc<dyn DoctorRepository>,
+    /// The services of the records a prescription names, which say whether they may be named.
+    patients: Arc<PatientService>,
+    appointments: Arc<AppointmentService>,
+    doctors: Arc<DoctorService>,
 }
 
 impl PrescriptionService {
     pub fn new(
         prescriptions: Arc<dyn PrescriptionRepository>,
         lists: Arc<NestedRepository<Prescriptions>>,
-        patients: Arc<dyn PatientRepository>,
-        appointments: Arc<dyn AppointmentRepository>,
-        doctors: Arc<dyn DoctorRepository>,
+        patients: Arc<PatientService>,
+        appointments: Arc<AppointmentService>,
+        doctors: Arc<DoctorService>,
     ) -> Self {
         Self {
             prescriptions,
@@ -102,7 +103,7 @@ impl PrescriptionService {
             return Err(AppError::forbidden("only a doctor may prescribe"));
         }
         self.doctors
-            .find_by_user(caller.clinic_id, caller.user_id)
+            .own_profile(caller)
             .await?
             .ok_or_else(|| AppError::forbidden("your account has no doctor profile"))
     }
@@ -113,7 +114,6 @@ impl PrescriptionService {
         request: PrescribeRequest,
     ) -> AppResult<Prescription> {
         let prescriber = self.own_profile(caller).await?;
-        let scope = Scope::of(caller);
         let mut problems = Vec::new();
         let mut text = |field: &str, value: &str, max: usize| {
             required_text(value, max).unwrap_or_else(|message| {
@@ -135,7 +135,7 @@ impl PrescriptionService {
             ));
         }
         let patient_id = match request.patient_id {
-            Some(id) if !self.patients.find_many(&scope, &[id]).await?.is_empty() => Some(id),
+            Some(id) if !self.patients.find_many(caller, &[id]).await?.is_empty() => Some(id),
             _ => {
                 problems.push(FieldViolation::new(
                     "patientId",
@@ -153,7 +153,7 @@ impl PrescriptionService {
                 ));
                 None
             }
-            Some(Some(id)) => match self.appointments.find(&scope, id).await? {
+            Some(Some(id)) => match self.appointments.find_many(caller, &[id]).await?.pop() {
                 Some(a) if Some(a.patient_id) == patient_id => Some(id),
                 _ => {
                     problems.push(FieldViolation::new(
