@@ -125,13 +125,13 @@ impl Services {
             &config.auth.jwt_secret,
             config.auth.token_ttl,
         ));
-        let patients = Arc::new(PatientService::new(
-            repositories.patients.clone(),
-            repositories.doctors.clone(),
-        ));
         let doctors = Arc::new(DoctorService::new(
             repositories.doctors.clone(),
             repositories.users.clone(),
+        ));
+        let patients = Arc::new(PatientService::new(
+            repositories.patients.clone(),
+            doctors.clone(),
         ));
         let jobs = Arc::new(JobService::new(
             repositories.jobs.clone(),
@@ -157,7 +157,7 @@ impl Services {
         Ok(Self {
             auth: Arc::new(AuthService::new(
                 repositories.users.clone(),
-                repositories.patients.clone(),
+                patients.clone(),
                 tokens.clone(),
                 shared.limiter.clone(),
             )?),

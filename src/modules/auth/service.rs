@@ -10,7 +10,7 @@ use crate::core::auth::{Caller, Role, TokenService, hash_password, verify_passwo
 use crate::core::error::{AppError, AppResult, FieldViolation};
 use crate::core::text::normalize_email;
 use crate::db;
-use crate::modules::patient::PatientRepository;
+use crate::modules::patient::PatientService;
 use crate::ratelimit::RateLimiter;
 
 pub const MIN_PASSWORD_LENGTH: usize = 12;
@@ -37,7 +37,7 @@ pub struct NewAccount {
 pub struct AuthService {
     users: Arc<dyn UserRepository>,
     /// A PATIENT account's record must be a patient of the account's clinic.
-    patients: Arc<dyn PatientRepository>,
+    patients: Arc<PatientService>,
     tokens: Arc<TokenService>,
     limiter: Arc<RateLimiter>,
     /// Verified against when the email is unknown, so both failures cost the same time.
@@ -47,7 +47,7 @@ pub struct AuthService {
 impl AuthService {
     pub fn new(
         users: Arc<dyn UserRepository>,
-        patients: Arc<dyn PatientRepository>,
+        patients: Arc<PatientService>,
         tokens: Arc<TokenService>,
         limiter: Arc<RateLimiter>,
     ) -> anyhow::Result<Self> {
@@ -150,7 +150,10 @@ impl AuthService {
         }
         match (account.role == Role::Patient, account.patient_id) {
             (true, Some(patient_id)) => {
-                let own = self.patients.find(account.clinic_id, patient_id).await?;
+                let own = self
+                    .patients
+                    .find_in_clinic(account.clinic_id, patient_id)
+                    .await?;
                 if own.is_none() {
                     problems.push(FieldViolation::new(
                         "patientId",

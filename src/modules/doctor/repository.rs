@@ -17,7 +17,6 @@ use crate::{in_transaction, keyset, single_write, with_conn};
 #[async_trait]
 pub trait DoctorRepository: Send + Sync {
     /// Whether `doctor_id` is a doctor of `clinic_id` (another clinic's doctor is "no").
-    async fn exists_in_clinic(&self, clinic_id: i64, doctor_id: i64) -> DbResult<bool>;
     async fn find_many(&self, clinic_id: i64, ids: &[i64]) -> DbResult<Vec<Doctor>>;
     /// The doctor profile of a user account.
     async fn find_by_user(&self, clinic_id: i64, user_id: i64) -> DbResult<Option<Doctor>>;
@@ -92,10 +91,6 @@ pub async fn doctors_named_by(
 
 #[async_trait]
 impl DoctorRepository for DieselDoctorRepository {
-    async fn exists_in_clinic(&self, clinic_id: i64, doctor_id: i64) -> DbResult<bool> {
-        Ok(!self.find_many(clinic_id, &[doctor_id]).await?.is_empty())
-    }
-
     /// Cached.
     async fn find_many(&self, clinic_id: i64, ids: &[i64]) -> DbResult<Vec<Doctor>> {
         let in_clinic = |doctor: &Doctor| doctor.clinic_id == clinic_id;

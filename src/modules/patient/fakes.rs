@@ -10,6 +10,7 @@ use super::repository::PatientRepository;
 use crate::core::pagination::{KeyCursor, PageRequest};
 use crate::core::scope::Scope;
 use crate::db::{DbError, DbResult};
+use crate::modules::auth::{NewUser, UserRepository, UserRow};
 use crate::modules::doctor::DoctorRepository;
 use crate::modules::doctor::{Doctor, DoctorFilter, DoctorWrite, NewDoctor};
 
@@ -228,18 +229,29 @@ impl PatientRepository for FakePatients {
     }
 }
 
-/// Doctor 1 works at clinic 1, doctor 2 at clinic 2. The patient service only asks whether
-/// a doctor exists; everything else is out of its reach.
+/// Doctor 1 works at clinic 1, doctor 2 at clinic 2. The patient service only asks the doctor
+/// service whether a doctor is of the clinic; everything else is out of its reach.
 pub struct FakeDoctors;
 
 #[async_trait]
 impl DoctorRepository for FakeDoctors {
-    async fn exists_in_clinic(&self, clinic_id: i64, doctor_id: i64) -> DbResult<bool> {
-        Ok(doctor_id == clinic_id && doctor_id <= 2)
-    }
-
-    async fn find_many(&self, _clinic_id: i64, _ids: &[i64]) -> DbResult<Vec<Doctor>> {
-        unreachable!("not used by the patient service")
+    async fn find_many(&self, clinic_id: i64, ids: &[i64]) -> DbResult<Vec<Doctor>> {
+        let at = chrono::DateTime::UNIX_EPOCH.naive_utc();
+        Ok(ids
+            .iter()
+            .filter(|&&id| id == clinic_id && id <= 2)
+            .map(|&id| Doctor {
+                id,
+                clinic_id,
+                user_id: None,
+                name: format!("Doctor {id}"),
+                specialty: "General practice".into(),
+                license_number: None,
+                email: None,
+                created_at: at,
+                updated_at: at,
+            })
+            .collect())
     }
 
     async fn find_by_user(&self, _clinic_id: i64, _user_id: i64) -> DbResult<Option<Doctor>> {
@@ -274,5 +286,40 @@ impl DoctorRepository for FakeDoctors {
 
     async fn list_ids(&self, clinic_id: i64) -> DbResult<Vec<i64>> {
         Ok(vec![clinic_id])
+    }
+}
+
+/// The doctor service's accounts: the patient service never reaches them.
+pub struct NoUsers;
+
+#[async_trait]
+impl UserRepository for NoUsers {
+    async fn find_by_email(&self, _email: &str) -> DbResult<Option<UserRow>> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn find(&self, _clinic_id: i64, _id: i64) -> DbResult<Option<UserRow>> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn insert(&self, _user: NewUser) -> DbResult<UserRow> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn any_exist(&self) -> DbResult<bool> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn set_disabled(
+        &self,
+        _email: &str,
+        _disabled_at: Option<NaiveDateTime>,
+        _at: NaiveDateTime,
+    ) -> DbResult<bool> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn erase(&self, _email: &str, _at: NaiveDateTime) -> DbResult<bool> {
+        unreachable!("not used by the patient service")
     }
 }

@@ -17,6 +17,5 @@ mod service_tests;
 pub use input::PatientFilterInput;
 pub use loaders::{PatientCountOfDoctor, PatientKey, PatientsOfDoctor};
 pub use model::{Patient, PatientFilter};
-pub use repository::PatientRepository;
 pub use resolvers::PatientObject;
 pub use service::PatientService;

@@ -16,7 +16,7 @@ use crate::core::pagination::{ConnectionArgs, Page, PageRequest};
 use crate::core::scope::Scope;
 use crate::core::text::fold;
 use crate::db::{self, DbError};
-use crate::modules::doctor::DoctorRepository;
+use crate::modules::doctor::DoctorService;
 
 const MAX_SEARCH_CHARS: usize = 200;
 /// Optimistic-update attempts before giving up on a record under constant concurrent change.
@@ -24,11 +24,12 @@ const UPDATE_ATTEMPTS: usize = 3;
 
 pub struct PatientService {
     patients: Arc<dyn PatientRepository>,
-    doctors: Arc<dyn DoctorRepository>,
+    /// Says whether a primary doctor may be named.
+    doctors: Arc<DoctorService>,
 }
 
 impl PatientService {
-    pub fn new(patients: Arc<dyn PatientRepository>, doctors: Arc<dyn DoctorRepository>) -> Self {
+    pub fn new(patients: Arc<dyn PatientRepository>, doctors: Arc<DoctorService>) -> Self {
         Self { patients, doctors }
     }
 
@@ -127,10 +128,11 @@ impl PatientService {
             _ => None,
         };
         if let Some(doctor_id) = filter.primary_doctor_id
-            && !self
+            && self
                 .doctors
-                .exists_in_clinic(caller.clinic_id, doctor_id)
+                .find_in_clinic(caller.clinic_id, doctor_id)
                 .await?
+                .is_none()
         {
             return Err(AppError::invalid(
                 "filter.primaryDoctorId",
@@ -290,10 +292,11 @@ impl PatientService {
             Err(problems) => (None, problems),
         };
         if let Some(doctor_id) = chosen_doctor
-            && !self
+            && self
                 .doctors
-                .exists_in_clinic(caller.clinic_id, doctor_id)
+                .find_in_clinic(caller.clinic_id, doctor_id)
                 .await?
+                .is_none()
         {
             problems.push(FieldViolation::new(
                 "primaryDoctorId",

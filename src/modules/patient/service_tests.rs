@@ -3,16 +3,18 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use super::fakes::{FakeDoctors, FakePatients};
+use super::fakes::{FakeDoctors, FakePatients, NoUsers};
 use super::model::{PatientFilter, PatientOrder};
 use super::service::PatientService;
 use super::validation::{DoctorRef, Patch, PatientInput};
 use crate::core::auth::{Caller, Role};
 use crate::core::error::AppError;
 use crate::core::pagination::ConnectionArgs;
+use crate::modules::doctor::DoctorService;
 
 fn service() -> PatientService {
-    PatientService::new(Arc::new(FakePatients::default()), Arc::new(FakeDoctors))
+    let doctors = DoctorService::new(Arc::new(FakeDoctors), Arc::new(NoUsers));
+    PatientService::new(Arc::new(FakePatients::default()), Arc::new(doctors))
 }
 
 fn caller(role: Role, clinic_id: i64) -> Caller {
