@@ -103,6 +103,9 @@ pub struct TokenService {
 /// How many verified tokens are kept (one per active session; about 3 MB).
 const VERIFIED_TOKENS: u64 = 10_000;
 
+/// Clock skew allowed between instances, for `exp`, `nbf` and `iat`.
+const LEEWAY_SECONDS: u64 = 5;
+
 const ISSUER: &str = "clinicgraph";
 const AUDIENCE: &str = "clinicgraph-api";
 
@@ -113,7 +116,9 @@ impl TokenService {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iat", "sub", "iss", "aud"]);
-        validation.leeway = 5;
+        // A `nbf` is checked when a token carries one (ours do not).
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECONDS;
         Self {
             encoding: EncodingKey::from_secret(bytes),
             decoding: DecodingKey::from_secret(bytes),
@@ -162,11 +167,24 @@ impl TokenService {
         Ok(verified)
     }
 
-    /// The full check: signature, algorithm, issuer, audience and expiry (5 s of leeway).
+    /// The full check: signature, algorithm, issuer, audience, expiry and `nbf` (5 s of
+    /// leeway), and that the token looks like one this service issues: not issued in the
+    /// future, and living no longer than the configured lifetime (a token signed with the key
+    /// but made to last a century is refused).
     fn verify_signed(&self, token: &str) -> Result<(Caller, DateTime<Utc>), InvalidToken> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| InvalidToken(e.to_string()))?;
         let claims = data.claims;
+        let leeway = LEEWAY_SECONDS as i64;
+        if claims.iat > Utc::now().timestamp() + leeway {
+            return Err(InvalidToken("issued in the future".into()));
+        }
+        let lifetime = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX);
+        if claims.exp.saturating_sub(claims.iat) > lifetime.saturating_add(leeway) {
+            return Err(InvalidToken(
+                "lives longer than tokens are issued for".into(),
+            ));
+        }
         let user_id = claims
             .sub
             .parse()

@@ -90,18 +90,26 @@ struct Claims<'a> {
     iat: i64,
     role: &'a str,
     clinic: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nbf: Option<i64>,
 }
 
 fn forge(secret: &str, aud: &str, exp_offset: i64) -> String {
+    forge_times(secret, aud, -10, exp_offset, None)
+}
+
+/// A token with `iat`, `exp` and (if given) `nbf` that many seconds from now.
+fn forge_times(secret: &str, aud: &str, iat: i64, exp: i64, nbf: Option<i64>) -> String {
     let now = chrono::Utc::now().timestamp();
     let claims = Claims {
         iss: "clinicgraph",
         aud,
         sub: "1",
-        exp: now + exp_offset,
-        iat: now - 10,
+        exp: now + exp,
+        iat: now + iat,
         role: "ADMIN",
         clinic: 1,
+        nbf: nbf.map(|offset| now + offset),
     };
     jsonwebtoken::encode(
         &Header::default(),
@@ -132,6 +140,19 @@ async fn bad_tokens_are_unauthenticated(app: TestApp) {
         ),
         ("expired", forge(JWT_SECRET, "clinicgraph-api", -600)),
         ("wrong audience", forge(JWT_SECRET, "someone-else", 600)),
+        // Signed with the right key, but no token the service issues looks like these.
+        (
+            "valid for 100 years",
+            forge(JWT_SECRET, "clinicgraph-api", 100 * 365 * 86_400),
+        ),
+        (
+            "issued in the future",
+            forge_times(JWT_SECRET, "clinicgraph-api", 3_600, 3_900, None),
+        ),
+        (
+            "not valid before an hour from now",
+            forge_times(JWT_SECRET, "clinicgraph-api", -10, 600, Some(3_600)),
+        ),
         ("garbage", "not-a-token".to_owned()),
     ];
     for (what, token) in cases {
