@@ -25,7 +25,7 @@ pub use jobs::JobsConfig;
 pub use limits::{CorsOrigins, GraphqlLimits};
 pub use mail::MailConfig;
 pub use observability::ObservabilityConfig;
-pub use shared_state::{RateLimits, SharedStateConfig};
+pub use shared_state::{LoginLimits, RateLimits, SharedStateConfig};
 pub use websocket::WebSocketLimits;
 
 /// Where the service runs; decides the defaults that are safe there.

@@ -118,3 +118,36 @@ fn graphql_execution_is_eager_unless_plain_is_asked_for() {
         "{errors}"
     );
 }
+
+#[test]
+fn login_failure_limits_have_defaults_are_checked_and_replace_the_old_setting() {
+    let limits = load(&[]).expect("defaults are valid").shared.limits.login;
+    assert_eq!(limits.window, Duration::from_secs(900));
+    assert_eq!(
+        (
+            limits.pair_delay_after,
+            limits.pair_lock_after,
+            limits.account_delay_after,
+            limits.address_failure_limit
+        ),
+        (5, 10, 20, 100)
+    );
+
+    let errors = load(&[
+        ("LOGIN_FAILURE_WINDOW_SECONDS", "5"),
+        ("LOGIN_PAIR_DELAY_AFTER", "6"),
+        ("LOGIN_PAIR_LOCK_AFTER", "3"),
+        ("LOGIN_ADDRESS_FAILURE_LIMIT", "0"),
+        ("LOGIN_RATE_LIMIT_PER_MINUTE", "5"),
+    ])
+    .unwrap_err()
+    .to_string();
+    for name in [
+        "LOGIN_FAILURE_WINDOW_SECONDS: must be between 60 and 86400",
+        "LOGIN_PAIR_LOCK_AFTER: must not be below LOGIN_PAIR_DELAY_AFTER",
+        "LOGIN_ADDRESS_FAILURE_LIMIT: must be at least 1",
+        "LOGIN_RATE_LIMIT_PER_MINUTE: replaced by",
+    ] {
+        assert!(errors.contains(name), "{name} missing from: {errors}");
+    }
+}

@@ -1,15 +1,17 @@
-//! Rate limits per client IP, per user and, strictly, per login target. Buckets live in Redis
-//! when it is configured, so every instance draws on the same allowance; when Redis is
-//! unavailable each instance falls back to its own buckets with the same limits — it never
-//! stops limiting (a login is never let through unlimited because Redis is down).
+//! Rate limits per client IP and per user, and the counts of failed logins (`login.rs`).
+//! Buckets and counts live in Redis when it is configured, so every instance draws on the same
+//! allowance; when Redis is unavailable each instance falls back to its own with the same limits
+//! — it never stops limiting (a login is never let through unlimited because Redis is down).
 mod local;
+mod login;
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use self::local::LocalBuckets;
+use self::login::{LocalFailures, Outcome};
 use crate::config::RateLimits;
 use crate::core::text::sha256_hex;
 use crate::redis::Redis;
@@ -24,10 +26,6 @@ pub enum Bucket {
     Ip,
     /// GraphQL operations per authenticated user.
     User,
-    /// Login attempts per client IP.
-    LoginIp,
-    /// Login attempts per email address.
-    LoginEmail,
 }
 
 impl Bucket {
@@ -35,16 +33,6 @@ impl Bucket {
         match self {
             Bucket::Ip => "ip",
             Bucket::User => "user",
-            Bucket::LoginIp => "login-ip",
-            Bucket::LoginEmail => "login-email",
-        }
-    }
-
-    /// Which limit the bucket belongs to, for the refusal counter.
-    fn limit(self) -> &'static str {
-        match self {
-            Bucket::Ip | Bucket::User => "operations",
-            Bucket::LoginIp | Bucket::LoginEmail => "login",
         }
     }
 }
@@ -66,6 +54,8 @@ pub struct RateLimiter {
     limits: RateLimits,
     redis: Option<Redis>,
     local: LocalBuckets,
+    /// Failed logins as this process saw them: consulted while Redis is unavailable.
+    failures: LocalFailures,
 }
 
 impl RateLimiter {
@@ -74,6 +64,7 @@ impl RateLimiter {
             limits,
             redis,
             local: LocalBuckets::default(),
+            failures: LocalFailures::default(),
         }
     }
 
@@ -98,16 +89,42 @@ impl RateLimiter {
         self.take(&buckets, limit, operations).await
     }
 
-    /// Charges one login attempt to the client IP and to the email tried.
-    pub async fn charge_login(&self, ip: IpAddr, email: &str) -> Result<(), Limited> {
-        let limit = NonZeroU32::new(self.limits.login_per_minute).unwrap_or(NonZeroU32::MIN);
-        // The address itself is personal data: Redis only ever sees a digest of it.
-        let email = sha256_hex(&email.trim().to_lowercase());
-        let buckets = [
-            (Bucket::LoginIp, ip.to_string()),
-            (Bucket::LoginEmail, email),
-        ];
-        self.take(&buckets, limit, 1).await
+    /// Whether a login for `email` from `ip` may have its password checked, by the failures
+    /// counted so far (see `login.rs`). An attempt let through is in flight until its outcome is
+    /// told to the [`LoginAttempt`] (or the attempt is dropped, which counts nothing).
+    pub async fn login_attempt(
+        self: &Arc<Self>,
+        ip: IpAddr,
+        email: &str,
+    ) -> Result<LoginAttempt, Limited> {
+        let window = self.limits.login.window;
+        let account = account_digest(email);
+        let local = self.failures.reserve(window, &account, ip);
+        let shared = match &self.redis {
+            Some(redis) => login::reserve_shared(redis, window, &account, ip).await,
+            None => None,
+        };
+        let attempt = LoginAttempt {
+            limiter: Some(Arc::clone(self)),
+            account,
+            ip,
+            shared: shared.is_some(),
+        };
+        match login::verdict(&self.limits.login, &shared.unwrap_or(local)) {
+            Ok(()) => Ok(attempt),
+            Err(wait) => {
+                attempt.finish(Outcome::Refused).await;
+                Err(refused("login", wait))
+            }
+        }
+    }
+
+    async fn record(&self, account: &str, ip: IpAddr, shared: bool, outcome: Outcome) {
+        let window = self.limits.login.window;
+        self.failures.record(window, account, ip, outcome);
+        if let (true, Some(redis)) = (shared, &self.redis) {
+            login::record_shared(redis, window, account, ip, outcome).await;
+        }
     }
 
     /// Charges `cost` to every bucket, or to none when one has no room; one round trip.
@@ -119,7 +136,6 @@ impl RateLimiter {
     ) -> Result<(), Limited> {
         // A request larger than the whole allowance uses all of it rather than never running.
         let cost = cost.clamp(1, per_minute.get());
-        let limit = buckets.first().map_or("none", |(bucket, _)| bucket.limit());
         if let Some(redis) = &self.redis {
             let interval_us = 60_000_000 / u64::from(per_minute.get());
             let burst_us = interval_us * u64::from(per_minute.get());
@@ -137,15 +153,68 @@ impl RateLimiter {
                 if allowed == 1 {
                     return Ok(());
                 }
-                return Err(refused(limit, Duration::from_micros(retry_us as u64)));
+                return Err(refused(
+                    "operations",
+                    Duration::from_micros(retry_us as u64),
+                ));
             }
         }
         for (bucket, key) in buckets {
             if let Err(retry_after) = self.local.take(*bucket, key, per_minute, cost) {
-                return Err(refused(bucket.limit(), retry_after));
+                return Err(refused("operations", retry_after));
             }
         }
         Ok(())
+    }
+}
+
+/// The email tried, as the account lookup sees it, by digest: the address itself is personal data,
+/// so Redis and the process only ever hold the digest.
+fn account_digest(email: &str) -> String {
+    sha256_hex(&email.trim().to_lowercase())
+}
+
+/// A login whose password is being checked: tell it how that ended.
+pub struct LoginAttempt {
+    /// `None` once its outcome is recorded.
+    limiter: Option<Arc<RateLimiter>>,
+    account: String,
+    ip: IpAddr,
+    /// Whether Redis registered it (and so must hear its outcome).
+    shared: bool,
+}
+
+impl LoginAttempt {
+    /// A wrong password, an unknown email or a disabled account alike.
+    pub async fn failed(self) {
+        self.finish(Outcome::Failed).await;
+    }
+
+    /// Clears the pair's failures.
+    pub async fn succeeded(self) {
+        self.finish(Outcome::Succeeded).await;
+    }
+
+    async fn finish(mut self, outcome: Outcome) {
+        if let Some(limiter) = self.limiter.take() {
+            limiter
+                .record(&self.account, self.ip, self.shared, outcome)
+                .await;
+        }
+    }
+}
+
+/// An attempt abandoned on its way (an error, a client gone) is no longer in flight.
+impl Drop for LoginAttempt {
+    fn drop(&mut self) {
+        if let Some(limiter) = self.limiter.take() {
+            let (account, ip, shared) = (std::mem::take(&mut self.account), self.ip, self.shared);
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(async move {
+                    limiter.record(&account, ip, shared, Outcome::Refused).await;
+                });
+            }
+        }
     }
 }
 
@@ -158,11 +227,18 @@ fn refused(limit: &'static str, retry_after: Duration) -> Limited {
 mod tests {
     use super::*;
 
-    fn limiter(per_minute: u32, login_per_minute: u32) -> RateLimiter {
+    fn limiter(per_minute: u32) -> RateLimiter {
+        let login = crate::config::LoginLimits {
+            window: Duration::from_secs(900),
+            pair_delay_after: 3,
+            pair_lock_after: 3,
+            account_delay_after: 1000,
+            address_failure_limit: 1000,
+        };
         RateLimiter::new(
             RateLimits {
                 per_minute,
-                login_per_minute,
+                login,
                 trust_forwarded_for: false,
             },
             None,
@@ -173,7 +249,7 @@ mod tests {
 
     #[tokio::test]
     async fn operations_are_counted_by_weight() {
-        let limiter = limiter(10, 5);
+        let limiter = limiter(10);
         assert!(limiter.charge_operations(IP, None, 7).await.is_ok());
         assert!(limiter.charge_operations(IP, None, 3).await.is_ok());
         let refused = limiter.charge_operations(IP, None, 1).await.unwrap_err();
@@ -182,7 +258,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_user_is_limited_from_any_address() {
-        let limiter = limiter(2, 5);
+        let limiter = limiter(2);
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         assert!(limiter.charge_operations(IP, Some(1), 2).await.is_ok());
         assert!(limiter.charge_operations(other, Some(1), 1).await.is_err());
@@ -191,31 +267,59 @@ mod tests {
 
     #[tokio::test]
     async fn zero_means_unlimited_for_operations() {
-        let limiter = limiter(0, 5);
+        let limiter = limiter(0);
         for _ in 0..100 {
             assert!(limiter.charge_operations(IP, Some(1), 10).await.is_ok());
         }
     }
 
     #[tokio::test]
-    async fn login_is_limited_per_email_across_addresses() {
-        let limiter = limiter(100, 3);
-        for i in 0..3 {
-            let ip: IpAddr = format!("10.0.0.{i}").parse().unwrap();
-            assert!(limiter.charge_login(ip, "Ada@Example.org").await.is_ok());
+    async fn failures_lock_the_pair_whatever_the_spelling_and_only_the_pair() {
+        let limiter = Arc::new(limiter(100));
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        for spelling in ["Ada@Example.org", "ada@example.org ", "ADA@example.org"] {
+            let attempt = limiter.login_attempt(ip, spelling).await.expect("allowed");
+            attempt.failed().await;
         }
+        assert!(limiter.login_attempt(ip, " ada@example.org").await.is_err());
         let fresh_ip: IpAddr = "10.0.1.1".parse().unwrap();
         assert!(
             limiter
-                .charge_login(fresh_ip, "ada@example.org ")
-                .await
-                .is_err()
-        );
-        assert!(
-            limiter
-                .charge_login(fresh_ip, "bob@example.org")
+                .login_attempt(fresh_ip, "ada@example.org")
                 .await
                 .is_ok()
         );
+        assert!(limiter.login_attempt(ip, "bob@example.org").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_success_clears_its_pairs_failures() {
+        let limiter = Arc::new(limiter(100));
+        for _ in 0..2 {
+            let attempt = limiter.login_attempt(IP, "ada@example.org").await.unwrap();
+            attempt.failed().await;
+        }
+        let attempt = limiter.login_attempt(IP, "ada@example.org").await.unwrap();
+        attempt.succeeded().await;
+        let attempt = limiter.login_attempt(IP, "ada@example.org").await.unwrap();
+        attempt.failed().await;
+        assert!(limiter.login_attempt(IP, "ada@example.org").await.is_ok());
+    }
+
+    /// Attempts sent together each count the others in flight as failures: a burst cannot all
+    /// be checked before the first failure is recorded.
+    #[tokio::test]
+    async fn attempts_in_flight_count_against_their_pair() {
+        let limiter = Arc::new(limiter(100));
+        let mut in_flight = Vec::new();
+        for _ in 0..3 {
+            in_flight.push(limiter.login_attempt(IP, "ada@example.org").await.unwrap());
+        }
+        assert!(limiter.login_attempt(IP, "ada@example.org").await.is_err());
+        // Their outcome known (or the attempts dropped), the pair has room again.
+        for attempt in in_flight {
+            attempt.succeeded().await;
+        }
+        assert!(limiter.login_attempt(IP, "ada@example.org").await.is_ok());
     }
 }

@@ -20,10 +20,7 @@ use crate::helpers::{Backend, at, demo_patient};
 use crate::readme::readme_operations;
 
 /// Suites ask far more often than a person would.
-const ENV: [(&str, &str); 2] = [
-    ("RATE_LIMIT_PER_MINUTE", "0"),
-    ("LOGIN_RATE_LIMIT_PER_MINUTE", "100000"),
-];
+const ENV: [(&str, &str); 1] = [("RATE_LIMIT_PER_MINUTE", "0")];
 
 /// Values of their moment: a request's id, a token, when a token or a write was made.
 const VOLATILE: [&str; 6] = [
@@ -138,7 +135,7 @@ struct Pair {
 
 impl Pair {
     async fn start(backend: Backend) -> Option<Pair> {
-        let plain = [ENV[0], ENV[1], ("GRAPHQL_EXECUTION", "plain")];
+        let plain = [ENV[0], ("GRAPHQL_EXECUTION", "plain")];
         Some(Pair {
             twins: Twins::start(backend, &ENV, &plain).await?,
             tokens: Vec::new(),

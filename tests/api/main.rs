@@ -26,6 +26,7 @@ mod job_updates;
 mod jobs;
 mod layers;
 mod limits;
+mod login_limits;
 mod nested_lists;
 mod notifications;
 mod patient_contract;

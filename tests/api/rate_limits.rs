@@ -1,6 +1,6 @@
 //! Rate limits as one instance applies them (in process, as in the embedded default): counted
-//! by operations, per client address and per user, strict for login. The same limits shared
-//! by two instances through Redis are tested in `scale_out.rs`.
+//! by operations, per client address and per user. Failed logins: `login_limits.rs`. The same
+//! limits shared by two instances through Redis are tested in `scale_out.rs`.
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use clinicgraph::core::auth::Role;
@@ -58,53 +58,14 @@ async fn a_user_is_limited_whichever_address_they_use(app: TestApp) {
     assert_limited(&from(&app, "10.0.1.3", Some(&token), query).await);
 }
 
-async fn login_attempts_are_limited_per_email_and_per_address(app: TestApp) {
-    let login = |email: &str| {
-        json!({
-            "query": "mutation($e: String!) { login(email: $e, password: \"wrong-password-1\") { accessToken } }",
-            "variables": { "e": email },
-        })
-    };
-    // Per email, from changing addresses.
-    for i in 0..2 {
-        let refused = from(
-            &app,
-            &format!("10.0.2.{i}"),
-            None,
-            login("nurse@demo.clinic"),
-        )
-        .await;
-        assert_eq!(
-            refused.code(),
-            Some("INVALID_CREDENTIALS"),
-            "{}",
-            refused.text
-        );
-    }
-    assert_limited(&from(&app, "10.0.2.9", None, login("nurse@demo.clinic")).await);
-    // Per address, across emails.
-    for email in ["a@demo.clinic", "b@demo.clinic"] {
-        let refused = from(&app, "10.0.3.1", None, login(email)).await;
-        assert_eq!(
-            refused.code(),
-            Some("INVALID_CREDENTIALS"),
-            "{}",
-            refused.text
-        );
-    }
-    assert_limited(&from(&app, "10.0.3.1", None, login("c@demo.clinic")).await);
-}
-
 mod limited {
     use super::*;
     on_both_backends!(
         env [
             ("RATE_LIMIT_PER_MINUTE", "5"),
-            ("LOGIN_RATE_LIMIT_PER_MINUTE", "2"),
             ("TRUST_FORWARDED_FOR", "true"),
         ];
         aliases_and_batched_operations_count_one_by_one,
-        login_attempts_are_limited_per_email_and_per_address,
     );
 }
 

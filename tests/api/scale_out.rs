@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use clinicgraph::core::auth::Role;
+use clinicgraph::seed::DEMO_PASSWORD;
 use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
@@ -215,7 +216,7 @@ async fn the_rate_limit_holds_across_instances() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_attempts_are_limited_across_instances_and_without_redis() {
+async fn failed_logins_are_counted_across_instances_and_without_redis() {
     let Some((app, redis)) = setup().await else {
         return;
     };
@@ -224,14 +225,15 @@ async fn login_attempts_are_limited_across_instances_and_without_redis() {
     let env = [
         ("REDIS_URL", proxy.url.as_str()),
         ("REDIS_PREFIX", &namespace.prefix),
-        ("LOGIN_RATE_LIMIT_PER_MINUTE", "3"),
+        ("LOGIN_PAIR_DELAY_AFTER", "3"),
+        ("LOGIN_PAIR_LOCK_AFTER", "3"),
     ];
     let a = Server::start(&app.database_url, &env).await;
     let b = Server::start(&app.database_url, &env).await;
-    let attempt = json!({ "e": "admin@demo.clinic", "p": "guessed-password" });
+    let guess = json!({ "e": "admin@demo.clinic", "p": "guessed-password" });
     let mut codes = Vec::new();
     for server in [&a, &b, &a, &b] {
-        let (status, retry_after, body) = server.gql(None, LOGIN, attempt.clone()).await;
+        let (status, retry_after, body) = server.gql(None, LOGIN, guess.clone()).await;
         let code = body["errors"][0]["extensions"]["code"].clone();
         if code == "RATE_LIMITED" {
             assert_eq!(status, 429, "{body}");
@@ -248,8 +250,14 @@ async fn login_attempts_are_limited_across_instances_and_without_redis() {
             "RATE_LIMITED"
         ]
     );
+    // Successes count nothing, on either instance.
+    let right = json!({ "e": "nurse@demo.clinic", "p": DEMO_PASSWORD });
+    for server in [&a, &b, &a, &b, &a, &b] {
+        let (_, _, body) = server.gql(None, LOGIN, right.clone()).await;
+        assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+    }
 
-    // Without Redis each instance limits on its own: never unlimited.
+    // Without Redis each instance counts on its own: never unlimited.
     proxy.cut();
     let other = json!({ "e": "doctor@demo.clinic", "p": "guessed-password" });
     let mut refused = false;
@@ -257,7 +265,7 @@ async fn login_attempts_are_limited_across_instances_and_without_redis() {
         let (_, _, body) = a.gql(None, LOGIN, other.clone()).await;
         refused |= body["errors"][0]["extensions"]["code"] == "RATE_LIMITED";
     }
-    assert!(refused, "login stayed limited while Redis was down");
+    assert!(refused, "login stayed unlimited while Redis was down");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

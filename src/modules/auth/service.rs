@@ -61,8 +61,11 @@ impl AuthService {
     }
 
     /// Unknown email and wrong password fail alike (INVALID_CREDENTIALS) and take similar time.
-    /// Attempts are limited per client address and per email, before any password is checked,
-    /// so guessing is slow from one address and for one account from many.
+    /// Failed attempts are counted per account and address, per account and per address
+    /// (`ratelimit::login`); an attempt those counts hold back is refused (RATE_LIMITED) before
+    /// its password is checked, so its answer is the same whether the password was right.
+    /// Successful logins count nothing: a clinic behind one address is never held back by its
+    /// own staff.
     pub async fn login(
         &self,
         client_ip: IpAddr,
@@ -72,8 +75,9 @@ impl AuthService {
         // Keyed by the address as the account lookup sees it, so spelling variants of one
         // address share one allowance.
         let target = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
-        self.limiter
-            .charge_login(client_ip, &target)
+        let attempt = self
+            .limiter
+            .login_attempt(client_ip, &target)
             .await
             .map_err(|limited| AppError::RateLimited {
                 retry_after_secs: limited.retry_after_secs(),
@@ -93,8 +97,12 @@ impl AuthService {
         // A disabled account fails like a wrong password: the answer says nothing of accounts.
         let row = match row {
             Some(row) if matches && row.disabled_at.is_none() => row,
-            _ => return Err(AppError::InvalidCredentials),
+            _ => {
+                attempt.failed().await;
+                return Err(AppError::InvalidCredentials);
+            }
         };
+        attempt.succeeded().await;
         let user = User::try_from(&row).map_err(AppError::Internal)?;
         let (access_token, expires_at) = self
             .tokens

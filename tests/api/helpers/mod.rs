@@ -200,7 +200,10 @@ impl TestApp {
             // Suites log in and query far more often than a person would; the limits have
             // their own tests, which set them.
             ("RATE_LIMIT_PER_MINUTE", "0".to_owned()),
-            ("LOGIN_RATE_LIMIT_PER_MINUTE", "100000".to_owned()),
+            ("LOGIN_PAIR_DELAY_AFTER", "100000".to_owned()),
+            ("LOGIN_PAIR_LOCK_AFTER", "100000".to_owned()),
+            ("LOGIN_ACCOUNT_DELAY_AFTER", "100000".to_owned()),
+            ("LOGIN_ADDRESS_FAILURE_LIMIT", "100000".to_owned()),
         ]);
         for (name, value) in overrides {
             vars.insert(name, (*value).to_owned());
