@@ -32,6 +32,8 @@ pub enum AuditAction {
     BackupDatabase,
     ExportPatients,
     ClinicReport,
+    /// An ADMIN lifted the failed-login counts of an account.
+    UnlockUser,
 }
 
 /// Each action with its stored (and GraphQL) name and, for a write, the root mutation field
@@ -117,6 +119,7 @@ const ACTIONS: &[(AuditAction, &str, Option<&str>)] = &[
         "CLINIC_REPORT",
         Some("clinicReport"),
     ),
+    (AuditAction::UnlockUser, "UNLOCK_USER", Some("unlockUser")),
 ];
 
 impl AuditAction {
@@ -151,6 +154,7 @@ impl AuditAction {
             | AuditAction::BackupDatabase
             | AuditAction::ExportPatients
             | AuditAction::ClinicReport => AuditEntity::Job,
+            AuditAction::UnlockUser => AuditEntity::User,
         }
     }
 
@@ -177,6 +181,8 @@ pub enum AuditEntity {
     Prescription,
     Doctor,
     Job,
+    /// A user account.
+    User,
 }
 
 impl AuditEntity {
@@ -187,6 +193,7 @@ impl AuditEntity {
             AuditEntity::Prescription => "PRESCRIPTION",
             AuditEntity::Doctor => "DOCTOR",
             AuditEntity::Job => "JOB",
+            AuditEntity::User => "USER",
         }
     }
 
@@ -197,6 +204,7 @@ impl AuditEntity {
             AuditEntity::Prescription,
             AuditEntity::Doctor,
             AuditEntity::Job,
+            AuditEntity::User,
         ]
         .into_iter()
         .find(|entity| entity.as_str() == stored)

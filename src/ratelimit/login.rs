@@ -169,6 +169,14 @@ impl LocalFailures {
     }
 }
 
+impl LocalFailures {
+    /// Forgets the account's failures, from every address.
+    pub(super) fn forget_account(&self, account: &str) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.accounts.remove(account);
+    }
+}
+
 impl Local {
     fn failed(&mut self, now: Instant, window: Duration, account: &str, ip: IpAddr) {
         self.forget_before(now, window);
@@ -249,6 +257,28 @@ pub(super) async fn record_shared(
             invocation.invoke_async(&mut c).await
         })
         .await;
+}
+
+/// Forgets the account's failures in Redis; whether Redis answered.
+pub(super) async fn clear_account_shared(redis: &Redis, account: &str) -> bool {
+    let key = account_key(redis, account);
+    let fields = ["total".to_owned()];
+    // Attempts in flight (`f:…`) keep their fields: they still report their outcome.
+    let deleted: Option<i64> = redis
+        .run("login_failures", async move |mut c| {
+            let pairs: Vec<String> = redis::cmd("HKEYS").arg(&key).query_async(&mut c).await?;
+            let counted = pairs
+                .into_iter()
+                .filter(|field| field.starts_with("n:") || field.starts_with("at:"))
+                .chain(fields);
+            redis::cmd("HDEL")
+                .arg(&key)
+                .arg(counted.collect::<Vec<_>>())
+                .query_async(&mut c)
+                .await
+        })
+        .await;
+    deleted.is_some()
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -119,6 +119,18 @@ impl RateLimiter {
         }
     }
 
+    /// Forgets the failed logins counted for `email`, from every address (an ADMIN's unlock).
+    /// The address counts stay: they are about the addresses, not the account.
+    pub async fn forget_login_failures(&self, email: &str) {
+        let account = account_digest(email);
+        self.failures.forget_account(&account);
+        if let Some(redis) = &self.redis
+            && !login::clear_account_shared(redis, &account).await
+        {
+            tracing::warn!("failed logins could not be cleared in Redis");
+        }
+    }
+
     async fn record(&self, account: &str, ip: IpAddr, shared: bool, outcome: Outcome) {
         let window = self.limits.login.window;
         self.failures.record(window, account, ip, outcome);

@@ -5,6 +5,7 @@
 //! instances through Redis in `scale_out.rs`.
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use clinicgraph::core::auth::Role;
 use clinicgraph::seed::{DEMO_ACCOUNTS, DEMO_PASSWORD};
 use serde_json::{Value, json};
 
@@ -139,6 +140,56 @@ async fn a_burst_of_guesses_cannot_slip_past_the_lock(app: TestApp) {
     assert_eq!(right.code(), Some("RATE_LIMITED"), "{}", right.text);
 }
 
+async fn an_admin_unlocks_a_locked_pair(app: TestApp) {
+    let guesser = "203.0.113.88";
+    for guess in 0..5 {
+        login_from(
+            &app,
+            guesser,
+            "nurse@demo.clinic",
+            &format!("guess-{guess}"),
+        )
+        .await;
+    }
+    let locked = login_from(&app, guesser, "nurse@demo.clinic", DEMO_PASSWORD).await;
+    assert_eq!(locked.code(), Some("RATE_LIMITED"), "{}", locked.text);
+
+    let nurse = app.token(Role::Nurse).await;
+    let nurse_id = app.ok(&nurse, "{ me { id } }", json!({})).await["me"]["id"].clone();
+    let unlock = "mutation($id: ID!) { unlockUser(id: $id) { id email } }";
+    let variables = json!({ "id": nurse_id });
+    // Only an ADMIN of the user's own clinic.
+    let doctor = app.token(Role::Doctor).await;
+    let refused = app.gql(Some(&doctor), unlock, variables.clone()).await;
+    assert_eq!(refused.code(), Some("FORBIDDEN"), "{}", refused.text);
+    let stranger = app.other_clinic_admin().await;
+    let refused = app.gql(Some(&stranger), unlock, variables.clone()).await;
+    assert_eq!(refused.code(), Some("NOT_FOUND"), "{}", refused.text);
+    let still = login_from(&app, guesser, "nurse@demo.clinic", DEMO_PASSWORD).await;
+    assert_eq!(still.code(), Some("RATE_LIMITED"), "{}", still.text);
+
+    let admin = app.token(Role::Admin).await;
+    let unlocked = app.ok(&admin, unlock, variables).await;
+    assert_eq!(unlocked["unlockUser"]["email"], "nurse@demo.clinic");
+    let again = login_from(&app, guesser, "nurse@demo.clinic", DEMO_PASSWORD).await;
+    assert!(logged_in(&again), "{}", again.text);
+
+    // The unlock is in the audit trail, naming the user, and so is the DOCTOR's refused try
+    // (newest first; the other clinic's ADMIN's is in that clinic's trail).
+    app.services.audit_writer.flush().await;
+    let events = "query { auditEvents(filter: { action: UNLOCK_USER }, first: 5) { nodes { entityType entityIds outcome actor { email } } } }";
+    let trail = app.ok(&admin, events, json!({})).await;
+    assert_eq!(
+        trail["auditEvents"]["nodes"],
+        json!([
+            { "entityType": "USER", "entityIds": [nurse_id], "outcome": "ALLOWED",
+              "actor": { "email": "admin@demo.clinic" } },
+            { "entityType": "USER", "entityIds": [], "outcome": "DENIED",
+              "actor": { "email": "doctor@demo.clinic" } },
+        ])
+    );
+}
+
 async fn guessing_across_accounts_slows_the_address(app: TestApp) {
     let stuffer = "203.0.113.99";
     // LOGIN_ADDRESS_FAILURE_LIMIT=8 in these tests' settings.
@@ -191,6 +242,7 @@ mod pairs {
         a_clinic_behind_one_address_always_logs_in,
         guessing_locks_only_the_guessing_pair,
         a_burst_of_guesses_cannot_slip_past_the_lock,
+        an_admin_unlocks_a_locked_pair,
     );
 }
 

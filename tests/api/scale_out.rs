@@ -250,6 +250,15 @@ async fn failed_logins_are_counted_across_instances_and_without_redis() {
             "RATE_LIMITED"
         ]
     );
+    // An ADMIN's unlock on one instance lifts the lock on the other.
+    let admin = app.token(Role::Admin).await;
+    let admin_id = a.ok(&admin, "{ me { id } }", json!({})).await["me"]["id"].clone();
+    let unlock = "mutation($id: ID!) { unlockUser(id: $id) { id } }";
+    a.ok(&admin, unlock, json!({ "id": admin_id })).await;
+    let right = json!({ "e": "admin@demo.clinic", "p": DEMO_PASSWORD });
+    let (_, _, body) = b.gql(None, LOGIN, right).await;
+    assert!(body["data"]["login"]["accessToken"].is_string(), "{body}");
+
     // Successes count nothing, on either instance.
     let right = json!({ "e": "nurse@demo.clinic", "p": DEMO_PASSWORD });
     for server in [&a, &b, &a, &b, &a, &b] {

@@ -33,6 +33,7 @@ fn record_id(entity: AuditEntity, id: i64) -> ID {
         AuditEntity::Appointment => NodeType::Appointment,
         AuditEntity::Prescription => NodeType::Prescription,
         AuditEntity::Doctor => NodeType::Doctor,
+        AuditEntity::User => NodeType::User,
         AuditEntity::Job => return id.to_string().into(),
     };
     ids::encode(node_type, id).into()

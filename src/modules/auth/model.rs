@@ -1,6 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::audit_trail::{AuditEntity, Audited, Subject};
 use crate::core::auth::{Caller, Role};
 use crate::db::schema::users;
 
@@ -31,6 +32,16 @@ pub struct User {
     pub role: Role,
     pub patient_id: Option<i64>,
     pub created_at: NaiveDateTime,
+}
+
+impl Audited for User {
+    fn audit_subject(&self) -> Subject {
+        Subject {
+            entity: AuditEntity::User,
+            id: self.id,
+            patient_id: None,
+        }
+    }
 }
 
 impl User {

@@ -5,10 +5,13 @@ use async_graphql::{Context, ID, Object, Result, SimpleObject};
 
 use super::model::User;
 use super::service::AuthService;
+use crate::audit_trail;
+use crate::audit_trail::AuditAction;
 use crate::core::auth::Role;
 use crate::core::context::RequestContext;
+use crate::core::error::AppError;
 use crate::core::ids::{self, NodeType};
-use crate::graphql::guards::caller;
+use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Timestamp;
 use crate::modules::patient::PatientObject;
 use crate::modules::patient::PatientService;
@@ -93,5 +96,19 @@ impl AuthMutation {
             expires_at: session.expires_at.into(),
             user: UserObject(session.user),
         })
+    }
+
+    /// Lifts the failed-login limits of a user of the clinic: a pair of account and address
+    /// locked by wrong passwords may try again at once (ADMIN). Locks otherwise end with
+    /// `LOGIN_FAILURE_WINDOW_SECONDS`.
+    #[graphql(guard = "RoleGuard::new(&[Role::Admin])")]
+    async fn unlock_user(&self, ctx: &Context<'_>, id: ID) -> Result<UserObject> {
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let key = ids::decode_as(NodeType::User, &id).ok_or(AppError::NotFound("user"));
+        let user = audit_trail::write(ctx, AuditAction::UnlockUser, key, |id| {
+            service.unlock(caller, id)
+        })
+        .await?;
+        Ok(UserObject(user))
     }
 }

@@ -115,6 +115,21 @@ impl AuthService {
         })
     }
 
+    /// Lifts the failed-login counts of an account of the caller's clinic (ADMIN): a pair of
+    /// account and address locked by guesses may try again at once. Another clinic's account is
+    /// "not found".
+    pub async fn unlock(&self, caller: &Caller, id: i64) -> AppResult<User> {
+        if caller.role != Role::Admin {
+            return Err(AppError::forbidden("only an ADMIN may unlock accounts"));
+        }
+        let user = self
+            .find_user(caller.clinic_id, id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        self.limiter.forget_login_failures(&user.email).await;
+        Ok(user)
+    }
+
     /// The caller's own account.
     pub async fn me(&self, caller: &Caller) -> AppResult<User> {
         self.find_user(caller.clinic_id, caller.user_id)
