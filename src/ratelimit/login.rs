@@ -14,11 +14,12 @@
 //!
 //! An attempt that must wait is refused before its password is checked, so the answer is the same
 //! whether the password was right. An attempt is registered as in flight for its pair while its
-//! password is checked, and counts as a failure for the others meanwhile: attempts sent together
-//! cannot all pass before the first failure is recorded. Accounts are counted by a digest of the email tried, whether
-//! or not an account has it, so the answers say nothing of which accounts exist. The counts live
-//! in Redis when it is configured (shared by every instance) and are kept in the process as well,
-//! which is what is consulted while Redis is unavailable.
+//! password is checked, and counts as a failure for the pair's lock and delay meanwhile: attempts
+//! sent together cannot all pass before the first failure is recorded. Accounts are counted by a
+//! digest of the email tried, whether or not an account has it, so the answers say nothing of
+//! which accounts exist. The counts live in Redis when it is configured (shared by every
+//! instance) and are kept in the process as well, which is what is consulted while Redis is
+//! unavailable.
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{LazyLock, Mutex, PoisonError};
@@ -40,7 +41,7 @@ const MAX_DELAY: Duration = Duration::from_secs(60);
 pub(super) struct Failures {
     pub account: u32,
     pub pair: u32,
-    /// Since the pair's last failure.
+    /// Since the pair's last failure (`Duration::MAX` without one).
     pub since_pair_failed: Duration,
     pub address: u32,
     /// Until the account's and the address's windows end.
@@ -71,15 +72,16 @@ impl Outcome {
 
 /// Whether an attempt may go ahead; `Err(wait)` when it must wait.
 pub(super) fn verdict(limits: &LoginLimits, f: &Failures) -> Result<(), Duration> {
+    // The pair's attempts in flight count for its own lock and delay.
     let pair = f.pair.saturating_add(f.others_in_flight);
-    let f = &Failures { pair, ..*f };
-    if f.pair >= limits.pair_lock_after {
+    if pair >= limits.pair_lock_after {
         return Err(f.account_left.max(Duration::from_secs(1)));
     }
     let mut wait = Duration::ZERO;
-    if f.pair >= limits.pair_delay_after {
-        wait = wait.max(delay(f.pair - limits.pair_delay_after));
+    if pair >= limits.pair_delay_after {
+        wait = wait.max(delay(pair - limits.pair_delay_after));
     }
+    // Only an address that failed for the account waits for the account's failures.
     if f.pair > 0 && f.account >= limits.account_delay_after {
         wait = wait.max(delay(f.account - limits.account_delay_after));
     }
@@ -128,6 +130,7 @@ impl LocalFailures {
         let in_flight = state.in_flight.entry((account.to_owned(), ip)).or_default();
         let mut failures = Failures {
             others_in_flight: *in_flight,
+            since_pair_failed: Duration::MAX,
             ..Failures::default()
         };
         *in_flight += 1;
@@ -229,7 +232,11 @@ pub(super) async fn reserve_shared(
     Some(Failures {
         account: count(account),
         pair: count(pair),
-        since_pair_failed: duration(now - pair_at),
+        since_pair_failed: if pair_at == 0 {
+            Duration::MAX
+        } else {
+            duration(now - pair_at)
+        },
         address: count(address),
         account_left: duration(account_left),
         address_left: duration(address_left),
@@ -348,6 +355,39 @@ mod tests {
             ..Failures::default()
         };
         assert_eq!(verdict(&limits, &guessing), Err(Duration::from_secs(4)));
+    }
+
+    /// Attempts sent together from an address without failures wait for nothing but the lock.
+    #[test]
+    fn attempts_in_flight_of_a_clean_address_are_not_delayed() {
+        let limits = limits();
+        let clean = |others_in_flight| Failures {
+            account: 500,
+            others_in_flight,
+            since_pair_failed: Duration::MAX,
+            ..Failures::default()
+        };
+        assert_eq!(verdict(&limits, &clean(7)), Ok(()));
+        assert!(verdict(&limits, &clean(10)).is_err());
+        let local = LocalFailures::default();
+        let window = Duration::from_secs(60);
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        for _ in 0..30 {
+            local.reserve(window, "doctor", "10.0.0.1".parse().unwrap());
+            local.record(
+                window,
+                "doctor",
+                "10.0.0.1".parse().unwrap(),
+                Outcome::Failed,
+            );
+        }
+        local.reserve(window, "doctor", ip);
+        let second = local.reserve(window, "doctor", ip);
+        assert_eq!(
+            (second.account, second.pair, second.others_in_flight),
+            (30, 0, 1)
+        );
+        assert_eq!(verdict(&limits, &second), Ok(()));
     }
 
     #[test]

@@ -55,6 +55,7 @@ impl ClinicRepository for DieselClinicRepository {
     /// Cached. Clinics are created, never changed through the API: nothing invalidates them.
     async fn find_many(&self, ids: &[i64]) -> DbResult<Vec<Clinic>> {
         let own = |clinic: &Clinic| ids.contains(&clinic.id);
+        // Each clinic is its own tenant (`Cached::tenant`): the clinic passed is not used.
         self.cache
             .read(0, ids, own, async |misses| {
                 with_conn!(&self.pool, |conn| Ok(clinics::table
