@@ -97,6 +97,11 @@ impl EntityCache {
         }
     }
 
+    /// Whether it holds anything (a write need not look up what to forget otherwise).
+    pub fn enabled(&self) -> bool {
+        self.store.is_some()
+    }
+
     fn key(kind: Kind, clinic_id: i64, id: i64) -> String {
         format!("v{FORMAT_VERSION}:{}:{clinic_id}:{id}", kind.as_str())
     }

@@ -139,9 +139,9 @@ impl AppointmentService {
 
     /// An appointment the caller may read (a PATIENT only their own); NOT_FOUND otherwise.
     pub async fn get(&self, caller: &Caller, id: i64) -> AppResult<Appointment> {
-        self.find_many(caller, &[id])
+        self.appointments
+            .find(&Scope::of(caller), id)
             .await?
-            .pop()
             .ok_or(AppError::NotFound("appointment"))
     }
 
@@ -151,42 +151,12 @@ impl AppointmentService {
             clinic_id,
             patient_id: None,
         };
-        let Some(appointment) = self.appointments.find(&scope, id).await? else {
-            return Ok(None);
-        };
-        // As in `of_live_patients`.
-        let patient = self
-            .patients
-            .find_in_clinic(clinic_id, appointment.patient_id)
-            .await?;
-        Ok(patient.map(|_| appointment))
+        Ok(self.appointments.find(&scope, id).await?)
     }
 
-    /// The appointments among `ids` the caller may read (nested reads).
+    /// The appointments among `ids` the caller may read, in one statement (nested reads).
     pub async fn find_many(&self, caller: &Caller, ids: &[i64]) -> AppResult<Vec<Appointment>> {
-        let found = self.appointments.find_many(&Scope::of(caller), ids).await?;
-        self.of_live_patients(caller, found).await
-    }
-
-    /// `appointments` less those whose patient the caller may not read (deleted: a deleted
-    /// patient's records go with them). The repository's queries leave deleted patients' rows
-    /// out themselves, but reads by id may be answered by the entity cache, which a patient's
-    /// deletion does not reach; the patient service, whose reads that deletion keeps current,
-    /// decides.
-    async fn of_live_patients(
-        &self,
-        caller: &Caller,
-        mut appointments: Vec<Appointment>,
-    ) -> AppResult<Vec<Appointment>> {
-        if appointments.is_empty() {
-            return Ok(appointments);
-        }
-        let mut patient_ids: Vec<i64> = appointments.iter().map(|a| a.patient_id).collect();
-        patient_ids.sort_unstable();
-        patient_ids.dedup();
-        let live = self.patients.find_many(caller, &patient_ids).await?;
-        appointments.retain(|a| live.iter().any(|patient| patient.id == a.patient_id));
-        Ok(appointments)
+        Ok(self.appointments.find_many(&Scope::of(caller), ids).await?)
     }
 
     pub async fn list(

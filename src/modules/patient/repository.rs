@@ -11,13 +11,13 @@ use super::model::{
     OrderDirection, Patient, PatientCursor, PatientFields, PatientFilter, PatientOrder,
     PatientOrderField, PatientWrite,
 };
-use crate::cache::EntityCache;
+use crate::cache::{EntityCache, Kind};
 use crate::core::pagination::{Direction, PageRequest};
 use crate::core::scope::Scope;
 use crate::core::text::escape_like;
 use crate::db::limit::limited;
 use crate::db::per_parent::PerParentQuery;
-use crate::db::schema::{clinic_patient_counts, patients};
+use crate::db::schema::{appointments, clinic_patient_counts, patients};
 use crate::db::{DbPool, DbResult};
 use crate::{in_transaction, keyset, single_write, with_conn};
 
@@ -391,7 +391,10 @@ impl PatientRepository for DieselPatientRepository {
         Ok(updated)
     }
 
+    /// A deleted patient's appointments go with them: queries leave them out, and the entity
+    /// cache forgets them here, as their own writes would make it.
     async fn soft_delete(&self, clinic_id: i64, id: i64, at: NaiveDateTime) -> DbResult<bool> {
+        let cached = self.cache.enabled();
         let deleted = in_transaction!(&self.pool, |conn| {
             let changed = diesel::update(
                 patients::table
@@ -402,15 +405,29 @@ impl PatientRepository for DieselPatientRepository {
             .set((patients::deleted_at.eq(at), patients::updated_at.eq(at)))
             .execute(conn)
             .await?;
-            if changed > 0 {
-                add_live_patients!(conn, clinic_id, -1);
+            if changed == 0 {
+                return Ok(None);
             }
-            Ok(changed > 0)
+            add_live_patients!(conn, clinic_id, -1);
+            let appointment_ids: Vec<i64> = if cached {
+                appointments::table
+                    .filter(appointments::patient_id.eq(id))
+                    .select(appointments::id)
+                    .load(conn)
+                    .await?
+            } else {
+                Vec::new()
+            };
+            Ok(Some(appointment_ids))
         })?;
-        if deleted {
-            self.cache.wrote::<Patient>(clinic_id, id).await;
-        }
-        Ok(deleted)
+        let Some(appointment_ids) = deleted else {
+            return Ok(false);
+        };
+        self.cache.wrote::<Patient>(clinic_id, id).await;
+        self.cache
+            .invalidate(Kind::Appointment, clinic_id, &appointment_ids)
+            .await;
+        Ok(true)
     }
 
     async fn restore(

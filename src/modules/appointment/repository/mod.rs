@@ -127,8 +127,9 @@ impl AppointmentRepository for DieselAppointmentRepository {
         Ok(self.find_many(scope, &[id]).await?.into_iter().next())
     }
 
-    /// Cached. A cached appointment is admitted by the scope as the query would; whether its
-    /// patient is deleted is not the cache's to know (the service checks that).
+    /// Cached. A cached appointment is admitted by the scope as the query would; a deleted
+    /// patient's appointments are forgotten by the deletion (the patient repository's
+    /// `soft_delete`), as the query leaves them out.
     async fn find_many(&self, scope: &Scope, ids: &[i64]) -> DbResult<Vec<Appointment>> {
         let admits = |a: &Appointment| scope.admits(a.clinic_id, a.patient_id);
         self.cache
