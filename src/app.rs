@@ -19,6 +19,10 @@ use crate::shared::Shared;
 /// connection serves `auditEvents` reads meanwhile.
 pub const AUDIT_POOL_SIZE: u32 = 2;
 
+/// Connections of the sessions' pool (`Repositories::with_session_pool`): primary-key reads,
+/// at most one per active session per second, and a login's two writes.
+pub const SESSION_POOL_SIZE: u32 = 4;
+
 /// The state the router serves from.
 pub fn app_state(config: &Config, pool: DbPool, services: &Services, shared: &Shared) -> AppState {
     let settings = SchemaSettings {
@@ -32,7 +36,6 @@ pub fn app_state(config: &Config, pool: DbPool, services: &Services, shared: &Sh
     AppParts {
         schemas: Schemas::build(services, settings),
         subscription_schema: build_subscription_schema(services, settings),
-        tokens: services.tokens.clone(),
         services: services.clone(),
         pool,
         graphiql: config.graphiql,

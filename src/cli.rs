@@ -101,7 +101,21 @@ pub enum UserCommand {
         #[arg(long)]
         patient_id: Option<i64>,
     },
-    /// Stop an account signing in (tokens already issued run out within JWT_TTL_SECONDS).
+    /// Set an account's password, read as one line from stdin, and end all its sessions.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+    /// Give a staff account another staff role; its sessions carry the new role within
+    /// seconds.
+    SetRole {
+        #[arg(long)]
+        email: String,
+        /// ADMIN, DOCTOR, NURSE or RECEPTIONIST.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// Stop an account signing in, and end its sessions (refused within seconds).
     Disable {
         #[arg(long)]
         email: String,
@@ -194,6 +208,29 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
             println!("{}", user.id);
+            Ok(())
+        }
+        Command::User(UserCommand::SetPassword { email }) => {
+            let services = open(&config).await?;
+            let mut password = String::new();
+            std::io::stdin().lock().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            services
+                .auth
+                .reset_password(&email, password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("password set for {email}; its sessions have ended");
+            Ok(())
+        }
+        Command::User(UserCommand::SetRole { email, role }) => {
+            let services = open(&config).await?;
+            let user = services
+                .auth
+                .set_role(&email, role)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            println!("{email} is {}", user.role.as_str());
             Ok(())
         }
         Command::User(UserCommand::Disable { email }) => {
@@ -319,8 +356,10 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     }
     let shared = Shared::from_config(&config)?;
     let audit_pool = DbPool::connect(&config.database_url, crate::app::AUDIT_POOL_SIZE).await?;
+    let session_pool = DbPool::connect(&config.database_url, crate::app::SESSION_POOL_SIZE).await?;
     let repos = Repositories::cached(&pool, &shared.cache)
         .with_audit_pool(&audit_pool)
+        .with_session_pool(&session_pool)
         .with_job_events(&shared.events);
     let queue = JobQueue::open(&config).await?;
     let services = Services::new(&config, &repos, &shared, Arc::new(queue.clone()))?;

@@ -9,6 +9,7 @@ use async_graphql::Context;
 
 mod record;
 
+use crate::core::auth::Role;
 use crate::core::context::RequestContext;
 use crate::core::error::AppError;
 pub use record::{AuditAction, AuditEntity, AuditOutcome, Audited, PendingEvent, Subject};
@@ -245,6 +246,34 @@ pub fn changed<T: Audited>(
         outcome,
     };
     trail.add(ctx, group, record);
+}
+
+/// Failed logins from the request's address locked the account `user_id` (of `clinic_id`,
+/// in `role`) for that address. No one is signed in: the account the guesses were aimed at is
+/// named as the actor, and the request's address is where they came from.
+pub fn login_locked(ctx: &Context<'_>, user_id: i64, clinic_id: i64, role: Role) {
+    let (Some(trail), Some(request)) = (trail(ctx), ctx.data_opt::<RequestContext>()) else {
+        return;
+    };
+    let event = PendingEvent {
+        occurred_at: crate::db::now(),
+        clinic_id,
+        actor_id: user_id,
+        actor_role: role,
+        action: AuditAction::LoginLocked,
+        entity: AuditEntity::User,
+        entity_ids: vec![user_id],
+        patient_ids: Vec::new(),
+        field: None,
+        outcome: AuditOutcome::Denied,
+        request_id: request.request_id.clone(),
+        client_ip: request.client_ip,
+    };
+    trail
+        .events
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(event);
 }
 
 /// Runs a write on the record `target` names and records its outcome. A target that names no

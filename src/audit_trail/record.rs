@@ -34,6 +34,17 @@ pub enum AuditAction {
     ClinicReport,
     /// An ADMIN lifted the failed-login counts of an account.
     UnlockUser,
+    /// Failed logins locked an account for an address. The actor is the account the guesses
+    /// were aimed at (no one signed in), the client address the one they came from.
+    LoginLocked,
+    /// A user ended their session.
+    Logout,
+    /// A user ended all their sessions.
+    LogoutEverywhere,
+    /// A user, or their clinic's ADMIN, ended one of the user's sessions.
+    RevokeSession,
+    /// A user replaced their password (their other sessions ended).
+    ChangePassword,
 }
 
 /// Each action with its stored (and GraphQL) name and, for a write, the root mutation field
@@ -120,6 +131,23 @@ const ACTIONS: &[(AuditAction, &str, Option<&str>)] = &[
         Some("clinicReport"),
     ),
     (AuditAction::UnlockUser, "UNLOCK_USER", Some("unlockUser")),
+    (AuditAction::LoginLocked, "LOGIN_LOCKED", None),
+    (AuditAction::Logout, "LOGOUT", Some("logout")),
+    (
+        AuditAction::LogoutEverywhere,
+        "LOGOUT_EVERYWHERE",
+        Some("logoutEverywhere"),
+    ),
+    (
+        AuditAction::RevokeSession,
+        "REVOKE_SESSION",
+        Some("revokeSession"),
+    ),
+    (
+        AuditAction::ChangePassword,
+        "CHANGE_PASSWORD",
+        Some("changePassword"),
+    ),
 ];
 
 impl AuditAction {
@@ -154,7 +182,12 @@ impl AuditAction {
             | AuditAction::BackupDatabase
             | AuditAction::ExportPatients
             | AuditAction::ClinicReport => AuditEntity::Job,
-            AuditAction::UnlockUser => AuditEntity::User,
+            AuditAction::UnlockUser
+            | AuditAction::LoginLocked
+            | AuditAction::Logout
+            | AuditAction::LogoutEverywhere
+            | AuditAction::RevokeSession
+            | AuditAction::ChangePassword => AuditEntity::User,
         }
     }
 

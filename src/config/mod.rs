@@ -162,6 +162,22 @@ pub struct AuthConfig {
     /// `serve` then uses the one kept in the data folder ([`Config::keep_development_secret`]).
     pub jwt_secret_generated: bool,
     pub token_ttl: Duration,
+    pub sessions: SessionSettings,
+}
+
+/// How long sessions last and how their refresh tokens travel.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    /// From login to the session's absolute end, however active it is.
+    pub lifetime: Duration,
+    /// A session not refreshed for this long has ended.
+    pub idle: Duration,
+    /// How long after a rotation the replaced refresh token gets the same answer again (a
+    /// client that lost the answer retries); any later use ends the session.
+    pub reuse_grace: Duration,
+    /// Whether the refresh cookie is `Secure` (off only outside production, for plain-HTTP
+    /// development servers).
+    pub cookie_secure: bool,
 }
 
 const MIN_SECRET_BYTES: usize = 32;
@@ -296,6 +312,35 @@ impl Config {
                 .push("JWT_TTL_SECONDS: must be between 60 and 86400".into());
         }
 
+        let lifetime = r.parsed("SESSION_LIFETIME_SECONDS", 30 * 86_400_u64);
+        if !(3_600..=366 * 86_400).contains(&lifetime) {
+            r.problems.push(
+                "SESSION_LIFETIME_SECONDS: must be between 3600 (an hour) and 31622400 (a year)"
+                    .into(),
+            );
+        }
+        let idle = r.parsed("SESSION_IDLE_SECONDS", 12 * 3_600_u64);
+        if idle < ttl_seconds || idle > lifetime {
+            r.problems.push(
+                "SESSION_IDLE_SECONDS: must be at least JWT_TTL_SECONDS (a client refreshes once \
+                 per access token) and at most SESSION_LIFETIME_SECONDS"
+                    .into(),
+            );
+        }
+        let reuse_grace = r.parsed("REFRESH_REUSE_GRACE_SECONDS", 10_u64);
+        if reuse_grace > 60 {
+            r.problems
+                .push("REFRESH_REUSE_GRACE_SECONDS: must be between 0 and 60".into());
+        }
+        let cookie_secure = r.flag("SESSION_COOKIE_SECURE", true);
+        if production && !cookie_secure {
+            r.problems.push(
+                "SESSION_COOKIE_SECURE: may be false only outside production (the refresh \
+                 cookie would travel over plain HTTP)"
+                    .into(),
+            );
+        }
+
         let bind_addr = r.parsed("BIND_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)));
         let log_format = r.parsed(
             "LOG_FORMAT",
@@ -330,6 +375,12 @@ impl Config {
                 jwt_secret,
                 jwt_secret_generated,
                 token_ttl: Duration::from_secs(ttl_seconds),
+                sessions: SessionSettings {
+                    lifetime: Duration::from_secs(lifetime),
+                    idle: Duration::from_secs(idle),
+                    reuse_grace: Duration::from_secs(reuse_grace),
+                    cookie_secure,
+                },
             },
             bind_addr,
             log_format,

@@ -151,3 +151,34 @@ fn login_failure_limits_have_defaults_are_checked_and_replace_the_old_setting() 
         assert!(errors.contains(name), "{name} missing from: {errors}");
     }
 }
+
+#[test]
+fn sessions_have_defaults_and_are_checked() {
+    let sessions = load(&[]).expect("defaults are valid").auth.sessions;
+    assert_eq!(sessions.lifetime, Duration::from_secs(30 * 86_400));
+    assert_eq!(sessions.idle, Duration::from_secs(12 * 3_600));
+    assert_eq!(sessions.reuse_grace, Duration::from_secs(10));
+    assert!(sessions.cookie_secure);
+    let development = load(&[("SESSION_COOKIE_SECURE", "false")]).expect("valid");
+    assert!(!development.auth.sessions.cookie_secure);
+
+    let errors = load(&[
+        ("APP_ENV", "production"),
+        ("DATABASE_URL", "postgres://localhost/x"),
+        ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("SESSION_COOKIE_SECURE", "false"),
+        ("SESSION_LIFETIME_SECONDS", "60"),
+        ("SESSION_IDLE_SECONDS", "30"),
+        ("REFRESH_REUSE_GRACE_SECONDS", "3600"),
+    ])
+    .unwrap_err()
+    .to_string();
+    for name in [
+        "SESSION_COOKIE_SECURE: may be false only outside production",
+        "SESSION_LIFETIME_SECONDS: must be between",
+        "SESSION_IDLE_SECONDS: must be at least JWT_TTL_SECONDS",
+        "REFRESH_REUSE_GRACE_SECONDS: must be between 0 and 60",
+    ] {
+        assert!(errors.contains(name), "{name} missing from: {errors}");
+    }
+}

@@ -79,6 +79,18 @@ struct Claims {
     clinic: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     patient: Option<i64>,
+    /// The session the token was issued for: it is refused once the session ends.
+    sid: i64,
+}
+
+/// What a verified access token says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The caller as the token was issued; whoever serves the request reads the account's
+    /// current standing through [`Verified::session_id`] (a role may have changed since).
+    pub caller: Caller,
+    pub session_id: i64,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// Why a token was refused; logged at debug level, never sent (the client just gets
@@ -97,7 +109,7 @@ pub struct TokenService {
     /// request until it expires, and checking its signature again was a sixth of the work of
     /// answering a single-record query. Keyed by the whole token, signature included, so only
     /// that exact token finds its entry; an entry is used only before the token's expiry.
-    verified: moka::sync::Cache<String, (Caller, DateTime<Utc>)>,
+    verified: moka::sync::Cache<String, Verified>,
 }
 
 /// How many verified tokens are kept (one per active session; about 3 MB).
@@ -131,10 +143,17 @@ impl TokenService {
         }
     }
 
-    /// A signed token for `caller` and the moment it expires.
-    pub fn issue(&self, caller: &Caller) -> anyhow::Result<(String, DateTime<Utc>)> {
+    /// A signed token for `caller` in `session_id`, issued at `issued_at` (whole seconds), and
+    /// the moment it expires. The same arguments give the same token: a refresh retried within
+    /// its grace window gets the answer it lost.
+    pub fn issue(
+        &self,
+        caller: &Caller,
+        session_id: i64,
+        issued_at: DateTime<Utc>,
+    ) -> anyhow::Result<(String, DateTime<Utc>)> {
         // Whole seconds, so `expiresAt` is exactly the token's `exp`.
-        let now = DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_default();
+        let now = DateTime::from_timestamp(issued_at.timestamp(), 0).unwrap_or_default();
         let expires_at = now + chrono::Duration::from_std(self.ttl)?;
         let claims = Claims {
             iss: ISSUER.to_owned(),
@@ -145,22 +164,25 @@ impl TokenService {
             role: caller.role,
             clinic: caller.clinic_id,
             patient: caller.patient_id,
+            sid: session_id,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok((token, expires_at))
     }
 
-    /// Verifies signature, algorithm, issuer, audience and expiry.
-    pub fn verify(&self, token: &str) -> Result<Caller, InvalidToken> {
-        self.verify_with_expiry(token).map(|(caller, _)| caller)
+    /// How long the tokens it issues live.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
     }
 
-    /// The caller and the moment the token stops being valid (long-lived connections end then).
-    pub fn verify_with_expiry(&self, token: &str) -> Result<(Caller, DateTime<Utc>), InvalidToken> {
-        if let Some((caller, expires_at)) = self.verified.get(token)
-            && Utc::now() < expires_at
+    /// Verifies signature, algorithm, issuer, audience and expiry; what the token says, and
+    /// the moment it stops being valid (long-lived connections end then). Whether its session
+    /// still stands is the sessions' question, not the token's.
+    pub fn verify(&self, token: &str) -> Result<Verified, InvalidToken> {
+        if let Some(verified) = self.verified.get(token)
+            && Utc::now() < verified.expires_at
         {
-            return Ok((caller, expires_at));
+            return Ok(verified);
         }
         let verified = self.verify_signed(token)?;
         self.verified.insert(token.to_owned(), verified.clone());
@@ -171,7 +193,7 @@ impl TokenService {
     /// leeway), and that the token looks like one this service issues: not issued in the
     /// future, and living no longer than the configured lifetime (a token signed with the key
     /// but made to last a century is refused).
-    fn verify_signed(&self, token: &str) -> Result<(Caller, DateTime<Utc>), InvalidToken> {
+    fn verify_signed(&self, token: &str) -> Result<Verified, InvalidToken> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| InvalidToken(e.to_string()))?;
         let claims = data.claims;
@@ -197,7 +219,11 @@ impl TokenService {
             role: claims.role,
             patient_id: claims.patient,
         };
-        Ok((caller, expires_at))
+        Ok(Verified {
+            caller,
+            session_id: claims.sid,
+            expires_at,
+        })
     }
 }
 
@@ -257,8 +283,19 @@ mod tests {
     #[test]
     fn issued_tokens_verify() {
         let tokens = service();
-        let (token, _) = tokens.issue(&caller()).expect("issue");
-        assert_eq!(tokens.verify(&token).expect("verify"), caller());
+        let (token, _) = tokens.issue(&caller(), 11, Utc::now()).expect("issue");
+        let verified = tokens.verify(&token).expect("verify");
+        assert_eq!((verified.caller, verified.session_id), (caller(), 11));
+    }
+
+    #[test]
+    fn the_same_issue_gives_the_same_token() {
+        let tokens = service();
+        let at = Utc::now();
+        assert_eq!(
+            tokens.issue(&caller(), 11, at).expect("issue"),
+            tokens.issue(&caller(), 11, at).expect("again")
+        );
     }
 
     #[test]
@@ -267,16 +304,16 @@ mod tests {
             &SecretString::from("another-secret-that-is-long-enough-9876543210"),
             Duration::from_secs(60),
         );
-        let (token, _) = other.issue(&caller()).expect("issue");
+        let (token, _) = other.issue(&caller(), 1, Utc::now()).expect("issue");
         assert!(service().verify(&token).is_err());
     }
 
     #[test]
     fn a_verified_token_is_known_only_by_its_exact_text() {
         let tokens = service();
-        let (token, _) = tokens.issue(&caller()).expect("issue");
-        assert_eq!(tokens.verify(&token).expect("verify"), caller());
-        assert_eq!(tokens.verify(&token).expect("again"), caller());
+        let (token, _) = tokens.issue(&caller(), 1, Utc::now()).expect("issue");
+        assert_eq!(tokens.verify(&token).expect("verify").caller, caller());
+        assert_eq!(tokens.verify(&token).expect("again").caller, caller());
         // The same claims with a signature one character off.
         let mut forged = token.clone();
         let last = forged.pop().expect("not empty");
@@ -287,10 +324,15 @@ mod tests {
     #[test]
     fn a_kept_token_past_its_expiry_is_checked_in_full() {
         let tokens = service();
+        let kept = |expires_at| Verified {
+            caller: caller(),
+            session_id: 1,
+            expires_at,
+        };
         let expired = Utc::now() - chrono::Duration::seconds(1);
         tokens
             .verified
-            .insert("not-a-token".to_owned(), (caller(), expired));
+            .insert("not-a-token".to_owned(), kept(expired));
         assert!(
             tokens.verify("not-a-token").is_err(),
             "expired: checked again"
@@ -298,8 +340,8 @@ mod tests {
         let valid = Utc::now() + chrono::Duration::seconds(60);
         tokens
             .verified
-            .insert("not-a-token".to_owned(), (caller(), valid));
-        assert_eq!(tokens.verify("not-a-token").expect("kept"), caller());
+            .insert("not-a-token".to_owned(), kept(valid));
+        assert_eq!(tokens.verify("not-a-token").expect("kept").caller, caller());
     }
 
     #[test]

@@ -13,6 +13,10 @@ pub struct RequestContext {
     /// The client's address, for rate limits (never logged with personal data).
     pub client_ip: IpAddr,
     pub authentication: Authentication,
+    /// The session the access token belongs to, when one was accepted.
+    pub session_id: Option<i64>,
+    /// The client's `User-Agent`, for the session a login starts (never logged).
+    pub user_agent: Option<String>,
 }
 
 /// When a long-lived connection's token expires; its subscriptions end then.
@@ -47,6 +51,11 @@ pub enum Authentication {
 }
 
 impl RequestContext {
+    /// The caller's session, or UNAUTHENTICATED.
+    pub fn session_id(&self) -> AppResult<i64> {
+        self.session_id.ok_or(AppError::Unauthenticated)
+    }
+
     /// The authenticated caller, or UNAUTHENTICATED.
     pub fn caller(&self) -> AppResult<&Caller> {
         match &self.authentication {

@@ -45,6 +45,9 @@ pub enum AppError {
     Unauthenticated,
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// A refresh token that is unknown, expired, revoked or already used: sign in again.
+    #[error("the refresh token is not valid: sign in again")]
+    InvalidRefreshToken,
     #[error("{0}")]
     Forbidden(String),
     #[error("the input is invalid")]
@@ -79,6 +82,7 @@ impl AppError {
         match self {
             AppError::Unauthenticated => "UNAUTHENTICATED",
             AppError::InvalidCredentials => "INVALID_CREDENTIALS",
+            AppError::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
             AppError::Forbidden(_) => "FORBIDDEN",
             AppError::Validation(_) => "VALIDATION_FAILED",
             AppError::DuplicateEmail => "DUPLICATE_EMAIL",
@@ -155,6 +159,7 @@ mod tests {
         let cases = [
             (AppError::Unauthenticated, "UNAUTHENTICATED"),
             (AppError::InvalidCredentials, "INVALID_CREDENTIALS"),
+            (AppError::InvalidRefreshToken, "INVALID_REFRESH_TOKEN"),
             (AppError::forbidden("no"), "FORBIDDEN"),
             (AppError::invalid("name", "required"), "VALIDATION_FAILED"),
             (AppError::DuplicateEmail, "DUPLICATE_EMAIL"),

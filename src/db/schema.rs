@@ -108,6 +108,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        clinic_id -> BigInt,
+        generation -> BigInt,
+        refresh_hash -> Text,
+        previous_hash -> Nullable<Text>,
+        rotated_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        last_used_at -> Timestamp,
+        expires_at -> Timestamp,
+        client_ip -> Text,
+        user_agent -> Nullable<Text>,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_reason -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(users -> clinics (clinic_id));
 diesel::joinable!(doctors -> clinics (clinic_id));
 diesel::joinable!(patients -> clinics (clinic_id));
@@ -126,7 +146,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     patients,
     appointments,
     prescriptions,
-    clinic_patient_counts
+    clinic_patient_counts,
+    sessions
 );
 
 diesel::table! {

@@ -193,6 +193,8 @@ pub(super) struct Answer {
     pub request_error: bool,
     /// Whether an error is INTERNAL_SERVER_ERROR: the service failed, not the request.
     internal_error: bool,
+    /// `Set-Cookie` values the resolvers set (the refresh cookie of a login or a refresh).
+    pub set_cookies: Vec<axum::http::HeaderValue>,
 }
 
 impl Answer {
@@ -204,14 +206,17 @@ impl Answer {
             errors: status != StatusCode::OK,
             request_error: false,
             internal_error: false,
+            set_cookies: Vec::new(),
         }
     }
 
     /// Whether the same request sent again should get this answer rather than run again: it
     /// ran and answered for itself. A request error or a refusal by a limit ran nothing, and
-    /// an internal error may be gone on a retry; those run again.
+    /// an internal error may be gone on a retry; those run again. An answer that hands out
+    /// credentials (it sets a cookie) is never kept: a session's tokens are stored nowhere.
     pub(super) fn replayable(&self) -> bool {
-        self.status == StatusCode::OK
+        self.set_cookies.is_empty()
+            && self.status == StatusCode::OK
             && !self.request_error
             && self.retry_after.is_none()
             && !self.internal_error
@@ -375,10 +380,20 @@ async fn run(
             problem_body("TIMEOUT", &message, request_id).to_string(),
         );
     };
+    let set_cookies: Vec<_> = response
+        .http_headers
+        .get_all(axum::http::header::SET_COOKIE)
+        .iter()
+        .cloned()
+        .collect();
     if response.errors.is_empty() {
         // The common case needs no reshaping: serialise straight to text.
         match serde_json::to_string(&response) {
-            Ok(text) => return Answer::new(StatusCode::OK, text),
+            Ok(text) => {
+                let mut answer = Answer::new(StatusCode::OK, text);
+                answer.set_cookies = set_cookies;
+                return answer;
+            }
             Err(error) => tracing::error!(%error, "serialising a GraphQL response"),
         }
     }
@@ -429,5 +444,6 @@ async fn run(
         errors: true,
         request_error,
         internal_error,
+        set_cookies,
     }
 }

@@ -50,7 +50,19 @@ pub async fn download(
     headers: HeaderMap,
 ) -> Response {
     let request_id = request_id(&headers);
-    let Authentication::Authenticated(caller) = authenticate(&state.tokens, &headers) else {
+    let authentication = match authenticate(&state.services.sessions, &headers).await {
+        Ok((authentication, _)) => authentication,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "checking a session");
+            return problem(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_SERVER_ERROR",
+                "internal server error",
+                &request_id,
+            );
+        }
+    };
+    let Authentication::Authenticated(caller) = authentication else {
         let error = AppError::Unauthenticated;
         return problem(
             StatusCode::UNAUTHORIZED,

@@ -4,7 +4,9 @@
 //! the helpers `GET /graphql` (`graphql_get.rs`) shares.
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, SET_COOKIE, USER_AGENT,
+};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -17,8 +19,8 @@ use super::execution::{
 };
 use super::idempotent::{self, Keyed};
 use super::negotiation::{ResponseFormat, is_json_content_type, negotiate};
-use crate::core::auth::TokenService;
 use crate::core::context::{Authentication, RequestContext};
+use crate::modules::auth::session::service::{Authenticated, SessionService};
 
 pub(super) const API_FORMATS: &[ResponseFormat] =
     &[ResponseFormat::Json, ResponseFormat::GraphqlResponse];
@@ -56,19 +58,58 @@ pub(super) fn bearer_token(value: &str) -> Option<&str> {
         .then_some(token.trim())
 }
 
-pub(super) fn authenticate(tokens: &TokenService, headers: &HeaderMap) -> Authentication {
+/// The caller the `Authorization` header proves, checked against their session; `Err` only
+/// when the session could not be read (the database failed).
+pub(super) async fn authenticate(
+    sessions: &SessionService,
+    headers: &HeaderMap,
+) -> Result<(Authentication, Option<i64>), crate::core::error::AppError> {
     let Some(header) = headers.get(AUTHORIZATION) else {
-        return Authentication::Anonymous;
+        return Ok((Authentication::Anonymous, None));
     };
-    let token = header.to_str().ok().and_then(bearer_token);
-    match token.map(|t| tokens.verify(t)) {
-        Some(Ok(caller)) => Authentication::Authenticated(caller),
-        Some(Err(reason)) => {
-            tracing::debug!(%reason, "rejected access token");
-            Authentication::Rejected
-        }
-        None => Authentication::Rejected,
-    }
+    let Some(token) = header.to_str().ok().and_then(bearer_token) else {
+        return Ok((Authentication::Rejected, None));
+    };
+    Ok(match sessions.authenticate(token).await? {
+        Some(Authenticated {
+            caller, session_id, ..
+        }) => (Authentication::Authenticated(caller), Some(session_id)),
+        None => (Authentication::Rejected, None),
+    })
+}
+
+/// What the resolvers know of the request, or the answer when its session could not be
+/// checked.
+pub(super) async fn request_context(
+    state: &AppState,
+    headers: &HeaderMap,
+    request_id: &str,
+    client_ip: std::net::IpAddr,
+    format: ResponseFormat,
+) -> Result<RequestContext, Response> {
+    let (authentication, session_id) = authenticate(&state.services.sessions, headers)
+        .await
+        .map_err(|error| {
+            tracing::error!(error = format!("{error:#}"), "checking a session");
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format,
+                "INTERNAL_SERVER_ERROR",
+                "internal server error",
+                request_id,
+            )
+        })?;
+    Ok(RequestContext {
+        request_id: request_id.to_owned(),
+        client_ip,
+        authentication,
+        session_id,
+        // As sent: a header may carry bytes beyond ASCII, which are kept as far as they are
+        // UTF-8.
+        user_agent: headers
+            .get(USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
+    })
 }
 
 /// A response whose body is a single GraphQL error (for failures before execution).
@@ -140,10 +181,9 @@ pub async fn graphql_post(
         Ok(value) => value,
         Err(_) => return bad_request("the body is not valid JSON"),
     };
-    let context = RequestContext {
-        request_id: request_id.clone(),
-        client_ip,
-        authentication: authenticate(&state.tokens, &headers),
+    let context = match request_context(&state, &headers, &request_id, client_ip, format).await {
+        Ok(context) => context,
+        Err(response) => return response,
     };
     let prepare = async |item: Value| -> Result<Prepared, NotRun> {
         let wire =
@@ -241,6 +281,8 @@ pub(super) struct Reply {
     pub retry_after: Option<u64>,
     /// Whether the same request sent again should get this answer ([`Answer::replayable`]).
     pub replayable: bool,
+    /// Never stored: an answer that sets a cookie is not replayable.
+    pub set_cookies: Vec<HeaderValue>,
 }
 
 impl Reply {
@@ -250,15 +292,26 @@ impl Reply {
             replayable: answer.replayable(),
             body: answer.body,
             retry_after: answer.retry_after,
+            set_cookies: answer.set_cookies,
         }
     }
 
     pub(super) fn into_response(self, format: ResponseFormat) -> Response {
-        with_retry_after(
-            json_response(self.status, format, self.body),
-            self.retry_after,
+        with_cookies(
+            with_retry_after(
+                json_response(self.status, format, self.body),
+                self.retry_after,
+            ),
+            self.set_cookies,
         )
     }
+}
+
+fn with_cookies(mut response: Response, cookies: Vec<HeaderValue>) -> Response {
+    for cookie in cookies {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
 }
 
 /// Runs the operations of a batch one after the other; their answers in one array.
@@ -271,12 +324,14 @@ async fn run_batch(
     let mut bodies = Vec::with_capacity(requests.len());
     let mut retry_after = None;
     let mut replayable = true;
+    let mut set_cookies = Vec::new();
     for request in requests {
         let body = match request {
             Ok(request) => {
                 let answer = execute(state, request, request_id, true, deadline).await;
                 retry_after = retry_after.max(answer.retry_after);
                 replayable &= answer.replayable();
+                set_cookies.extend(answer.set_cookies);
                 answer.body
             }
             Err(not_run) => refused_body(&not_run.refused, request_id).to_string(),
@@ -288,6 +343,7 @@ async fn run_batch(
         body: format!("[{}]", bodies.join(",")),
         retry_after,
         replayable,
+        set_cookies,
     }
 }
 
@@ -356,9 +412,12 @@ fn with_retry_after(mut response: Response, seconds: Option<u64>) -> Response {
 
 pub(super) fn answer_response(answer: Answer, format: ResponseFormat) -> Response {
     let status = answer_status(&answer, format);
-    with_retry_after(
-        json_response(status, format, answer.body),
-        answer.retry_after,
+    with_cookies(
+        with_retry_after(
+            json_response(status, format, answer.body),
+            answer.retry_after,
+        ),
+        answer.set_cookies,
     )
 }
 

@@ -12,11 +12,10 @@ use super::AppState;
 use super::client_ip::ClientIp;
 use super::execution::{build_request, execute};
 use super::graphql::{
-    API_FORMATS, BROWSER_FORMATS, accept, answer_response, authenticate, charge, check_extensions,
-    error_response, not_acceptable, refused_response, request_id,
+    API_FORMATS, BROWSER_FORMATS, accept, answer_response, charge, check_extensions,
+    error_response, not_acceptable, refused_response, request_context, request_id,
 };
 use super::negotiation::{ResponseFormat, negotiate};
-use crate::core::context::RequestContext;
 
 /// One operation as it arrives in a GET query string (variables JSON-encoded).
 #[derive(Debug, Deserialize)]
@@ -99,10 +98,9 @@ pub async fn graphql_get(
             );
         }
     };
-    let context = RequestContext {
-        request_id: request_id.clone(),
-        client_ip,
-        authentication: authenticate(&state.tokens, &headers),
+    let context = match request_context(&state, &headers, &request_id, client_ip, format).await {
+        Ok(context) => context,
+        Err(response) => return response,
     };
     match build_request(&state, query, params.operation_name, variables, &context) {
         Ok(request) => {

@@ -14,6 +14,7 @@ mod health;
 mod idempotent;
 mod negotiation;
 mod request_id;
+mod session_refresh;
 mod subscriptions;
 
 pub use subscriptions::SocketCaps;
@@ -35,7 +36,6 @@ use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::config::{CorsOrigins, GraphqlLimits, WebSocketLimits};
-use crate::core::auth::TokenService;
 use crate::db::DbPool;
 use crate::graphql::documents::ParsedDocuments;
 use crate::jobs::export::ExportStore;
@@ -77,7 +77,6 @@ pub struct AppParts {
     pub schemas: Schemas,
     /// The schema behind `/graphql/ws`: subscriptions only.
     pub subscription_schema: AppSchema,
-    pub tokens: Arc<TokenService>,
     /// For the per-request DataLoaders.
     pub services: Services,
     pub pool: DbPool,
@@ -200,6 +199,10 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", graphql)
         .route("/graphql/ws", get(subscriptions::graphql_ws))
         .route("/exports/{job_id}", get(exports::download))
+        .route(
+            "/auth/refresh",
+            axum::routing::post(session_refresh::refresh),
+        )
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .layer(layers)

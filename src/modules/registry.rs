@@ -16,6 +16,9 @@ use crate::modules::audit::service::AuditService;
 use crate::modules::audit::writer::AuditWriter;
 use crate::modules::auth::repository::{DieselUserRepository, UserRepository};
 use crate::modules::auth::service::AuthService;
+use crate::modules::auth::session::refresh_token::RefreshTokens;
+use crate::modules::auth::session::repository::{DieselSessionRepository, SessionRepository};
+use crate::modules::auth::session::service::SessionService;
 use crate::modules::clinic::repository::{ClinicRepository, DieselClinicRepository};
 use crate::modules::clinic::service::ClinicService;
 use crate::modules::doctor::repository::{DieselDoctorRepository, DoctorRepository};
@@ -39,6 +42,7 @@ use crate::shared::Shared;
 #[derive(Clone)]
 pub struct Repositories {
     pub users: Arc<dyn UserRepository>,
+    pub sessions: Arc<dyn SessionRepository>,
     pub clinics: Arc<dyn ClinicRepository>,
     pub doctors: Arc<dyn DoctorRepository>,
     pub patients: Arc<dyn PatientRepository>,
@@ -57,6 +61,7 @@ impl Repositories {
     pub fn diesel(pool: &DbPool) -> Self {
         Self {
             users: Arc::new(DieselUserRepository::new(pool.clone())),
+            sessions: Arc::new(DieselSessionRepository::new(pool.clone())),
             clinics: Arc::new(DieselClinicRepository::new(pool.clone())),
             doctors: Arc::new(DieselDoctorRepository::new(pool.clone())),
             patients: Arc::new(DieselPatientRepository::new(pool.clone())),
@@ -74,6 +79,14 @@ impl Repositories {
     /// a connection a request is waiting for (nor shows up in a request's statements).
     pub fn with_audit_pool(mut self, pool: &DbPool) -> Self {
         self.audit = Arc::new(DieselAuditRepository::new(pool.clone()));
+        self
+    }
+
+    /// Sessions checked and written through a pool of their own: a request's authentication
+    /// never waits behind other requests' queries for a connection, and a query's statements
+    /// are its own (the check is at most one read per session per instance per second).
+    pub fn with_session_pool(mut self, pool: &DbPool) -> Self {
+        self.sessions = Arc::new(DieselSessionRepository::new(pool.clone()));
         self
     }
 
@@ -101,6 +114,7 @@ impl Repositories {
 pub struct Services {
     pub tokens: Arc<TokenService>,
     pub auth: Arc<AuthService>,
+    pub sessions: Arc<SessionService>,
     pub clinics: Arc<ClinicService>,
     pub patients: Arc<PatientService>,
     pub doctors: Arc<DoctorService>,
@@ -154,13 +168,21 @@ impl Services {
             appointments.clone(),
             doctors.clone(),
         ));
+        let sessions = Arc::new(SessionService::new(
+            repositories.sessions.clone(),
+            repositories.users.clone(),
+            tokens.clone(),
+            RefreshTokens::new(&config.auth.jwt_secret),
+            config.auth.sessions,
+        ));
         Ok(Self {
             auth: Arc::new(AuthService::new(
                 repositories.users.clone(),
                 patients.clone(),
-                tokens.clone(),
+                sessions.clone(),
                 shared.limiter.clone(),
             )?),
+            sessions,
             clinics: Arc::new(ClinicService::new(repositories.clinics.clone())),
             patients,
             doctors,

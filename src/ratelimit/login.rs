@@ -149,8 +149,15 @@ impl LocalFailures {
         failures
     }
 
-    /// The outcome of an attempt [`Self::reserve`] registered.
-    pub(super) fn record(&self, window: Duration, account: &str, ip: IpAddr, outcome: Outcome) {
+    /// The outcome of an attempt [`Self::reserve`] registered; for a failure, the pair's
+    /// failures counted now (0 otherwise).
+    pub(super) fn record(
+        &self,
+        window: Duration,
+        account: &str,
+        ip: IpAddr,
+        outcome: Outcome,
+    ) -> u32 {
         let now = Instant::now();
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let key = (account.to_owned(), ip);
@@ -166,8 +173,9 @@ impl LocalFailures {
                 if let Some(entry) = state.accounts.get_mut(account) {
                     entry.pairs.remove(&ip);
                 }
+                0
             }
-            Outcome::Refused => {}
+            Outcome::Refused => 0,
         }
     }
 }
@@ -181,7 +189,8 @@ impl LocalFailures {
 }
 
 impl Local {
-    fn failed(&mut self, now: Instant, window: Duration, account: &str, ip: IpAddr) {
+    /// Counts a failure; the pair's failures now.
+    fn failed(&mut self, now: Instant, window: Duration, account: &str, ip: IpAddr) -> u32 {
         self.forget_before(now, window);
         let entry = self
             .accounts
@@ -194,7 +203,9 @@ impl Local {
         entry.total += 1;
         let pair = entry.pairs.entry(ip).or_insert((0, now));
         *pair = (pair.0 + 1, now);
+        let pair_failures = pair.0;
         self.addresses.entry(ip).or_insert((now, 0)).1 += 1;
+        pair_failures
     }
 
     /// Counts whose window has ended are gone, as their Redis keys would be.
@@ -244,14 +255,15 @@ pub(super) async fn reserve_shared(
     })
 }
 
-/// The outcome of an attempt [`reserve_shared`] registered.
+/// The outcome of an attempt [`reserve_shared`] registered; for a failure, the pair's
+/// failures counted now across instances (`None` if Redis did not answer).
 pub(super) async fn record_shared(
     redis: &Redis,
     window: Duration,
     account: &str,
     ip: IpAddr,
     outcome: Outcome,
-) {
+) -> Option<u32> {
     let mut invocation = RECORD.prepare_invoke();
     invocation
         .key(account_key(redis, account))
@@ -259,11 +271,12 @@ pub(super) async fn record_shared(
         .arg(ip.to_string())
         .arg(millis(window))
         .arg(outcome.as_str());
-    let _: Option<i64> = redis
+    let pair: Option<i64> = redis
         .run("login_failures", async move |mut c| {
             invocation.invoke_async(&mut c).await
         })
         .await;
+    pair.map(|count| u32::try_from(count).unwrap_or(0))
 }
 
 /// Forgets the account's failures in Redis; whether Redis answered.

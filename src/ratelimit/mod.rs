@@ -131,12 +131,16 @@ impl RateLimiter {
         }
     }
 
-    async fn record(&self, account: &str, ip: IpAddr, shared: bool, outcome: Outcome) {
+    /// Records an attempt's outcome; for a failure, the pair's failures counted now (across
+    /// instances when Redis counted it).
+    async fn record(&self, account: &str, ip: IpAddr, shared: bool, outcome: Outcome) -> u32 {
         let window = self.limits.login.window;
-        self.failures.record(window, account, ip, outcome);
-        if let (true, Some(redis)) = (shared, &self.redis) {
-            login::record_shared(redis, window, account, ip, outcome).await;
-        }
+        let local = self.failures.record(window, account, ip, outcome);
+        let shared = match (shared, &self.redis) {
+            (true, Some(redis)) => login::record_shared(redis, window, account, ip, outcome).await,
+            _ => None,
+        };
+        shared.unwrap_or(local)
     }
 
     /// Charges `cost` to every bucket, or to none when one has no room; one round trip.
@@ -197,9 +201,14 @@ pub struct LoginAttempt {
 }
 
 impl LoginAttempt {
-    /// A wrong password, an unknown email or a disabled account alike.
-    pub async fn failed(self) {
-        self.finish(Outcome::Failed).await;
+    /// A wrong password, an unknown email or a disabled account alike; whether this failure
+    /// locked the pair of account and address (it is the one that reached the lock).
+    pub async fn failed(self) -> bool {
+        let lock_after = self
+            .limiter
+            .as_ref()
+            .map_or(0, |limiter| limiter.limits.login.pair_lock_after);
+        self.finish(Outcome::Failed).await == lock_after
     }
 
     /// Clears the pair's failures.
@@ -207,11 +216,14 @@ impl LoginAttempt {
         self.finish(Outcome::Succeeded).await;
     }
 
-    async fn finish(mut self, outcome: Outcome) {
-        if let Some(limiter) = self.limiter.take() {
-            limiter
-                .record(&self.account, self.ip, self.shared, outcome)
-                .await;
+    async fn finish(mut self, outcome: Outcome) -> u32 {
+        match self.limiter.take() {
+            Some(limiter) => {
+                limiter
+                    .record(&self.account, self.ip, self.shared, outcome)
+                    .await
+            }
+            None => 0,
         }
     }
 }

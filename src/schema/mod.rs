@@ -19,6 +19,7 @@ use crate::modules::appointment::subscription::AppointmentSubscription;
 use crate::modules::audit::extension::AuditExtension;
 use crate::modules::audit::resolvers::AuditQuery;
 use crate::modules::auth::resolvers::{AuthMutation, AuthQuery};
+use crate::modules::auth::session::resolvers::{SessionMutation, SessionQuery};
 use crate::modules::clinic::resolvers::ClinicQuery;
 use crate::modules::doctor::resolvers::{DoctorMutation, DoctorQuery};
 use crate::modules::job::resolvers::{JobMutation, JobQuery};
@@ -32,6 +33,7 @@ use node::NodeQuery;
 #[graphql(name = "Query")]
 pub struct QueryRoot(
     AuthQuery,
+    SessionQuery,
     ClinicQuery,
     PatientQuery,
     DoctorQuery,
@@ -46,6 +48,7 @@ pub struct QueryRoot(
 #[graphql(name = "Mutation")]
 pub struct MutationRoot(
     AuthMutation,
+    SessionMutation,
     PatientMutation,
     DoctorMutation,
     AppointmentMutation,
@@ -170,6 +173,7 @@ fn configured(
 ) -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     let mut builder = builder()
         .data(services.auth.clone())
+        .data(services.sessions.clone())
         .data(services.clinics.clone())
         .data(services.patients.clone())
         .data(services.doctors.clone())

@@ -3,7 +3,7 @@ use axum::http::StatusCode;
 use clinicgraph::core::auth::Role;
 use clinicgraph::seed::{DEMO_ACCOUNTS, DEMO_PASSWORD};
 use jsonwebtoken::{EncodingKey, Header};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::server::Server;
 use crate::helpers::{JWT_SECRET, TestApp};
@@ -92,19 +92,36 @@ struct Claims<'a> {
     clinic: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     nbf: Option<i64>,
+    sid: i64,
 }
 
-fn forge(secret: &str, aud: &str, exp_offset: i64) -> String {
-    forge_times(secret, aud, -10, exp_offset, None)
+/// The user and the session of a real login, for forged tokens: a token's session must stand,
+/// so each forgery below fails for its own reason only.
+#[derive(Clone, Copy)]
+struct Signer<'a> {
+    sub: &'a str,
+    sid: i64,
+}
+
+fn forge(signer: Signer<'_>, secret: &str, aud: &str, exp_offset: i64) -> String {
+    forge_times(signer, secret, aud, -10, exp_offset, None)
 }
 
 /// A token with `iat`, `exp` and (if given) `nbf` that many seconds from now.
-fn forge_times(secret: &str, aud: &str, iat: i64, exp: i64, nbf: Option<i64>) -> String {
+fn forge_times(
+    signer: Signer<'_>,
+    secret: &str,
+    aud: &str,
+    iat: i64,
+    exp: i64,
+    nbf: Option<i64>,
+) -> String {
     let now = chrono::Utc::now().timestamp();
     let claims = Claims {
         iss: "clinicgraph",
         aud,
-        sub: "1",
+        sub: signer.sub,
+        sid: signer.sid,
         exp: now + exp,
         iat: now + iat,
         role: "ADMIN",
@@ -123,6 +140,18 @@ async fn bad_tokens_are_unauthenticated(app: TestApp) {
     let valid = app.token(Role::Admin).await;
     let (head, rest) = valid.split_once('.').expect("jwt");
     let (payload, _) = rest.split_once('.').expect("jwt");
+    let claims: Value = {
+        use base64::Engine;
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64");
+        serde_json::from_slice(&json).expect("claims")
+    };
+    let sub = claims["sub"].as_str().expect("sub").to_owned();
+    let signer = Signer {
+        sub: &sub,
+        sid: claims["sid"].as_i64().expect("sid"),
+    };
     // alg "none" with an empty signature.
     let none_header = base64_url(br#"{"alg":"none","typ":"JWT"}"#);
     let alg_none = format!("{none_header}.{payload}.");
@@ -133,25 +162,44 @@ async fn bad_tokens_are_unauthenticated(app: TestApp) {
         (
             "other secret",
             forge(
+                signer,
                 "a-different-secret-0123456789abcdefgh",
                 "clinicgraph-api",
                 600,
             ),
         ),
-        ("expired", forge(JWT_SECRET, "clinicgraph-api", -600)),
-        ("wrong audience", forge(JWT_SECRET, "someone-else", 600)),
+        (
+            "expired",
+            forge(signer, JWT_SECRET, "clinicgraph-api", -600),
+        ),
+        (
+            "wrong audience",
+            forge(signer, JWT_SECRET, "someone-else", 600),
+        ),
         // Signed with the right key, but no token the service issues looks like these.
         (
             "valid for 100 years",
-            forge(JWT_SECRET, "clinicgraph-api", 100 * 365 * 86_400),
+            forge(signer, JWT_SECRET, "clinicgraph-api", 100 * 365 * 86_400),
         ),
         (
             "issued in the future",
-            forge_times(JWT_SECRET, "clinicgraph-api", 3_600, 3_900, None),
+            forge_times(signer, JWT_SECRET, "clinicgraph-api", 3_600, 3_900, None),
         ),
         (
             "not valid before an hour from now",
-            forge_times(JWT_SECRET, "clinicgraph-api", -10, 600, Some(3_600)),
+            forge_times(signer, JWT_SECRET, "clinicgraph-api", -10, 600, Some(3_600)),
+        ),
+        (
+            "of a session that does not exist",
+            forge(
+                Signer {
+                    sid: signer.sid + 1_000_000,
+                    ..signer
+                },
+                JWT_SECRET,
+                "clinicgraph-api",
+                600,
+            ),
         ),
         ("garbage", "not-a-token".to_owned()),
     ];
@@ -165,7 +213,7 @@ async fn bad_tokens_are_unauthenticated(app: TestApp) {
         );
     }
     // The right secret and audience is accepted, so the cases above fail for their reason only.
-    let forged_ok = forge(JWT_SECRET, "clinicgraph-api", 600);
+    let forged_ok = forge(signer, JWT_SECRET, "clinicgraph-api", 600);
     let response = app
         .gql(
             Some(&forged_ok),

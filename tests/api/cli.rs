@@ -4,6 +4,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use clinicgraph::core::auth::Role;
+use serde_json::json;
+
 const BIN: &str = env!("CARGO_BIN_EXE_clinicgraph");
 
 /// The binary with a clean environment and a scratch working directory (so no `.env` is read).
@@ -311,9 +314,80 @@ async fn operators_disable_enable_and_delete_accounts(app: crate::helpers::TestA
     );
 }
 
+/// `user set-password` gives an account a new password and ends its sessions; `user
+/// set-role` changes a staff account's role, which its sessions carry within seconds.
+async fn operators_reset_passwords_and_change_roles(app: crate::helpers::TestApp) {
+    let email = "nurse@demo.clinic";
+    let token = app.token(Role::Nurse).await;
+    // What the token may do: a NURSE reads prescriptions, a RECEPTIONIST does not.
+    let prescriptions = "{ prescriptions(first: 1) { totalCount } }";
+    let role = async || {
+        let response = app.gql(Some(&token), prescriptions, json!({})).await;
+        match response.code() {
+            None => Some("NURSE".to_owned()),
+            Some("FORBIDDEN") => Some("RECEPTIONIST".to_owned()),
+            other => other.map(str::to_owned),
+        }
+    };
+    let soon = async |expected: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        loop {
+            let now = role().await;
+            if now.as_deref() == Some(expected) {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "still {now:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let (ok, out, stderr) = run_on(
+        &app,
+        &[
+            "user",
+            "set-role",
+            "--email",
+            email,
+            "--role",
+            "RECEPTIONIST",
+        ],
+        "",
+    );
+    assert!(ok, "{stderr}");
+    assert_eq!(out, "nurse@demo.clinic is RECEPTIONIST");
+    soon("RECEPTIONIST").await;
+    let (ok, _, stderr) = run_on(
+        &app,
+        &["user", "set-role", "--email", email, "--role", "PATIENT"],
+        "",
+    );
+    assert!(!ok, "staff became a PATIENT");
+    assert!(stderr.contains("role"), "{stderr}");
+
+    let (ok, _, stderr) = run_on(&app, &["user", "set-password", "--email", email], "short\n");
+    assert!(!ok, "a short password was set");
+    assert!(stderr.contains("password"), "{stderr}");
+    soon("RECEPTIONIST").await;
+    let (ok, _, stderr) = run_on(
+        &app,
+        &["user", "set-password", "--email", email],
+        "a fresh long password\n",
+    );
+    assert!(ok, "{stderr}");
+    soon("UNAUTHENTICATED").await;
+    let old = app.login(email, clinicgraph::seed::DEMO_PASSWORD).await;
+    assert_eq!(old.code(), Some("INVALID_CREDENTIALS"));
+    let new = app.login(email, "a fresh long password").await;
+    assert!(
+        new.body["data"]["login"]["accessToken"].is_string(),
+        "{}",
+        new.text
+    );
+}
+
 crate::on_both_backends!(
     a_patient_account_cannot_be_linked_to_another_clinics_patient,
     operators_disable_enable_and_delete_accounts,
+    operators_reset_passwords_and_change_roles,
 );
 
 /// A backup of the whole database is an operator's command, not a clinic's mutation.

@@ -188,6 +188,17 @@ async fn an_admin_unlocks_a_locked_pair(app: TestApp) {
               "actor": { "email": "doctor@demo.clinic" } },
         ])
     );
+    // So is the lock, once (the fifth guess was refused unchecked), naming the account
+    // guessed at and the address the guesses came from.
+    let events = "query { auditEvents(filter: { action: LOGIN_LOCKED }, first: 5) { nodes { entityType entityIds outcome clientIp actor { email } } } }";
+    let trail = app.ok(&admin, events, json!({})).await;
+    assert_eq!(
+        trail["auditEvents"]["nodes"],
+        json!([
+            { "entityType": "USER", "entityIds": [nurse_id], "outcome": "DENIED",
+              "clientIp": guesser, "actor": { "email": "nurse@demo.clinic" } },
+        ])
+    );
 }
 
 async fn guessing_across_accounts_slows_the_address(app: TestApp) {

@@ -44,6 +44,7 @@ mod resilience;
 mod roles;
 mod scale_out;
 mod schema;
+mod sessions;
 mod statements;
 mod subscription_sockets;
 mod subscriptions;

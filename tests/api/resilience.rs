@@ -206,7 +206,7 @@ async fn an_answer_that_ran_nothing_leaves_the_key_free(app: TestApp) {
 
 async fn a_key_in_use_expired_or_abandoned(app: TestApp) {
     let admin = app.token(Role::Admin).await;
-    let caller = app.services.tokens.verify(&admin).expect("token");
+    let caller = app.services.tokens.verify(&admin).expect("token").caller;
     let owner = Owner {
         clinic_id: caller.clinic_id,
         user_id: caller.user_id,

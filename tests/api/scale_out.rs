@@ -352,3 +352,85 @@ async fn an_instance_starts_and_serves_while_redis_is_away() {
         }
     }
 }
+
+/// A session ended on one instance is refused by the others within 2 s, with Redis and
+/// without it (the database is the truth every instance reads), and so is a session whose
+/// account was disabled; a refresh token rotated on one instance is spent on all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_session_is_refused_on_every_instance_within_two_seconds() {
+    let Some((app, redis)) = setup().await else {
+        return;
+    };
+    let namespace = Namespace::new(&redis);
+    let grace = ("REFRESH_REUSE_GRACE_SECONDS", "1");
+    let with_redis = [
+        ("REDIS_URL", redis.as_str()),
+        ("REDIS_PREFIX", namespace.prefix.as_str()),
+        grace,
+    ];
+    let without = [grace];
+    let a = Server::start(&app.database_url, &with_redis).await;
+    let b = Server::start(&app.database_url, &with_redis).await;
+    let c = Server::start(&app.database_url, &without).await;
+    let me = "{ me { email } }";
+    let refused_everywhere = async |token: &str| {
+        let started = Instant::now();
+        for server in [&b, &c] {
+            loop {
+                let (_, _, body) = server.gql(Some(token), me, json!({})).await;
+                if body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED" {
+                    break;
+                }
+                assert_eq!(body["data"]["me"]["email"], "nurse@demo.clinic", "{body}");
+                assert!(
+                    started.elapsed() < Duration::from_secs(2),
+                    "still accepted after 2 s"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let login = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken refreshToken } }";
+    let nurse = json!({ "e": "nurse@demo.clinic", "p": DEMO_PASSWORD });
+    let anonymous = async |server: &Server, query: &str, variables: Value| {
+        let (status, _, body) = server.gql(None, query, variables).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.get("errors").is_none(), "{body}");
+        body["data"].clone()
+    };
+
+    let session = anonymous(&a, login, nurse.clone()).await["login"].clone();
+    let token = session["accessToken"].as_str().expect("token");
+    for server in [&b, &c] {
+        server.ok(token, me, json!({})).await;
+    }
+    a.ok(token, "mutation { logout { id } }", json!({})).await;
+    refused_everywhere(token).await;
+
+    // A refresh on B spends the token on C: used there after the grace window, it ends the
+    // session.
+    let session = anonymous(&a, login, nurse.clone()).await["login"].clone();
+    let refresh = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken } }";
+    let spent = json!({ "t": session["refreshToken"] });
+    let renewed = anonymous(&b, refresh, spent.clone()).await["refreshSession"]["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (_, _, body) = c.gql(None, refresh, spent).await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "INVALID_REFRESH_TOKEN",
+        "{body}"
+    );
+    refused_everywhere(&renewed).await;
+
+    // An account disabled by the operator's command.
+    let session = anonymous(&a, login, nurse).await["login"].clone();
+    let token = session["accessToken"].as_str().expect("token");
+    app.services
+        .auth
+        .set_disabled("nurse@demo.clinic", true)
+        .await
+        .expect("disabled");
+    refused_everywhere(token).await;
+}

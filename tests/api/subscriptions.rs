@@ -258,3 +258,33 @@ async fn an_events_appointment_notes_follow_the_fields_rule() {
         }
     }
 }
+
+/// A socket whose session ends (here, a logout from another tab) is closed within seconds
+/// with 4403, rather than streaming until its access token expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_is_closed_when_its_session_ends() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
+    let server = Server::start(&app.database_url, &[]).await;
+    let admin = app.token(Role::Admin).await;
+    let subscriber = Subscriber::start(
+        &server.ws_url(),
+        Some(&admin),
+        CHANGES,
+        json!({}),
+        1,
+        Duration::from_secs(10),
+    )
+    .await;
+    let logged_out = std::time::Instant::now();
+    server
+        .ok(&admin, "mutation { logout { id } }", json!({}))
+        .await;
+    let ended = subscriber.ended().await;
+    assert_eq!(ended["type"], "closed", "{ended}");
+    assert_eq!(ended["code"], 4403, "{ended}");
+    assert!(
+        logged_out.elapsed() < Duration::from_secs(3),
+        "closed after {:?}",
+        logged_out.elapsed()
+    );
+}

@@ -1,6 +1,8 @@
 //! `/graphql/ws`: subscriptions over WebSocket (graphql-transport-ws, the protocol of the
 //! `graphql-ws` client library). The client authenticates in `connection_init` with
-//! `{ "token": "<access token>" }`; a missing or invalid token closes the socket with 4403.
+//! `{ "token": "<access token>" }`; a missing or invalid token closes the socket with 4403, and
+//! so does the end of the token's session while the socket is open (a logout, a revocation, a
+//! changed role or a disabled account), within seconds.
 //!
 //! Sockets are capped per client address and in all ([`caps`]), before the upgrade; each one is
 //! then served by [`session`] (init timeout, keepalive, the protocol's close codes).
@@ -48,11 +50,13 @@ pub async fn graphql_ws(
         Ok(permit) => permit,
         Err(refusal) => return refused(refusal, &request_id),
     };
+    let (ended_tx, ended) = tokio::sync::watch::channel(false);
     let session = Session {
         schema: state.subscription_schema.clone(),
         protocol,
         transport_ws: speaks_graphql_transport_ws(&headers),
         limits: state.websocket,
+        ended,
     };
     websocket
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -61,7 +65,7 @@ pub async fn graphql_ws(
             // Held while the socket's task runs; a failed upgrade drops it unused.
             let _permit = permit;
             session::serve(socket, session, move |payload| {
-                connection_init(state, client_ip, request_id, payload)
+                connection_init(state, client_ip, request_id, payload, ended_tx)
             })
             .await;
         })
@@ -128,19 +132,62 @@ async fn connection_init(
     client_ip: IpAddr,
     request_id: String,
     payload: Value,
+    ended: tokio::sync::watch::Sender<bool>,
 ) -> async_graphql::Result<Data> {
-    let verified = token(&payload).map(|t| state.tokens.verify_with_expiry(t));
-    let Some(Ok((caller, expires_at))) = verified else {
+    let authenticated = match token(&payload) {
+        Some(token) => state.services.sessions.authenticate(token).await?,
+        None => None,
+    };
+    let Some(authenticated) = authenticated else {
         tracing::debug!("WebSocket connection refused: no valid token in connection_init");
         return Err(AppError::Unauthenticated.into());
     };
+    let caller = authenticated.caller;
     let mut data = Data::default();
     data.insert(loaders::for_connection(state.services.clone(), &caller));
-    data.insert(SessionExpiry(expires_at));
+    data.insert(SessionExpiry(authenticated.expires_at));
     data.insert(RequestContext {
         request_id,
         client_ip,
-        authentication: Authentication::Authenticated(caller),
+        authentication: Authentication::Authenticated(caller.clone()),
+        session_id: Some(authenticated.session_id),
+        user_agent: None,
     });
+    tokio::spawn(watch_session(
+        state.services.sessions.clone(),
+        authenticated.session_id,
+        caller,
+        ended,
+    ));
     Ok(data)
+}
+
+/// Tells the socket when its session ends (or its user's role or clinic changes), checking as
+/// often as requests are checked; stops when the socket is gone.
+async fn watch_session(
+    sessions: std::sync::Arc<crate::modules::auth::session::service::SessionService>,
+    session_id: i64,
+    caller: crate::core::auth::Caller,
+    ended: tokio::sync::watch::Sender<bool>,
+) {
+    let mut every = tokio::time::interval(crate::modules::auth::session::RECHECK);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = ended.closed() => return,
+            _ = every.tick() => {}
+        }
+        match sessions.still_stands(session_id, &caller).await {
+            Ok(true) => {}
+            Ok(false) => {
+                let _ = ended.send(true);
+                return;
+            }
+            // The database is away for a moment: the socket's requests would fail alike; look
+            // again at the next tick.
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "checking a socket's session")
+            }
+        }
+    }
 }

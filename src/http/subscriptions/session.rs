@@ -47,6 +47,8 @@ pub(super) struct Session {
     /// which reports errors in messages rather than close codes).
     pub transport_ws: bool,
     pub limits: WebSocketLimits,
+    /// Becomes true when the session of the socket's token ends: the socket is closed.
+    pub ended: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Serves `socket` until it ends; `on_init` decides on `connection_init`.
@@ -60,7 +62,9 @@ where
         protocol,
         transport_ws,
         limits,
+        mut ended,
     } = session;
+    let mut watching = true;
     // Whether `connection_init` was accepted; set before the library answers it, so its answer
     // (the ack, or the close) always finds it set.
     let accepted = Arc::new(OnceLock::<bool>::new());
@@ -134,6 +138,17 @@ where
                 awaiting_init = false;
                 if accepted.get() != Some(&true) {
                     let close = close(4408, "Connection initialisation timeout".into());
+                    send(&mut socket, close, limits.keepalive).await;
+                    break;
+                }
+            }
+            changed = ended.changed(), if watching => {
+                if changed.is_err() {
+                    // Never initialised: nothing watches the session.
+                    watching = false;
+                } else if *ended.borrow_and_update() {
+                    tracing::debug!("subscription socket closed: its session has ended");
+                    let close = close(4403, "Forbidden: the session has ended".into());
                     send(&mut socket, close, limits.keepalive).await;
                     break;
                 }

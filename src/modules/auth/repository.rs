@@ -21,6 +21,15 @@ pub trait UserRepository: Send + Sync {
         disabled_at: Option<NaiveDateTime>,
         at: NaiveDateTime,
     ) -> DbResult<bool>;
+    /// Replaces the account's password hash.
+    async fn set_password(&self, id: i64, password_hash: &str, at: NaiveDateTime) -> DbResult<()>;
+    /// Gives the account with `email` another role; the account as it is now, if there is one.
+    async fn set_role(
+        &self,
+        email: &str,
+        role: &str,
+        at: NaiveDateTime,
+    ) -> DbResult<Option<UserRow>>;
     /// Erases what identifies the account and lets it in (email, name, password hash), and
     /// disables it; the row stays, since jobs and profiles refer to it. Whether there was one.
     async fn erase(&self, email: &str, at: NaiveDateTime) -> DbResult<bool>;
@@ -88,6 +97,39 @@ impl UserRepository for DieselUserRepository {
                 .execute(conn)
                 .await?;
             Ok(changed > 0)
+        })
+    }
+
+    async fn set_password(&self, id: i64, password_hash: &str, at: NaiveDateTime) -> DbResult<()> {
+        single_write!(&self.pool, |conn| {
+            diesel::update(users::table.find(id))
+                .set((
+                    users::password_hash.eq(password_hash),
+                    users::updated_at.eq(at),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(())
+        })
+    }
+
+    async fn set_role(
+        &self,
+        email: &str,
+        role: &str,
+        at: NaiveDateTime,
+    ) -> DbResult<Option<UserRow>> {
+        single_write!(&self.pool, |conn| {
+            diesel::update(users::table.filter(users::email.eq(email)))
+                .set((users::role.eq(role), users::updated_at.eq(at)))
+                .execute(conn)
+                .await?;
+            Ok(users::table
+                .filter(users::email.eq(email))
+                .select(UserRow::as_select())
+                .first(conn)
+                .await
+                .optional()?)
         })
     }
 

@@ -1,10 +1,11 @@
-//! `login` and `me`.
+//! `login`, `me` and `unlockUser`.
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, ID, Object, Result};
 
 use super::model::User;
-use super::service::AuthService;
+use super::service::{AuthService, Client};
+use super::session::resolvers::LoginPayload;
 use crate::audit_trail;
 use crate::audit_trail::AuditAction;
 use crate::core::auth::Role;
@@ -58,14 +59,6 @@ impl UserObject {
     }
 }
 
-/// A bearer token for the `Authorization` header, and who it is for.
-#[derive(SimpleObject)]
-pub struct LoginPayload {
-    pub access_token: String,
-    pub expires_at: Timestamp,
-    pub user: UserObject,
-}
-
 #[derive(Default)]
 pub struct AuthQuery;
 
@@ -82,20 +75,27 @@ pub struct AuthMutation;
 
 #[Object]
 impl AuthMutation {
-    /// Exchanges email and password for an access token. The only operation that needs none.
+    /// Exchanges email and password for a new session's tokens: an access token and a
+    /// refresh token (see `refreshSession`). With `refreshSession`, the only operations that
+    /// need no access token.
     async fn login(
         &self,
         ctx: &Context<'_>,
         email: String,
         #[graphql(secret)] password: String,
     ) -> Result<LoginPayload> {
-        let client_ip = ctx.data::<RequestContext>()?.client_ip;
-        let session = service(ctx)?.login(client_ip, &email, &password).await?;
-        Ok(LoginPayload {
-            access_token: session.access_token,
-            expires_at: session.expires_at.into(),
-            user: UserObject(session.user),
-        })
+        let request = ctx.data::<RequestContext>()?;
+        let client = Client {
+            ip: request.client_ip,
+            user_agent: request.user_agent.as_deref(),
+        };
+        let locked = |user: &User| {
+            audit_trail::login_locked(ctx, user.id, user.clinic_id, user.role);
+        };
+        let issued = service(ctx)?
+            .login(client, &email, &password, locked)
+            .await?;
+        LoginPayload::issued(ctx, issued)
     }
 
     /// Lifts the failed-login limits of a user of the clinic: a pair of account and address

@@ -2,11 +2,11 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-
 use super::model::{NewUser, User, UserRow};
 use super::repository::UserRepository;
-use crate::core::auth::{Caller, Role, TokenService, hash_password, verify_password};
+use super::session::model::EndReason;
+use super::session::service::{Issued, SessionService};
+use crate::core::auth::{Caller, Role, hash_password, verify_password};
 use crate::core::error::{AppError, AppResult, FieldViolation};
 use crate::core::text::normalize_email;
 use crate::db;
@@ -15,12 +15,11 @@ use crate::ratelimit::RateLimiter;
 
 pub const MIN_PASSWORD_LENGTH: usize = 12;
 
-/// A successful login.
-#[derive(Debug, Clone)]
-pub struct Session {
-    pub access_token: String,
-    pub expires_at: DateTime<Utc>,
-    pub user: User,
+/// Who is logging in, as the request shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct Client<'a> {
+    pub ip: IpAddr,
+    pub user_agent: Option<&'a str>,
 }
 
 /// What an operator (or the demo seed) gives to create an account.
@@ -38,7 +37,7 @@ pub struct AuthService {
     users: Arc<dyn UserRepository>,
     /// A PATIENT account's record must be a patient of the account's clinic.
     patients: Arc<PatientService>,
-    tokens: Arc<TokenService>,
+    sessions: Arc<SessionService>,
     limiter: Arc<RateLimiter>,
     /// Verified against when the email is unknown, so both failures cost the same time.
     decoy_hash: String,
@@ -48,13 +47,13 @@ impl AuthService {
     pub fn new(
         users: Arc<dyn UserRepository>,
         patients: Arc<PatientService>,
-        tokens: Arc<TokenService>,
+        sessions: Arc<SessionService>,
         limiter: Arc<RateLimiter>,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             users,
             patients,
-            tokens,
+            sessions,
             limiter,
             decoy_hash: hash_password("decoy password that matches nothing")?,
         })
@@ -65,13 +64,33 @@ impl AuthService {
     /// (`ratelimit::login`); an attempt those counts hold back is refused (RATE_LIMITED) before
     /// its password is checked, so its answer is the same whether the password was right.
     /// Successful logins count nothing: a clinic behind one address is never held back by its
-    /// own staff.
+    /// own staff. A login starts a session (`session::service`).
+    /// `locked` hears of an account these failures have just locked for the address.
     pub async fn login(
+        &self,
+        client: Client<'_>,
+        email: &str,
+        password: &str,
+        locked: impl FnOnce(&User),
+    ) -> AppResult<Issued> {
+        let row = self
+            .check_password(client.ip, email, password, locked)
+            .await?;
+        let user = User::try_from(&row).map_err(AppError::Internal)?;
+        self.sessions
+            .start(user, client.ip, client.user_agent)
+            .await
+    }
+
+    /// The account `email` names if `password` is its password, counted as a login attempt
+    /// from `client_ip` (see [`AuthService::login`]).
+    async fn check_password(
         &self,
         client_ip: IpAddr,
         email: &str,
         password: &str,
-    ) -> AppResult<Session> {
+        locked: impl FnOnce(&User),
+    ) -> AppResult<UserRow> {
         // Keyed by the address as the account lookup sees it, so spelling variants of one
         // address share one allowance.
         let target = normalize_email(email).unwrap_or_else(|_| email.trim().to_lowercase());
@@ -95,24 +114,111 @@ impl AuthService {
             .await
             .map_err(AppError::internal)?;
         // A disabled account fails like a wrong password: the answer says nothing of accounts.
-        let row = match row {
-            Some(row) if matches && row.disabled_at.is_none() => row,
-            _ => {
-                attempt.failed().await;
-                return Err(AppError::InvalidCredentials);
+        match row {
+            Some(row) if matches && row.disabled_at.is_none() => {
+                attempt.succeeded().await;
+                Ok(row)
             }
-        };
-        attempt.succeeded().await;
-        let user = User::try_from(&row).map_err(AppError::Internal)?;
-        let (access_token, expires_at) = self
-            .tokens
-            .issue(&user.caller())
+            row => {
+                let now_locked = attempt.failed().await;
+                if let (true, Some(row)) = (now_locked, row)
+                    && let Ok(user) = User::try_from(&row)
+                {
+                    locked(&user);
+                }
+                Err(AppError::InvalidCredentials)
+            }
+        }
+    }
+
+    /// Replaces the caller's password, given the current one (a wrong one is counted as a
+    /// failed login), and ends the caller's other sessions: whoever else knew the old password
+    /// is signed out. The session `current` stays.
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        current: i64,
+        client_ip: IpAddr,
+        current_password: &str,
+        new_password: &str,
+        locked: impl FnOnce(&User),
+    ) -> AppResult<User> {
+        let me = self.me(caller).await?;
+        if new_password.chars().count() < MIN_PASSWORD_LENGTH {
+            return Err(AppError::invalid(
+                "newPassword",
+                format!("must be at least {MIN_PASSWORD_LENGTH} characters"),
+            ));
+        }
+        let row = self
+            .check_password(client_ip, &me.email, current_password, locked)
+            .await?;
+        self.replace_password(&row, new_password, Some(current))
+            .await?;
+        Ok(me)
+    }
+
+    async fn replace_password(
+        &self,
+        row: &UserRow,
+        password: &str,
+        keep_session: Option<i64>,
+    ) -> AppResult<()> {
+        let password = password.to_owned();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(AppError::internal)?
             .map_err(AppError::Internal)?;
-        Ok(Session {
-            access_token,
-            expires_at,
-            user,
-        })
+        self.users.set_password(row.id, &hash, db::now()).await?;
+        self.sessions
+            .end_all_of(row.id, keep_session, EndReason::PasswordChanged)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets the password of the account with `email` and ends all its sessions; operators'
+    /// CLI (a forgotten password, a suspected leak).
+    pub async fn reset_password(&self, email: &str, password: &str) -> AppResult<()> {
+        let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
+        if password.chars().count() < MIN_PASSWORD_LENGTH {
+            return Err(AppError::invalid(
+                "password",
+                format!("must be at least {MIN_PASSWORD_LENGTH} characters"),
+            ));
+        }
+        let row = self
+            .users
+            .find_by_email(&email)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        self.replace_password(&row, password, None).await?;
+        self.limiter.forget_login_failures(&email).await;
+        Ok(())
+    }
+
+    /// Gives a staff account another staff role; operators' CLI. Its sessions carry on with
+    /// the new role within seconds (`session::standing`). PATIENT accounts are tied to their
+    /// record and change no role, nor does staff become PATIENT.
+    pub async fn set_role(&self, email: &str, role: Role) -> AppResult<User> {
+        let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
+        let row = self
+            .users
+            .find_by_email(&email)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        let user = User::try_from(&row).map_err(AppError::Internal)?;
+        if user.role == Role::Patient || role == Role::Patient {
+            return Err(AppError::invalid(
+                "role",
+                "only staff roles change: a PATIENT account belongs to its patient record",
+            ));
+        }
+        let row = self
+            .users
+            .set_role(&email, role.as_str(), db::now())
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        User::try_from(&row).map_err(AppError::Internal)
     }
 
     /// Lifts the failed-login counts of an account of the caller's clinic (ADMIN): a pair of
@@ -222,20 +328,24 @@ impl AuthService {
         User::try_from(&row).map_err(AppError::Internal)
     }
 
-    /// Stops (or, with `false`, lets again) the account with `email` signing in; operators'
-    /// CLI. Tokens already issued run out within `JWT_TTL_SECONDS`.
+    /// Stops (or, with `false`, lets again) the account with `email` signing in, and ends its
+    /// sessions (their tokens are refused within seconds); operators' CLI.
     pub async fn set_disabled(&self, email: &str, disabled: bool) -> AppResult<()> {
         let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
         let now = db::now();
-        if self
+        if !self
             .users
             .set_disabled(&email, disabled.then_some(now), now)
             .await?
         {
-            Ok(())
-        } else {
-            Err(AppError::NotFound("user"))
+            return Err(AppError::NotFound("user"));
         }
+        if disabled && let Some(row) = self.users.find_by_email(&email).await? {
+            self.sessions
+                .end_all_of(row.id, None, EndReason::AccountDisabled)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Ends the account with `email` for good: it cannot sign in, what identified it is
@@ -243,11 +353,18 @@ impl AuthService {
     /// keeps the email its events were recorded with.
     pub async fn delete_account(&self, email: &str) -> AppResult<()> {
         let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
-        if self.users.erase(&email, db::now()).await? {
-            Ok(())
-        } else {
-            Err(AppError::NotFound("user"))
+        let row = self
+            .users
+            .find_by_email(&email)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
+        if !self.users.erase(&email, db::now()).await? {
+            return Err(AppError::NotFound("user"));
         }
+        self.sessions
+            .end_all_of(row.id, None, EndReason::AccountDisabled)
+            .await?;
+        Ok(())
     }
 
     pub async fn any_users(&self) -> AppResult<bool> {

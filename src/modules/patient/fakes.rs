@@ -319,6 +319,19 @@ impl UserRepository for NoUsers {
         unreachable!("not used by the patient service")
     }
 
+    async fn set_password(&self, _id: i64, _hash: &str, _at: NaiveDateTime) -> DbResult<()> {
+        unreachable!("not used by the patient service")
+    }
+
+    async fn set_role(
+        &self,
+        _email: &str,
+        _role: &str,
+        _at: NaiveDateTime,
+    ) -> DbResult<Option<UserRow>> {
+        unreachable!("not used by the patient service")
+    }
+
     async fn erase(&self, _email: &str, _at: NaiveDateTime) -> DbResult<bool> {
         unreachable!("not used by the patient service")
     }

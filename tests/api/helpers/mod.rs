@@ -224,8 +224,13 @@ impl TestApp {
         let audit_pool = DbPool::connect(&config.database_url, clinicgraph::app::AUDIT_POOL_SIZE)
             .await
             .expect("audit pool");
+        let session_pool =
+            DbPool::connect(&config.database_url, clinicgraph::app::SESSION_POOL_SIZE)
+                .await
+                .expect("session pool");
         let repos = Repositories::cached(&pool, &shared.cache)
             .with_audit_pool(&audit_pool)
+            .with_session_pool(&session_pool)
             .with_job_events(&shared.events);
         let queue = JobQueue::open(&config).await.expect("job queue");
         let services =
@@ -343,7 +348,15 @@ impl TestApp {
         let localhost = std::net::IpAddr::from([127, 0, 0, 1]);
         self.services
             .auth
-            .login(localhost, email, seed::DEMO_PASSWORD)
+            .login(
+                clinicgraph::modules::auth::service::Client {
+                    ip: localhost,
+                    user_agent: None,
+                },
+                email,
+                seed::DEMO_PASSWORD,
+                |_| {},
+            )
             .await
             .expect("login")
             .access_token

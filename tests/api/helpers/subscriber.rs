@@ -125,6 +125,16 @@ impl Subscriber {
             .unwrap_or(Value::Null)
     }
 
+    /// The first thing the client reports other than an event (how the subscription ended).
+    pub async fn ended(mut self) -> Value {
+        loop {
+            let line = self.next_line().await;
+            if line["type"] != "next" {
+                return line;
+            }
+        }
+    }
+
     async fn next_line(&mut self) -> Value {
         match self.lines.next_line().await.expect("read") {
             Some(line) => serde_json::from_str(&line).expect("a JSON line"),
