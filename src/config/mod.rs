@@ -175,7 +175,7 @@ pub struct SessionSettings {
     /// How long after a rotation the replaced refresh token gets the same answer again (a
     /// client that lost the answer retries); any later use ends the session.
     pub reuse_grace: Duration,
-    /// Whether the refresh cookie is `Secure` (off only outside production, for plain-HTTP
+    /// Whether the refresh cookie is `Secure` (off only in development, for plain-HTTP
     /// development servers).
     pub cookie_secure: bool,
 }
@@ -333,10 +333,10 @@ impl Config {
                 .push("REFRESH_REUSE_GRACE_SECONDS: must be between 0 and 60".into());
         }
         let cookie_secure = r.flag("SESSION_COOKIE_SECURE", true);
-        if production && !cookie_secure {
+        if env != AppEnv::Development && !cookie_secure {
             r.problems.push(
-                "SESSION_COOKIE_SECURE: may be false only outside production (the refresh \
-                 cookie would travel over plain HTTP)"
+                "SESSION_COOKIE_SECURE: may be false only in development (the refresh cookie \
+                 would travel over plain HTTP)"
                     .into(),
             );
         }

@@ -174,7 +174,7 @@ fn sessions_have_defaults_and_are_checked() {
     .unwrap_err()
     .to_string();
     for name in [
-        "SESSION_COOKIE_SECURE: may be false only outside production",
+        "SESSION_COOKIE_SECURE: may be false only in development",
         "SESSION_LIFETIME_SECONDS: must be between",
         "SESSION_IDLE_SECONDS: must be at least JWT_TTL_SECONDS",
         "REFRESH_REUSE_GRACE_SECONDS: must be between 0 and 60",

@@ -23,10 +23,14 @@ use crate::readme::readme_operations;
 const ENV: [(&str, &str); 1] = [("RATE_LIMIT_PER_MINUTE", "0")];
 
 /// Values of their moment: a request's id, a token, when a token or a write was made.
-const VOLATILE: [&str; 6] = [
+const VOLATILE: [&str; 10] = [
     "requestId",
     "accessToken",
+    "refreshToken",
     "expiresAt",
+    "refreshExpiresAt",
+    "idleExpiresAt",
+    "lastUsedAt",
     "updatedAt",
     "createdAt",
     "finishedAt",

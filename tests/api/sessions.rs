@@ -221,6 +221,18 @@ async fn logout_ends_this_session_only_and_clears_the_cookie(app: TestApp) {
     assert!(ended["revokedAt"].is_string());
     assert!(set_cookies(&response)[0].contains("Max-Age=0"));
     assert!(!accepted(&app, access).await);
+    // Everything else that takes the token follows the session: an export's download too.
+    let download = Request::get("/exports/1")
+        .header("authorization", format!("Bearer {access}"))
+        .body(Body::empty())
+        .expect("request");
+    let download = app.send(download).await;
+    assert_eq!(
+        download.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        download.text
+    );
     let refused = refresh(&app, text(&mine, "refreshToken")).await;
     assert_eq!(refused.code(), Some("INVALID_REFRESH_TOKEN"));
     // The user's other session carries on.
