@@ -1,5 +1,5 @@
 //! Cross-cutting building blocks every feature module uses: errors, request context, identity,
-//! global ids and pagination.
+//! global ids, pagination and a throttle for background housekeeping.
 pub mod auth;
 pub mod context;
 pub mod error;
@@ -8,3 +8,4 @@ pub mod pagination;
 pub mod patch;
 pub mod scope;
 pub mod text;
+pub mod throttle;

@@ -7,6 +7,8 @@ use std::time::Instant;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{Request as GqlRequest, Variables};
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
@@ -16,6 +18,7 @@ use super::cost;
 use super::negotiation::ResponseFormat;
 use crate::audit_trail::AuditTrail;
 use crate::core::context::{Authentication, RequestContext};
+use crate::core::error::AppError;
 use crate::graphql::batching::BatchQueue;
 use crate::graphql::bounds::Refused;
 use crate::graphql::documents::KeptDocument;
@@ -240,6 +243,28 @@ pub(super) fn problem_body(code: &str, message: &str, request_id: &str) -> Value
             "extensions": { "code": code, "requestId": request_id },
         }]
     })
+}
+
+/// A JSON problem answer outside GraphQL execution (downloads, the refresh endpoint).
+pub(super) fn problem(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, "application/json")],
+        problem_body(code, message, request_id).to_string(),
+    )
+        .into_response()
+}
+
+/// A failure of the service while doing `what`: logged with its detail, answered with the
+/// code and the request id only.
+pub(super) fn internal_problem(error: &AppError, what: &str, request_id: &str) -> Response {
+    tracing::error!(error = format!("{error:#}"), "{what}");
+    problem(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "INTERNAL_SERVER_ERROR",
+        "internal server error",
+        request_id,
+    )
 }
 
 /// The body of a request refused before it ran, with the input fields it names.

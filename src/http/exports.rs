@@ -6,20 +6,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::execution::problem_body;
+use super::execution::{internal_problem, problem};
 use super::graphql::{authenticate, request_id};
 use crate::core::context::Authentication;
 use crate::core::error::AppError;
 use crate::modules::job::model::{Job, JobKind, JobStatus};
-
-fn problem(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
-    (
-        status,
-        [(CONTENT_TYPE, "application/json")],
-        problem_body(code, message, request_id).to_string(),
-    )
-        .into_response()
-}
 
 /// The file's name, if `job` is a finished export or report.
 fn file_of(job: &Job) -> Option<String> {
@@ -52,15 +43,7 @@ pub async fn download(
     let request_id = request_id(&headers);
     let authentication = match authenticate(&state.services.sessions, &headers).await {
         Ok((authentication, _)) => authentication,
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "checking a session");
-            return problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_SERVER_ERROR",
-                "internal server error",
-                &request_id,
-            );
-        }
+        Err(error) => return internal_problem(&error, "checking a session", &request_id),
     };
     let Authentication::Authenticated(caller) = authentication else {
         let error = AppError::Unauthenticated;
@@ -85,15 +68,7 @@ pub async fn download(
     let job = match state.jobs.get(&caller, id).await {
         Ok(job) => job,
         Err(AppError::NotFound(_)) => return not_found(),
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "reading an export's job");
-            return problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_SERVER_ERROR",
-                "internal server error",
-                &request_id,
-            );
-        }
+        Err(error) => return internal_problem(&error, "reading an export's job", &request_id),
     };
     let Some(name) = file_of(&job) else {
         return not_found();

@@ -91,13 +91,7 @@ pub(super) async fn request_context(
         .await
         .map_err(|error| {
             tracing::error!(error = format!("{error:#}"), "checking a session");
-            error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format,
-                "INTERNAL_SERVER_ERROR",
-                "internal server error",
-                request_id,
-            )
+            internal_error(format, request_id)
         })?;
     Ok(RequestContext {
         request_id: request_id.to_owned(),
@@ -127,6 +121,18 @@ pub(super) fn error_response(
         }]
     });
     json_response(status, format, body.to_string())
+}
+
+/// The answer when the service failed before running anything (the detail is logged by the
+/// caller).
+pub(super) fn internal_error(format: ResponseFormat, request_id: &str) -> Response {
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format,
+        "INTERNAL_SERVER_ERROR",
+        "internal server error",
+        request_id,
+    )
 }
 
 /// A JSON text response in the negotiated media type.

@@ -9,7 +9,7 @@ use tracing::Instrument;
 
 use super::AppState;
 use super::execution::Prepared;
-use super::graphql::{Reply, error_response};
+use super::graphql::{Reply, error_response, internal_error};
 use super::negotiation::ResponseFormat;
 use crate::core::auth::Caller;
 use crate::core::context::{Authentication, RequestContext};
@@ -172,14 +172,4 @@ fn replayed(answer: StoredAnswer) -> Response {
         .headers_mut()
         .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     response
-}
-
-fn internal_error(format: ResponseFormat, request_id: &str) -> Response {
-    error_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        format,
-        "INTERNAL_SERVER_ERROR",
-        "internal server error",
-        request_id,
-    )
 }

@@ -16,20 +16,11 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::client_ip::ClientIp;
-use super::execution::problem_body;
+use super::execution::{internal_problem, problem};
 use super::graphql::request_id;
 use super::negotiation::is_json_content_type;
 use crate::core::error::AppError;
 use crate::modules::auth::session::cookie;
-
-fn problem(status: StatusCode, code: &str, message: &str, request_id: &str) -> Response {
-    (
-        status,
-        [(CONTENT_TYPE, "application/json")],
-        problem_body(code, message, request_id).to_string(),
-    )
-        .into_response()
-}
 
 fn with_cookie(mut response: Response, value: String) -> Response {
     if let Ok(value) = HeaderValue::from_str(&value) {
@@ -134,14 +125,6 @@ pub async fn refresh(
             ),
             cookie::clear(secure),
         ),
-        Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "refreshing a session");
-            problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_SERVER_ERROR",
-                "internal server error",
-                &request_id,
-            )
-        }
+        Err(error) => internal_problem(&error, "refreshing a session", &request_id),
     }
 }

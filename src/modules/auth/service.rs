@@ -33,6 +33,17 @@ pub struct NewAccount {
     pub patient_id: Option<i64>,
 }
 
+/// A password of at least [`MIN_PASSWORD_LENGTH`] characters, or why not (as `field`).
+fn long_enough(field: &str, password: &str) -> AppResult<()> {
+    if password.chars().count() < MIN_PASSWORD_LENGTH {
+        return Err(AppError::invalid(
+            field,
+            format!("must be at least {MIN_PASSWORD_LENGTH} characters"),
+        ));
+    }
+    Ok(())
+}
+
 pub struct AuthService {
     users: Arc<dyn UserRepository>,
     /// A PATIENT account's record must be a patient of the account's clinic.
@@ -144,12 +155,7 @@ impl AuthService {
         locked: impl FnOnce(&User),
     ) -> AppResult<User> {
         let me = self.me(caller).await?;
-        if new_password.chars().count() < MIN_PASSWORD_LENGTH {
-            return Err(AppError::invalid(
-                "newPassword",
-                format!("must be at least {MIN_PASSWORD_LENGTH} characters"),
-            ));
-        }
+        long_enough("newPassword", new_password)?;
         let row = self
             .check_password(client_ip, &me.email, current_password, locked)
             .await?;
@@ -179,33 +185,30 @@ impl AuthService {
     /// Sets the password of the account with `email` and ends all its sessions; operators'
     /// CLI (a forgotten password, a suspected leak).
     pub async fn reset_password(&self, email: &str, password: &str) -> AppResult<()> {
+        long_enough("password", password)?;
+        let (email, row) = self.account(email).await?;
+        self.replace_password(&row, password, None).await?;
+        self.limiter.forget_login_failures(&email).await;
+        Ok(())
+    }
+
+    /// The account with `email` (operators' commands), or NOT_FOUND; with the address as
+    /// stored.
+    async fn account(&self, email: &str) -> AppResult<(String, UserRow)> {
         let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
-        if password.chars().count() < MIN_PASSWORD_LENGTH {
-            return Err(AppError::invalid(
-                "password",
-                format!("must be at least {MIN_PASSWORD_LENGTH} characters"),
-            ));
-        }
         let row = self
             .users
             .find_by_email(&email)
             .await?
             .ok_or(AppError::NotFound("user"))?;
-        self.replace_password(&row, password, None).await?;
-        self.limiter.forget_login_failures(&email).await;
-        Ok(())
+        Ok((email, row))
     }
 
     /// Gives a staff account another staff role; operators' CLI. Its sessions carry on with
     /// the new role within seconds (`session::standing`). PATIENT accounts are tied to their
     /// record and change no role, nor does staff become PATIENT.
     pub async fn set_role(&self, email: &str, role: Role) -> AppResult<User> {
-        let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
-        let row = self
-            .users
-            .find_by_email(&email)
-            .await?
-            .ok_or(AppError::NotFound("user"))?;
+        let (email, row) = self.account(email).await?;
         let user = User::try_from(&row).map_err(AppError::Internal)?;
         if user.role == Role::Patient || role == Role::Patient {
             return Err(AppError::invalid(
@@ -271,11 +274,8 @@ impl AuthService {
         if name.is_empty() || name.chars().count() > 200 {
             problems.push(FieldViolation::new("name", "must be 1 to 200 characters"));
         }
-        if account.password.chars().count() < MIN_PASSWORD_LENGTH {
-            problems.push(FieldViolation::new(
-                "password",
-                format!("must be at least {MIN_PASSWORD_LENGTH} characters"),
-            ));
+        if let Err(AppError::Validation(short)) = long_enough("password", &account.password) {
+            problems.extend(short);
         }
         match (account.role == Role::Patient, account.patient_id) {
             (true, Some(patient_id)) => {
@@ -352,12 +352,7 @@ impl AuthService {
     /// erased, and the address is free for a new account; operators' CLI. The audit trail
     /// keeps the email its events were recorded with.
     pub async fn delete_account(&self, email: &str) -> AppResult<()> {
-        let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
-        let row = self
-            .users
-            .find_by_email(&email)
-            .await?
-            .ok_or(AppError::NotFound("user"))?;
+        let (email, row) = self.account(email).await?;
         if !self.users.erase(&email, db::now()).await? {
             return Err(AppError::NotFound("user"));
         }

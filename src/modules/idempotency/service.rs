@@ -1,11 +1,11 @@
 //! The rules of keys: one caller's keys in one clinic, kept 24 hours, swept now and then.
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::model::{Claim, Fingerprint, IdempotencyKey, KEPT_FOR, StoredAnswer};
 use super::repository::{Horizon, IdempotencyRepository, Owner};
 use crate::core::auth::Caller;
 use crate::core::error::AppResult;
+use crate::core::throttle::Throttle;
 use crate::db;
 
 /// A request still running after this long was abandoned (its process stopped before it
@@ -17,14 +17,14 @@ const SWEEP_EVERY_SECS: i64 = 600;
 pub struct IdempotencyService {
     keys: Arc<dyn IdempotencyRepository>,
     /// When expired keys were last deleted (Unix seconds).
-    swept_at: AtomicI64,
+    sweeps: Throttle,
 }
 
 impl IdempotencyService {
     pub fn new(keys: Arc<dyn IdempotencyRepository>) -> Self {
         Self {
             keys,
-            swept_at: AtomicI64::new(0),
+            sweeps: Throttle::new(SWEEP_EVERY_SECS),
         }
     }
 
@@ -67,14 +67,7 @@ impl IdempotencyService {
 
     /// Deletes expired keys in the background, at most every [`SWEEP_EVERY_SECS`] per process.
     fn sweep_now_and_then(&self) {
-        let now = chrono::Utc::now().timestamp();
-        let last = self.swept_at.load(Ordering::Relaxed);
-        if now - last < SWEEP_EVERY_SECS
-            || self
-                .swept_at
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-        {
+        if !self.sweeps.due() {
             return;
         }
         let keys = self.keys.clone();

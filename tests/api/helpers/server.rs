@@ -14,7 +14,7 @@ pub fn redis_url() -> Option<String> {
         .ok()
         .filter(|u| !u.is_empty());
     if url.is_none() {
-        eprintln!("TEST_REDIS_URL is not set: Redis variant not run");
+        super::skipped("TEST_REDIS_URL is not set");
     }
     url
 }

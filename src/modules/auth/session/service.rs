@@ -2,7 +2,6 @@
 //! the check every request's access token passes through. Every rule about sessions is here.
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
@@ -14,6 +13,7 @@ use crate::config::SessionSettings;
 use crate::core::auth::{Caller, Role, TokenService};
 use crate::core::error::{AppError, AppResult};
 use crate::core::pagination::{ConnectionArgs, Page};
+use crate::core::throttle::Throttle;
 use crate::db;
 use crate::modules::auth::model::{User, UserRow};
 use crate::modules::auth::repository::UserRepository;
@@ -54,8 +54,8 @@ pub struct SessionService {
     refresh_tokens: RefreshTokens,
     settings: SessionSettings,
     standings: Standings,
-    /// When this process last deleted sessions long ended (Unix seconds).
-    swept_at: AtomicI64,
+    /// How often this process deletes sessions long ended.
+    sweeps: Throttle,
 }
 
 fn duration(std: std::time::Duration) -> chrono::Duration {
@@ -77,7 +77,7 @@ impl SessionService {
             refresh_tokens,
             settings,
             standings: Standings::new(),
-            swept_at: AtomicI64::new(0),
+            sweeps: Throttle::new(SWEEP_EVERY_SECS),
         }
     }
 
@@ -417,14 +417,7 @@ impl SessionService {
     /// sessions that ended more than a lifetime ago (kept that long for whoever looks into an
     /// incident).
     fn sweep_now_and_then(&self) {
-        let now = Utc::now().timestamp();
-        let last = self.swept_at.load(Ordering::Relaxed);
-        if now - last < SWEEP_EVERY_SECS
-            || self
-                .swept_at
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-        {
+        if !self.sweeps.due() {
             return;
         }
         let sessions = self.sessions.clone();
