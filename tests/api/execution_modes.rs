@@ -461,6 +461,26 @@ async fn answers_are_the_same(backend: Backend) {
     )
     .await;
 
+    pair.ran.insert("my-sessions.graphql".into());
+    pair.as_everyone(
+        &document("my-sessions.graphql"),
+        &[json!({}), json!({ "first": 1 }), json!({ "first": -1 })],
+    )
+    .await;
+
+    // Tokens that are not, or no longer, refresh tokens (a real one would be rotated on one
+    // server only: its sessions are the pair's own).
+    pair.ran.insert("refresh-session.graphql".into());
+    pair.as_everyone(
+        &document("refresh-session.graphql"),
+        &[
+            json!({ "refreshToken": "not-a-token" }),
+            json!({ "refreshToken": "cgr1.1.1.AAAA" }),
+            json!({}),
+        ],
+    )
+    .await;
+
     pair.ran.insert("create-patient.graphql".into());
     let create = document("create-patient.graphql");
     for caller in pair.callers() {
