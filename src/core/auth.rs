@@ -170,11 +170,6 @@ impl TokenService {
         Ok((token, expires_at))
     }
 
-    /// How long the tokens it issues live.
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
     /// Verifies signature, algorithm, issuer, audience and expiry; what the token says, and
     /// the moment it stops being valid (long-lived connections end then). Whether its session
     /// still stands is the sessions' question, not the token's.

@@ -331,7 +331,7 @@ impl AuthService {
     /// Stops (or, with `false`, lets again) the account with `email` signing in, and ends its
     /// sessions (their tokens are refused within seconds); operators' CLI.
     pub async fn set_disabled(&self, email: &str, disabled: bool) -> AppResult<()> {
-        let email = normalize_email(email).map_err(|m| AppError::invalid("email", m))?;
+        let (email, row) = self.account(email).await?;
         let now = db::now();
         if !self
             .users
@@ -340,7 +340,7 @@ impl AuthService {
         {
             return Err(AppError::NotFound("user"));
         }
-        if disabled && let Some(row) = self.users.find_by_email(&email).await? {
+        if disabled {
             self.sessions
                 .end_all_of(row.id, None, EndReason::AccountDisabled)
                 .await?;

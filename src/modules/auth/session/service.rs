@@ -235,11 +235,8 @@ impl SessionService {
     /// Whether the session stands at `now`, and who its user is now.
     fn standing_of(&self, row: &SessionRow, user: &UserRow, now: NaiveDateTime) -> Standing {
         let session = Session::of(row, self.idle());
-        if !session.is_live(now)
-            || now >= row.expires_at
-            || user.disabled_at.is_some()
-            || user.clinic_id != row.clinic_id
-        {
+        // Live: not revoked, and before both its idle and its absolute end.
+        if !session.is_live(now) || user.disabled_at.is_some() || user.clinic_id != row.clinic_id {
             return Standing::Ended;
         }
         match User::try_from(user) {
