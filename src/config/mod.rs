@@ -64,6 +64,8 @@ impl FromStr for AppEnv {
 pub enum DatabaseUrl {
     Postgres(String),
     Sqlite(PathBuf),
+    /// MySQL 8 or MariaDB 10.11 and later.
+    Mysql(String),
 }
 
 impl DatabaseUrl {
@@ -75,16 +77,17 @@ impl DatabaseUrl {
                 .parent()
                 .filter(|dir| !dir.as_os_str().is_empty())
                 .map_or_else(|| PathBuf::from("."), PathBuf::from),
-            DatabaseUrl::Postgres(_) => PathBuf::from("data"),
+            DatabaseUrl::Postgres(_) | DatabaseUrl::Mysql(_) => PathBuf::from("data"),
         }
     }
 }
 
 impl fmt::Debug for DatabaseUrl {
-    // A PostgreSQL URL may carry a password: never print it.
+    // A server's URL may carry a password: never print it.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DatabaseUrl::Postgres(_) => f.write_str("Postgres(<redacted>)"),
+            DatabaseUrl::Mysql(_) => f.write_str("Mysql(<redacted>)"),
             DatabaseUrl::Sqlite(path) => write!(f, "Sqlite({})", path.display()),
         }
     }
@@ -101,8 +104,18 @@ impl FromStr for DatabaseUrl {
             } else {
                 Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
             }
+        } else if url.starts_with("mysql://") || url.starts_with("mariadb://") {
+            // mysql_async knows the one scheme.
+            Ok(DatabaseUrl::Mysql(url.replacen(
+                "mariadb://",
+                "mysql://",
+                1,
+            )))
         } else {
-            Err("must start with postgres://, postgresql:// or sqlite://".into())
+            Err(
+                "must start with postgres://, postgresql://, mysql://, mariadb:// or sqlite://"
+                    .into(),
+            )
         }
     }
 }

@@ -76,7 +76,15 @@ fn database_urls_choose_the_backend() {
         "sqlite://x.db".parse::<DatabaseUrl>(),
         Ok(DatabaseUrl::Sqlite(_))
     ));
-    assert!("mysql://h/db".parse::<DatabaseUrl>().is_err());
+    assert!(matches!(
+        "mysql://u@h/db".parse::<DatabaseUrl>(),
+        Ok(DatabaseUrl::Mysql(_))
+    ));
+    assert!(matches!(
+        "mariadb://u@h/db".parse::<DatabaseUrl>(),
+        Ok(DatabaseUrl::Mysql(_))
+    ));
+    assert!("oracle://h/db".parse::<DatabaseUrl>().is_err());
     assert!("sqlite://:memory:".parse::<DatabaseUrl>().is_err());
 }
 

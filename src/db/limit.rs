@@ -121,7 +121,7 @@ mod tests {
     }
 
     #[test]
-    fn the_limit_is_in_the_text_on_both_backends() {
+    fn the_limit_is_in_the_text_on_every_backend() {
         let query = patients::table
             .select(patients::id)
             .filter(patients::clinic_id.eq(7))
@@ -132,5 +132,8 @@ mod tests {
         let sqlite = limited(query.into_boxed::<Sqlite>(), 21);
         let sqlite = diesel::debug_query::<Sqlite, _>(&sqlite).to_string();
         assert!(sqlite.ends_with("DESC LIMIT 21 -- binds: [7]"), "{sqlite}");
+        let mysql = limited(query.into_boxed::<diesel::mysql::Mysql>(), 5);
+        let mysql = diesel::debug_query::<diesel::mysql::Mysql, _>(&mysql).to_string();
+        assert!(mysql.ends_with("DESC LIMIT 6 -- binds: [7]"), "{mysql}");
     }
 }

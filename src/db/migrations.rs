@@ -1,7 +1,9 @@
 //! Embedded migrations, one history per backend.
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, QueryDsl, QueryableByName};
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{
+    AsyncConnection, AsyncMigrationHarness, AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl,
+};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::DatabaseUrl;
@@ -11,6 +13,7 @@ use crate::{single_write, with_conn};
 
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const MYSQL: EmbeddedMigrations = embed_migrations!("migrations/mysql");
 
 /// Applies every pending migration; returns how many ran. Needs the multi-threaded runtime.
 pub async fn run(url: &DatabaseUrl) -> anyhow::Result<usize> {
@@ -21,6 +24,14 @@ pub async fn run(url: &DatabaseUrl) -> anyhow::Result<usize> {
             let applied = harness
                 .run_pending_migrations(POSTGRES)
                 .map_err(|e| anyhow::anyhow!("running PostgreSQL migrations: {e}"))?;
+            Ok(applied.len())
+        }
+        DatabaseUrl::Mysql(url) => {
+            let conn = AsyncMysqlConnection::establish(url).await?;
+            let mut harness = AsyncMigrationHarness::new(conn);
+            let applied = harness
+                .run_pending_migrations(MYSQL)
+                .map_err(|e| anyhow::anyhow!("running MySQL migrations: {e}"))?;
             Ok(applied.len())
         }
         DatabaseUrl::Sqlite(path) => {

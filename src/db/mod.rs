@@ -11,7 +11,7 @@ use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, PoolError, PoolableConnection, RecyclingMethod,
 };
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::future::BoxFuture;
 
 use crate::config::DatabaseUrl;
@@ -34,12 +34,15 @@ pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
 pub type PgAsync = AsyncPgConnection;
 pub type PgPool = Pool<AsyncDieselConnectionManager<AsyncPgConnection>>;
 pub type SqlitePool = Pool<AsyncDieselConnectionManager<SqliteAsync>>;
+pub type MysqlAsync = AsyncMysqlConnection;
+pub type MysqlPool = Pool<AsyncDieselConnectionManager<AsyncMysqlConnection>>;
 
 /// A pool of connections to the configured database.
 #[derive(Clone)]
 pub enum DbPool {
     Postgres(PgPool),
     Sqlite(SqlitePool),
+    Mysql(MysqlPool),
 }
 
 /// What a repository call can fail with. Unique violations are singled out because services turn
@@ -72,17 +75,27 @@ impl From<diesel::result::Error> for DbError {
     fn from(error: diesel::result::Error) -> Self {
         match error {
             diesel::result::Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                DbError::UniqueViolation(
-                    info.constraint_name()
-                        .unwrap_or_else(|| info.message())
-                        .to_owned(),
-                )
+                DbError::UniqueViolation(match info.constraint_name() {
+                    Some(name) => name.to_owned(),
+                    None => unique_key_of(info.message()).to_owned(),
+                })
             }
             diesel::result::Error::DatabaseError(DatabaseErrorKind::ExclusionViolation, info) => {
                 DbError::ExclusionViolation(info.constraint_name().unwrap_or_default().to_owned())
             }
             other => DbError::Query(other),
         }
+    }
+}
+
+/// The index a unique violation names, from the message of a backend that gives no constraint
+/// name. MySQL's message quotes the duplicate values (an email, say), which must not travel
+/// into errors and logs: only the key is kept (`… for key 'name'`, MySQL 8 writes
+/// `'table.name'`). SQLite's names the columns and no values, and is kept whole.
+fn unique_key_of(message: &str) -> &str {
+    match message.rsplit_once(" for key '") {
+        Some((_, key)) => key.trim_end_matches('\''),
+        None => message,
     }
 }
 
@@ -149,6 +162,16 @@ macro_rules! __on_connection {
                         outcome
                     };
                     body(&mut *pooled).await
+                }
+                $crate::db::DbPool::Mysql(pool) => {
+                    let mut pooled = retry.checkout($crate::db::unit::mysql(pool)).await?;
+                    let body = async |$conn: &mut $crate::db::MysqlAsync| {
+                        let outcome: $crate::db::DbResult<_> = $body;
+                        outcome
+                    };
+                    let outcome = body(&mut *pooled).await;
+                    $crate::db::retire_if_lost(&mut *pooled, &outcome);
+                    outcome
                 }
             }
         })
@@ -218,9 +241,44 @@ macro_rules! in_transaction {
                     };
                     $crate::db::retry::settled(outcome, committing)
                 }
+                $crate::db::DbPool::Mysql(pool) => {
+                    use diesel_async::AsyncConnection as _;
+                    let mut pooled = retry.checkout($crate::db::unit::mysql(pool)).await?;
+                    let in_unit = pooled.in_unit();
+                    #[allow(unused_mut)]
+                    let mut body = async |$conn: &mut $crate::db::MysqlAsync| {
+                        let outcome: $crate::db::DbResult<_> = $body;
+                        outcome
+                    };
+                    let mut committing = false;
+                    let outcome = pooled
+                        .transaction(async |$conn| -> $crate::db::DbResult<_> {
+                            let outcome = body($conn).await;
+                            committing = outcome.is_ok() && !in_unit;
+                            outcome
+                        })
+                        .await;
+                    $crate::db::retire_if_lost(&mut *pooled, &outcome);
+                    $crate::db::retry::settled(outcome, committing)
+                }
             }
         })
     };
+}
+
+/// After `outcome` on a MySQL connection: one found lost is marked broken, so that the pool
+/// drops it instead of handing it out again. A MySQL connection notices a closed socket only
+/// when used, and diesel-async's pool judges one by its transaction state alone, so without
+/// this every connection the server had ended (a restart, `KILL`, `wait_timeout`) would fail
+/// one request after another.
+pub fn retire_if_lost<T>(conn: &mut MysqlAsync, outcome: &DbResult<T>) {
+    use diesel_async::TransactionManager as _;
+    if let Err(error) = outcome
+        && error.transient() == Some(retry::Transient::ConnectionLost)
+    {
+        <MysqlAsync as diesel_async::AsyncConnection>::TransactionManager::transaction_manager_status_mut(conn)
+            .set_in_error();
+    }
 }
 
 /// How long a checkout waits for a connection before the request fails.
@@ -230,6 +288,157 @@ fn pool_builder<M: bb8::ManageConnection>(size: u32) -> bb8::Builder<M> {
     bb8::Pool::builder()
         .max_size(size)
         .connection_timeout(CHECKOUT_TIMEOUT)
+}
+
+/// The id the connection's last insert into `table` made. Each backend spells it its own way;
+/// with it an insert reads its row back the same way on all of them (MySQL has no
+/// `RETURNING`). On PostgreSQL it is the table's own sequence (`currval`), not `lastval()`,
+/// which a trigger drawing from another sequence would change; SQLite's and MySQL's values are
+/// restored when a trigger ends.
+pub trait LastInsertId {
+    fn last_insert_id(
+        &mut self,
+        table: &'static str,
+    ) -> impl std::future::Future<Output = DbResult<i64>> + Send;
+}
+
+macro_rules! last_insert_id {
+    ($connection:ty, |$table:ident| $sql:expr) => {
+        impl LastInsertId for $connection {
+            fn last_insert_id(
+                &mut self,
+                $table: &'static str,
+            ) -> impl std::future::Future<Output = DbResult<i64>> + Send {
+                use diesel_async::RunQueryDsl as _;
+                async move {
+                    Ok(
+                        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&$sql))
+                            .get_result(self)
+                            .await?,
+                    )
+                }
+            }
+        }
+    };
+}
+
+last_insert_id!(AsyncPgConnection, |table| format!(
+    "currval(pg_get_serial_sequence('{table}', 'id'))"
+));
+last_insert_id!(&AsyncPgConnection, |table| format!(
+    "currval(pg_get_serial_sequence('{table}', 'id'))"
+));
+last_insert_id!(SqliteAsync, |_table| "last_insert_rowid()");
+last_insert_id!(AsyncMysqlConnection, |_table| {
+    "CAST(LAST_INSERT_ID() AS SIGNED)"
+});
+
+/// Write locks, inside a transaction, on rows whose lock serialises a rule that the schema
+/// states on one backend only. The no-double-booking rule is an exclusion constraint on
+/// PostgreSQL, and SQLite's write transactions run one at a time (`BEGIN IMMEDIATE`): neither
+/// needs a lock. MySQL has no exclusion constraint, so a booking locks its doctor's and
+/// patient's rows (`SELECT … FOR UPDATE`) before it checks the slot: bookings of one doctor or
+/// one patient then check and insert one after the other. Locking the parties, rather than the
+/// gap of the time range, keeps the lock independent of indexes and of the isolation level.
+pub trait RowLocks {
+    /// Locks the rows `ids` of `table`, a table name of the schema (never client text).
+    fn lock_rows<'a>(
+        &'a mut self,
+        table: &'static str,
+        ids: &'a [i64],
+    ) -> impl std::future::Future<Output = DbResult<()>> + Send + 'a;
+}
+
+impl RowLocks for AsyncPgConnection {
+    fn lock_rows<'a>(
+        &'a mut self,
+        _table: &'static str,
+        _ids: &'a [i64],
+    ) -> impl std::future::Future<Output = DbResult<()>> + Send + 'a {
+        std::future::ready(Ok(()))
+    }
+}
+
+impl RowLocks for SqliteAsync {
+    fn lock_rows<'a>(
+        &'a mut self,
+        _table: &'static str,
+        _ids: &'a [i64],
+    ) -> impl std::future::Future<Output = DbResult<()>> + Send + 'a {
+        std::future::ready(Ok(()))
+    }
+}
+
+impl RowLocks for AsyncMysqlConnection {
+    fn lock_rows<'a>(
+        &'a mut self,
+        table: &'static str,
+        ids: &'a [i64],
+    ) -> impl std::future::Future<Output = DbResult<()>> + Send + 'a {
+        use diesel_async::RunQueryDsl as _;
+        let mut ids = ids.to_vec();
+        // One order for every locker, so two never wait for each other's rows.
+        ids.sort_unstable();
+        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let sql = format!(
+            "SELECT id FROM {table} WHERE id IN ({}) FOR UPDATE",
+            list.join(", ")
+        );
+        async move {
+            if !ids.is_empty() {
+                diesel::sql_query(sql).execute(self).await?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Inserts `$values` into the table `$table` (its schema module) and reads the new row back as
+/// `$row`: two statements on every backend, as MySQL has no `RETURNING`. Inside the body of
+/// [`with_conn!`] and its siblings, whose `conn` it takes.
+#[macro_export]
+macro_rules! insert_returning {
+    ($conn:ident, $table:ident, $values:expr, $row:ty) => {{
+        let id = $crate::insert_id!($conn, $table, $values);
+        $table::table
+            .find(id)
+            .select(<$row>::as_select())
+            .get_result::<$row>($conn)
+            .await?
+    }};
+}
+
+/// Runs the UPDATE `$update`, which names at most the row `$id` of `$table`, and reads that row
+/// back as `$row` if it matched it (`None` otherwise): MySQL has no `RETURNING`. MySQL counts
+/// the rows an UPDATE matched, as the others do, because diesel-async asks for it
+/// (`CLIENT_FOUND_ROWS`).
+#[macro_export]
+macro_rules! update_returning {
+    ($conn:ident, $update:expr, $table:ident, $id:expr, $row:ty) => {{
+        if $update.execute($conn).await? == 0 {
+            None
+        } else {
+            Some(
+                $table::table
+                    .find($id)
+                    .select(<$row>::as_select())
+                    .get_result::<$row>($conn)
+                    .await?,
+            )
+        }
+    }};
+}
+
+/// Inserts `$values` into `$table`; the id of the new row.
+#[macro_export]
+macro_rules! insert_id {
+    ($conn:ident, $table:ident, $values:expr) => {{
+        diesel::insert_into($table::table)
+            .values($values)
+            .execute($conn)
+            .await?;
+        $crate::db::LastInsertId::last_insert_id($conn, stringify!($table)).await?
+    }};
 }
 
 /// Orders a boxed query by (`$column`, `$id`) and, given a cursor `Some(key)` with `$cursor_id`,
@@ -287,6 +496,23 @@ impl ConnectionSetup for SqliteAsync {
             self.batch_execute(SQLITE_PRAGMAS).await?;
             self.spawn_blocking(text::register_on_sqlite).await
         })
+    }
+}
+
+/// Every MySQL session speaks UTC (times are stored as UTC without a zone, as on the other
+/// backends), refuses what it would otherwise truncate or guess (strict mode), compares text
+/// exactly unless a column says otherwise (the tables' utf8mb4_bin), and reads as PostgreSQL
+/// does: each statement sees what committed before it (READ COMMITTED, not InnoDB's default
+/// REPEATABLE READ, under which a transaction that waited for a lock would check a slot
+/// against a snapshot older than the booking that held it).
+const MYSQL_SESSION: &str = "SET time_zone = '+00:00', \
+     sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,ONLY_FULL_GROUP_BY', \
+     NAMES utf8mb4 COLLATE utf8mb4_bin; \
+     SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
+
+impl ConnectionSetup for AsyncMysqlConnection {
+    fn set_up(&mut self) -> BoxFuture<'_, diesel::QueryResult<()>> {
+        Box::pin(async move { self.batch_execute(MYSQL_SESSION).await })
     }
 }
 
@@ -349,6 +575,23 @@ impl DbPool {
                     "postgresql",
                 )))
             }
+            DatabaseUrl::Mysql(url) => {
+                let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new_with_config(
+                    url.clone(),
+                    manager_config(),
+                );
+                let pool = pool_builder(size)
+                    .build(manager)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("connecting to MySQL: {e}"))?;
+                Ok(DbPool::Mysql(Pool::new(
+                    pool,
+                    size,
+                    CHECKOUT_TIMEOUT,
+                    counter,
+                    "mysql",
+                )))
+            }
             DatabaseUrl::Sqlite(path) => {
                 if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                     std::fs::create_dir_all(parent)?;
@@ -392,8 +635,36 @@ impl DbPool {
         Ok(())
     }
 
+    /// How many tables the database holds (a restore goes only into an empty one).
+    pub async fn table_count(&self) -> DbResult<i64> {
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            tables: i64,
+        }
+        let sql = match self {
+            DbPool::Postgres(_) => {
+                "SELECT count(*) AS tables FROM information_schema.tables \
+                 WHERE table_schema = current_schema()"
+            }
+            DbPool::Sqlite(_) => {
+                "SELECT count(*) AS tables FROM sqlite_master \
+                 WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            }
+            DbPool::Mysql(_) => {
+                "SELECT CAST(count(*) AS SIGNED) AS tables FROM information_schema.tables \
+                 WHERE table_schema = DATABASE()"
+            }
+        };
+        with_conn!(self, |conn| Ok(diesel::sql_query(sql)
+            .get_result::<Count>(conn)
+            .await?
+            .tables))
+    }
+
     /// An online, consistent copy of the embedded database into a new file (SQLite's
-    /// `VACUUM INTO`); `false` on PostgreSQL, whose backups belong to its own tooling.
+    /// `VACUUM INTO`); `false` on the server databases, which their own tools dump.
     pub async fn snapshot_into(&self, target: &std::path::Path) -> DbResult<bool> {
         use diesel_async::SimpleAsyncConnection as _;
         let DbPool::Sqlite(pool) = self else {
@@ -412,6 +683,7 @@ impl DbPool {
         let state = match self {
             DbPool::Postgres(pool) => pool.state(),
             DbPool::Sqlite(pool) => pool.state(),
+            DbPool::Mysql(pool) => pool.state(),
         };
         (state.connections, state.idle_connections)
     }
@@ -420,6 +692,7 @@ impl DbPool {
         match self {
             DbPool::Postgres(_) => "postgres",
             DbPool::Sqlite(_) => "sqlite",
+            DbPool::Mysql(_) => "mysql",
         }
     }
 }
@@ -429,4 +702,25 @@ impl DbPool {
 pub fn now() -> chrono::NaiveDateTime {
     use chrono::{SubsecRound, Utc};
     Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unique_key_of;
+
+    #[test]
+    fn a_mysql_unique_violation_keeps_the_key_and_not_the_values() {
+        assert_eq!(
+            unique_key_of("Duplicate entry '7-zoë@example.org' for key 'patients_live_email_key'"),
+            "patients_live_email_key"
+        );
+        assert_eq!(
+            unique_key_of("Duplicate entry 'a' for key 'patients.patients_live_email_key'"),
+            "patients.patients_live_email_key"
+        );
+        assert_eq!(
+            unique_key_of("UNIQUE constraint failed: patients.clinic_id, patients.email"),
+            "UNIQUE constraint failed: patients.clinic_id, patients.email"
+        );
+    }
 }

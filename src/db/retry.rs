@@ -41,7 +41,8 @@ const WINDOW: Duration = Duration::from_secs(6);
 pub enum Transient {
     /// PostgreSQL 40001: the transaction conflicted with a concurrent one and was rolled back.
     SerializationFailure,
-    /// PostgreSQL 40P01: the transaction was chosen to break a deadlock and was rolled back.
+    /// PostgreSQL 40P01, MySQL 1213: the transaction was chosen to break a deadlock and was
+    /// rolled back.
     Deadlock,
     /// The connection is gone: the server ended it (57P01 `pg_terminate_backend` or a
     /// shutdown, 57P02, 57P03 while it starts or stops), or it was reset or closed.
@@ -51,6 +52,8 @@ pub enum Transient {
     PoolTimeout,
     /// SQLite: another connection held the write lock past `busy_timeout`.
     DatabaseLocked,
+    /// MySQL 1205: a row lock was waited for past `innodb_lock_wait_timeout`.
+    LockWaitTimeout,
 }
 
 impl Transient {
@@ -62,6 +65,7 @@ impl Transient {
             Transient::ConnectionLost => "connection_lost",
             Transient::PoolTimeout => "pool_timeout",
             Transient::DatabaseLocked => "database_locked",
+            Transient::LockWaitTimeout => "lock_wait_timeout",
         }
     }
 }
@@ -104,9 +108,11 @@ fn query_error(error: &QueryError) -> Option<Transient> {
     }
 }
 
-/// PostgreSQL's SQLSTATE does not reach diesel's errors, only the server's message does (in
-/// English, as servers send them unless `lc_messages` says otherwise); a connection that
-/// tokio-postgres lost has no SQLSTATE at all, only its own description.
+/// PostgreSQL's SQLSTATE and MySQL's error number do not reach diesel's errors, only the
+/// server's message does (in English, as servers send them unless `lc_messages` says
+/// otherwise); a connection that tokio-postgres or mysql_async lost has no code at all, only
+/// the driver's own description. The texts are the servers' and drivers' fixed ones, and each
+/// is held by a test against a real server (`tests/api/resilience.rs`).
 fn by_message(message: &str) -> Option<Transient> {
     const LOST: &[&str] = &[
         // 57P01: `pg_terminate_backend`, or a fast or smart shutdown.
@@ -124,9 +130,19 @@ fn by_message(message: &str) -> Option<Transient> {
         "error connecting to server",
         // diesel-async: the task that drove the connection has ended.
         "channel closed",
+        // MySQL 1927 (MariaDB): `KILL CONNECTION`; 1053: the server is shutting down.
+        "Connection was killed",
+        "Server shutdown in progress",
+        // mysql_async: reading or writing the socket failed, or the server closed it.
+        "Input/output error: ",
+        "Driver error: `Connection to the server is closed.'",
     ];
-    if message.starts_with("deadlock detected") {
+    if message.starts_with("deadlock detected")
+        || message.starts_with("Deadlock found when trying to get lock")
+    {
         Some(Transient::Deadlock)
+    } else if message.starts_with("Lock wait timeout exceeded") {
+        Some(Transient::LockWaitTimeout)
     } else if LOST.iter().any(|lost| message.starts_with(lost)) {
         Some(Transient::ConnectionLost)
     } else if message.starts_with("database is locked")

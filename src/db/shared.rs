@@ -133,6 +133,8 @@ pub async fn reading<F: Future>(pool: &DbPool, request: F) -> F::Output {
             });
             REQUEST_CONNECTION.scope(shared, request).await
         }
-        DbPool::Sqlite(_) => request.await,
+        // No pipelining to gain on SQLite (in process) or MySQL (diesel-async's MySQL
+        // connection sends one statement at a time): each statement checks a connection out.
+        DbPool::Sqlite(_) | DbPool::Mysql(_) => request.await,
     }
 }

@@ -22,14 +22,16 @@ use std::sync::Arc;
 
 use bb8::RunError;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, PoolError};
-use diesel_async::{AsyncConnection, AsyncPgConnection, TransactionManager};
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, TransactionManager};
+use sync_wrapper::SyncWrapper;
 use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 use super::retry::{DbFailure, Rerun, Retry, while_committing};
-use super::{Checkout, DbError, DbPool, PgPool, SqliteAsync, SqlitePool};
+use super::{Checkout, DbError, DbPool, MysqlPool, PgPool, SqliteAsync, SqlitePool};
 
 type PgManager = AsyncDieselConnectionManager<AsyncPgConnection>;
 type SqliteManager = AsyncDieselConnectionManager<SqliteAsync>;
+type MysqlManager = AsyncDieselConnectionManager<AsyncMysqlConnection>;
 
 tokio::task_local! {
     static UNIT: Arc<Unit>;
@@ -49,6 +51,10 @@ struct Unit {
 pub enum Held {
     Postgres(Checkout<'static, PgManager>),
     Sqlite(Checkout<'static, SqliteManager>),
+    /// diesel-async's MySQL connection is `Send` but not `Sync`; a unit's connection is only
+    /// ever reached mutably, through its mutex, which `SyncWrapper` states in the type (and
+    /// keeps the guards of the other backends' connections `Send`).
+    Mysql(SyncWrapper<Checkout<'static, MysqlManager>>),
 }
 
 /// Runs units of work on one pool.
@@ -110,6 +116,12 @@ where
                 .await
                 .map_err(DbError::from)?,
         ),
+        DbPool::Mysql(pool) => Held::Mysql(SyncWrapper::new(
+            retry
+                .checkout(pool.get_owned())
+                .await
+                .map_err(DbError::from)?,
+        )),
     };
     begin(&mut held).await.map_err(DbError::from)?;
     let held = Arc::new(Mutex::new(held));
@@ -151,6 +163,12 @@ async fn begin(held: &mut Held) -> diesel::QueryResult<()> {
             })
             .await
         }
+        Held::Mysql(conn) => {
+            <AsyncMysqlConnection as AsyncConnection>::TransactionManager::begin_transaction(
+                &mut **conn.get_mut(),
+            )
+            .await
+        }
     }
 }
 
@@ -165,6 +183,12 @@ async fn commit(held: &mut Held) -> diesel::QueryResult<()> {
         Held::Sqlite(conn) => {
             <SqliteAsync as AsyncConnection>::TransactionManager::commit_transaction(&mut **conn)
                 .await
+        }
+        Held::Mysql(conn) => {
+            <AsyncMysqlConnection as AsyncConnection>::TransactionManager::commit_transaction(
+                &mut **conn.get_mut(),
+            )
+            .await
         }
     }
 }
@@ -181,6 +205,12 @@ async fn rollback(held: &mut Held) -> diesel::QueryResult<()> {
             <SqliteAsync as AsyncConnection>::TransactionManager::rollback_transaction(&mut **conn)
                 .await
         }
+        Held::Mysql(conn) => {
+            <AsyncMysqlConnection as AsyncConnection>::TransactionManager::rollback_transaction(
+                &mut **conn.get_mut(),
+            )
+            .await
+        }
     }
 }
 
@@ -193,6 +223,7 @@ fn same_pool(a: &DbPool, b: &DbPool) -> bool {
     match (a, b) {
         (DbPool::Postgres(a), DbPool::Postgres(b)) => a.is(b),
         (DbPool::Sqlite(a), DbPool::Sqlite(b)) => a.is(b),
+        (DbPool::Mysql(a), DbPool::Mysql(b)) => a.is(b),
         _ => false,
     }
 }
@@ -246,7 +277,7 @@ pub(crate) async fn pg_unit(
     let held = held_by_unit(|unit| matches!(unit, DbPool::Postgres(p) if p.is(pool)))?;
     OwnedMutexGuard::try_map(held.lock_owned().await, |held| match held {
         Held::Postgres(conn) => Some(&mut **conn),
-        Held::Sqlite(_) => None,
+        Held::Sqlite(_) | Held::Mysql(_) => None,
     })
     .ok()
 }
@@ -267,7 +298,22 @@ pub async fn sqlite(
     if let Some(held) = held {
         let guard = OwnedMutexGuard::try_map(held.lock_owned().await, |held| match held {
             Held::Sqlite(conn) => Some(&mut **conn),
-            Held::Postgres(_) => None,
+            Held::Postgres(_) | Held::Mysql(_) => None,
+        });
+        if let Ok(guard) = guard {
+            return Ok(Connection::Unit(guard));
+        }
+    }
+    Ok(Connection::Own(pool.get().await?))
+}
+
+/// A MySQL connection for a repository call ([`Connection`]).
+pub async fn mysql(pool: &MysqlPool) -> Result<Connection<'_, MysqlManager>, RunError<PoolError>> {
+    let held = held_by_unit(|unit| matches!(unit, DbPool::Mysql(p) if p.is(pool)));
+    if let Some(held) = held {
+        let guard = OwnedMutexGuard::try_map(held.lock_owned().await, |held| match held {
+            Held::Mysql(conn) => Some(&mut **conn.get_mut()),
+            Held::Postgres(_) | Held::Sqlite(_) => None,
         });
         if let Ok(guard) = guard {
             return Ok(Connection::Unit(guard));

@@ -2,7 +2,9 @@
 //! `LATERAL` and no correlated `LIMIT`, so this writes the SQL itself.
 //!
 //! Each parent's rows are found by a subquery with `ORDER BY … LIMIT n` run once per parent:
-//! a `LATERAL` subquery on PostgreSQL, a correlated `IN` on SQLite. It reads at most n rows of
+//! a `LATERAL` subquery on PostgreSQL, a correlated `IN` on SQLite, and on MySQL/MariaDB (where
+//! MariaDB has no `LATERAL` and neither takes `LIMIT` in an `IN` subquery) one such subquery
+//! per parent, joined by `UNION ALL` inside a derived table. It reads at most n rows of
 //! each parent from the parent's index. Ranking every row of the parents with `ROW_NUMBER()`,
 //! as this did before, read all their rows first: the first ten appointments of three doctors
 //! with 50,000 between them took 51 ms on PostgreSQL and 63 ms on SQLite that way, 0.7 ms and
@@ -13,10 +15,12 @@
 //! PostgreSQL stops planning it for every batch (planning cost more than running it). On
 //! SQLite, where preparing is cheap and in process, the values are written into the text —
 //! only values the service generates (integer ids, enum names, formatted timestamps), never
-//! client strings.
+//! client strings. MySQL's text has one subquery per parent, so it too is written with its
+//! values and not kept prepared (prepared texts of every batch size would fill the server's
+//! `max_prepared_stmt_count`).
 //!
-//! Rows come grouped by parent, each parent's rows in `order_by` order. SQLite's outer query
-//! says so. PostgreSQL's has no `ORDER BY` (it would sort every row again, a sixth of the
+//! Rows come grouped by parent, each parent's rows in `order_by` order. SQLite's and MySQL's
+//! outer queries say so. PostgreSQL's has no `ORDER BY` (it would sort every row again, a sixth of the
 //! statement): a subquery with `LIMIT` that refers to the outer row can only be joined by a
 //! nested loop, which emits each parent's rows in the order the subquery returns them
 //! (`tests/api/graph.rs` holds both backends to it).
@@ -25,6 +29,7 @@ use std::marker::PhantomData;
 
 use chrono::NaiveDateTime;
 use diesel::QueryResult;
+use diesel::mysql::Mysql;
 use diesel::pg::Pg;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, BigInt, Timestamp, Untyped};
@@ -187,13 +192,43 @@ impl<Row> PerParentQuery<Row> {
         Ok(())
     }
 
-    /// The subquery both forms run once per parent: `selected` of the parent `parent`'s first
+    /// MySQL's form: the rows whose ids the parents' subqueries name, each parent's written
+    /// out. The derived table `firsts` is what lets MariaDB take `LIMIT` inside `IN`.
+    fn write_union<'b>(&'b self, out: &mut AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
+        out.push_sql("SELECT ");
+        out.push_sql(&self.columns);
+        out.push_sql(" FROM ");
+        out.push_sql(self.table);
+        if self.parent_ids.is_empty() {
+            out.push_sql(" WHERE 1 = 0");
+            return Ok(());
+        }
+        out.push_sql(" WHERE ");
+        out.push_sql(self.table);
+        out.push_sql(".id IN (SELECT id FROM (");
+        for (index, parent) in self.parent_ids.iter().enumerate() {
+            if index > 0 {
+                out.push_sql(" UNION ALL ");
+            }
+            out.push_sql("(");
+            let parent = parent.to_string();
+            self.write_first_rows(out, "id", &parent, "", &mut text_value)?;
+            out.push_sql(")");
+        }
+        out.push_sql(") AS firsts) ORDER BY ");
+        out.push_sql(self.parent_column);
+        out.push_sql(", ");
+        out.push_sql(self.order_by);
+        Ok(())
+    }
+
+    /// The subquery every form runs once per parent: `selected` of the parent `parent`'s first
     /// `per_parent` rows. `clinic_prefix` goes before the clinic column.
     fn write_first_rows<'b, DB: diesel::backend::Backend>(
         &'b self,
         out: &mut AstPass<'_, 'b, DB>,
         selected: &str,
-        parent: &'static str,
+        parent: &str,
         clinic_prefix: &'static str,
         value: &mut impl FnMut(&mut AstPass<'_, 'b, DB>, Value<'b>) -> QueryResult<()>,
     ) -> QueryResult<()> {
@@ -342,11 +377,30 @@ impl QueryFragment<Sqlite> for PerParentCounts {
             out.push_sql(")");
             Ok(())
         };
-        self.write(&mut out, ids, "+", sqlite_value)
+        self.write(&mut out, ids, "+", text_value)
     }
 }
 
-/// A value in the statement: `Ids` is an array on PostgreSQL, `VALUES` rows on SQLite.
+impl QueryFragment<Mysql> for PerParentCounts {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
+        let ids = |out: &mut AstPass<'_, 'b, Mysql>| {
+            if self.0.parent_ids.is_empty() {
+                out.push_sql(" IN (NULL)");
+                return Ok(());
+            }
+            out.push_sql(" IN (");
+            let ids: Vec<String> = self.0.parent_ids.iter().map(i64::to_string).collect();
+            out.push_sql(&ids.join(", "));
+            out.push_sql(")");
+            Ok(())
+        };
+        self.write(&mut out, ids, "", text_value)
+    }
+}
+
+/// A value in the statement: `Ids` is an array on PostgreSQL, `VALUES` rows on SQLite (MySQL's
+/// form names each parent in its own subquery instead).
 enum Value<'a> {
     Int(&'a i64),
     Ids(&'a Vec<i64>),
@@ -372,15 +426,19 @@ fn pg_value<'b>(out: &mut AstPass<'_, 'b, Pg>, value: Value<'b>) -> QueryResult<
     }
 }
 
-/// SQLite's values: in the text (see the module).
-fn sqlite_value(out: &mut AstPass<'_, '_, Sqlite>, value: Value<'_>) -> QueryResult<()> {
+/// SQLite's and MySQL's values: in the text (see the module).
+fn text_value<DB: diesel::backend::Backend>(
+    out: &mut AstPass<'_, '_, DB>,
+    value: Value<'_>,
+) -> QueryResult<()> {
     match value {
         Value::Int(n) => out.push_sql(&n.to_string()),
         Value::Ids(ids) => {
             let rows: Vec<String> = ids.iter().map(|id| format!("({id})")).collect();
             out.push_sql(&rows.join(", "));
         }
-        // diesel's text form of a timestamp (SQLite compares timestamps as this text).
+        // diesel's text form of a timestamp (SQLite compares timestamps as this text, MySQL
+        // reads it as a DATETIME literal).
         Value::Time(at) => out.push_sql(&format!("'{}'", at.format("%F %T%.f"))),
     }
     Ok(())
@@ -399,7 +457,14 @@ impl<Row> QueryFragment<Sqlite> for PerParentQuery<Row> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Sqlite>) -> QueryResult<()> {
         // The values are in the text: one text per batch, so not worth caching.
         out.unsafe_to_cache_prepared();
-        self.write_correlated(&mut out, sqlite_value)
+        self.write_correlated(&mut out, text_value)
+    }
+}
+
+impl<Row> QueryFragment<Mysql> for PerParentQuery<Row> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
+        out.unsafe_to_cache_prepared();
+        self.write_union(&mut out)
     }
 }
 

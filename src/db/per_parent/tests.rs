@@ -40,6 +40,35 @@ fn on_sqlite_each_parent_is_a_correlated_subquery() {
     );
 }
 
+#[test]
+fn on_mysql_each_parent_is_a_limited_subquery_of_a_union() {
+    let query = PerParentQuery::<Row>::new(
+        "appointments",
+        "id, patient_id",
+        "patient_id",
+        &[1, 2],
+        "id",
+        11,
+    )
+    .in_clinic("clinic_id", 3)
+    .eq_name("status", "SCHEDULED");
+    let sql = diesel::debug_query::<Mysql, _>(&query).to_string();
+    assert_eq!(
+        sql.trim_end_matches(" -- binds: []"),
+        "SELECT id, patient_id FROM appointments WHERE appointments.id IN (SELECT id FROM (\
+         (SELECT id FROM appointments WHERE patient_id = 1 AND clinic_id = 3 AND status = \
+         'SCHEDULED' ORDER BY id LIMIT 11) UNION ALL (SELECT id FROM appointments WHERE \
+         patient_id = 2 AND clinic_id = 3 AND status = 'SCHEDULED' ORDER BY id LIMIT 11)) \
+         AS firsts) ORDER BY patient_id, id"
+    );
+    let none = PerParentQuery::<Row>::new("appointments", "id", "patient_id", &[], "id", 11);
+    let sql = diesel::debug_query::<Mysql, _>(&none).to_string();
+    assert_eq!(
+        sql.trim_end_matches(" -- binds: []"),
+        "SELECT id FROM appointments WHERE 1 = 0"
+    );
+}
+
 /// PostgreSQL caches prepared statements by their text: it must not vary with the values.
 #[test]
 fn on_postgresql_the_text_depends_only_on_the_shape() {

@@ -274,6 +274,38 @@ impl AuditRepository for DieselAuditRepository {
                 .await?;
                 Ok(())
             }
+            // Multi-row inserts in one transaction, at most `MYSQL_ROWS` rows each: every row
+            // count is a statement text the connection keeps prepared, so the counts are few.
+            DbPool::Mysql(pool) => {
+                use diesel_async::AsyncConnection as _;
+                const MYSQL_ROWS: usize = 32;
+                let mut conn = pool.get().await?;
+                let links: Vec<_> = links
+                    .iter()
+                    .map(|&(group, patient)| {
+                        (
+                            audit_event_patients::group_id.eq(group),
+                            audit_event_patients::patient_id.eq(patient),
+                        )
+                    })
+                    .collect();
+                conn.transaction(async |conn| -> DbResult<()> {
+                    for chunk in rows.chunks(MYSQL_ROWS) {
+                        diesel::insert_into(audit_events::table)
+                            .values(chunk)
+                            .execute(conn)
+                            .await?;
+                    }
+                    for chunk in links.chunks(MYSQL_ROWS) {
+                        diesel::insert_into(audit_event_patients::table)
+                            .values(chunk)
+                            .execute(conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+                .await
+            }
         }
     }
 

@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 use super::model::{NewUser, UserRow};
 use crate::db::schema::users;
 use crate::db::{DbPool, DbResult};
-use crate::{single_write, with_conn};
+use crate::{in_transaction, insert_returning, single_write, with_conn};
 
 #[async_trait]
 pub trait UserRepository: Send + Sync {
@@ -67,11 +67,9 @@ impl UserRepository for DieselUserRepository {
     }
 
     async fn insert(&self, user: NewUser) -> DbResult<UserRow> {
-        single_write!(&self.pool, |conn| Ok(diesel::insert_into(users::table)
-            .values(&user)
-            .returning(UserRow::as_returning())
-            .get_result(conn)
-            .await?))
+        in_transaction!(&self.pool, |conn| Ok(insert_returning!(
+            conn, users, &user, UserRow
+        )))
     }
 
     async fn any_exist(&self) -> DbResult<bool> {

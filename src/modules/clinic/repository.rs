@@ -4,9 +4,9 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{Clinic, NewClinic};
 use crate::cache::EntityCache;
-use crate::db::schema::clinics;
+use crate::db::schema::{clinic_patient_counts, clinics};
 use crate::db::{DbPool, DbResult};
-use crate::{single_write, with_conn};
+use crate::{in_transaction, insert_returning, with_conn};
 
 #[async_trait]
 pub trait ClinicRepository: Send + Sync {
@@ -34,12 +34,19 @@ impl DieselClinicRepository {
 
 #[async_trait]
 impl ClinicRepository for DieselClinicRepository {
+    /// With its live-patient counter at zero, which patient writes then only update.
     async fn insert(&self, clinic: NewClinic) -> DbResult<Clinic> {
-        single_write!(&self.pool, |conn| Ok(diesel::insert_into(clinics::table)
-            .values(&clinic)
-            .returning(Clinic::as_returning())
-            .get_result(conn)
-            .await?))
+        in_transaction!(&self.pool, |conn| {
+            let clinic = insert_returning!(conn, clinics, &clinic, Clinic);
+            diesel::insert_into(clinic_patient_counts::table)
+                .values((
+                    clinic_patient_counts::clinic_id.eq(clinic.id),
+                    clinic_patient_counts::live_patients.eq(0_i64),
+                ))
+                .execute(conn)
+                .await?;
+            Ok(clinic)
+        })
     }
 
     async fn find_by_name(&self, name: &str) -> DbResult<Option<Clinic>> {

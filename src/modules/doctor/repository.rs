@@ -12,7 +12,7 @@ use crate::db::limit::limited;
 use crate::db::per_parent::{PerParentQuery, named_by};
 use crate::db::schema::doctors;
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, keyset, single_write, with_conn};
+use crate::{in_transaction, insert_returning, keyset, update_returning, with_conn};
 
 #[async_trait]
 pub trait DoctorRepository: Send + Sync {
@@ -68,15 +68,15 @@ macro_rules! filtered {
 
 /// The doctors of `clinic_id` that the rows of `names` (a per-parent query selecting a doctor
 /// id) name, in a statement that does not wait for those rows' own: PostgreSQL receives it
-/// pipelined with theirs (`db::per_parent::named_by`). `None` on SQLite, where the caller had
-/// better read them by id afterwards: a statement costs no round trip there, and doctors by id
-/// come from the in-process cache.
+/// pipelined with theirs (`db::per_parent::named_by`). `None` on SQLite and MySQL, where the
+/// caller had better read them by id afterwards: nothing is pipelined there (on SQLite a
+/// statement costs no round trip), and doctors by id come from the in-process cache.
 pub async fn doctors_named_by(
     pool: &DbPool,
     clinic_id: i64,
     names: PerParentQuery<Untyped>,
 ) -> DbResult<Option<Vec<Doctor>>> {
-    if matches!(pool, DbPool::Sqlite(_)) {
+    if !matches!(pool, DbPool::Postgres(_)) {
         return Ok(None);
     }
     with_conn!(pool, |conn| Ok(Some(
@@ -151,11 +151,9 @@ impl DoctorRepository for DieselDoctorRepository {
     }
 
     async fn insert(&self, doctor: NewDoctor) -> DbResult<Doctor> {
-        single_write!(&self.pool, |conn| Ok(diesel::insert_into(doctors::table)
-            .values(&doctor)
-            .returning(Doctor::as_returning())
-            .get_result(conn)
-            .await?))
+        in_transaction!(&self.pool, |conn| Ok(insert_returning!(
+            conn, doctors, &doctor, Doctor
+        )))
     }
 
     async fn update(
@@ -164,16 +162,18 @@ impl DoctorRepository for DieselDoctorRepository {
         id: i64,
         write: DoctorWrite,
     ) -> DbResult<Option<Doctor>> {
-        let updated = single_write!(&self.pool, |conn| Ok(diesel::update(
-            doctors::table
-                .filter(doctors::id.eq(id))
-                .filter(doctors::clinic_id.eq(clinic_id))
-        )
-        .set(&write)
-        .returning(Doctor::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?))?;
+        let updated = in_transaction!(&self.pool, |conn| Ok(update_returning!(
+            conn,
+            diesel::update(
+                doctors::table
+                    .filter(doctors::id.eq(id))
+                    .filter(doctors::clinic_id.eq(clinic_id)),
+            )
+            .set(&write),
+            doctors,
+            id,
+            Doctor
+        )))?;
         if updated.is_some() {
             self.cache.wrote::<Doctor>(clinic_id, id).await;
         }

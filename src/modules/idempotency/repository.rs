@@ -6,7 +6,7 @@ use diesel_async::RunQueryDsl;
 
 use super::model::{Claim, Fingerprint, IdempotencyKey, StoredAnswer};
 use crate::db::schema::idempotency_keys;
-use crate::db::{DbPool, DbResult};
+use crate::db::{DbError, DbPool, DbResult};
 use crate::{in_transaction, with_conn};
 
 /// Whose keys: a key is one caller's, in one clinic.
@@ -109,13 +109,22 @@ impl IdempotencyRepository for DieselIdempotencyRepository {
         // One transaction: two requests with one key meet at the primary key, and exactly one
         // of them inserts.
         in_transaction!(&self.pool, |conn| {
-            let inserted = diesel::insert_into(idempotency_keys::table)
-                .values(&new)
-                .on_conflict_do_nothing()
-                .execute(conn)
-                .await?;
-            if inserted == 1 {
-                return Ok(Claim::Run);
+            use diesel_async::AsyncConnection as _;
+            // In a savepoint: a failed statement would end PostgreSQL's transaction. The
+            // conflict is the primary key's, as MySQL has no `ON CONFLICT DO NOTHING` whose
+            // answer tells an insert from a conflict.
+            let inserted = conn
+                .transaction(async |conn| -> DbResult<usize> {
+                    Ok(diesel::insert_into(idempotency_keys::table)
+                        .values(&new)
+                        .execute(conn)
+                        .await?)
+                })
+                .await;
+            match inserted {
+                Ok(_) => return Ok(Claim::Run),
+                Err(DbError::UniqueViolation(_)) => {}
+                Err(error) => return Err(error),
             }
             let found: KeyRow = key_row!(owner, key)
                 .select(KeyRow::as_select())

@@ -8,7 +8,7 @@ use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::db::limit::limited;
 use crate::db::schema::background_jobs;
 use crate::db::{DbPool, DbResult, now};
-use crate::{keyset, single_write, with_conn};
+use crate::{in_transaction, insert_returning, keyset, single_write, with_conn};
 
 #[async_trait]
 pub trait JobRepository: Send + Sync {
@@ -64,25 +64,29 @@ macro_rules! filtered {
 #[async_trait]
 impl JobRepository for DieselJobRepository {
     async fn insert(&self, job: NewJob) -> DbResult<Job> {
-        single_write!(&self.pool, |conn| Ok(diesel::insert_into(
-            background_jobs::table
-        )
-        .values(&job)
-        .returning(Job::as_returning())
-        .get_result(conn)
-        .await?))
+        in_transaction!(&self.pool, |conn| Ok(insert_returning!(
+            conn,
+            background_jobs,
+            &job,
+            Job
+        )))
     }
 
+    /// `None` when a job with the same dedupe key is there already: the insert meets its
+    /// unique index, on every backend alike (MySQL has no `ON CONFLICT DO NOTHING` whose
+    /// answer tells an insert from a conflict).
     async fn insert_once(&self, job: NewJob) -> DbResult<Option<Job>> {
-        single_write!(&self.pool, |conn| Ok(diesel::insert_into(
-            background_jobs::table
-        )
-        .values(&job)
-        .on_conflict_do_nothing()
-        .returning(Job::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?))
+        let inserted = in_transaction!(&self.pool, |conn| Ok(insert_returning!(
+            conn,
+            background_jobs,
+            &job,
+            Job
+        )));
+        match inserted {
+            Ok(job) => Ok(Some(job)),
+            Err(error) if error.is_unique_violation_of("dedupe") => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     async fn find(&self, clinic_id: Option<i64>, id: i64) -> DbResult<Option<Job>> {

@@ -14,6 +14,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 
 use diesel::QueryableByName;
+use diesel::mysql::Mysql;
 use diesel::pg::Pg;
 use diesel::sql_types::Untyped;
 use diesel::sqlite::Sqlite;
@@ -39,7 +40,13 @@ pub use repository::NestedRepository;
 /// that owns the records.
 pub trait NestedList: Copy + Eq + Hash + Debug + Send + Sync + 'static {
     /// A row as a list reads it: [`Self::KEYS`] and the columns its selection asked for.
-    type Row: QueryableByName<Pg> + QueryableByName<Sqlite> + Clone + Send + Sync + 'static;
+    type Row: QueryableByName<Pg>
+        + QueryableByName<Sqlite>
+        + QueryableByName<Mysql>
+        + Clone
+        + Send
+        + Sync
+        + 'static;
     /// The kinds of record a list of these hangs under.
     type Parent: Copy + Eq + Hash + Debug + Send + Sync + 'static;
     /// What the list's arguments narrow it to, besides the parent.

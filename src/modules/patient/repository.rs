@@ -19,7 +19,7 @@ use crate::db::limit::limited;
 use crate::db::per_parent::PerParentQuery;
 use crate::db::schema::{appointments, clinic_patient_counts, patients};
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, keyset, single_write, with_conn};
+use crate::{in_transaction, insert_id, insert_returning, keyset, update_returning, with_conn};
 
 #[async_trait]
 pub trait PatientRepository: Send + Sync {
@@ -109,36 +109,18 @@ impl NewPatientRow {
 }
 
 /// Moves a clinic's live-patient counter by `$delta` inside the caller's transaction, so it
-/// changes exactly when the rows do (the counter row's lock orders concurrent writers).
+/// changes exactly when the rows do (the counter row's lock orders concurrent writers). The
+/// clinic's insert wrote the row.
 macro_rules! add_live_patients {
     ($conn:expr, $clinic_id:expr, $delta:expr) => {{
         let delta: i64 = $delta;
-        if delta >= 0 {
-            // The clinic's first patient creates its row.
-            diesel::insert_into(clinic_patient_counts::table)
-                .values((
-                    clinic_patient_counts::clinic_id.eq($clinic_id),
-                    clinic_patient_counts::live_patients.eq(delta),
-                ))
-                .on_conflict(clinic_patient_counts::clinic_id)
-                .do_update()
-                .set(
-                    clinic_patient_counts::live_patients
-                        .eq(clinic_patient_counts::live_patients + delta),
-                )
-                .execute($conn)
-                .await?;
-        } else {
-            // A live patient is being removed, so the row exists; an upsert would check the
-            // negative candidate row against `live_patients >= 0` before finding the conflict.
-            diesel::update(clinic_patient_counts::table.find($clinic_id))
-                .set(
-                    clinic_patient_counts::live_patients
-                        .eq(clinic_patient_counts::live_patients + delta),
-                )
-                .execute($conn)
-                .await?;
-        }
+        diesel::update(clinic_patient_counts::table.find($clinic_id))
+            .set(
+                clinic_patient_counts::live_patients
+                    .eq(clinic_patient_counts::live_patients + delta),
+            )
+            .execute($conn)
+            .await?;
     }};
 }
 
@@ -334,11 +316,7 @@ impl PatientRepository for DieselPatientRepository {
     async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient> {
         let row = NewPatientRow::new(clinic_id, write);
         in_transaction!(&self.pool, |conn| {
-            let patient = diesel::insert_into(patients::table)
-                .values(&row)
-                .returning(Patient::as_returning())
-                .get_result(conn)
-                .await?;
+            let patient = insert_returning!(conn, patients, &row, Patient);
             add_live_patients!(conn, clinic_id, 1);
             Ok(patient)
         })
@@ -354,11 +332,7 @@ impl PatientRepository for DieselPatientRepository {
         in_transaction!(&self.pool, |conn| {
             let mut ids = Vec::with_capacity(rows.len());
             for row in &rows {
-                let id = diesel::insert_into(patients::table)
-                    .values(row)
-                    .returning(patients::id)
-                    .get_result(conn)
-                    .await?;
+                let id = insert_id!(conn, patients, row);
                 ids.push(id);
             }
             add_live_patients!(conn, clinic_id, ids.len() as i64);
@@ -373,18 +347,20 @@ impl PatientRepository for DieselPatientRepository {
         seen_at: NaiveDateTime,
         write: PatientWrite,
     ) -> DbResult<Option<Patient>> {
-        let updated = single_write!(&self.pool, |conn| Ok(diesel::update(
-            patients::table
-                .filter(patients::id.eq(id))
-                .filter(patients::clinic_id.eq(clinic_id))
-                .filter(patients::deleted_at.is_null())
-                .filter(patients::updated_at.eq(seen_at))
-        )
-        .set(&write)
-        .returning(Patient::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?))?;
+        let updated = in_transaction!(&self.pool, |conn| Ok(update_returning!(
+            conn,
+            diesel::update(
+                patients::table
+                    .filter(patients::id.eq(id))
+                    .filter(patients::clinic_id.eq(clinic_id))
+                    .filter(patients::deleted_at.is_null())
+                    .filter(patients::updated_at.eq(seen_at))
+            )
+            .set(&write),
+            patients,
+            id,
+            Patient
+        )))?;
         if updated.is_some() {
             self.cache.wrote::<Patient>(clinic_id, id).await;
         }
@@ -437,20 +413,22 @@ impl PatientRepository for DieselPatientRepository {
         at: NaiveDateTime,
     ) -> DbResult<Option<Patient>> {
         let restored = in_transaction!(&self.pool, |conn| {
-            let restored = diesel::update(
-                patients::table
-                    .filter(patients::id.eq(id))
-                    .filter(patients::clinic_id.eq(clinic_id))
-                    .filter(patients::deleted_at.is_not_null()),
-            )
-            .set((
-                patients::deleted_at.eq(None::<NaiveDateTime>),
-                patients::updated_at.eq(at),
-            ))
-            .returning(Patient::as_returning())
-            .get_result(conn)
-            .await
-            .optional()?;
+            let restored = update_returning!(
+                conn,
+                diesel::update(
+                    patients::table
+                        .filter(patients::id.eq(id))
+                        .filter(patients::clinic_id.eq(clinic_id))
+                        .filter(patients::deleted_at.is_not_null()),
+                )
+                .set((
+                    patients::deleted_at.eq(None::<NaiveDateTime>),
+                    patients::updated_at.eq(at),
+                )),
+                patients,
+                id,
+                Patient
+            );
             if restored.is_some() {
                 add_live_patients!(conn, clinic_id, 1);
             }

@@ -12,7 +12,7 @@ use crate::db::limit::limited;
 use crate::db::schema::{patients, prescriptions};
 use crate::db::text::lower;
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, keyset, single_write, with_conn};
+use crate::{in_transaction, insert_returning, keyset, update_returning, with_conn};
 
 #[async_trait]
 pub trait PrescriptionRepository: Send + Sync {
@@ -147,13 +147,12 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
     }
 
     async fn insert(&self, prescription: NewPrescription) -> DbResult<Prescription> {
-        single_write!(&self.pool, |conn| Ok(diesel::insert_into(
-            prescriptions::table
-        )
-        .values(&prescription)
-        .returning(Prescription::as_returning())
-        .get_result(conn)
-        .await?))
+        in_transaction!(&self.pool, |conn| Ok(insert_returning!(
+            conn,
+            prescriptions,
+            &prescription,
+            Prescription
+        )))
     }
 
     async fn insert_many(&self, rows: Vec<NewPrescription>) -> DbResult<usize> {
@@ -175,20 +174,22 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
         reason: String,
         at: NaiveDateTime,
     ) -> DbResult<Option<Prescription>> {
-        single_write!(&self.pool, |conn| Ok(diesel::update(
-            prescriptions::table
-                .filter(prescriptions::id.eq(id))
-                .filter(prescriptions::clinic_id.eq(clinic_id))
-                .filter(prescriptions::status.eq(PrescriptionStatus::Active.as_str()))
-        )
-        .set((
-            prescriptions::status.eq(PrescriptionStatus::Discontinued.as_str()),
-            prescriptions::discontinued_reason.eq(Some(reason.as_str())),
-            prescriptions::updated_at.eq(at),
-        ))
-        .returning(Prescription::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?))
+        in_transaction!(&self.pool, |conn| Ok(update_returning!(
+            conn,
+            diesel::update(
+                prescriptions::table
+                    .filter(prescriptions::id.eq(id))
+                    .filter(prescriptions::clinic_id.eq(clinic_id))
+                    .filter(prescriptions::status.eq(PrescriptionStatus::Active.as_str()))
+            )
+            .set((
+                prescriptions::status.eq(PrescriptionStatus::Discontinued.as_str()),
+                prescriptions::discontinued_reason.eq(Some(reason.as_str())),
+                prescriptions::updated_at.eq(at),
+            )),
+            prescriptions,
+            id,
+            Prescription
+        )))
     }
 }

@@ -1,15 +1,17 @@
 //! The no-double-booking rule: a slot is checked and taken in one write transaction. SQLite's
 //! BEGIN IMMEDIATE serialises those transactions; on PostgreSQL two can pass the check at once,
-//! and the exclusion constraints refuse the second insert, which is reported like a failed check.
+//! and the exclusion constraints refuse the second insert, which is reported like a failed check;
+//! on MySQL, which has no exclusion constraint, the transaction first locks the doctor's and the
+//! patient's rows (`db::RowLocks`), so bookings that share either check one after the other.
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::{Booking, DieselAppointmentRepository, names};
 use crate::db::schema::appointments;
-use crate::db::{DbError, DbResult};
+use crate::db::{DbError, DbResult, RowLocks};
 use crate::modules::appointment::model::{Appointment, AppointmentStatus, NewAppointment, Slot};
-use crate::{in_transaction, with_conn};
+use crate::{in_transaction, insert_returning, update_returning, with_conn};
 
 /// The id of a live appointment of `doctor_id` or `patient_id` overlapping `slot`.
 macro_rules! clash {
@@ -34,6 +36,15 @@ macro_rules! clash {
     }};
 }
 
+/// Locks the doctor's row, then the patient's, where the backend needs it (`db::RowLocks`):
+/// every booking takes them in that order.
+macro_rules! lock_parties {
+    ($conn:expr, $doctor_id:expr, $patient_id:expr) => {{
+        RowLocks::lock_rows(&mut *$conn, "doctors", &[$doctor_id]).await?;
+        RowLocks::lock_rows(&mut *$conn, "patients", &[$patient_id]).await?;
+    }};
+}
+
 /// Bookings retried when the appointment that beat them is already gone.
 const MAX_ATTEMPTS: usize = 3;
 
@@ -54,14 +65,11 @@ impl DieselAppointmentRepository {
         loop {
             attempts += 1;
             let outcome = in_transaction!(&self.pool, |conn| {
+                lock_parties!(conn, doctor_id, patient_id);
                 if let Some(other) = clash!(conn, clinic_id, doctor_id, patient_id, slot, 0_i64) {
                     return Ok(Booking::Clash(other));
                 }
-                let booked = diesel::insert_into(appointments::table)
-                    .values(&appointment)
-                    .returning(Appointment::as_returning())
-                    .get_result(conn)
-                    .await?;
+                let booked = insert_returning!(conn, appointments, &appointment, Appointment);
                 Ok(Booking::Booked(booked))
             });
             match outcome {
@@ -108,25 +116,28 @@ impl DieselAppointmentRepository {
                     return Ok(Booking::NotFound);
                 };
                 parties = Some((doctor_id, patient_id));
+                lock_parties!(conn, doctor_id, patient_id);
                 if let Some(other) = clash!(conn, clinic_id, doctor_id, patient_id, slot, id) {
                     return Ok(Booking::Clash(other));
                 }
-                let moved = diesel::update(
-                    appointments::table
-                        .filter(appointments::id.eq(id))
-                        .filter(appointments::status.eq_any(&from)),
-                )
-                .set((
-                    appointments::scheduled_at.eq(slot.start),
-                    appointments::ends_at.eq(slot.end),
-                    appointments::duration_minutes.eq(slot.minutes),
-                    appointments::status.eq(AppointmentStatus::Scheduled.as_str()),
-                    appointments::updated_at.eq(at),
-                ))
-                .returning(Appointment::as_returning())
-                .get_result(conn)
-                .await
-                .optional()?;
+                let moved = update_returning!(
+                    conn,
+                    diesel::update(
+                        appointments::table
+                            .filter(appointments::id.eq(id))
+                            .filter(appointments::status.eq_any(&from)),
+                    )
+                    .set((
+                        appointments::scheduled_at.eq(slot.start),
+                        appointments::ends_at.eq(slot.end),
+                        appointments::duration_minutes.eq(slot.minutes),
+                        appointments::status.eq(AppointmentStatus::Scheduled.as_str()),
+                        appointments::updated_at.eq(at),
+                    )),
+                    appointments,
+                    id,
+                    Appointment
+                );
                 Ok(moved.map_or(Booking::NotFound, Booking::Booked))
             });
             match (outcome, parties) {

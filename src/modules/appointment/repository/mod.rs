@@ -11,7 +11,7 @@ use crate::core::scope::Scope;
 use crate::db::limit::limited;
 use crate::db::schema::{appointments, patients};
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, keyset, single_write, with_conn};
+use crate::{in_transaction, insert_id, keyset, update_returning, with_conn};
 
 mod booking;
 
@@ -225,21 +225,23 @@ impl AppointmentRepository for DieselAppointmentRepository {
         at: NaiveDateTime,
     ) -> DbResult<Option<Appointment>> {
         let from = names(from);
-        let changed = single_write!(&self.pool, |conn| Ok(diesel::update(
-            appointments::table
-                .filter(appointments::id.eq(id))
-                .filter(appointments::clinic_id.eq(clinic_id))
-                .filter(appointments::status.eq_any(&from))
-        )
-        .set((
-            appointments::status.eq(to.as_str()),
-            appointments::cancellation_reason.eq(cancellation_reason.as_deref()),
-            appointments::updated_at.eq(at),
-        ))
-        .returning(Appointment::as_returning())
-        .get_result(conn)
-        .await
-        .optional()?))?;
+        let changed = in_transaction!(&self.pool, |conn| Ok(update_returning!(
+            conn,
+            diesel::update(
+                appointments::table
+                    .filter(appointments::id.eq(id))
+                    .filter(appointments::clinic_id.eq(clinic_id))
+                    .filter(appointments::status.eq_any(&from))
+            )
+            .set((
+                appointments::status.eq(to.as_str()),
+                appointments::cancellation_reason.eq(cancellation_reason.as_deref()),
+                appointments::updated_at.eq(at),
+            )),
+            appointments,
+            id,
+            Appointment
+        )))?;
         if changed.is_some() {
             self.cache.wrote::<Appointment>(clinic_id, id).await;
         }
@@ -250,11 +252,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
         in_transaction!(&self.pool, |conn| {
             let mut ids = Vec::with_capacity(rows.len());
             for row in &rows {
-                let id = diesel::insert_into(appointments::table)
-                    .values(row)
-                    .returning(appointments::id)
-                    .get_result(conn)
-                    .await?;
+                let id = insert_id!(conn, appointments, row);
                 ids.push(id);
             }
             Ok(ids)

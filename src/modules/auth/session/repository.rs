@@ -8,7 +8,7 @@ use super::model::{EndReason, NewSession, SessionRow};
 use crate::db::schema::{sessions, users};
 use crate::db::{DbPool, DbResult};
 use crate::modules::auth::model::UserRow;
-use crate::{in_transaction, single_write, with_conn};
+use crate::{in_transaction, insert_returning, single_write, with_conn};
 
 /// The sessions of one user that have not ended by a moment.
 #[derive(Debug, Clone, Copy)]
@@ -85,11 +85,9 @@ macro_rules! live {
 #[async_trait]
 impl SessionRepository for DieselSessionRepository {
     async fn insert(&self, session: NewSession) -> DbResult<SessionRow> {
-        single_write!(&self.pool, |conn| Ok(diesel::insert_into(sessions::table)
-            .values(&session)
-            .returning(SessionRow::as_returning())
-            .get_result(conn)
-            .await?))
+        in_transaction!(&self.pool, |conn| Ok(insert_returning!(
+            conn, sessions, &session, SessionRow
+        )))
     }
 
     async fn find(&self, id: i64) -> DbResult<Option<SessionRow>> {
