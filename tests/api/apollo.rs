@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 use crate::helpers::server::Server;
 use crate::helpers::subscriber::{client_dir, install_client};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 /// Apollo Client (from `tests/js`'s lock file, on Node.js) against a real server: with
 /// `errorPolicy: 'all'` a missing patient is `data.patient === null` beside its error, and a
@@ -49,4 +49,4 @@ async fn apollo_client_reads_nulled_fields_and_keeps_its_cache(app: TestApp) {
     assert_eq!(cached["patient"]["phone"], "5550009999", "{cached}");
 }
 
-on_both_backends!(apollo_client_reads_nulled_fields_and_keeps_its_cache);
+on_every_backend!(apollo_client_reads_nulled_fields_and_keeps_its_cache);

@@ -3,7 +3,7 @@ use clinicgraph::core::auth::Role;
 use serde_json::json;
 
 use crate::helpers::{TestApp, at, demo_patient, violated_fields};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 async fn an_appointment_walks_from_scheduled_to_completed(app: TestApp) {
     let reception = app.token(Role::Receptionist).await;
@@ -262,7 +262,46 @@ async fn racing_bookings_for_one_slot_give_exactly_one_appointment(app: TestApp)
     assert_eq!(data["appointments"]["totalCount"], 1);
 }
 
-on_both_backends!(
+/// One patient booked at one time with twelve doctors at once: the patient's overlap rule
+/// holds like the doctor's.
+async fn racing_bookings_for_one_patient_give_exactly_one_appointment(app: TestApp) {
+    let admin = app.token(Role::Admin).await;
+    let doctors = app.demo_doctor_ids().await;
+    let patient = demo_patient(3);
+    let start = at(51, 10, 0);
+    // Twelve bookings over the demo's doctors, each doctor free at that time.
+    let attempts = (0..12).map(|n| {
+        let (app, admin, doctor, patient, start) =
+            (&app, &admin, &doctors[n % doctors.len()], &patient, &start);
+        async move { app.schedule(admin, patient, doctor, start, 30).await }
+    });
+    let responses = futures_util::future::join_all(attempts).await;
+    let booked = responses
+        .iter()
+        .filter(|r| r.body.get("errors").is_none())
+        .count();
+    let conflicts = responses
+        .iter()
+        .filter(|r| r.code() == Some("APPOINTMENT_CONFLICT"))
+        .count();
+    assert_eq!(
+        (booked, conflicts),
+        (1, 11),
+        "{:?}",
+        responses.iter().map(|r| &r.text).collect::<Vec<_>>()
+    );
+    let data = app
+        .ok(
+            &admin,
+            "query($p: ID!, $from: DateTime!) { appointments(filter: {patientId: $p, from: $from}) { totalCount } }",
+            json!({ "p": patient, "from": start }),
+        )
+        .await;
+    assert_eq!(data["appointments"]["totalCount"], 1);
+}
+
+on_every_backend!(
+    racing_bookings_for_one_patient_give_exactly_one_appointment,
     an_appointment_walks_from_scheduled_to_completed,
     forbidden_moves_name_the_current_status,
     bad_bookings_report_every_problem,

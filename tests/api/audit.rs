@@ -9,7 +9,7 @@ use clinicgraph::seed::DEMO_ACCOUNTS;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, at, demo_patient, patient_input};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 const EVENTS: &str = "query($f: AuditEventFilter, $first: Int, $after: String) {
   auditEvents(filter: $f, first: $first, after: $after) {
@@ -549,7 +549,7 @@ async fn the_trail_cannot_be_changed(app: TestApp) {
     assert!(!mutations.to_lowercase().contains("audit"), "{mutations}");
 }
 
-on_both_backends!(
+on_every_backend!(
     a_nested_query_records_each_patients_records_it_returned,
     a_patient_finds_only_the_events_that_name_them,
     each_mutation_records_its_action,

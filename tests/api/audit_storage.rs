@@ -6,7 +6,7 @@ use clinicgraph::modules::audit::model::{
 };
 
 use crate::helpers::TestApp;
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 /// `count` reads by the demo clinic's admin, each a request of its own; every other one names
 /// patients, every third a field.
@@ -60,4 +60,4 @@ async fn one_write_stores_thousands_of_events(app: TestApp) {
     }
 }
 
-on_both_backends!(one_write_stores_thousands_of_events);
+on_every_backend!(one_write_stores_thousands_of_events);

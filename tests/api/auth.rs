@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::server::Server;
 use crate::helpers::{JWT_SECRET, TestApp};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 async fn every_demo_account_logs_in_and_sees_itself(app: TestApp) {
     for (email, name, role) in DEMO_ACCOUNTS {
@@ -229,7 +229,7 @@ fn base64_url(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-on_both_backends!(
+on_every_backend!(
     every_demo_account_logs_in_and_sees_itself,
     unknown_email_and_wrong_password_fail_alike,
     login_is_case_insensitive_on_email,

@@ -98,7 +98,7 @@ async fn in_redis(test: impl AsyncFnOnce(TestApp), backend: Backend) {
 /// In process: SQLite's default; on PostgreSQL only when the operator vouches for one instance.
 mod in_process {
     use super::*;
-    crate::on_both_backends!(
+    crate::on_every_backend!(
         env [("CACHE_IN_PROCESS", "true")];
         reads_by_id_are_cached_and_a_write_is_seen_at_once,
         cached_records_are_scoped_like_database_rows,

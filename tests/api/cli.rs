@@ -384,7 +384,7 @@ async fn operators_reset_passwords_and_change_roles(app: crate::helpers::TestApp
     );
 }
 
-crate::on_both_backends!(
+crate::on_every_backend!(
     a_patient_account_cannot_be_linked_to_another_clinics_patient,
     operators_disable_enable_and_delete_accounts,
     operators_reset_passwords_and_change_roles,

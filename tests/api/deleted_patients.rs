@@ -6,7 +6,7 @@ use clinicgraph::core::ids::{self, NodeType};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, at, patient_input};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 /// The ids of one patient's records, and their doctor's.
 #[derive(Clone)]
@@ -177,4 +177,4 @@ async fn a_deleted_patients_records_go_and_come_back_with_them(app: TestApp) {
     }
 }
 
-on_both_backends!(a_deleted_patients_records_go_and_come_back_with_them,);
+on_every_backend!(a_deleted_patients_records_go_and_come_back_with_them,);

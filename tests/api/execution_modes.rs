@@ -618,6 +618,11 @@ async fn eager_and_plain_answer_alike_on_postgres() {
     answers_are_the_same(Backend::Postgres).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn eager_and_plain_answer_alike_on_mysql() {
+    answers_are_the_same(Backend::Mysql).await;
+}
+
 /// The comparison sees a value, an item's place in a list, an error's code; not the moment
 /// of a write, nor the order of an object's keys.
 #[test]

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, patient_input};
 use crate::jobs::{EXPORT, job_until};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 async fn download(app: &TestApp, token: Option<&str>, id: &str) -> crate::helpers::TestResponse {
     let mut request = axum::http::Request::get(format!("/exports/{id}"));
@@ -473,7 +473,7 @@ async fn a_pdf_export_draws_what_its_font_lacks_from_pdf_font(app: TestApp) {
 
 mod with_pdf_font {
     use super::a_pdf_export_draws_what_its_font_lacks_from_pdf_font;
-    crate::on_both_backends!(
+    crate::on_every_backend!(
         env [(
             "PDF_FONT",
             concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/fonts/NotoSansTagalog-Regular.ttf"),
@@ -482,7 +482,7 @@ mod with_pdf_font {
     );
 }
 
-on_both_backends!(
+on_every_backend!(
     a_pdf_export_prints_every_script_and_counts_what_no_font_has,
     a_csv_export_writes_formula_like_cells_as_text,
     an_xlsx_export_writes_formula_like_cells_as_strings,

@@ -6,7 +6,7 @@ use clinicgraph::core::auth::Role;
 use serde_json::json;
 
 use crate::helpers::{TestApp, TestResponse};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 /// The first patient of the demo clinic.
 const FIRST_PATIENT: &str = "UGF0aWVudDox";
@@ -106,7 +106,7 @@ async fn a_non_null_field_error_nulls_the_nearest_nullable_parent(app: TestApp) 
     assert!(response.body["data"].is_null(), "{}", response.text);
 }
 
-on_both_backends!(
+on_every_backend!(
     a_single_nullable_root_field_is_null_not_the_answer,
     a_nested_nullable_field_is_null_and_its_object_stays,
     a_non_null_field_error_nulls_the_nearest_nullable_parent,

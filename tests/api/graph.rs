@@ -3,7 +3,7 @@ use clinicgraph::core::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, at, patient_input};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 const NESTED: &str = "query($n: Int) { patients(first: $n) { nodes {
   primaryDoctor { name } clinic { name } appointmentCount prescriptionCount
@@ -406,7 +406,7 @@ async fn a_root_pages_doctors_are_each_rows_own(app: TestApp) {
 /// would hide (the cache's own savings are tested in `cache.rs`).
 mod cold {
     use super::*;
-    on_both_backends!(
+    on_every_backend!(
         // A page of 100 patients with all that nested is over the default complexity limit.
         env [("CACHE_TTL_SECONDS", "0"), ("MAX_QUERY_COMPLEXITY", "100000")];
         the_nested_page_costs_the_same_few_statements_for_any_size,
@@ -463,7 +463,7 @@ async fn a_doctors_patients_are_counted_across_pages(app: TestApp) {
     }
 }
 
-on_both_backends!(
+on_every_backend!(
     a_doctors_patients_are_counted_across_pages,
     a_nested_query_across_the_graph_returns_what_was_written,
     doctors_are_listed_filtered_and_paged,

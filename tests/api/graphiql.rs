@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::helpers::server::Server;
 use crate::helpers::subscriber::{client_dir, install_client};
 use crate::helpers::{TestApp, TestResponse};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 async fn get(app: &TestApp, path: &str) -> TestResponse {
     let request = Request::get(path)
@@ -134,7 +134,7 @@ async fn the_documentation_explorer_lists_the_live_schema_in_a_browser(app: Test
     assert_eq!(report["foreignRequests"], serde_json::json!([]), "{report}");
 }
 
-on_both_backends!(
+on_every_backend!(
     the_page_and_its_files_come_from_the_server,
     the_documentation_explorer_lists_the_live_schema_in_a_browser,
 );
@@ -151,5 +151,5 @@ mod turned_off {
         assert_eq!(file.status, StatusCode::NOT_FOUND);
     }
 
-    on_both_backends!(env [("GRAPHIQL", "false")]; no_page_and_no_files);
+    on_every_backend!(env [("GRAPHIQL", "false")]; no_page_and_no_files);
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use crate::helpers::server::Server;
 use crate::helpers::socket::{Frame, RawSocket};
 use crate::helpers::{TestApp, TestResponse, at, demo_patient, urlencode, violated_fields};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 /// Refused before anything ran, as a client that accepts `application/json` (or says nothing)
 /// is told: a request error is 200 with the errors in the body; a body that is no GraphQL
@@ -407,7 +407,7 @@ async fn dates_outside_the_accepted_range_are_refused(app: TestApp) {
     assert!(response.body.get("data").is_none(), "{}", response.text);
 }
 
-on_both_backends!(
+on_every_backend!(
     deeply_nested_documents_are_refused_over_post_and_get,
     fragment_fan_out_is_refused_before_it_is_expanded,
     every_field_counts_towards_complexity_typename_too,

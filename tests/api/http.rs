@@ -5,7 +5,7 @@ use clinicgraph::core::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, patient_input};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 fn post(accept: Option<&str>, content_type: &str, body: impl Into<Body>) -> Request<Body> {
     let mut request = Request::post("/graphql").header("content-type", content_type);
@@ -434,7 +434,7 @@ async fn ready_is_503_naming_the_database_when_it_does_not_answer() {
     assert_eq!(body["failing"], json!(["database"]));
 }
 
-on_both_backends!(
+on_every_backend!(
     answers_json_unless_graphql_response_json_is_asked_for,
     request_errors_are_400_or_200_by_the_accepted_type_without_data,
     extensions_that_are_not_an_object_are_400,
@@ -533,7 +533,7 @@ async fn metrics_can_be_served_on_their_own_address() {
 /// operator turns it on there deliberately; in development it is served beside the API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn production_serves_no_metrics_on_the_api_port_unless_asked() {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
         let cases = [
             (vec![("APP_ENV", "production")], StatusCode::NOT_FOUND),
             (

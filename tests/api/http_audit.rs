@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::helpers::TestApp;
 use crate::helpers::server::Server;
 use crate::helpers::subscriber::{client_dir, install_client};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 /// How many audits graphql-http 1.23.1 (pinned in `tests/js/package-lock.json`) runs.
 const AUDITS: usize = 61;
@@ -36,4 +36,4 @@ async fn every_graphql_over_http_audit_is_ok(app: TestApp) {
     assert!(not_ok.is_empty(), "{not_ok:#?}");
 }
 
-on_both_backends!(every_graphql_over_http_audit_is_ok);
+on_every_backend!(every_graphql_over_http_audit_is_ok);

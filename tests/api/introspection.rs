@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::subscriber::{client_dir, install_client};
 use crate::helpers::{TestApp, TestResponse};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 /// The standard introspection documents, made by the `graphql` package itself: `plain` and
 /// `everyOption` (descriptions, specifiedByUrl, directiveIsRepeatable, schemaDescription,
@@ -129,7 +129,7 @@ async fn introspection_that_no_tool_sends_is_refused_with_its_code(app: TestApp)
     refused(&response, "INTROSPECTION_TOO_COMPLEX");
 }
 
-on_both_backends!(
+on_every_backend!(
     the_standard_introspection_query_is_answered_in_full,
     introspection_that_no_tool_sends_is_refused_with_its_code,
 );
@@ -157,5 +157,5 @@ mod turned_off {
         assert_eq!(data["__typename"], "Query");
     }
 
-    on_both_backends!(env [("INTROSPECTION", "false")]; asking_for_the_schema_fails_loudly);
+    on_every_backend!(env [("INTROSPECTION", "false")]; asking_for_the_schema_fails_loudly);
 }

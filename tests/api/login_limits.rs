@@ -10,7 +10,7 @@ use clinicgraph::seed::{DEMO_ACCOUNTS, DEMO_PASSWORD};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestResponse};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 const LOGIN: &str =
     "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }";
@@ -242,7 +242,7 @@ async fn an_account_guessed_from_many_addresses_still_logs_in_from_a_clean_one(a
 /// Settings that take each count to its limit within a test, the others out of reach.
 mod pairs {
     use super::*;
-    on_both_backends!(
+    on_every_backend!(
         env [
             ("TRUST_FORWARDED_FOR", "true"),
             ("LOGIN_PAIR_DELAY_AFTER", "4"),
@@ -259,7 +259,7 @@ mod pairs {
 
 mod addresses {
     use super::*;
-    on_both_backends!(
+    on_every_backend!(
         env [("TRUST_FORWARDED_FOR", "true"), ("LOGIN_ADDRESS_FAILURE_LIMIT", "8")];
         guessing_across_accounts_slows_the_address,
     );
@@ -267,7 +267,7 @@ mod addresses {
 
 mod accounts {
     use super::*;
-    on_both_backends!(
+    on_every_backend!(
         env [("TRUST_FORWARDED_FOR", "true"), ("LOGIN_ACCOUNT_DELAY_AFTER", "3")];
         an_account_guessed_from_many_addresses_still_logs_in_from_a_clean_one,
     );

@@ -27,6 +27,7 @@ mod jobs;
 mod layers;
 mod limits;
 mod login_limits;
+mod mysql_failures;
 mod nested_lists;
 mod notifications;
 mod patient_contract;

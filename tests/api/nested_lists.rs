@@ -3,7 +3,7 @@ use clinicgraph::core::auth::Role;
 use serde_json::json;
 
 use crate::helpers::TestApp;
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 /// A page's nested lists are read for all its parents at once (with the doctors their rows name,
 /// when selected); each must still be the start of that parent's own list, in its order, with
@@ -108,7 +108,7 @@ async fn aliased_nested_lists_of_a_page_are_each_their_own(app: TestApp) {
     }
 }
 
-on_both_backends!(
+on_every_backend!(
     each_parents_nested_page_is_the_start_of_its_own_list,
     aliased_nested_lists_of_a_page_are_each_their_own,
 );

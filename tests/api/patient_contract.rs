@@ -4,7 +4,7 @@ use clinicgraph::core::auth::Role;
 use serde_json::json;
 
 use crate::helpers::{TestApp, patient_input, violated_fields};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 const CREATE: &str =
     "mutation($i: CreatePatientInput!) { createPatient(input: $i) { id name phone dateOfBirth } }";
@@ -145,7 +145,7 @@ async fn an_update_clears_the_date_of_birth(app: TestApp) {
     assert_eq!(set["updatePatient"]["dateOfBirth"], "1970-03-04");
 }
 
-on_both_backends!(
+on_every_backend!(
     a_patient_is_created_without_a_date_of_birth,
     a_phone_is_required_on_create,
     a_date_of_birth_in_the_future_is_refused,

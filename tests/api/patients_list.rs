@@ -3,7 +3,7 @@ use clinicgraph::core::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, patient_input, violated_fields};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: String, $order: PatientOrder, $filter: PatientFilter) {
   patients(first: $first, after: $after, last: $last, before: $before, orderBy: $order, filter: $filter) {
@@ -388,7 +388,7 @@ async fn primary_doctor_must_be_of_the_same_clinic(app: TestApp) {
     assert_eq!(ids.len(), 18);
 }
 
-on_both_backends!(
+on_every_backend!(
     primary_doctor_must_be_of_the_same_clinic,
     total_count_stays_exact_under_concurrent_writes,
     forward_pages_cover_every_patient_once,

@@ -2,13 +2,15 @@
 //! records whose search keys were stored before accents were folded.
 use clinicgraph::core::auth::Role;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{
+    AsyncConnection, AsyncMigrationHarness, AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl,
+};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use serde_json::{Value, json};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::helpers::{TestApp, patient_input};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 const SEARCH: &str = "query($s: String!) { patients(first: 100, filter: { search: $s }) { totalCount nodes { name } } }";
 
@@ -53,6 +55,7 @@ async fn accents_and_case_are_ignored_both_ways(app: TestApp) {
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
 /// The version of the migration that folds accents in search keys: it and those after it are
 /// reverted to bring back a database as it was before.
 const FOLDING_MIGRATION: &str = "20261207000014";
@@ -73,6 +76,43 @@ diesel::table! {
         phone -> Nullable<Text>,
         search_text -> Text,
     }
+}
+
+/// On a server backend: reverts the migrations down to the folding one through `$connection`
+/// and stores the old keys.
+macro_rules! revert_to_old_keys {
+    ($connection:ty, $url:expr, $migrations:expr) => {{
+        let conn = <$connection>::establish($url).await.expect("connect");
+        let mut harness = AsyncMigrationHarness::new(conn);
+        while harness
+            .revert_last_migration($migrations)
+            .expect("revert")
+            .to_string()
+            != FOLDING_MIGRATION
+        {}
+        let mut conn = harness.into_inner();
+        let rows: Vec<(i64, String, String, Option<String>)> = patients::table
+            .select((
+                patients::id,
+                patients::name,
+                patients::email,
+                patients::phone,
+            ))
+            .load(&mut conn)
+            .await
+            .expect("rows");
+        for (id, name, email, phone) in rows {
+            diesel::update(patients::table.find(id))
+                .set(patients::search_text.eq(key_before_accent_folding(
+                    &name,
+                    &email,
+                    phone.as_deref(),
+                )))
+                .execute(&mut conn)
+                .await
+                .expect("old key");
+        }
+    }};
 }
 
 async fn keys_stored_before_the_migration_are_rebuilt(app: TestApp) {
@@ -121,37 +161,10 @@ async fn keys_stored_before_the_migration_are_rebuilt(app: TestApp) {
         })
         .await
         .expect("join");
+    } else if url.starts_with("mysql://") {
+        revert_to_old_keys!(AsyncMysqlConnection, &url, MYSQL_MIGRATIONS);
     } else {
-        let conn = AsyncPgConnection::establish(&url).await.expect("connect");
-        let mut harness = AsyncMigrationHarness::new(conn);
-        while harness
-            .revert_last_migration(POSTGRES_MIGRATIONS)
-            .expect("revert")
-            .to_string()
-            != FOLDING_MIGRATION
-        {}
-        let mut conn = harness.into_inner();
-        let rows: Vec<(i64, String, String, Option<String>)> = patients::table
-            .select((
-                patients::id,
-                patients::name,
-                patients::email,
-                patients::phone,
-            ))
-            .load(&mut conn)
-            .await
-            .expect("rows");
-        for (id, name, email, phone) in rows {
-            diesel::update(patients::table.find(id))
-                .set(patients::search_text.eq(key_before_accent_folding(
-                    &name,
-                    &email,
-                    phone.as_deref(),
-                )))
-                .execute(&mut conn)
-                .await
-                .expect("old key");
-        }
+        revert_to_old_keys!(AsyncPgConnection, &url, POSTGRES_MIGRATIONS);
     }
     // With the old keys, "renee" finds nobody: the state a database is in before upgrading.
     assert!(names_found(&app, &token, "renee").await.is_empty());
@@ -170,7 +183,7 @@ async fn keys_stored_before_the_migration_are_rebuilt(app: TestApp) {
     );
 }
 
-on_both_backends!(
+on_every_backend!(
     accents_and_case_are_ignored_both_ways,
     keys_stored_before_the_migration_are_rebuilt,
 );

@@ -4,7 +4,7 @@ use clinicgraph::core::auth::Role;
 use serde_json::json;
 
 use crate::helpers::{TestApp, at, demo_patient};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 const ROLES: [Role; 5] = [
     Role::Admin,
@@ -356,7 +356,7 @@ async fn another_clinic_sees_none_of_it(app: TestApp) {
     assert_eq!(response.code(), Some("VALIDATION_FAILED"));
 }
 
-on_both_backends!(
+on_every_backend!(
     reading_appointments_and_prescriptions,
     scheduling_moves_and_cancelling,
     only_the_appointments_doctor_completes_it,

@@ -3,7 +3,7 @@ use clinicgraph::core::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, at, demo_patient, violated_fields};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 const PRESCRIBE: &str = "mutation($i: PrescribeInput!) { prescribe(input: $i) {
   id medication dosage frequency route startDate endDate refills status
@@ -182,7 +182,7 @@ async fn medication_search_ignores_case_in_any_script(app: TestApp) {
     }
 }
 
-on_both_backends!(
+on_every_backend!(
     medication_search_ignores_case_in_any_script,
     a_doctor_prescribes_as_themself,
     bad_prescriptions_report_every_problem,

@@ -7,7 +7,7 @@ use clinicgraph::core::auth::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestResponse};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 /// POSTs `body` as coming from `ip` (the app trusts `X-Forwarded-For` in these tests).
 async fn from(app: &TestApp, ip: &str, token: Option<&str>, body: Value) -> TestResponse {
@@ -60,7 +60,7 @@ async fn a_user_is_limited_whichever_address_they_use(app: TestApp) {
 
 mod limited {
     use super::*;
-    on_both_backends!(
+    on_every_backend!(
         env [
             ("RATE_LIMIT_PER_MINUTE", "5"),
             ("TRUST_FORWARDED_FOR", "true"),
@@ -71,7 +71,7 @@ mod limited {
 
 mod per_user {
     use super::*;
-    on_both_backends!(
+    on_every_backend!(
         env [("RATE_LIMIT_PER_MINUTE", "5"), ("TRUST_FORWARDED_FOR", "true")];
         a_user_is_limited_whichever_address_they_use,
     );

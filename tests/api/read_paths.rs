@@ -19,7 +19,7 @@ use clinicgraph::seed::DEMO_PASSWORD;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, at};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Kind {
@@ -1142,7 +1142,7 @@ async fn every_way_to_a_record_applies_the_same_rules(app: TestApp) {
 
 // Two-hop pages of pages are far over the default complexity limit (it weighs each list at its
 // page size); the clinics are small, so the answers are not.
-on_both_backends!(
+on_every_backend!(
     env [("MAX_QUERY_COMPLEXITY", "10000000")];
     every_way_to_a_record_applies_the_same_rules,
 );

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::exports::{as_drawn, assert_in_order, pdf_text};
 use crate::helpers::{Backend, TestApp, demo_patient};
 use crate::jobs::job_until;
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 const REPORT: &str =
     "mutation($from: Date!, $to: Date!) { clinicReport(from: $from, to: $to) { id kind status } }";
@@ -286,7 +286,7 @@ async fn each_nightly_report_is_queued_once_and_queues_the_next(app: TestApp) {
     );
 }
 
-on_both_backends!(
+on_every_backend!(
     a_clinic_report_counts_what_the_api_lists_and_prints_it,
     each_nightly_report_is_queued_once_and_queues_the_next,
 );

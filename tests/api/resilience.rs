@@ -26,7 +26,7 @@ use clinicgraph::modules::patient::repository::{DieselPatientRepository, Patient
 use crate::helpers::redis_proxy::RedisProxy;
 use crate::helpers::server::Server;
 use crate::helpers::{Backend, TestApp, TestResponse, patient_input};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 const CREATE: &str =
     "mutation($input: CreatePatientInput!) { createPatient(input: $input) { id name email } }";
@@ -70,7 +70,7 @@ fn replayed(response: &TestResponse) -> bool {
         .is_some_and(|v| v == "true")
 }
 
-on_both_backends!(
+on_every_backend!(
     a_mutation_sent_twice_with_one_key_writes_once,
     a_key_is_checked_only_where_it_applies,
     an_answer_that_ran_nothing_leaves_the_key_free,
@@ -450,21 +450,6 @@ fn sample(metrics: &str, sample: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-async fn server_token(server: &Server) -> String {
-    let (status, _, body) = server
-        .gql(
-            None,
-            LOGIN,
-            json!({ "e": "admin@demo.clinic", "p": clinicgraph::seed::DEMO_PASSWORD }),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["data"]["login"]["accessToken"]
-        .as_str()
-        .expect("token")
-        .to_owned()
-}
-
 /// A page of patients with a nested list: statements pipelined on one shared connection.
 const NESTED_READ: &str = "{ patients(first: 5) { totalCount edges { node { id name \
      appointments(first: 3) { edges { node { id status } } } } } } }";
@@ -505,7 +490,7 @@ async fn postgres_reads_and_a_mutation_ride_out_terminated_backends() {
     };
     let database = database_name(&app.database_url);
     let server = Arc::new(Server::start(&app.database_url, &UNLIMITED_LOAD).await);
-    let token = server_token(&server).await;
+    let token = server.login("admin@demo.clinic").await;
     let stop = Arc::new(AtomicBool::new(false));
     let readers = read_load(&server, &token, 3, &stop);
     let mut terminated = 0;
@@ -584,7 +569,7 @@ async fn postgres_transactions_are_rerun_after_conflicts_and_lost_backends() {
     .await
     .expect("failure injection");
     let server = Server::start(&app.database_url, &[]).await;
-    let token = server_token(&server).await;
+    let token = server.login("admin@demo.clinic").await;
     let data = server
         .ok(
             &token,
@@ -640,7 +625,7 @@ async fn postgres_restarted_under_load_recovers_by_itself() {
         .database_url
         .replacen(&upstream, &proxy.addr.to_string(), 1);
     let server = Arc::new(Server::start(&through_proxy, &UNLIMITED_LOAD).await);
-    let token = server_token(&server).await;
+    let token = server.login("admin@demo.clinic").await;
 
     let stop = Arc::new(AtomicBool::new(false));
     let warm_up = read_load(&server, &token, 2, &stop);

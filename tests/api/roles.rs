@@ -3,7 +3,7 @@ use clinicgraph::core::auth::Role;
 use serde_json::json;
 
 use crate::helpers::{TestApp, at, demo_patient, patient_input};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 const CREATE: &str = "mutation($i: CreatePatientInput!) { createPatient(input: $i) { id } }";
 const UPDATE: &str =
@@ -261,7 +261,7 @@ async fn appointment_notes_are_for_clinical_staff_on_every_path(app: TestApp) {
     assert!(booked["scheduleAppointment"]["id"].is_string());
 }
 
-on_both_backends!(
+on_every_backend!(
     appointment_notes_are_for_clinical_staff_on_every_path,
     staff_write_but_only_admins_delete_and_restore,
     internal_notes_are_for_clinical_staff_only,

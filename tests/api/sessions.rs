@@ -13,7 +13,7 @@ use clinicgraph::seed::DEMO_PASSWORD;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestResponse};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 const LOGIN: &str = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken expiresAt refreshToken refreshExpiresAt session { id current ipAddress userAgent expiresAt idleExpiresAt } user { id email } } }";
 const REFRESH: &str = "mutation($t: String!) { refreshSession(refreshToken: $t) { accessToken expiresAt refreshToken session { id } user { email } } }";
@@ -462,7 +462,7 @@ async fn the_refresh_endpoint_serves_browsers_from_the_cookie(app: TestApp) {
     assert!(text(&native.body, "refreshToken").starts_with("cgr1."));
 }
 
-on_both_backends!(
+on_every_backend!(
     env [("REFRESH_REUSE_GRACE_SECONDS", "1")];
     a_login_starts_a_session_and_sets_the_refresh_cookie,
     a_refresh_rotates_and_a_replaced_token_used_late_ends_the_session,

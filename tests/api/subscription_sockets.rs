@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::helpers::TestApp;
 use crate::helpers::server::Server;
 use crate::helpers::socket::{Frame, RawSocket};
-use crate::on_both_backends;
+use crate::on_every_backend;
 
 /// Patience for what the server does within a few of the shortened intervals.
 const WAIT: Duration = Duration::from_secs(10);
@@ -204,7 +204,7 @@ async fn a_peer_that_stops_answering_pings_is_dropped(app: TestApp) {
     }
 }
 
-on_both_backends!(
+on_every_backend!(
     a_socket_that_never_initialises_is_closed_with_4408,
     a_refused_connection_init_closes_with_4403,
     protocol_violations_close_with_the_protocol_codes,

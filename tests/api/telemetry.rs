@@ -81,6 +81,13 @@ async fn spans_reach_the_collector_without_personal_data_postgres() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_reach_the_collector_without_personal_data_mysql() {
+    if let Some(app) = TestApp::spawn(Backend::Mysql).await {
+        spans_reach_the_collector_without_personal_data(app, "mysql").await;
+    }
+}
+
 /// One query through a real server, stopped right after: its request, operation, resolvers
 /// and statements arrive as one trace, and no value from the request or the answer does.
 async fn spans_reach_the_collector_without_personal_data(app: TestApp, system: &str) {

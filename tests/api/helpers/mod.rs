@@ -15,7 +15,9 @@ use clinicgraph::modules::clinic::model::NewClinic;
 use clinicgraph::modules::registry::{Repositories, Services};
 use clinicgraph::seed;
 use clinicgraph::shared::Shared;
-use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{
+    AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection,
+};
 use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -36,15 +38,34 @@ pub const JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
 pub enum Backend {
     Sqlite,
     Postgres,
+    Mysql,
+}
+
+impl Backend {
+    /// The backend of a test database's URL.
+    pub fn of_url(url: &str) -> Backend {
+        if url.starts_with("sqlite://") {
+            Backend::Sqlite
+        } else if url.starts_with("mysql://") {
+            Backend::Mysql
+        } else {
+            Backend::Postgres
+        }
+    }
 }
 
 /// A database that exists for one test.
-enum TestDb {
+pub enum TestDb {
     /// Deleted with its directory when dropped.
     Sqlite {
         _dir: tempfile::TempDir,
     },
     Postgres {
+        admin_url: String,
+        name: String,
+    },
+    /// MySQL or MariaDB.
+    Mysql {
         admin_url: String,
         name: String,
     },
@@ -67,8 +88,8 @@ pub fn skipped(why: &str) {
 
 impl TestDb {
     /// An empty database of its own, and its URL; `None` when the backend is not configured
-    /// (PostgreSQL without `TEST_DATABASE_URL`).
-    async fn create(backend: Backend) -> Option<(TestDb, String)> {
+    /// (PostgreSQL without `TEST_DATABASE_URL`, MySQL without `TEST_MYSQL_URL`).
+    pub async fn create(backend: Backend) -> Option<(TestDb, String)> {
         Some(match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
@@ -91,13 +112,36 @@ impl TestDb {
                 let url = postgres_url_for(&admin_url, &name);
                 (TestDb::Postgres { admin_url, name }, url)
             }
+            Backend::Mysql => {
+                let Ok(admin_url) = std::env::var("TEST_MYSQL_URL") else {
+                    skipped("TEST_MYSQL_URL is not set");
+                    return None;
+                };
+                let name = format!("cg_test_{}", uuid::Uuid::new_v4().simple());
+                let mut admin = AsyncMysqlConnection::establish(&admin_url)
+                    .await
+                    .expect("TEST_MYSQL_URL must reach MySQL/MariaDB");
+                admin
+                    .batch_execute(&format!(
+                        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+                    ))
+                    .await
+                    .expect("create test database");
+                let url = postgres_url_for(&admin_url, &name);
+                (TestDb::Mysql { admin_url, name }, url)
+            }
         })
     }
 }
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let TestDb::Postgres { admin_url, name } = self {
+        let (admin_url, name, mysql) = match self {
+            TestDb::Sqlite { .. } => return,
+            TestDb::Postgres { admin_url, name } => (admin_url, name, false),
+            TestDb::Mysql { admin_url, name } => (admin_url, name, true),
+        };
+        {
             let (admin_url, database) = (admin_url.clone(), name.clone());
             // Drop runs outside async code; a short-lived runtime on its own thread does the work.
             let outcome = std::thread::spawn(move || {
@@ -106,11 +150,17 @@ impl Drop for TestDb {
                     .build()
                     .expect("runtime");
                 runtime.block_on(async {
-                    let mut conn = AsyncPgConnection::establish(&admin_url).await?;
-                    conn.batch_execute(&format!(
-                        "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
-                    ))
-                    .await?;
+                    if mysql {
+                        let mut conn = AsyncMysqlConnection::establish(&admin_url).await?;
+                        conn.batch_execute(&format!("DROP DATABASE IF EXISTS `{database}`"))
+                            .await?;
+                    } else {
+                        let mut conn = AsyncPgConnection::establish(&admin_url).await?;
+                        conn.batch_execute(&format!(
+                            "DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)"
+                        ))
+                        .await?;
+                    }
                     Ok::<_, anyhow::Error>(())
                 })
             })
@@ -168,6 +218,8 @@ fn log_when_asked() {
     }
 }
 
+/// `admin_url` with its database replaced by `database` (the URL forms of PostgreSQL and MySQL
+/// agree on this).
 fn postgres_url_for(admin_url: &str, database: &str) -> String {
     let (base, query) = match admin_url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),
@@ -179,7 +231,7 @@ fn postgres_url_for(admin_url: &str, database: &str) -> String {
 
 impl TestApp {
     /// A fresh app, or `None` when the backend is not configured (PostgreSQL without
-    /// `TEST_DATABASE_URL`).
+    /// `TEST_DATABASE_URL`, MySQL without `TEST_MYSQL_URL`).
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
         Self::spawn_with(backend, &[]).await
     }
@@ -495,12 +547,13 @@ pub fn violated_fields(response: &TestResponse) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Declares each listed `async fn name(app: TestApp)` as a test on SQLite and on PostgreSQL,
-/// optionally with extra environment (`on_both_backends!(env [("NAME", "value")]; name, …)`).
+/// Declares each listed `async fn name(app: TestApp)` as a test on SQLite, on PostgreSQL and
+/// on MySQL/MariaDB, optionally with extra environment
+/// (`on_every_backend!(env [("NAME", "value")]; name, …)`).
 #[macro_export]
-macro_rules! on_both_backends {
+macro_rules! on_every_backend {
     ($($name:ident),* $(,)?) => {
-        $crate::on_both_backends!(env []; $($name),*);
+        $crate::on_every_backend!(env []; $($name),*);
     };
     (env $env:tt; $($name:ident),* $(,)?) => {
         mod sqlite {
@@ -517,12 +570,16 @@ macro_rules! on_both_backends {
                 }
             )*
         }
-        mod postgres {
+        $crate::on_every_backend!(@server postgres, Postgres, $env; $($name),*);
+        $crate::on_every_backend!(@server mysql, Mysql, $env; $($name),*);
+    };
+    (@server $module:ident, $backend:ident, $env:tt; $($name:ident),*) => {
+        mod $module {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     if let Some(app) = $crate::helpers::TestApp::spawn_with(
-                        $crate::helpers::Backend::Postgres,
+                        $crate::helpers::Backend::$backend,
                         &$env,
                     )
                     .await

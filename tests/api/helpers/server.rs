@@ -251,6 +251,22 @@ impl Server {
         )
     }
 
+    /// An access token of the demo account `email` (demo password).
+    pub async fn login(&self, email: &str) -> String {
+        let (status, _, body) = self
+            .gql(
+                None,
+                "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { accessToken } }",
+                serde_json::json!({ "e": email, "p": clinicgraph::seed::DEMO_PASSWORD }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["data"]["login"]["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("login failed: {body}"))
+            .to_owned()
+    }
+
     /// Runs one operation that must succeed; returns `data`.
     pub async fn ok(&self, token: &str, query: &str, variables: Value) -> Value {
         let (status, _, body) = self.gql(Some(token), query, variables).await;
