@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `schema`, `persisted-queries`, `seed`,
-//! `clinic`, `user`, `backup`.
+//! `clinic`, `user`, `backup`, `restore`.
 use std::io::BufRead;
 use std::sync::Arc;
 
@@ -52,10 +52,17 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
-    /// Snapshot the embedded SQLite database into BACKUP_DIR, keeping the newest BACKUP_KEEP;
-    /// prints the file's name. Every clinic's data is in it: an operator's command (run it
-    /// from cron or a systemd timer), which no account of the API can start.
+    /// Snapshot the database into BACKUP_DIR, keeping the newest BACKUP_KEEP; prints the
+    /// file's name. SQLite: VACUUM INTO; PostgreSQL: pg_dump (custom format); MySQL/MariaDB:
+    /// mariadb-dump or mysqldump (one transaction). Every clinic's data is in it: an
+    /// operator's command (run it from cron or a systemd timer), which no account of the API
+    /// can start.
     Backup,
+    /// Restore a snapshot made by `backup` into the (empty) database of DATABASE_URL.
+    Restore {
+        /// The snapshot file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -265,9 +272,19 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Backup => {
             let pool = DbPool::connect(&config.database_url, 1).await?;
-            let done =
-                jobs::backup::run(&pool, &config.jobs.backup_dir, config.jobs.backup_keep).await?;
+            let done = jobs::backup::run(
+                &config.database_url,
+                &pool,
+                &config.jobs.backup_dir,
+                config.jobs.backup_keep,
+            )
+            .await?;
             println!("{}", done["file"].as_str().unwrap_or_default());
+            Ok(())
+        }
+        Command::Restore { file } => {
+            jobs::backup::restore(&config.database_url, &file).await?;
+            println!("restored {}", file.display());
             Ok(())
         }
     }

@@ -7,6 +7,7 @@ mod apollo;
 mod appointments;
 mod audit;
 mod audit_storage;
+mod backups;
 mod auth;
 mod browser;
 mod cache;

@@ -29,6 +29,7 @@ pub mod sink;
 pub mod smtp;
 pub mod socket;
 pub mod subscriber;
+pub mod table_rows;
 pub mod twins;
 pub use booking::{at, demo_patient};
 
