@@ -21,10 +21,12 @@ COPY benches benches
 # COPY keeps the sources' old timestamps; without the touch cargo would keep the stub binary.
 RUN touch src/main.rs src/lib.rs && cargo build --release --locked
 
-# Run: a slim image as an unprivileged user.
+# Run: a slim image as an unprivileged user. The database servers' client tools are what
+# `clinicgraph backup` and `restore` run (pg_dump/pg_restore 15, mariadb-dump/mariadb 10.11).
 FROM debian:bookworm-slim
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && apt-get install -y --no-install-recommends ca-certificates curl postgresql-client \
+       mariadb-client \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app --create-home clinicgraph \
     && mkdir -p /app/data && chown clinicgraph:clinicgraph /app/data

@@ -1,8 +1,10 @@
-//! Database access: one pool enum over the supported backends and the macros that run one
-//! repository body on whichever backend is configured.
-//!
-//! Adding a backend (MySQL/MariaDB) means one more `DbPool` variant, one more arm in each macro
-//! below, and a migrations folder; repository bodies stay as they are.
+//! Database access: one pool enum over the supported backends (PostgreSQL, SQLite,
+//! MySQL/MariaDB) and the macros that run one repository body on whichever is configured. The
+//! body is expanded once per backend and checked by diesel against each; what the backends
+//! spell differently lives here, not in repositories: reading back an inserted or updated row
+//! ([`insert_returning!`], [`update_returning!`], [`LastInsertId`]), the row locks MySQL needs
+//! where the others have a constraint ([`RowLocks`]), per-parent lists (`per_parent`) and the
+//! texts of transient failures (`retry`).
 use std::time::Duration;
 
 use diesel::SqliteConnection;
@@ -49,7 +51,8 @@ pub enum DbPool {
 /// them into domain errors (e.g. DUPLICATE_EMAIL).
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    /// The constraint name (PostgreSQL) or message (SQLite) of a violated unique index.
+    /// The constraint name (PostgreSQL), key name (MySQL) or message (SQLite) of a violated
+    /// unique index.
     #[error("unique constraint violated: {0}")]
     UniqueViolation(String),
     /// The constraint name of a violated exclusion constraint (PostgreSQL only).

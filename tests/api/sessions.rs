@@ -462,8 +462,30 @@ async fn the_refresh_endpoint_serves_browsers_from_the_cookie(app: TestApp) {
     assert!(text(&native.body, "refreshToken").starts_with("cgr1."));
 }
 
+/// A user agent is the client's to fill: a long one, beyond ASCII, is kept to its first 256
+/// characters on every backend alike.
+async fn a_long_user_agent_is_kept_to_its_start(app: TestApp) {
+    let agent = format!("Ωmega/5.0 ({})", "x".repeat(5_000));
+    let kept: String = agent.chars().take(256).collect();
+    let response = login_with_agent(&app, NURSE, DEMO_PASSWORD, &agent).await;
+    let login = &response.body["data"]["login"];
+    assert_eq!(
+        login["session"]["userAgent"],
+        kept.as_str(),
+        "{}",
+        response.text
+    );
+    let token = text(login, "accessToken");
+    let sessions = app.ok(token, MY_SESSIONS, json!({})).await;
+    assert_eq!(
+        sessions["mySessions"]["nodes"][0]["userAgent"],
+        kept.as_str()
+    );
+}
+
 on_every_backend!(
     env [("REFRESH_REUSE_GRACE_SECONDS", "1")];
+    a_long_user_agent_is_kept_to_its_start,
     a_login_starts_a_session_and_sets_the_refresh_cookie,
     a_refresh_rotates_and_a_replaced_token_used_late_ends_the_session,
     concurrent_refreshes_with_one_token_get_one_answer,
