@@ -344,15 +344,8 @@ last_insert_id!(AsyncMysqlConnection, |_table| {
 /// one patient then check and insert one after the other. Locking the parties, rather than the
 /// gap of the time range, keeps the lock independent of indexes and of the isolation level.
 pub trait RowLocks {
-    /// Locks the rows `ids` of `table`, a table name of the schema (never client text).
-    fn lock_rows<'a>(
-        &'a mut self,
-        table: &'static str,
-        ids: &'a [i64],
-    ) -> impl std::future::Future<Output = DbResult<()>> + Send + 'a;
-}
-
-impl RowLocks for AsyncPgConnection {
+    /// Locks the rows `ids` of `table`, a table name of the schema (never client text); by
+    /// default nothing, for the backends that need no lock.
     fn lock_rows<'a>(
         &'a mut self,
         _table: &'static str,
@@ -362,15 +355,9 @@ impl RowLocks for AsyncPgConnection {
     }
 }
 
-impl RowLocks for SqliteAsync {
-    fn lock_rows<'a>(
-        &'a mut self,
-        _table: &'static str,
-        _ids: &'a [i64],
-    ) -> impl std::future::Future<Output = DbResult<()>> + Send + 'a {
-        std::future::ready(Ok(()))
-    }
-}
+impl RowLocks for AsyncPgConnection {}
+
+impl RowLocks for SqliteAsync {}
 
 impl RowLocks for AsyncMysqlConnection {
     fn lock_rows<'a>(

@@ -12,6 +12,7 @@ use clinicgraph::db::retry::Transient;
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, RunQueryDsl, SimpleAsyncConnection};
 use serde_json::json;
 
+use crate::helpers::load::{UNLIMITED_LOAD, finish, read_load, sample};
 use crate::helpers::server::Server;
 use crate::helpers::{Backend, TestApp, patient_input};
 
@@ -19,8 +20,6 @@ const CREATE: &str =
     "mutation($input: CreatePatientInput!) { createPatient(input: $input) { id name } }";
 const COUNT: &str =
     "query($search: String) { patients(filter: { search: $search }) { totalCount } }";
-const NESTED_READ: &str = "{ patients(first: 5) { totalCount edges { node { id name \
-     appointments(first: 3) { edges { node { id status } } } } } } }";
 
 async fn connect(url: &str) -> AsyncMysqlConnection {
     AsyncMysqlConnection::establish(url)
@@ -138,43 +137,15 @@ async fn kill_connections(conn: &mut AsyncMysqlConnection) -> usize {
     killed
 }
 
-fn sample(metrics: &str, sample: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mysql_reads_and_a_mutation_ride_out_killed_connections() {
     let Some(app) = TestApp::spawn(Backend::Mysql).await else {
         return;
     };
-    let server = Arc::new(
-        Server::start(
-            &app.database_url,
-            &[("DB_POOL_SIZE", "4"), ("RATE_LIMIT_PER_MINUTE", "0")],
-        )
-        .await,
-    );
+    let server = Arc::new(Server::start(&app.database_url, &UNLIMITED_LOAD).await);
     let token = server.login("admin@demo.clinic").await;
     let stop = Arc::new(AtomicBool::new(false));
-    let readers: Vec<_> = (0..3)
-        .map(|_| {
-            let (server, token, stop) = (server.clone(), token.clone(), stop.clone());
-            tokio::spawn(async move {
-                let (mut reads, mut failures) = (0, Vec::new());
-                while !AtomicBool::load(&stop, Ordering::Relaxed) {
-                    let (status, _, body) = server.gql(Some(&token), NESTED_READ, json!({})).await;
-                    reads += 1;
-                    if status != 200 || body.get("errors").is_some() {
-                        failures.push(format!("{status} {body}"));
-                    }
-                }
-                (reads, failures)
-            })
-        })
-        .collect();
+    let readers = read_load(&server, &token, 3, &stop);
     let mut admin = connect(&app.database_url).await;
     let mut killed = 0;
     for _ in 0..12 {
@@ -183,12 +154,7 @@ async fn mysql_reads_and_a_mutation_ride_out_killed_connections() {
     }
     tokio::time::sleep(Duration::from_millis(150)).await;
     stop.store(true, Ordering::Relaxed);
-    let (mut reads, mut failures) = (0, Vec::new());
-    for reader in readers {
-        let (done, failed) = reader.await.expect("reader");
-        reads += done;
-        failures.extend(failed);
-    }
+    let (reads, failures) = finish(readers).await;
     assert!(killed >= 6, "connections killed: {killed}");
     assert!(reads >= 20, "reads: {reads}");
     assert!(

@@ -23,6 +23,7 @@ use clinicgraph::modules::clinic::repository::{ClinicRepository, DieselClinicRep
 use clinicgraph::modules::patient::model::{PatientFields, PatientFilter, PatientWrite};
 use clinicgraph::modules::patient::repository::{DieselPatientRepository, PatientRepository};
 
+use crate::helpers::load::{UNLIMITED_LOAD, finish, read_load, sample};
 use crate::helpers::redis_proxy::RedisProxy;
 use crate::helpers::server::Server;
 use crate::helpers::{Backend, TestApp, TestResponse, patient_input};
@@ -442,47 +443,6 @@ async fn terminate_backends(database: &str) -> i64 {
     terminated.count
 }
 
-/// The value of the `/metrics` sample named exactly `sample` (with its labels), 0 if absent.
-fn sample(metrics: &str, sample: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
-/// A page of patients with a nested list: statements pipelined on one shared connection.
-const NESTED_READ: &str = "{ patients(first: 5) { totalCount edges { node { id name \
-     appointments(first: 3) { edges { node { id status } } } } } } }";
-
-/// Reads `NESTED_READ` in `clients` loops until `stop`; returns each failed answer.
-fn read_load(
-    server: &Arc<Server>,
-    token: &str,
-    clients: usize,
-    stop: &Arc<AtomicBool>,
-) -> Vec<tokio::task::JoinHandle<(usize, Vec<String>)>> {
-    (0..clients)
-        .map(|_| {
-            let (server, token, stop) = (server.clone(), token.to_owned(), stop.clone());
-            tokio::spawn(async move {
-                let (mut reads, mut failures) = (0, Vec::new());
-                while !stop.load(Ordering::Relaxed) {
-                    let (status, _, body) = server.gql(Some(&token), NESTED_READ, json!({})).await;
-                    reads += 1;
-                    if status != 200 || body.get("errors").is_some() {
-                        failures.push(format!("{status} {body}"));
-                    }
-                }
-                (reads, failures)
-            })
-        })
-        .collect()
-}
-
-/// A server for a read load: a small pool, and no rate limit (the readers are one user at one
-/// address, and would be limited as fast as the machine runs them).
-const UNLIMITED_LOAD: [(&str, &str); 2] = [("DB_POOL_SIZE", "4"), ("RATE_LIMIT_PER_MINUTE", "0")];
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_reads_and_a_mutation_ride_out_terminated_backends() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else {
@@ -500,12 +460,7 @@ async fn postgres_reads_and_a_mutation_ride_out_terminated_backends() {
     }
     tokio::time::sleep(Duration::from_millis(150)).await;
     stop.store(true, Ordering::Relaxed);
-    let (mut reads, mut failures) = (0, Vec::new());
-    for reader in readers {
-        let (done, failed) = reader.await.expect("reader");
-        reads += done;
-        failures.extend(failed);
-    }
+    let (reads, failures) = finish(readers).await;
     assert!(terminated >= 6, "backends terminated: {terminated}");
     assert!(reads >= 20, "reads: {reads}");
     assert!(
@@ -644,12 +599,7 @@ async fn postgres_restarted_under_load_recovers_by_itself() {
     let readers = read_load(&server, &token, 2, &stop);
     tokio::time::sleep(Duration::from_secs(3)).await;
     stop.store(true, Ordering::Relaxed);
-    let (mut reads, mut failures) = (0, Vec::new());
-    for reader in readers {
-        let (done, failed) = reader.await.expect("reader");
-        reads += done;
-        failures.extend(failed);
-    }
+    let (reads, failures) = finish(readers).await;
     assert!(reads >= 10, "reads: {reads}");
     assert!(
         failures.is_empty(),

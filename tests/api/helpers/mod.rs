@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 use tower::ServiceExt;
 
 mod booking;
+pub mod load;
 pub mod redis_proxy;
 pub mod server;
 pub mod sink;

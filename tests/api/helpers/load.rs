@@ -1,0 +1,63 @@
+//! A read load on a server process while something fails underneath it, and what the
+//! server's `/metrics` said afterwards: shared by the tests of each backend's failures.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::json;
+
+use super::server::Server;
+
+/// The value of the `/metrics` sample named exactly `sample` (with its labels), 0 if absent.
+pub fn sample(metrics: &str, sample: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(sample)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A page of patients with a nested list: statements pipelined on one shared connection.
+pub const NESTED_READ: &str = "{ patients(first: 5) { totalCount edges { node { id name \
+     appointments(first: 3) { edges { node { id status } } } } } } }";
+
+/// Reads `NESTED_READ` in `clients` loops until `stop`; returns each failed answer.
+pub fn read_load(
+    server: &Arc<Server>,
+    token: &str,
+    clients: usize,
+    stop: &Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<(usize, Vec<String>)>> {
+    (0..clients)
+        .map(|_| {
+            let (server, token, stop) = (server.clone(), token.to_owned(), stop.clone());
+            tokio::spawn(async move {
+                let (mut reads, mut failures) = (0, Vec::new());
+                while !AtomicBool::load(&stop, Ordering::Relaxed) {
+                    let (status, _, body) = server.gql(Some(&token), NESTED_READ, json!({})).await;
+                    reads += 1;
+                    if status != 200 || body.get("errors").is_some() {
+                        failures.push(format!("{status} {body}"));
+                    }
+                }
+                (reads, failures)
+            })
+        })
+        .collect()
+}
+
+/// A server for a read load: a small pool, and no rate limit (the readers are one user at one
+/// address, and would be limited as fast as the machine runs them).
+pub const UNLIMITED_LOAD: [(&str, &str); 2] =
+    [("DB_POOL_SIZE", "4"), ("RATE_LIMIT_PER_MINUTE", "0")];
+
+/// Waits for the readers of [`read_load`]: all their reads, and the failed answers.
+pub async fn finish(
+    readers: Vec<tokio::task::JoinHandle<(usize, Vec<String>)>>,
+) -> (usize, Vec<String>) {
+    let (mut reads, mut failures) = (0, Vec::new());
+    for reader in readers {
+        let (done, failed) = reader.await.expect("reader");
+        reads += done;
+        failures.extend(failed);
+    }
+    (reads, failures)
+}
