@@ -44,6 +44,14 @@ async fn a_backup_restores_into_a_fresh_database_with_every_row(app: TestApp) {
     files.sort();
     assert_eq!(files.len(), 2, "BACKUP_KEEP=2 keeps two: {files:?}");
     let newest = files.last().expect("a snapshot").display().to_string();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&newest)
+            .expect("snapshot")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "a snapshot is the operator's alone");
+    }
 
     let backend = Backend::of_url(&app.database_url);
     let Some((_restored_db, restored)) = TestDb::create(backend).await else {

@@ -62,6 +62,12 @@ pub async fn run(
         let _ = std::fs::remove_file(&partial);
         return Err(error);
     }
+    // Every clinic's data: readable by the operator's account only, whatever the tools chose.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o600))?;
+    }
     std::fs::rename(&partial, &target)?;
     let bytes = std::fs::metadata(&target)?.len();
     let removed = rotate(dir, keep)?;
