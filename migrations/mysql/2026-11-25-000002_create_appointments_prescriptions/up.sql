@@ -4,7 +4,7 @@ ALTER TABLE patients ADD CONSTRAINT patients_id_clinic_key UNIQUE (id, clinic_id
 
 -- MySQL has no exclusion constraints: a booking locks the doctor's and the patient's rows
 -- (`SELECT … FOR UPDATE`) before it looks for overlaps, so two bookings of one slot take turns
--- (the booking repository, db::per_backend).
+-- (`appointment/repository/booking.rs`, `db::RowLocks`).
 CREATE TABLE appointments (
     id BIGINT AUTO_INCREMENT PRIMARY KEY,
     clinic_id BIGINT NOT NULL,

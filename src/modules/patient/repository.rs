@@ -110,17 +110,21 @@ impl NewPatientRow {
 
 /// Moves a clinic's live-patient counter by `$delta` inside the caller's transaction, so it
 /// changes exactly when the rows do (the counter row's lock orders concurrent writers). The
-/// clinic's insert wrote the row.
+/// clinic's insert wrote the row; a clinic without one fails the write rather than let the
+/// count drift.
 macro_rules! add_live_patients {
     ($conn:expr, $clinic_id:expr, $delta:expr) => {{
         let delta: i64 = $delta;
-        diesel::update(clinic_patient_counts::table.find($clinic_id))
+        let counted = diesel::update(clinic_patient_counts::table.find($clinic_id))
             .set(
                 clinic_patient_counts::live_patients
                     .eq(clinic_patient_counts::live_patients + delta),
             )
             .execute($conn)
             .await?;
+        if counted != 1 {
+            return Err(diesel::result::Error::NotFound.into());
+        }
     }};
 }
 
