@@ -45,6 +45,10 @@ impl NestedList for Appointments {
         parent == AppointmentParent::Doctor
     }
 
+    fn few_per_parent(parent: AppointmentParent) -> bool {
+        parent == AppointmentParent::Patient
+    }
+
     fn filtered(
         mut query: PerParentQuery<Untyped>,
         filter: &AppointmentFilter,
