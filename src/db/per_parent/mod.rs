@@ -4,11 +4,7 @@
 //! Each parent's rows are found by a subquery with `ORDER BY … LIMIT n` run once per parent:
 //! a `LATERAL` subquery on PostgreSQL, a correlated `IN` on SQLite, and on MySQL/MariaDB (where
 //! MariaDB has no `LATERAL` and neither takes `LIMIT` in an `IN` subquery) one such subquery
-//! per parent, joined by `UNION ALL` inside a derived table. MariaDB parses and plans that
-//! union for every statement: for parents with few rows each (a patient's), ranking all their
-//! rows with `ROW_NUMBER()` and keeping the first n costs it half as much (0.6 against 1.3 ms
-//! for 20 patients' appointments), so a query marked [`PerParentQuery::few_per_parent`] takes
-//! that form there. It reads at most n rows of
+//! per parent, joined by `UNION ALL` inside a derived table. It reads at most n rows of
 //! each parent from the parent's index. Ranking every row of the parents with `ROW_NUMBER()`,
 //! as this did before, read all their rows first: the first ten appointments of three doctors
 //! with 50,000 between them took 51 ms on PostgreSQL and 63 ms on SQLite that way, 0.7 ms and
@@ -69,8 +65,6 @@ pub struct PerParentQuery<Row> {
     conditions: Vec<Condition>,
     /// Whether PostgreSQL keeps the statement prepared (see `db::columns::PreparedSets`).
     prepared: bool,
-    /// Whether each parent has few rows (see the module).
-    few: bool,
     row: PhantomData<fn() -> Row>,
 }
 
@@ -92,16 +86,8 @@ impl<Row> PerParentQuery<Row> {
             per_parent: i64::try_from(per_parent).unwrap_or(i64::MAX),
             conditions: Vec::new(),
             prepared: true,
-            few: false,
             row: PhantomData,
         }
-    }
-
-    /// Each parent has few rows (hundreds at most): MySQL ranks them all rather than read each
-    /// parent's first rows apart (see the module). The other backends read them apart anyway.
-    pub fn few_per_parent(mut self) -> Self {
-        self.few = true;
-        self
     }
 
     /// The tenancy condition `column = id`. On SQLite it is written `+column`, so that SQLite,
@@ -236,42 +222,6 @@ impl<Row> PerParentQuery<Row> {
         Ok(())
     }
 
-    /// MySQL's form for parents with few rows: every row of the parents, ranked per parent in
-    /// `order_by` order, the first `per_parent` of each kept.
-    fn write_ranked<'b>(&'b self, out: &mut AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
-        out.push_sql("SELECT ");
-        out.push_sql(&self.columns);
-        if self.parent_ids.is_empty() {
-            out.push_sql(" FROM ");
-            out.push_sql(self.table);
-            out.push_sql(" WHERE 1 = 0");
-            return Ok(());
-        }
-        // All the columns inside, so that the outer order may name any of them.
-        out.push_sql(" FROM (SELECT ");
-        out.push_sql(self.table);
-        out.push_sql(".*, ROW_NUMBER() OVER (PARTITION BY ");
-        out.push_sql(self.parent_column);
-        out.push_sql(" ORDER BY ");
-        out.push_sql(self.order_by);
-        out.push_sql(") AS place FROM ");
-        out.push_sql(self.table);
-        out.push_sql(" WHERE ");
-        out.push_sql(self.parent_column);
-        out.push_sql(" IN (");
-        let ids: Vec<String> = self.parent_ids.iter().map(i64::to_string).collect();
-        out.push_sql(&ids.join(", "));
-        out.push_sql(")");
-        self.write_conditions(out, "", &mut text_value)?;
-        out.push_sql(") AS ranked WHERE place <= ");
-        out.push_sql(&self.per_parent.to_string());
-        out.push_sql(" ORDER BY ");
-        out.push_sql(self.parent_column);
-        out.push_sql(", ");
-        out.push_sql(self.order_by);
-        Ok(())
-    }
-
     /// The subquery every form runs once per parent: `selected` of the parent `parent`'s first
     /// `per_parent` rows. `clinic_prefix` goes before the clinic column.
     fn write_first_rows<'b, DB: diesel::backend::Backend>(
@@ -366,7 +316,6 @@ impl<Row> PerParentQuery<Row> {
             per_parent: self.per_parent,
             conditions: self.conditions,
             prepared: self.prepared,
-            few: self.few,
             row: PhantomData,
         })
     }
@@ -515,11 +464,7 @@ impl<Row> QueryFragment<Sqlite> for PerParentQuery<Row> {
 impl<Row> QueryFragment<Mysql> for PerParentQuery<Row> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Mysql>) -> QueryResult<()> {
         out.unsafe_to_cache_prepared();
-        if self.few {
-            self.write_ranked(&mut out)
-        } else {
-            self.write_union(&mut out)
-        }
+        self.write_union(&mut out)
     }
 }
 

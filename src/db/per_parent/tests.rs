@@ -69,30 +69,6 @@ fn on_mysql_each_parent_is_a_limited_subquery_of_a_union() {
     );
 }
 
-#[test]
-fn on_mysql_parents_with_few_rows_are_ranked() {
-    let query = PerParentQuery::<Row>::new(
-        "prescriptions",
-        "id, patient_id, created_at",
-        "patient_id",
-        &[1, 2],
-        "created_at DESC, id DESC",
-        11,
-    )
-    .in_clinic("clinic_id", 3)
-    .few_per_parent();
-    let sql = diesel::debug_query::<Mysql, _>(&query).to_string();
-    assert_eq!(
-        sql.trim_end_matches(" -- binds: []"),
-        "SELECT id, patient_id, created_at FROM (SELECT prescriptions.*, ROW_NUMBER() OVER \
-         (PARTITION BY patient_id ORDER BY created_at DESC, id DESC) AS place FROM prescriptions \
-         WHERE patient_id IN (1, 2) AND clinic_id = 3) AS ranked WHERE place <= 11 \
-         ORDER BY patient_id, created_at DESC, id DESC"
-    );
-    // The other backends read each parent's first rows apart, as before.
-    assert!(sqlite_sql(&query).contains("LIMIT 11"));
-}
-
 /// PostgreSQL caches prepared statements by their text: it must not vary with the values.
 #[test]
 fn on_postgresql_the_text_depends_only_on_the_shape() {

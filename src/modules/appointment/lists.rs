@@ -45,10 +45,6 @@ impl NestedList for Appointments {
         parent == AppointmentParent::Doctor
     }
 
-    fn few_per_parent(parent: AppointmentParent) -> bool {
-        parent == AppointmentParent::Patient
-    }
-
     fn filtered(
         mut query: PerParentQuery<Untyped>,
         filter: &AppointmentFilter,

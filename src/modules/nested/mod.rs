@@ -71,11 +71,6 @@ pub trait NestedList: Copy + Eq + Hash + Debug + Send + Sync + 'static {
     /// records go with them). A list under a patient, or under a record of one patient, was
     /// reached through a live record, and need not.
     fn checks_patient(parent: Self::Parent) -> bool;
-    /// Whether each parent has few rows (hundreds at most, such as a patient's records over
-    /// a lifetime), so that ranking all of them is cheaper than a limited read per parent on
-    /// a backend where the latter costs more (`PerParentQuery::few_per_parent`); a doctor's
-    /// appointments, tens of thousands, are not few.
-    fn few_per_parent(parent: Self::Parent) -> bool;
     /// `query` narrowed by `filter`.
     fn filtered(query: PerParentQuery<Untyped>, filter: &Self::Filter) -> PerParentQuery<Untyped>;
     /// The columns the GraphQL field `field` of the list's node type reads besides

@@ -50,9 +50,6 @@ impl<L: NestedList> NestedRepository<L> {
             fetch,
         )
         .in_clinic("clinic_id", scope.clinic_id);
-        if L::few_per_parent(parent) {
-            query = query.few_per_parent();
-        }
         if let Some(own) = scope.patient_id {
             // The caller's own record, read as a live one.
             query = query.eq_id("patient_id", own);

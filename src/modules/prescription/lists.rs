@@ -45,11 +45,6 @@ impl NestedList for Prescriptions {
         false
     }
 
-    /// A patient's prescriptions, or an appointment's.
-    fn few_per_parent(_: PrescriptionParent) -> bool {
-        true
-    }
-
     fn filtered(
         query: PerParentQuery<Untyped>,
         status: &Option<PrescriptionStatus>,
