@@ -111,8 +111,9 @@ fn query_error(error: &QueryError) -> Option<Transient> {
 /// PostgreSQL's SQLSTATE and MySQL's error number do not reach diesel's errors, only the
 /// server's message does (in English, as servers send them unless `lc_messages` says
 /// otherwise); a connection that tokio-postgres or mysql_async lost has no code at all, only
-/// the driver's own description. The texts are the servers' and drivers' fixed ones, and each
-/// is held by a test against a real server (`tests/api/resilience.rs`).
+/// the driver's own description. The texts are the servers' and drivers' fixed ones; tests
+/// produce them on real servers: PostgreSQL's in `tests/api/resilience.rs`, MySQL's deadlock,
+/// lock wait timeout and killed connection in `tests/api/mysql_failures.rs`.
 fn by_message(message: &str) -> Option<Transient> {
     const LOST: &[&str] = &[
         // 57P01: `pg_terminate_backend`, or a fast or smart shutdown.

@@ -274,8 +274,8 @@ impl AuditRepository for DieselAuditRepository {
                 .await?;
                 Ok(())
             }
-            // Multi-row inserts in one transaction, at most `MYSQL_ROWS` rows each: every row
-            // count is a statement text the connection keeps prepared, so the counts are few.
+            // Multi-row inserts in one transaction: a round trip per `MYSQL_ROWS` rows rather
+            // than per row, each statement far below MySQL's 65,535 placeholders.
             DbPool::Mysql(pool) => {
                 use diesel_async::AsyncConnection as _;
                 const MYSQL_ROWS: usize = 32;

@@ -70,7 +70,8 @@ macro_rules! filtered {
 /// id) name, in a statement that does not wait for those rows' own: PostgreSQL receives it
 /// pipelined with theirs (`db::per_parent::named_by`). `None` on SQLite and MySQL, where the
 /// caller had better read them by id afterwards: nothing is pipelined there (on SQLite a
-/// statement costs no round trip), and doctors by id come from the in-process cache.
+/// statement costs no round trip), and doctors by id come from the entity cache where one is
+/// on (always on SQLite).
 pub async fn doctors_named_by(
     pool: &DbPool,
     clinic_id: i64,
