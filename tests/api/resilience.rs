@@ -23,7 +23,9 @@ use clinicgraph::modules::clinic::repository::{ClinicRepository, DieselClinicRep
 use clinicgraph::modules::patient::model::{PatientFields, PatientFilter, PatientWrite};
 use clinicgraph::modules::patient::repository::{DieselPatientRepository, PatientRepository};
 
-use crate::helpers::load::{UNLIMITED_LOAD, finish, read_load, sample};
+use crate::helpers::load::{
+    UNLIMITED_LOAD, created_once_after_lost_connections, finish, read_load, sample,
+};
 use crate::helpers::redis_proxy::RedisProxy;
 use crate::helpers::server::Server;
 use crate::helpers::{Backend, TestApp, TestResponse, patient_input};
@@ -471,25 +473,13 @@ async fn postgres_reads_and_a_mutation_ride_out_terminated_backends() {
 
     // A mutation right after its connections were ended: it succeeds, once.
     assert!(terminate_backends(&database).await > 0);
-    let data = server
-        .ok(
-            &token,
-            CREATE,
-            json!({ "input": patient_input("After Terminate", "after.terminate@example.org") }),
-        )
-        .await;
-    assert_eq!(data["createPatient"]["name"], "After Terminate");
-    let counted = server
-        .ok(&token, COUNT, json!({ "search": "after terminate" }))
-        .await;
-    assert_eq!(counted["patients"]["totalCount"], 1);
-
-    let metrics = server.text("/metrics").await;
-    assert!(
-        sample(&metrics, "db_retries_total{reason=\"connection_lost\"}") >= 1.0,
-        "{metrics}"
-    );
-    assert_eq!(sample(&metrics, "db_retries_exhausted_total"), 0.0);
+    created_once_after_lost_connections(
+        &server,
+        &token,
+        "After Terminate",
+        "after.terminate@example.org",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::json;
 
+use super::patient_input;
 use super::server::Server;
 
 /// The value of the `/metrics` sample named exactly `sample` (with its labels), 0 if absent.
@@ -60,4 +61,37 @@ pub async fn finish(
         failures.extend(failed);
     }
     (reads, failures)
+}
+
+/// Creates a patient named `name` through `server` right after its database connections were
+/// ended: the mutation succeeds and writes once, and `/metrics` counts a retry for a lost
+/// connection and none given up.
+pub async fn created_once_after_lost_connections(
+    server: &Server,
+    token: &str,
+    name: &str,
+    email: &str,
+) {
+    let data = server
+        .ok(
+            token,
+            "mutation($input: CreatePatientInput!) { createPatient(input: $input) { name } }",
+            json!({ "input": patient_input(name, email) }),
+        )
+        .await;
+    assert_eq!(data["createPatient"]["name"], name);
+    let counted = server
+        .ok(
+            token,
+            "query($search: String) { patients(filter: { search: $search }) { totalCount } }",
+            json!({ "search": name.to_lowercase() }),
+        )
+        .await;
+    assert_eq!(counted["patients"]["totalCount"], 1);
+    let metrics = server.text("/metrics").await;
+    assert!(
+        sample(&metrics, "db_retries_total{reason=\"connection_lost\"}") >= 1.0,
+        "{metrics}"
+    );
+    assert_eq!(sample(&metrics, "db_retries_exhausted_total"), 0.0);
 }
