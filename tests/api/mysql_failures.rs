@@ -10,18 +10,13 @@ use std::time::Duration;
 use clinicgraph::db::DbError;
 use clinicgraph::db::retry::Transient;
 use diesel_async::{AsyncConnection, AsyncMysqlConnection, RunQueryDsl, SimpleAsyncConnection};
-use serde_json::json;
 
 use crate::helpers::load::{
-    UNLIMITED_LOAD, created_once_after_lost_connections, finish, read_load, sample,
+    UNLIMITED_LOAD, created_once_after_failed_attempts, created_once_after_lost_connections,
+    finish, read_load,
 };
 use crate::helpers::server::Server;
-use crate::helpers::{Backend, TestApp, patient_input};
-
-const CREATE: &str =
-    "mutation($input: CreatePatientInput!) { createPatient(input: $input) { id name } }";
-const COUNT: &str =
-    "query($search: String) { patients(filter: { search: $search }) { totalCount } }";
+use crate::helpers::{Backend, TestApp};
 
 async fn connect(url: &str) -> AsyncMysqlConnection {
     AsyncMysqlConnection::establish(url)
@@ -196,31 +191,5 @@ async fn mysql_transactions_are_rerun_after_deadlocks_and_lock_waits() {
     )
     .await
     .expect("failure injection");
-    let server = Server::start(&app.database_url, &[]).await;
-    let token = server.login("admin@demo.clinic").await;
-    let data = server
-        .ok(
-            &token,
-            CREATE,
-            json!({ "input": patient_input("Rerun Transaction", "rerun.transaction@example.org") }),
-        )
-        .await;
-    assert_eq!(data["createPatient"]["name"], "Rerun Transaction");
-    let counted = server
-        .ok(&token, COUNT, json!({ "search": "rerun transaction" }))
-        .await;
-    assert_eq!(counted["patients"]["totalCount"], 1, "written once");
-    let counter = server.ok(&token, COUNT, json!({})).await;
-    let rows = server.ok(&token, COUNT, json!({ "search": "@" })).await;
-    assert_eq!(counter, rows);
-    let metrics = server.text("/metrics").await;
-    for reason in ["deadlock", "lock_wait_timeout"] {
-        assert!(
-            sample(
-                &metrics,
-                &format!("db_retries_total{{reason=\"{reason}\"}}")
-            ) >= 1.0,
-            "{reason}: {metrics}"
-        );
-    }
+    created_once_after_failed_attempts(&app.database_url, &["deadlock", "lock_wait_timeout"]).await;
 }

@@ -24,7 +24,8 @@ use clinicgraph::modules::patient::model::{PatientFields, PatientFilter, Patient
 use clinicgraph::modules::patient::repository::{DieselPatientRepository, PatientRepository};
 
 use crate::helpers::load::{
-    UNLIMITED_LOAD, created_once_after_lost_connections, finish, read_load, sample,
+    UNLIMITED_LOAD, created_once_after_failed_attempts, created_once_after_lost_connections,
+    finish, read_load,
 };
 use crate::helpers::redis_proxy::RedisProxy;
 use crate::helpers::server::Server;
@@ -513,36 +514,11 @@ async fn postgres_transactions_are_rerun_after_conflicts_and_lost_backends() {
     )
     .await
     .expect("failure injection");
-    let server = Server::start(&app.database_url, &[]).await;
-    let token = server.login("admin@demo.clinic").await;
-    let data = server
-        .ok(
-            &token,
-            CREATE,
-            json!({ "input": patient_input("Rerun Transaction", "rerun.transaction@example.org") }),
-        )
-        .await;
-    assert_eq!(data["createPatient"]["name"], "Rerun Transaction");
-    let counted = server
-        .ok(&token, COUNT, json!({ "search": "rerun transaction" }))
-        .await;
-    assert_eq!(counted["patients"]["totalCount"], 1, "written once");
-    // The clinic's live-patient counter, written in the same transaction, moved once too: it
-    // answers the unfiltered count, which equals a count of the rows (every email has an @).
-    let counter = server.ok(&token, COUNT, json!({})).await;
-    let rows = server.ok(&token, COUNT, json!({ "search": "@" })).await;
-    assert_eq!(counter, rows);
-
-    let metrics = server.text("/metrics").await;
-    for reason in ["serialization_failure", "connection_lost", "deadlock"] {
-        assert!(
-            sample(
-                &metrics,
-                &format!("db_retries_total{{reason=\"{reason}\"}}")
-            ) >= 1.0,
-            "{reason}: {metrics}"
-        );
-    }
+    created_once_after_failed_attempts(
+        &app.database_url,
+        &["serialization_failure", "connection_lost", "deadlock"],
+    )
+    .await;
 }
 
 /// PostgreSQL restarted under a read load, simulated without touching the PostgreSQL other

@@ -95,3 +95,39 @@ pub async fn created_once_after_lost_connections(
     );
     assert_eq!(sample(&metrics, "db_retries_exhausted_total"), 0.0);
 }
+
+/// Creates a patient through a server on `database_url` whose patient inserts fail at first
+/// (a trigger the test installed): the mutation succeeds and writes once, the clinic's
+/// live-patient counter moved once (the unfiltered count equals a count of the rows, as every
+/// email has an @), and `/metrics` counts a retry for each of `reasons`.
+pub async fn created_once_after_failed_attempts(database_url: &str, reasons: &[&str]) {
+    const COUNT: &str =
+        "query($search: String) { patients(filter: { search: $search }) { totalCount } }";
+    let server = Server::start(database_url, &[]).await;
+    let token = server.login("admin@demo.clinic").await;
+    let data = server
+        .ok(
+            &token,
+            "mutation($input: CreatePatientInput!) { createPatient(input: $input) { name } }",
+            json!({ "input": patient_input("Rerun Transaction", "rerun.transaction@example.org") }),
+        )
+        .await;
+    assert_eq!(data["createPatient"]["name"], "Rerun Transaction");
+    let counted = server
+        .ok(&token, COUNT, json!({ "search": "rerun transaction" }))
+        .await;
+    assert_eq!(counted["patients"]["totalCount"], 1, "written once");
+    let counter = server.ok(&token, COUNT, json!({})).await;
+    let rows = server.ok(&token, COUNT, json!({ "search": "@" })).await;
+    assert_eq!(counter, rows);
+    let metrics = server.text("/metrics").await;
+    for reason in reasons {
+        assert!(
+            sample(
+                &metrics,
+                &format!("db_retries_total{{reason=\"{reason}\"}}")
+            ) >= 1.0,
+            "{reason}: {metrics}"
+        );
+    }
+}
