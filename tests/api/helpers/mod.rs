@@ -111,7 +111,7 @@ impl TestDb {
                     .batch_execute(&format!("CREATE DATABASE \"{name}\""))
                     .await
                     .expect("create test database");
-                let url = postgres_url_for(&admin_url, &name);
+                let url = server_url_for(&admin_url, &name);
                 (TestDb::Postgres { admin_url, name }, url)
             }
             Backend::Mysql => {
@@ -129,7 +129,7 @@ impl TestDb {
                     ))
                     .await
                     .expect("create test database");
-                let url = postgres_url_for(&admin_url, &name);
+                let url = server_url_for(&admin_url, &name);
                 (TestDb::Mysql { admin_url, name }, url)
             }
         })
@@ -222,7 +222,7 @@ fn log_when_asked() {
 
 /// `admin_url` with its database replaced by `database` (the URL forms of PostgreSQL and MySQL
 /// agree on this).
-fn postgres_url_for(admin_url: &str, database: &str) -> String {
+fn server_url_for(admin_url: &str, database: &str) -> String {
     let (base, query) = match admin_url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),
         None => (admin_url, String::new()),

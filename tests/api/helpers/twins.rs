@@ -5,7 +5,7 @@ use diesel_async::{
 };
 
 use super::server::{self, Server};
-use super::{Backend, TestDb, postgres_url_for};
+use super::{Backend, TestDb, server_url_for};
 
 pub struct Twins {
     pub first: Server,
@@ -62,7 +62,7 @@ async fn copy(template: &TestDb) -> (TestDb, String) {
                 .batch_execute(&format!("CREATE DATABASE \"{copy}\" TEMPLATE \"{name}\""))
                 .await
                 .expect("copy the seeded database");
-            let url = postgres_url_for(admin_url, &copy);
+            let url = server_url_for(admin_url, &copy);
             let database = TestDb::Postgres {
                 admin_url: admin_url.clone(),
                 name: copy,
@@ -100,7 +100,7 @@ async fn copy(template: &TestDb) -> (TestDb, String) {
                 stdin.write_all(&dump.stdout).expect("load the dump");
             }
             assert!(load.wait().expect("mariadb").success(), "loading the copy");
-            let url = postgres_url_for(admin_url, &copy);
+            let url = server_url_for(admin_url, &copy);
             let database = TestDb::Mysql {
                 admin_url: admin_url.clone(),
                 name: copy,
@@ -111,7 +111,7 @@ async fn copy(template: &TestDb) -> (TestDb, String) {
 }
 
 /// The command-line options that reach the server of `mysql://user[:password]@host[:port]/…`.
-pub fn mysql_server(url: &str) -> Vec<String> {
+fn mysql_server(url: &str) -> Vec<String> {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = rest.split('/').next().unwrap_or_default();
     let (credentials, address) = authority.rsplit_once('@').unwrap_or(("root", authority));
