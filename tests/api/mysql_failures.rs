@@ -18,6 +18,13 @@ use crate::helpers::load::{
 use crate::helpers::server::Server;
 use crate::helpers::{Backend, TestApp};
 
+/// A connection id, as the server lists it.
+#[derive(diesel::QueryableByName)]
+struct Id {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    id: i64,
+}
+
 async fn connect(url: &str) -> AsyncMysqlConnection {
     AsyncMysqlConnection::establish(url)
         .await
@@ -87,11 +94,6 @@ async fn mysql_deadlocks_lock_waits_and_lost_connections_are_transient() {
     // A connection the server has ended.
     let mut doomed = connect(url).await;
     let mut admin = connect(url).await;
-    #[derive(diesel::QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        id: i64,
-    }
     let id: Id = diesel::sql_query("SELECT CAST(CONNECTION_ID() AS SIGNED) AS id")
         .get_result(&mut doomed)
         .await
@@ -108,11 +110,6 @@ async fn mysql_deadlocks_lock_waits_and_lost_connections_are_transient() {
 
 /// Ends every connection to the test database but the caller's; returns how many.
 async fn kill_connections(conn: &mut AsyncMysqlConnection) -> usize {
-    #[derive(diesel::QueryableByName)]
-    struct Id {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        id: i64,
-    }
     let ids: Vec<Id> = diesel::sql_query(
         "SELECT CAST(id AS SIGNED) AS id FROM information_schema.PROCESSLIST \
          WHERE db = DATABASE() AND id <> CONNECTION_ID()",

@@ -1,8 +1,6 @@
 //! Two server processes on two copies of one seeded database: the same data to the second,
 //! timestamps included, so the same requests must get the same answers from both.
-use diesel_async::{
-    AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection,
-};
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
 
 use super::server::{self, Server};
 use super::{Backend, TestDb, server_url_for};
@@ -70,63 +68,25 @@ async fn copy(template: &TestDb) -> (TestDb, String) {
             (database, url)
         }
         TestDb::Mysql { admin_url, name } => {
-            let copy = format!("cg_test_{}", uuid::Uuid::new_v4().simple());
-            let mut admin = AsyncMysqlConnection::establish(admin_url)
+            // MySQL has no template databases: the product's own backup and restore copy it.
+            let (database, url) = TestDb::create(Backend::Mysql)
                 .await
-                .expect("TEST_MYSQL_URL must reach MySQL/MariaDB");
-            admin
-                .batch_execute(&format!(
-                    "CREATE DATABASE `{copy}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
-                ))
-                .await
-                .expect("create the copy");
-            // MySQL has no template databases: the server's own dump and client copy it.
-            let server = mysql_server(admin_url);
-            let dump = std::process::Command::new("mariadb-dump")
-                .args(&server)
-                .args(["--single-transaction", "--triggers", name])
-                .output()
-                .expect("mariadb-dump runs");
-            assert!(dump.status.success(), "mariadb-dump: {dump:?}");
-            let mut load = std::process::Command::new("mariadb")
-                .args(&server)
-                .arg(&copy)
-                .stdin(std::process::Stdio::piped())
-                .spawn()
-                .expect("mariadb runs");
-            {
-                use std::io::Write;
-                let mut stdin = load.stdin.take().expect("stdin");
-                stdin.write_all(&dump.stdout).expect("load the dump");
-            }
-            assert!(load.wait().expect("mariadb").success(), "loading the copy");
-            let url = server_url_for(admin_url, &copy);
-            let database = TestDb::Mysql {
-                admin_url: admin_url.clone(),
-                name: copy,
-            };
+                .expect("the template's server is configured");
+            let backups = tempfile::tempdir().expect("temp dir");
+            let dir = backups.path().display().to_string();
+            let template = server_url_for(admin_url, name);
+            let status = server::run(&template, &[("BACKUP_DIR", dir.as_str())], &["backup"]);
+            assert!(status.success(), "clinicgraph backup: {status}");
+            let snapshot = std::fs::read_dir(backups.path())
+                .expect("the backup folder")
+                .next()
+                .expect("a snapshot")
+                .expect("a file")
+                .path();
+            let snapshot = snapshot.display().to_string();
+            let status = server::run(&url, &[], &["restore", &snapshot]);
+            assert!(status.success(), "clinicgraph restore: {status}");
             (database, url)
         }
     }
-}
-
-/// The command-line options that reach the server of `mysql://user[:password]@host[:port]/…`.
-fn mysql_server(url: &str) -> Vec<String> {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split('/').next().unwrap_or_default();
-    let (credentials, address) = authority.rsplit_once('@').unwrap_or(("root", authority));
-    let (user, password) = match credentials.split_once(':') {
-        Some((user, password)) => (user, Some(password)),
-        None => (credentials, None),
-    };
-    let (host, port) = address.split_once(':').unwrap_or((address, "3306"));
-    let mut options = vec![
-        format!("--host={host}"),
-        format!("--port={port}"),
-        format!("--user={user}"),
-    ];
-    if let Some(password) = password {
-        options.push(format!("--password={password}"));
-    }
-    options
 }
