@@ -54,6 +54,10 @@ async fn setup() -> Bench {
             "JWT_SECRET",
             "benchmark-secret-0123456789abcdef0123".to_owned(),
         ),
+        (
+            "DATA_KEYS",
+            "*bench:YmVuY2htYXJrLWtleS0wMTIzNDU2Nzg5YWJjZGVmMDE=".to_owned(),
+        ),
     ]);
     let config = Config::from_lookup(&|name| vars.get(name).cloned()).expect("config");
     migrations::run(&config.database_url)
@@ -63,7 +67,8 @@ async fn setup() -> Bench {
         .await
         .expect("pool");
     let shared = Shared::from_config(&config).expect("shared state");
-    let repos = Repositories::cached(&pool, &shared.cache);
+    let keys = config.data_keys().expect("data keys");
+    let repos = Repositories::cached(&pool, &shared.cache, &keys);
     let services = Services::new(
         &config,
         &repos,

@@ -145,12 +145,21 @@ fn parse_role(value: &str) -> Result<Role, String> {
 }
 
 /// Runs the chosen command with a validated configuration.
-pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
+    if !matches!(command, Command::Schema)
+        && let Some(path) = config.keep_development_keys()?
+    {
+        tracing::warn!(
+            path = %path.display(),
+            "DATA_KEYS is not set: encrypting health data with the development key kept in \
+             this file; without it that data cannot be read"
+        );
+    }
     match command {
         Command::Serve => serve(config).await,
         Command::Worker => worker(config).await,
         Command::Migrate => {
-            let applied = crate::migrate::run(&config.database_url).await?;
+            let applied = crate::migrate::run(&config.database_url, &*config.data_keys()?).await?;
             println!("applied {applied} migration(s)");
             Ok(())
         }
@@ -294,11 +303,11 @@ pub async fn run(command: Command, config: Config) -> anyhow::Result<()> {
 async fn open(config: &Config) -> anyhow::Result<Services> {
     let pool = DbPool::connect(&config.database_url, config.db_pool_size).await?;
     if config.migrate_on_start {
-        crate::migrate::run(&config.database_url).await?;
+        crate::migrate::run(&config.database_url, &*config.data_keys()?).await?;
     }
     Services::new(
         config,
-        &Repositories::diesel(&pool),
+        &Repositories::diesel(&pool, &config.data_keys()?),
         &Shared::for_commands(&config.shared),
         Arc::new(NoQueue),
     )
@@ -368,13 +377,13 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     }
     let pool = DbPool::connect(&config.database_url, config.db_pool_size).await?;
     if config.migrate_on_start {
-        let applied = crate::migrate::run(&config.database_url).await?;
+        let applied = crate::migrate::run(&config.database_url, &*config.data_keys()?).await?;
         tracing::info!(applied, backend = pool.backend_name(), "migrations checked");
     }
     let shared = Shared::from_config(&config)?;
     let audit_pool = DbPool::connect(&config.database_url, crate::app::AUDIT_POOL_SIZE).await?;
     let session_pool = DbPool::connect(&config.database_url, crate::app::SESSION_POOL_SIZE).await?;
-    let repos = Repositories::cached(&pool, &shared.cache)
+    let repos = Repositories::cached(&pool, &shared.cache, &config.data_keys()?)
         .with_audit_pool(&audit_pool)
         .with_session_pool(&session_pool)
         .with_job_events(&shared.events);
@@ -468,14 +477,14 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
 async fn worker(config: Config) -> anyhow::Result<()> {
     let pool = DbPool::connect(&config.database_url, config.db_pool_size).await?;
     if config.migrate_on_start {
-        crate::migrate::run(&config.database_url).await?;
+        crate::migrate::run(&config.database_url, &*config.data_keys()?).await?;
     }
     let events = match &config.shared.redis_url {
         Some(url) => EventBus::publisher(Redis::new(url, &config.shared.redis_prefix)?),
         // Without Redis nothing reaches the API's subscribers; they poll the job instead.
         None => EventBus::in_process(),
     };
-    let repos = Repositories::diesel(&pool).with_job_events(&events);
+    let repos = Repositories::diesel(&pool, &config.data_keys()?).with_job_events(&events);
     let queue = JobQueue::open(&config).await?;
     let shutdown = shutdown_signal()?;
     tracing::info!(

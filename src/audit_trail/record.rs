@@ -32,6 +32,8 @@ pub enum AuditAction {
     BackupDatabase,
     ExportPatients,
     ClinicReport,
+    /// An ADMIN had the clinic's health data sealed again under the current data key.
+    RotateDataKeys,
     /// An ADMIN lifted the failed-login counts of an account.
     UnlockUser,
     /// Failed logins locked an account for an address. The actor is the account the guesses
@@ -130,6 +132,11 @@ const ACTIONS: &[(AuditAction, &str, Option<&str>)] = &[
         "CLINIC_REPORT",
         Some("clinicReport"),
     ),
+    (
+        AuditAction::RotateDataKeys,
+        "ROTATE_DATA_KEYS",
+        Some("rotateDataKeys"),
+    ),
     (AuditAction::UnlockUser, "UNLOCK_USER", Some("unlockUser")),
     (AuditAction::LoginLocked, "LOGIN_LOCKED", None),
     (AuditAction::Logout, "LOGOUT", Some("logout")),
@@ -181,7 +188,8 @@ impl AuditAction {
             AuditAction::RetryJob
             | AuditAction::BackupDatabase
             | AuditAction::ExportPatients
-            | AuditAction::ClinicReport => AuditEntity::Job,
+            | AuditAction::ClinicReport
+            | AuditAction::RotateDataKeys => AuditEntity::Job,
             AuditAction::UnlockUser
             | AuditAction::LoginLocked
             | AuditAction::Logout

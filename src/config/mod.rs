@@ -8,9 +8,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::core::sealing::DataKeys;
 use rand::Rng;
 use secrecy::SecretString;
 
+mod data_keys;
 mod dev_secret;
 mod execution;
 mod jobs;
@@ -166,6 +168,9 @@ pub struct Config {
     pub graphiql: bool,
     pub observability: ObservabilityConfig,
     pub jobs: JobsConfig,
+    /// The keys of health data at rest; `None` until [`Config::keep_development_keys`] when
+    /// none were configured (development and tests only: production requires them).
+    pub data_keys: Option<Arc<DataKeys>>,
 }
 
 #[derive(Debug, Clone)]
@@ -366,6 +371,7 @@ impl Config {
         let graphiql = r.flag("GRAPHIQL", !production);
         let observability = observability::read(&mut r);
         let jobs = jobs::read(&mut r, production, &database_url);
+        let data_keys = data_keys::read(&mut r, production);
 
         if !r.problems.is_empty() {
             return Err(ConfigErrors(r.problems));
@@ -400,6 +406,7 @@ impl Config {
             graphiql,
             observability,
             jobs,
+            data_keys,
         })
     }
 
@@ -417,6 +424,29 @@ impl Config {
         let path = self.database_url.data_dir().join(dev_secret::FILE_NAME);
         self.auth.jwt_secret = dev_secret::load_or_create(&path, random_secret)?;
         Ok(Some(path))
+    }
+}
+
+impl Config {
+    /// Without configured data keys (development and tests), uses the keyring kept in the data
+    /// folder, made there on first use. Returns the file's path when it did.
+    pub fn keep_development_keys(&mut self) -> anyhow::Result<Option<PathBuf>> {
+        if self.data_keys.is_some() {
+            return Ok(None);
+        }
+        anyhow::ensure!(!self.is_production(), "DATA_KEYS: required in production");
+        let path = data_keys::path_in(&self.database_url.data_dir());
+        self.data_keys = Some(data_keys::load_or_create(&path)?);
+        Ok(Some(path))
+    }
+
+    /// The keyring of health data at rest.
+    pub fn data_keys(&self) -> anyhow::Result<Arc<DataKeys>> {
+        self.data_keys.clone().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no data keys: set DATA_KEYS (development keeps one in the data folder)"
+            )
+        })
     }
 }
 

@@ -71,6 +71,10 @@ pub enum AppError {
     /// Too many requests or login attempts; the client may retry after this many seconds.
     #[error("too many requests: retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// A stored value that does not decrypt (a key missing from the keyring, or a value
+    /// changed or moved in the database). Logged where it failed, with the record's id.
+    #[error("this value could not be decrypted; the failure has been logged")]
+    Unreadable(#[from] crate::core::sealing::Unreadable),
     /// Anything the client cannot act on. The detail is logged, never shown.
     #[error("internal server error")]
     Internal(#[source] anyhow::Error),
@@ -91,6 +95,7 @@ impl AppError {
             AppError::AppointmentConflict(_) => "APPOINTMENT_CONFLICT",
             AppError::InvalidStateTransition { .. } => "INVALID_STATE_TRANSITION",
             AppError::RateLimited { .. } => "RATE_LIMITED",
+            AppError::Unreadable(_) => "DATA_UNREADABLE",
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }
@@ -182,6 +187,14 @@ mod tests {
                     current: "CANCELLED",
                 },
                 "INVALID_STATE_TRANSITION",
+            ),
+            (
+                AppError::Unreadable(crate::core::sealing::Unreadable {
+                    field: crate::core::sealing::fields::PATIENT_PHONE,
+                    row: 1,
+                    reason: crate::core::sealing::UnreadableReason::Tampered,
+                }),
+                "DATA_UNREADABLE",
             ),
             (
                 AppError::internal(anyhow::anyhow!("boom")),

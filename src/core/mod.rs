@@ -7,5 +7,6 @@ pub mod ids;
 pub mod pagination;
 pub mod patch;
 pub mod scope;
+pub mod sealing;
 pub mod text;
 pub mod throttle;

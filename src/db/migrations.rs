@@ -7,7 +7,7 @@ use diesel_async::{
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::DatabaseUrl;
-use crate::db::schema::search_key_rebuilds;
+use crate::db::schema::{seal_rewrites, search_key_rebuilds};
 use crate::db::{DbPool, DbResult};
 use crate::{single_write, with_conn};
 
@@ -88,6 +88,25 @@ pub async fn stale_search_keys(pool: &DbPool) -> DbResult<Vec<String>> {
 pub async fn search_keys_rebuilt(pool: &DbPool, target: &str) -> DbResult<()> {
     single_write!(pool, |conn| {
         diesel::delete(search_key_rebuilds::table.find(target))
+            .execute(conn)
+            .await?;
+        Ok(())
+    })
+}
+
+/// The tables a migration marked as holding values not yet sealed (`core::sealing`).
+pub async fn unsealed_tables(pool: &DbPool) -> DbResult<Vec<String>> {
+    with_conn!(pool, |conn| Ok(seal_rewrites::table
+        .select(seal_rewrites::target)
+        .order(seal_rewrites::target)
+        .load(conn)
+        .await?))
+}
+
+/// Records that every value of `target` is sealed.
+pub async fn table_sealed(pool: &DbPool, target: &str) -> DbResult<()> {
+    single_write!(pool, |conn| {
+        diesel::delete(seal_rewrites::table.find(target))
             .execute(conn)
             .await?;
         Ok(())

@@ -25,6 +25,7 @@ pub mod per_parent;
 mod pool;
 pub mod retry;
 pub mod schema;
+mod sealed;
 pub mod shared;
 pub mod text;
 pub mod unit;
@@ -428,6 +429,71 @@ macro_rules! insert_id {
             .execute($conn)
             .await?;
         $crate::db::LastInsertId::last_insert_id($conn, stringify!($table)).await?
+    }};
+}
+
+/// Inserts `$values` into `$table`, then writes the sealed columns that `$sealed` makes for
+/// the new row's id (a sealed value is bound to its row, whose id the insert makes, so the
+/// plaintext is never written); the new id. Inside the caller's transaction.
+#[macro_export]
+macro_rules! insert_sealed {
+    ($conn:ident, $table:ident, $values:expr, $sealed:expr) => {{
+        let id = $crate::insert_id!($conn, $table, $values);
+        let sealed = ($sealed)(id);
+        diesel::update($table::table.find(id))
+            .set(&sealed)
+            .execute($conn)
+            .await?;
+        id
+    }};
+}
+
+/// One batch of a resealing pass (`core::sealing::reseal`) over `$column` of `$table` (sealed
+/// as `$field`), the rows `$pass` names: each value not under the current key rewritten under
+/// it. A value changed since it was read is left to its writer, who
+/// sealed it under the current key. A `ResealBatch`; inside the caller's transaction.
+#[macro_export]
+macro_rules! reseal_column {
+    ($conn:ident, $keys:expr, $pass:expr, $table:ident, $column:ident, $field:expr) => {{
+        let pass: &$crate::core::sealing::ResealPass = $pass;
+        let query = $table::table
+            .filter($table::id.gt(pass.after))
+            .order($table::id)
+            .limit(pass.limit)
+            .select(($table::id, $table::clinic_id, $table::$column.nullable()));
+        let rows: Vec<(i64, i64, Option<String>)> = match pass.clinic_id {
+            Some(clinic_id) => {
+                query
+                    .filter($table::clinic_id.eq(clinic_id))
+                    .load($conn)
+                    .await?
+            }
+            None => query.load($conn).await?,
+        };
+        let mut batch = $crate::core::sealing::ResealBatch::default();
+        for (id, clinic_id, stored) in rows {
+            batch.last = Some(id);
+            let Some(stored) = stored else { continue };
+            match $keys.reseal($field, id, &stored, pass.plain_allowed) {
+                $crate::core::sealing::Reseal::Current => {}
+                $crate::core::sealing::Reseal::Unreadable => batch.unreadable += 1,
+                $crate::core::sealing::Reseal::New { sealed, plaintext } => {
+                    let changed = diesel::update(
+                        $table::table
+                            .filter($table::id.eq(id))
+                            .filter($table::$column.eq(&stored)),
+                    )
+                    .set($table::$column.eq(&sealed))
+                    .execute($conn)
+                    .await?;
+                    if changed == 1 {
+                        batch.resealed += 1;
+                        batch.rewritten.push((id, clinic_id, plaintext));
+                    }
+                }
+            }
+        }
+        batch
     }};
 }
 

@@ -53,12 +53,13 @@ diesel::table! {
         email -> Text,
         phone -> Nullable<Text>,
         blood_group -> Nullable<Text>,
-        date_of_birth -> Nullable<Date>,
+        date_of_birth -> Nullable<Text>,
         internal_notes -> Nullable<Text>,
         search_text -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
         deleted_at -> Nullable<Timestamp>,
+        phone_index -> Nullable<Text>,
     }
 }
 
@@ -206,6 +207,12 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Tables with values not yet sealed (`core::sealing`): `migrate` seals them.
+    seal_rewrites (target) {
+        target -> Text,
+    }
+}
 diesel::table! {
     idempotency_keys (clinic_id, user_id, idempotency_key) {
         clinic_id -> BigInt,

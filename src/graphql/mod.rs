@@ -13,5 +13,6 @@ pub mod operation;
 pub mod pagination;
 pub mod resolver_spans;
 pub mod scalars;
+pub mod sealed;
 pub mod subscriptions_only;
 pub mod validation;

@@ -1,5 +1,6 @@
 //! `EXPORT_PATIENTS`: the clinic's patients matching a filter, page by page into a file, so
 //! 10,000 rows never sit in memory at once; progress is reported as pages are written.
+use crate::core::sealing::DataKeys;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -112,22 +113,30 @@ pub fn file_name(job_id: i64, format: ExportFormat) -> String {
     }
 }
 
-fn record(patient: &Patient) -> [String; 9] {
+/// What an export shows in place of a value that does not decrypt (logged with the record's
+/// id as it failed): never a blank that would pass for "not given".
+const UNREADABLE_CELL: &str = "[unreadable]";
+
+fn record(patient: &Patient, keys: &DataKeys) -> [String; 9] {
+    let unreadable = |_| Some(UNREADABLE_CELL.to_owned());
     [
         ids::encode(NodeType::Patient, patient.id),
         patient.patient_number(),
         patient.name.clone(),
         patient.email.clone(),
-        patient.phone.clone().unwrap_or_default(),
+        patient
+            .phone(keys)
+            .unwrap_or_else(unreadable)
+            .unwrap_or_default(),
         patient
             .blood_group()
             .map(|group| group.as_str().to_owned())
             .unwrap_or_default(),
         // An empty cell when no date of birth was given.
-        patient
-            .date_of_birth
-            .map(|date| date.to_string())
-            .unwrap_or_default(),
+        match patient.date_of_birth(keys) {
+            Ok(date) => date.map(|date| date.to_string()).unwrap_or_default(),
+            Err(_) => UNREADABLE_CELL.to_owned(),
+        },
         patient.created_at.and_utc().to_rfc3339(),
         patient.updated_at.and_utc().to_rfc3339(),
     ]
@@ -256,7 +265,7 @@ async fn stream(
             .await?;
         let page = Page::from_rows(rows, &page_request);
         for patient in &page.items {
-            emit(record(patient))?;
+            emit(record(patient, &context.services.keys))?;
         }
         written += i64::try_from(page.items.len()).unwrap_or(i64::MAX);
         let percent = i32::try_from(written * 99 / total.max(1)).unwrap_or(99);

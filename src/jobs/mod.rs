@@ -8,6 +8,7 @@ pub mod notify;
 pub mod pdf;
 pub mod queue;
 pub mod report;
+pub mod rotate_keys;
 pub mod schedule;
 pub mod worker;
 

@@ -14,7 +14,7 @@ use super::export::{self, ExportStore, LocalExports};
 use super::mail::{Mailer, Outbox, SmtpMailer};
 use super::pdf::PdfFonts;
 use super::queue::{JobMessage, JobQueue};
-use super::{notify, report, schedule};
+use super::{notify, report, rotate_keys, schedule};
 use crate::config::Config;
 use crate::db::DbPool;
 use crate::modules::clinic::model::Clinic;
@@ -158,6 +158,7 @@ async fn perform(context: &JobContext, job: &Job) -> anyhow::Result<serde_json::
             notify::run(context, job).await
         }
         Some(JobKind::ClinicReport) => report::run(context, job).await,
+        Some(JobKind::RotateDataKeys) => rotate_keys::run(context, job).await,
         None => anyhow::bail!("unknown job kind {:?}", job.kind),
     }
 }

@@ -12,3 +12,4 @@ pub mod patient;
 pub mod prescription;
 pub mod registry;
 pub mod report;
+pub mod resealing;

@@ -3,6 +3,8 @@
 //! repository traits it depends on.
 use std::sync::Arc;
 
+use crate::core::sealing::DataKeys;
+
 use crate::cache::EntityCache;
 use crate::config::Config;
 use crate::core::auth::TokenService;
@@ -58,15 +60,18 @@ pub struct Repositories {
 
 impl Repositories {
     /// Straight to the database (commands that only write, such as seeding).
-    pub fn diesel(pool: &DbPool) -> Self {
+    pub fn diesel(pool: &DbPool, keys: &Arc<DataKeys>) -> Self {
         Self {
             users: Arc::new(DieselUserRepository::new(pool.clone())),
             sessions: Arc::new(DieselSessionRepository::new(pool.clone())),
             clinics: Arc::new(DieselClinicRepository::new(pool.clone())),
             doctors: Arc::new(DieselDoctorRepository::new(pool.clone())),
-            patients: Arc::new(DieselPatientRepository::new(pool.clone())),
-            appointments: Arc::new(DieselAppointmentRepository::new(pool.clone())),
-            prescriptions: Arc::new(DieselPrescriptionRepository::new(pool.clone())),
+            patients: Arc::new(DieselPatientRepository::new(pool.clone(), keys.clone())),
+            appointments: Arc::new(DieselAppointmentRepository::new(pool.clone(), keys.clone())),
+            prescriptions: Arc::new(DieselPrescriptionRepository::new(
+                pool.clone(),
+                keys.clone(),
+            )),
             appointment_lists: Arc::new(NestedRepository::new(pool.clone())),
             prescription_lists: Arc::new(NestedRepository::new(pool.clone())),
             audit: Arc::new(DieselAuditRepository::new(pool.clone())),
@@ -97,14 +102,22 @@ impl Repositories {
     }
 
     /// Reads by id through the entity cache; writes invalidate it.
-    pub fn cached(pool: &DbPool, cache: &EntityCache) -> Self {
+    pub fn cached(pool: &DbPool, cache: &EntityCache, keys: &Arc<DataKeys>) -> Self {
         let cache = cache.clone();
         Self {
             clinics: Arc::new(DieselClinicRepository::cached(pool.clone(), cache.clone())),
             doctors: Arc::new(DieselDoctorRepository::cached(pool.clone(), cache.clone())),
-            patients: Arc::new(DieselPatientRepository::cached(pool.clone(), cache.clone())),
-            appointments: Arc::new(DieselAppointmentRepository::cached(pool.clone(), cache)),
-            ..Self::diesel(pool)
+            patients: Arc::new(DieselPatientRepository::cached(
+                pool.clone(),
+                cache.clone(),
+                keys.clone(),
+            )),
+            appointments: Arc::new(DieselAppointmentRepository::cached(
+                pool.clone(),
+                cache,
+                keys.clone(),
+            )),
+            ..Self::diesel(pool, keys)
         }
     }
 }
@@ -125,6 +138,8 @@ pub struct Services {
     pub audit_writer: AuditWriter,
     pub jobs: Arc<JobService>,
     pub reports: Arc<ReportService>,
+    /// Opens sealed fields for those who may read them (`core::sealing`).
+    pub keys: Arc<DataKeys>,
 }
 
 impl Services {
@@ -143,9 +158,11 @@ impl Services {
             repositories.doctors.clone(),
             repositories.users.clone(),
         ));
+        let keys = config.data_keys()?;
         let patients = Arc::new(PatientService::new(
             repositories.patients.clone(),
             doctors.clone(),
+            keys.clone(),
         ));
         let jobs = Arc::new(JobService::new(
             repositories.jobs.clone(),
@@ -193,6 +210,7 @@ impl Services {
             jobs: jobs.clone(),
             reports: Arc::new(ReportService::new(repositories.reports.clone())),
             tokens,
+            keys,
         })
     }
 }

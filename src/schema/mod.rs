@@ -180,7 +180,8 @@ fn configured(
         .data(services.appointments.clone())
         .data(services.prescriptions.clone())
         .data(services.audit.clone())
-        .data(services.jobs.clone());
+        .data(services.jobs.clone())
+        .data(services.keys.clone());
     if !settings.suggestions {
         builder = builder.disable_suggestions();
     }

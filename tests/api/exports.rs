@@ -2,6 +2,7 @@
 //! CSV, XLSX and PDF; the download's rules and expiry.
 use clinicgraph::core::auth::Role;
 use clinicgraph::core::pagination::{Direction, PageRequest};
+use clinicgraph::core::sealing::DataKeys;
 use clinicgraph::modules::patient::model::{Patient, PatientFilter, PatientOrder};
 use serde_json::{Value, json};
 
@@ -104,9 +105,10 @@ pub fn as_drawn(text: &str) -> String {
 }
 
 /// A patient's date of birth as exports write it: empty when none was given.
-fn born(patient: &Patient) -> String {
+fn born(patient: &Patient, keys: &DataKeys) -> String {
     patient
-        .date_of_birth
+        .date_of_birth(keys)
+        .expect("opens")
         .map(|date| date.to_string())
         .unwrap_or_default()
 }
@@ -175,12 +177,15 @@ async fn an_export_holds_every_matching_patient_and_downloads_by_the_rules() {
             patient.patient_number(),
             patient.name.clone(),
             patient.email.clone(),
-            patient.phone.clone().unwrap_or_default(),
+            patient
+                .phone(&app.services.keys)
+                .expect("opens")
+                .unwrap_or_default(),
             patient
                 .blood_group()
                 .map(|g| g.as_str().to_owned())
                 .unwrap_or_default(),
-            born(patient),
+            born(patient, &app.services.keys),
         ];
         let got: Vec<&str> = row.iter().take(expected.len()).collect();
         assert_eq!(got, expected.iter().map(String::as_str).collect::<Vec<_>>());
@@ -271,7 +276,7 @@ async fn an_xlsx_export_reads_back_as_the_database_rows() {
         assert_eq!(row[1], patient.patient_number());
         assert_eq!(row[2], patient.name);
         assert_eq!(row[3], patient.email);
-        assert_eq!(row[6], born(patient));
+        assert_eq!(row[6], born(patient, &app.services.keys));
     }
 }
 
@@ -297,7 +302,7 @@ async fn a_pdf_export_holds_every_patient_in_its_text() {
             patient.patient_number(),
             patient.name.clone(),
             patient.email.clone(),
-            born(patient),
+            born(patient, &app.services.keys),
         ]
     });
     // A patient without a date of birth has an empty cell, which holds no text line.

@@ -405,6 +405,7 @@ async fn ready_is_503_naming_the_database_when_it_does_not_answer() {
         ("APP_ENV", "test"),
         ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere"),
         ("JWT_SECRET", crate::helpers::JWT_SECRET),
+        ("DATA_KEYS", crate::helpers::DATA_KEYS),
     ]);
     let config =
         Config::from_lookup(&|name| vars.get(name).map(|v| v.to_string())).expect("config");
@@ -412,7 +413,7 @@ async fn ready_is_503_naming_the_database_when_it_does_not_answer() {
         .await
         .expect("lazy pool");
     let shared = Shared::for_commands(&config.shared);
-    let repos = Repositories::diesel(&pool);
+    let repos = Repositories::diesel(&pool, &config.data_keys().expect("keys"));
     let services = Services::new(
         &config,
         &repos,

@@ -172,7 +172,7 @@ async fn keys_stored_before_the_migration_are_rebuilt(app: TestApp) {
     let config_url = url
         .parse::<clinicgraph::config::DatabaseUrl>()
         .expect("url");
-    clinicgraph::migrate::run(&config_url)
+    clinicgraph::migrate::run(&config_url, &app.services.keys)
         .await
         .expect("migrate");
     assert_eq!(names_found(&app, &token, "renee old").await, ["Renée Old"]);

@@ -316,7 +316,7 @@ fn new_patient(name: &str, email: &str) -> PatientWrite {
 async fn a_unit_of_work_commits_rolls_back_and_reruns_as_a_whole(app: TestApp) {
     let transactions = Transactions::on(&app.pool);
     let clinics = DieselClinicRepository::new(app.pool.clone());
-    let patients = DieselPatientRepository::new(app.pool.clone());
+    let patients = DieselPatientRepository::new(app.pool.clone(), app.services.keys.clone());
     let everyone = PatientFilter::default();
 
     // A clinic and its first patient, whose insert is a transaction of its own (a savepoint

@@ -9,6 +9,7 @@ use super::model::{Appointment, AppointmentStatus};
 use crate::audit_trail::AuditEntity;
 use crate::audit_trail::{Audited, Subject};
 use crate::core::pagination::KeyCursor;
+use crate::core::sealing::Sealed;
 use crate::db::columns::{Columns, decode, read_columns};
 
 crate::table_columns!(NAMES;
@@ -62,9 +63,9 @@ pub struct PartialAppointment {
     pub ends_at: Option<NaiveDateTime>,
     pub duration_minutes: Option<i32>,
     pub status: Option<AppointmentStatus>,
-    pub reason: Option<Option<String>>,
-    pub notes: Option<Option<String>>,
-    pub cancellation_reason: Option<Option<String>>,
+    pub reason: Option<Option<Sealed>>,
+    pub notes: Option<Option<Sealed>>,
+    pub cancellation_reason: Option<Option<Sealed>>,
     pub created_at: Option<NaiveDateTime>,
     pub updated_at: Option<NaiveDateTime>,
 }
@@ -152,12 +153,12 @@ where
                     );
                 }
                 "reason" => {
-                    read.reason = Some(decode::<DB, Nullable<Text>, Option<String>>(value)?)
+                    read.reason = Some(decode::<DB, Nullable<Text>, Option<Sealed>>(value)?)
                 }
-                "notes" => read.notes = Some(decode::<DB, Nullable<Text>, Option<String>>(value)?),
+                "notes" => read.notes = Some(decode::<DB, Nullable<Text>, Option<Sealed>>(value)?),
                 "cancellation_reason" => {
                     read.cancellation_reason =
-                        Some(decode::<DB, Nullable<Text>, Option<String>>(value)?)
+                        Some(decode::<DB, Nullable<Text>, Option<Sealed>>(value)?)
                 }
                 "created_at" => {
                     read.created_at = Some(decode::<DB, Timestamp, NaiveDateTime>(value)?)

@@ -4,6 +4,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::core::sealing::fields::{
+    APPOINTMENT_CANCELLATION_REASON, APPOINTMENT_NOTES, APPOINTMENT_REASON,
+};
+use crate::core::sealing::{DataKeys, Sealed};
 use crate::db::schema::appointments;
 
 /// Where an appointment is in its life. COMPLETED, CANCELLED and NO_SHOW are final.
@@ -107,9 +111,10 @@ pub struct Appointment {
     pub ends_at: NaiveDateTime,
     pub duration_minutes: i32,
     pub status: String,
-    pub reason: Option<String>,
-    pub notes: Option<String>,
-    pub cancellation_reason: Option<String>,
+    /// Sealed, as are `notes` and `cancellation_reason` (`core::sealing`).
+    pub reason: Option<Sealed>,
+    pub notes: Option<Sealed>,
+    pub cancellation_reason: Option<Sealed>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -121,8 +126,9 @@ impl Appointment {
     }
 }
 
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = appointments, treat_none_as_default_value = false)]
+/// An appointment to store, its free text in plaintext: the repository seals it with the new
+/// row's id ([`NewAppointment::sealed`]).
+#[derive(Debug, Clone)]
 pub struct NewAppointment {
     pub clinic_id: i64,
     pub patient_id: i64,
@@ -136,6 +142,59 @@ pub struct NewAppointment {
     pub cancellation_reason: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// The columns of a new appointment written as they are.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = appointments)]
+pub struct PlainAppointmentColumns<'a> {
+    pub clinic_id: i64,
+    pub patient_id: i64,
+    pub doctor_id: i64,
+    pub scheduled_at: NaiveDateTime,
+    pub ends_at: NaiveDateTime,
+    pub duration_minutes: i32,
+    pub status: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The sealed columns of one appointment.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = appointments, treat_none_as_null = true)]
+pub struct SealedAppointmentColumns {
+    pub reason: Option<Sealed>,
+    pub notes: Option<Sealed>,
+    pub cancellation_reason: Option<Sealed>,
+}
+
+impl NewAppointment {
+    pub fn plain(&self) -> PlainAppointmentColumns<'_> {
+        PlainAppointmentColumns {
+            clinic_id: self.clinic_id,
+            patient_id: self.patient_id,
+            doctor_id: self.doctor_id,
+            scheduled_at: self.scheduled_at,
+            ends_at: self.ends_at,
+            duration_minutes: self.duration_minutes,
+            status: &self.status,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// The free text sealed for row `id`, under the current key.
+    pub fn sealed(&self, keys: &DataKeys, id: i64) -> SealedAppointmentColumns {
+        SealedAppointmentColumns {
+            reason: keys.seal_optional(APPOINTMENT_REASON, id, self.reason.as_deref()),
+            notes: keys.seal_optional(APPOINTMENT_NOTES, id, self.notes.as_deref()),
+            cancellation_reason: keys.seal_optional(
+                APPOINTMENT_CANCELLATION_REASON,
+                id,
+                self.cancellation_reason.as_deref(),
+            ),
+        }
+    }
 }
 
 /// A time slot: `[start, end)`.

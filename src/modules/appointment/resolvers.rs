@@ -16,11 +16,15 @@ use crate::core::auth::Role;
 use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
+use crate::core::sealing::fields::{
+    APPOINTMENT_CANCELLATION_REASON, APPOINTMENT_NOTES, APPOINTMENT_REASON,
+};
 use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{Connection, respond};
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Timestamp;
+use crate::graphql::sealed;
 use crate::modules::clinic::ClinicObject;
 use crate::modules::doctor::Doctor;
 use crate::modules::doctor::DoctorObject;
@@ -170,19 +174,28 @@ impl AppointmentObject {
 
     async fn reason(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let read = self.appointment.reason.clone();
-        self.column(ctx, read, |a| a.reason).await
+        let sealed = self.column(ctx, read, |a| a.reason).await?;
+        sealed::open(
+            ctx,
+            APPOINTMENT_REASON,
+            self.appointment.id,
+            sealed.as_ref(),
+        )
     }
 
     /// Clinical staff only (ADMIN, DOCTOR, NURSE); FORBIDDEN for other roles.
     #[graphql(guard = "RoleGuard::of(NOTE_READERS, &self.appointment)")]
     async fn notes(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let read = self.appointment.notes.clone();
-        self.column(ctx, read, |a| a.notes).await
+        let sealed = self.column(ctx, read, |a| a.notes).await?;
+        sealed::open(ctx, APPOINTMENT_NOTES, self.appointment.id, sealed.as_ref())
     }
 
     async fn cancellation_reason(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let read = self.appointment.cancellation_reason.clone();
-        self.column(ctx, read, |a| a.cancellation_reason).await
+        let sealed = self.column(ctx, read, |a| a.cancellation_reason).await?;
+        let field = APPOINTMENT_CANCELLATION_REASON;
+        sealed::open(ctx, field, self.appointment.id, sealed.as_ref())
     }
 
     /// Prescriptions written at this appointment (at most 100), newest first. Not for

@@ -55,6 +55,8 @@ pub enum JobKind {
     /// The clinic's figures for a period, as a PDF and in the job's result: asked for with
     /// `clinicReport`, and made every night for the day before.
     ClinicReport,
+    /// The clinic's health data sealed again under the current data key (`rotateDataKeys`).
+    RotateDataKeys,
 }
 
 impl JobKind {
@@ -65,6 +67,7 @@ impl JobKind {
             JobKind::AppointmentNotice => "APPOINTMENT_NOTICE",
             JobKind::AppointmentReminder => "APPOINTMENT_REMINDER",
             JobKind::ClinicReport => "CLINIC_REPORT",
+            JobKind::RotateDataKeys => "ROTATE_DATA_KEYS",
         }
     }
 
@@ -75,6 +78,7 @@ impl JobKind {
             JobKind::AppointmentNotice,
             JobKind::AppointmentReminder,
             JobKind::ClinicReport,
+            JobKind::RotateDataKeys,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == stored)

@@ -161,6 +161,18 @@ impl JobMutation {
         Ok(JobObject(job))
     }
 
+    /// Seals the clinic's health data again under the current data key (the one marked `*` in
+    /// `DATA_KEYS`), in batches, while the API goes on serving; answers at once with the job.
+    /// Its result says `done: true` once no value of the clinic is under another key: when
+    /// every clinic's job has said so, older keys can leave the keyring. ADMIN only.
+    #[graphql(guard = "RoleGuard::new(&[Role::Admin])")]
+    async fn rotate_data_keys(&self, ctx: &Context<'_>) -> Result<JobObject> {
+        let (service, caller) = (service(ctx)?, caller(ctx)?);
+        let work = service.rotate_data_keys(caller);
+        let job = audit_trail::create(ctx, AuditAction::RotateDataKeys, work).await?;
+        Ok(JobObject(job))
+    }
+
     /// Reports the clinic's days `from` to `to` (both included, in the clinic's time zone):
     /// appointments by status, the no-show rate, new patients and active prescriptions by
     /// medication, in the job's result and as a PDF (`GET /exports/{jobId}`); answers at once

@@ -239,6 +239,14 @@ impl JobService {
             .await
     }
 
+    /// Starts sealing the clinic's health data again under the current data key; answers at
+    /// once. Two such jobs at once do no harm: each skips what the other has done.
+    pub async fn rotate_data_keys(&self, caller: &Caller) -> AppResult<Job> {
+        require_admin(caller)?;
+        self.submit(caller, JobKind::RotateDataKeys, None, None)
+            .await
+    }
+
     /// Starts a report of the clinic's days `from` to `to` (both included, in its time zone);
     /// answers at once.
     pub async fn clinic_report(

@@ -1,6 +1,6 @@
 //! In-memory stand-ins for the repositories the patient service uses, enforcing the same rules as
 //! the database (tenancy, the live-email unique index, optimistic updates).
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
@@ -9,6 +9,7 @@ use super::model::{Patient, PatientCursor, PatientFilter, PatientOrder, PatientW
 use super::repository::PatientRepository;
 use crate::core::pagination::{KeyCursor, PageRequest};
 use crate::core::scope::Scope;
+use crate::core::sealing::DataKeys;
 use crate::db::{DbError, DbResult};
 use crate::modules::auth::{NewUser, UserRepository, UserRow};
 use crate::modules::doctor::DoctorRepository;
@@ -21,24 +22,41 @@ struct Stored {
 }
 
 /// Holds rows in memory and enforces the same unique rule as the database's partial index.
-#[derive(Default)]
 pub struct FakePatients {
     rows: Mutex<Vec<Stored>>,
+    keys: Arc<DataKeys>,
 }
 
-fn row_from(id: i64, clinic_id: i64, write: PatientWrite, created_at: NaiveDateTime) -> Patient {
+impl Default for FakePatients {
+    fn default() -> Self {
+        Self {
+            rows: Mutex::default(),
+            keys: crate::core::sealing::test_keys(),
+        }
+    }
+}
+
+fn row_from(
+    id: i64,
+    clinic_id: i64,
+    write: PatientWrite,
+    created_at: NaiveDateTime,
+    keys: &DataKeys,
+) -> Patient {
+    let sealed = write.sealed(keys, clinic_id, id);
+    let plain = write.plain;
     Patient {
         id,
         clinic_id,
-        primary_doctor_id: write.primary_doctor_id,
-        name: write.name,
-        email: write.email,
-        phone: write.phone,
-        blood_group: write.blood_group,
-        date_of_birth: write.date_of_birth,
-        internal_notes: write.internal_notes,
+        primary_doctor_id: plain.primary_doctor_id,
+        name: plain.name,
+        email: plain.email,
+        phone: sealed.phone,
+        blood_group: plain.blood_group,
+        date_of_birth: sealed.date_of_birth,
+        internal_notes: sealed.internal_notes,
         created_at,
-        updated_at: write.updated_at,
+        updated_at: plain.updated_at,
     }
 }
 
@@ -144,13 +162,19 @@ impl PatientRepository for FakePatients {
 
     async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient> {
         let mut rows = self.rows.lock().expect("lock");
-        if Self::email_taken(&rows, clinic_id, &write.email, 0) {
+        if Self::email_taken(&rows, clinic_id, &write.plain.email, 0) {
             return Err(DbError::UniqueViolation(
                 "patients_clinic_email_live_key".into(),
             ));
         }
-        let created_at = write.updated_at;
-        let patient = row_from(rows.len() as i64 + 1, clinic_id, write, created_at);
+        let created_at = write.plain.updated_at;
+        let patient = row_from(
+            rows.len() as i64 + 1,
+            clinic_id,
+            write,
+            created_at,
+            &self.keys,
+        );
         rows.push(Stored {
             patient: patient.clone(),
             deleted: false,
@@ -174,7 +198,7 @@ impl PatientRepository for FakePatients {
         write: PatientWrite,
     ) -> DbResult<Option<Patient>> {
         let mut rows = self.rows.lock().expect("lock");
-        if Self::email_taken(&rows, clinic_id, &write.email, id) {
+        if Self::email_taken(&rows, clinic_id, &write.plain.email, id) {
             return Err(DbError::UniqueViolation(
                 "patients_clinic_email_live_key".into(),
             ));
@@ -187,7 +211,7 @@ impl PatientRepository for FakePatients {
         }) else {
             return Ok(None);
         };
-        stored.patient = row_from(id, clinic_id, write, stored.patient.created_at);
+        stored.patient = row_from(id, clinic_id, write, stored.patient.created_at, &self.keys);
         Ok(Some(stored.patient.clone()))
     }
 

@@ -44,8 +44,10 @@ pub struct UpdatePatientInput {
 #[derive(InputObject, Debug, Default)]
 #[graphql(name = "PatientFilter")]
 pub struct PatientFilterInput {
-    /// Part of the name, email or phone, ignoring case and accents both ways: "zoe" finds "Zoë",
-    /// and "zoë" finds "Zoe". `%` and `_` match literally.
+    /// Part of the name or email, ignoring case and accents both ways: "zoe" finds "Zoë", and
+    /// "zoë" finds "Zoe"; `%` and `_` match literally. A phone number (10 digits, separators
+    /// allowed) also finds the patient with exactly that phone: phones are stored encrypted and
+    /// are not matched in part.
     pub search: Option<String>,
     pub blood_group: Option<BloodGroup>,
     pub primary_doctor_id: Option<ID>,
@@ -100,6 +102,7 @@ impl PatientFilterInput {
         };
         Ok(PatientFilter {
             search: self.search,
+            phone_indexes: Vec::new(),
             blood_group: self.blood_group,
             primary_doctor_id,
             only_id: None,

@@ -4,6 +4,8 @@ use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::core::sealing::fields::{PATIENT_DATE_OF_BIRTH, PATIENT_INTERNAL_NOTES, PATIENT_PHONE};
+use crate::core::sealing::{DataKeys, Sealed, Unreadable, UnreadableReason};
 use crate::db::schema::patients;
 
 /// ABO blood group with Rh factor (`O_POS` is O positive).
@@ -63,7 +65,8 @@ impl BloodGroup {
 pub const COLUMNS: &str = "id, clinic_id, primary_doctor_id, name, email, phone, blood_group, \
      date_of_birth, internal_notes, created_at, updated_at";
 
-/// A patient record as stored.
+/// A patient record as stored: the phone, date of birth and notes sealed (`core::sealing`),
+/// read with the keys through the methods of the same names.
 #[derive(
     Debug, Clone, PartialEq, Queryable, Selectable, QueryableByName, Serialize, Deserialize,
 )]
@@ -75,15 +78,42 @@ pub struct Patient {
     pub primary_doctor_id: Option<i64>,
     pub name: String,
     pub email: String,
-    pub phone: Option<String>,
+    pub phone: Option<Sealed>,
     pub blood_group: Option<String>,
-    pub date_of_birth: Option<NaiveDate>,
-    pub internal_notes: Option<String>,
+    pub date_of_birth: Option<Sealed>,
+    pub internal_notes: Option<Sealed>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
 
 impl Patient {
+    pub fn phone(&self, keys: &DataKeys) -> Result<Option<String>, Unreadable> {
+        keys.open_optional(PATIENT_PHONE, self.id, self.phone.as_ref())
+    }
+
+    pub fn date_of_birth(&self, keys: &DataKeys) -> Result<Option<NaiveDate>, Unreadable> {
+        let Some(text) =
+            keys.open_optional(PATIENT_DATE_OF_BIRTH, self.id, self.date_of_birth.as_ref())?
+        else {
+            return Ok(None);
+        };
+        NaiveDate::parse_from_str(&text, DATE_FORMAT)
+            .map(Some)
+            .map_err(|_| Unreadable {
+                field: PATIENT_DATE_OF_BIRTH,
+                row: self.id,
+                reason: UnreadableReason::NotAValue,
+            })
+    }
+
+    pub fn internal_notes(&self, keys: &DataKeys) -> Result<Option<String>, Unreadable> {
+        keys.open_optional(
+            PATIENT_INTERNAL_NOTES,
+            self.id,
+            self.internal_notes.as_ref(),
+        )
+    }
+
     /// The human-readable id: a formatting of the database-assigned key, hence unique and
     /// race-free by construction (no counting, no second write).
     pub fn patient_number(&self) -> String {
@@ -117,59 +147,106 @@ pub struct PatientFields {
     pub primary_doctor_id: Option<i64>,
 }
 
+const DATE_FORMAT: &str = "%Y-%m-%d";
+
 impl PatientFields {
-    pub fn of(patient: &Patient) -> PatientFields {
-        PatientFields {
+    /// The record's fields, opened with `keys`.
+    pub fn of(patient: &Patient, keys: &DataKeys) -> Result<PatientFields, Unreadable> {
+        Ok(PatientFields {
             name: patient.name.clone(),
             email: patient.email.clone(),
-            phone: patient.phone.clone(),
+            phone: patient.phone(keys)?,
             blood_group: patient.blood_group(),
-            date_of_birth: patient.date_of_birth,
-            internal_notes: patient.internal_notes.clone(),
+            date_of_birth: patient.date_of_birth(keys)?,
+            internal_notes: patient.internal_notes(keys)?,
             primary_doctor_id: patient.primary_doctor_id,
-        }
+        })
     }
 
-    /// What `search` matches: name, email and phone, folded (case and accents). The unit separator keeps a
-    /// search from matching across two fields.
+    /// What `search` matches by substring: name and email, folded (case and accents). The unit
+    /// separator keeps a search from matching across the two. (The phone is sealed; a search
+    /// finds it by exact match on its blind index.)
     pub fn search_text(&self) -> String {
-        crate::core::text::fold(&format!(
-            "{}\u{1f}{}\u{1f}{}",
-            self.name,
-            self.email,
-            self.phone.as_deref().unwrap_or("")
-        ))
+        search_text(&self.name, &self.email)
     }
 }
 
-/// The columns written on create and update.
+/// The search key of a name and an email.
+pub fn search_text(name: &str, email: &str) -> String {
+    crate::core::text::fold(&format!("{name}\u{1f}{email}"))
+}
+
+/// What create and update write: the plain columns as they are, the sealed ones as plaintext
+/// the repository seals with the row's id ([`SealedPatientColumns`]).
+#[derive(Debug, Clone)]
+pub struct PatientWrite {
+    pub plain: PlainPatientColumns,
+    pub phone: Option<String>,
+    pub date_of_birth: Option<NaiveDate>,
+    pub internal_notes: Option<String>,
+}
+
+/// The columns written as they are.
 #[derive(Debug, Clone, Insertable, AsChangeset)]
 #[diesel(table_name = patients)]
 #[diesel(treat_none_as_null = true, treat_none_as_default_value = false)]
-pub struct PatientWrite {
+pub struct PlainPatientColumns {
     pub primary_doctor_id: Option<i64>,
     pub name: String,
     pub email: String,
-    pub phone: Option<String>,
     pub blood_group: Option<String>,
-    pub date_of_birth: Option<NaiveDate>,
-    pub internal_notes: Option<String>,
     pub search_text: String,
     pub updated_at: NaiveDateTime,
+}
+
+/// The sealed columns of one row, and the phone's blind index.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = patients)]
+#[diesel(treat_none_as_null = true)]
+pub struct SealedPatientColumns {
+    pub phone: Option<Sealed>,
+    pub phone_index: Option<String>,
+    pub date_of_birth: Option<Sealed>,
+    pub internal_notes: Option<Sealed>,
 }
 
 impl PatientWrite {
     pub fn new(fields: &PatientFields, now: NaiveDateTime) -> PatientWrite {
         PatientWrite {
-            primary_doctor_id: fields.primary_doctor_id,
-            name: fields.name.clone(),
-            email: fields.email.clone(),
+            plain: PlainPatientColumns {
+                primary_doctor_id: fields.primary_doctor_id,
+                name: fields.name.clone(),
+                email: fields.email.clone(),
+                blood_group: fields.blood_group.map(|g| g.as_str().to_owned()),
+                search_text: fields.search_text(),
+                updated_at: now,
+            },
             phone: fields.phone.clone(),
-            blood_group: fields.blood_group.map(|g| g.as_str().to_owned()),
             date_of_birth: fields.date_of_birth,
             internal_notes: fields.internal_notes.clone(),
-            search_text: fields.search_text(),
-            updated_at: now,
+        }
+    }
+
+    /// The sealed columns of row `id` of clinic `clinic_id`, under the current key.
+    pub fn sealed(&self, keys: &DataKeys, clinic_id: i64, id: i64) -> SealedPatientColumns {
+        SealedPatientColumns {
+            phone: keys.seal_optional(PATIENT_PHONE, id, self.phone.as_deref()),
+            phone_index: self
+                .phone
+                .as_deref()
+                .map(|phone| keys.blind_index(PATIENT_PHONE, clinic_id, phone)),
+            date_of_birth: self.date_of_birth.map(|date| {
+                keys.seal(
+                    PATIENT_DATE_OF_BIRTH,
+                    id,
+                    &date.format(DATE_FORMAT).to_string(),
+                )
+            }),
+            internal_notes: keys.seal_optional(
+                PATIENT_INTERNAL_NOTES,
+                id,
+                self.internal_notes.as_deref(),
+            ),
         }
     }
 }
@@ -178,6 +255,10 @@ impl PatientWrite {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PatientFilter {
     pub search: Option<String>,
+    /// Set by the service from `search` when it is a phone number: its blind index under each
+    /// key of the ring, matched exactly.
+    #[serde(default)]
+    pub phone_indexes: Vec<String>,
     pub blood_group: Option<BloodGroup>,
     pub primary_doctor_id: Option<i64>,
     /// Set by the service, never by clients: a PATIENT lists only their own record.

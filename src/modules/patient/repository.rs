@@ -1,5 +1,7 @@
 //! Patient queries. The only patient code that touches diesel; every query is scoped to a clinic
 //! and, except `restore`, to live (not soft-deleted) records.
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -8,18 +10,20 @@ use diesel_async::RunQueryDsl;
 
 use super::model::COLUMNS;
 use super::model::{
-    OrderDirection, Patient, PatientCursor, PatientFields, PatientFilter, PatientOrder,
-    PatientOrderField, PatientWrite,
+    OrderDirection, Patient, PatientCursor, PatientFilter, PatientOrder, PatientOrderField,
+    PatientWrite, PlainPatientColumns, search_text,
 };
 use crate::cache::{EntityCache, Kind};
 use crate::core::pagination::{Direction, PageRequest};
 use crate::core::scope::Scope;
+use crate::core::sealing::fields::{PATIENT_DATE_OF_BIRTH, PATIENT_INTERNAL_NOTES, PATIENT_PHONE};
+use crate::core::sealing::{DataKeys, ResealBatch, ResealPass};
 use crate::core::text::escape_like;
 use crate::db::limit::limited;
 use crate::db::per_parent::PerParentQuery;
 use crate::db::schema::{appointments, clinic_patient_counts, patients};
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, insert_id, insert_returning, keyset, update_returning, with_conn};
+use crate::{in_transaction, insert_sealed, keyset, reseal_column, update_returning, with_conn};
 
 #[async_trait]
 pub trait PatientRepository: Send + Sync {
@@ -74,17 +78,19 @@ pub trait PatientRepository: Send + Sync {
 pub struct DieselPatientRepository {
     pool: DbPool,
     cache: EntityCache,
+    /// Seals what is written; reads hand the sealed values on as they are.
+    keys: Arc<DataKeys>,
 }
 
 impl DieselPatientRepository {
     /// Straight to the database.
-    pub fn new(pool: DbPool) -> Self {
-        Self::cached(pool, EntityCache::disabled())
+    pub fn new(pool: DbPool, keys: Arc<DataKeys>) -> Self {
+        Self::cached(pool, EntityCache::disabled(), keys)
     }
 
     /// Reads by id through `cache`; writes keep it current.
-    pub fn cached(pool: DbPool, cache: EntityCache) -> Self {
-        Self { pool, cache }
+    pub fn cached(pool: DbPool, cache: EntityCache, keys: Arc<DataKeys>) -> Self {
+        Self { pool, cache, keys }
     }
 }
 
@@ -93,12 +99,12 @@ impl DieselPatientRepository {
 struct NewPatientRow {
     clinic_id: i64,
     #[diesel(embed)]
-    write: PatientWrite,
+    write: PlainPatientColumns,
     created_at: NaiveDateTime,
 }
 
 impl NewPatientRow {
-    fn new(clinic_id: i64, write: PatientWrite) -> Self {
+    fn new(clinic_id: i64, write: PlainPatientColumns) -> Self {
         let created_at = write.updated_at;
         NewPatientRow {
             clinic_id,
@@ -137,7 +143,15 @@ macro_rules! filtered {
             .filter(patients::deleted_at.is_null());
         if let Some(search) = &filter.search {
             let pattern = format!("%{}%", escape_like(search));
-            query = query.filter(patients::search_text.like(pattern).escape('\\'));
+            let text = patients::search_text.like(pattern).escape('\\');
+            query = if filter.phone_indexes.is_empty() {
+                query.filter(text)
+            } else {
+                query.filter(
+                    text.nullable()
+                        .or(patients::phone_index.eq_any(filter.phone_indexes.clone())),
+                )
+            };
         }
         if let Some(group) = filter.blood_group {
             query = query.filter(patients::blood_group.eq(group.as_str()));
@@ -318,25 +332,33 @@ impl PatientRepository for DieselPatientRepository {
     }
 
     async fn insert(&self, clinic_id: i64, write: PatientWrite) -> DbResult<Patient> {
-        let row = NewPatientRow::new(clinic_id, write);
+        let row = NewPatientRow::new(clinic_id, write.plain.clone());
+        let keys = &self.keys;
         in_transaction!(&self.pool, |conn| {
-            let patient = insert_returning!(conn, patients, &row, Patient);
+            let id = insert_sealed!(conn, patients, &row, |id| write.sealed(keys, clinic_id, id));
+            let patient = patients::table
+                .find(id)
+                .select(Patient::as_select())
+                .get_result(conn)
+                .await?;
             add_live_patients!(conn, clinic_id, 1);
             Ok(patient)
         })
     }
 
     async fn insert_many(&self, clinic_id: i64, writes: Vec<PatientWrite>) -> DbResult<Vec<i64>> {
-        let rows: Vec<NewPatientRow> = writes
+        let rows: Vec<(NewPatientRow, PatientWrite)> = writes
             .into_iter()
-            .map(|w| NewPatientRow::new(clinic_id, w))
+            .map(|w| (NewPatientRow::new(clinic_id, w.plain.clone()), w))
             .collect();
+        let keys = &self.keys;
         // Row by row inside one transaction: diesel-async cannot batch-insert into SQLite, and
-        // one transaction keeps it fast and all-or-nothing on both backends.
+        // one transaction keeps it fast and all-or-nothing on every backend.
         in_transaction!(&self.pool, |conn| {
             let mut ids = Vec::with_capacity(rows.len());
-            for row in &rows {
-                let id = insert_id!(conn, patients, row);
+            for (row, write) in &rows {
+                let id =
+                    insert_sealed!(conn, patients, row, |id| write.sealed(keys, clinic_id, id));
                 ids.push(id);
             }
             add_live_patients!(conn, clinic_id, ids.len() as i64);
@@ -351,6 +373,7 @@ impl PatientRepository for DieselPatientRepository {
         seen_at: NaiveDateTime,
         write: PatientWrite,
     ) -> DbResult<Option<Patient>> {
+        let sealed = write.sealed(&self.keys, clinic_id, id);
         let updated = in_transaction!(&self.pool, |conn| Ok(update_returning!(
             conn,
             diesel::update(
@@ -360,7 +383,7 @@ impl PatientRepository for DieselPatientRepository {
                     .filter(patients::deleted_at.is_null())
                     .filter(patients::updated_at.eq(seen_at))
             )
-            .set(&write),
+            .set((&write.plain, &sealed)),
             patients,
             id,
             Patient
@@ -463,10 +486,46 @@ pub async fn rebuild_search_keys(pool: &DbPool, after: i64, limit: i64) -> DbRes
                     .filter(patients::id.eq(row.id))
                     .filter(patients::updated_at.eq(row.updated_at)),
             )
-            .set(patients::search_text.eq(PatientFields::of(row).search_text()))
+            .set(patients::search_text.eq(search_text(&row.name, &row.email)))
             .execute(conn)
             .await?;
         }
         Ok(rows.last().map(|row| row.id))
+    })
+}
+
+/// One batch of a resealing pass (`core::sealing::reseal`) over the patients `pass` names,
+/// soft-deleted ones included: every sealed column, and the
+/// blind index of each phone rewritten.
+pub async fn reseal(pool: &DbPool, keys: &DataKeys, pass: ResealPass) -> DbResult<ResealBatch> {
+    in_transaction!(pool, |conn| {
+        let field = PATIENT_PHONE;
+        let mut batch = reseal_column!(conn, keys, &pass, patients, phone, field);
+        for (id, clinic_id, phone) in &batch.rewritten {
+            diesel::update(patients::table.find(id))
+                .set(patients::phone_index.eq(keys.blind_index(field, *clinic_id, phone)))
+                .execute(conn)
+                .await?;
+        }
+        let field = PATIENT_DATE_OF_BIRTH;
+        batch.add(reseal_column!(
+            conn,
+            keys,
+            &pass,
+            patients,
+            date_of_birth,
+            field
+        ));
+        let field = PATIENT_INTERNAL_NOTES;
+        batch.add(reseal_column!(
+            conn,
+            keys,
+            &pass,
+            patients,
+            internal_notes,
+            field
+        ));
+        batch.rewritten.clear();
+        Ok(batch)
     })
 }

@@ -18,6 +18,7 @@ use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Date;
 use crate::graphql::scalars::Timestamp;
+use crate::graphql::sealed;
 use crate::modules::appointment::nested_filter;
 use crate::modules::appointment::{AppointmentFilter, AppointmentStatus};
 use crate::modules::appointment::{AppointmentObject, PageAppointments, appointments_of};
@@ -113,8 +114,10 @@ impl PatientObject {
         &self.patient.email
     }
 
-    async fn phone(&self) -> Option<&str> {
-        self.patient.phone.as_deref()
+    /// Stored encrypted; `patients(filter: { search })` finds it by exact match of its digits.
+    async fn phone(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let keys = sealed::keys(ctx)?;
+        Ok(self.patient.phone(keys).map_err(AppError::from)?)
     }
 
     async fn blood_group(&self) -> Option<BloodGroup> {
@@ -122,14 +125,17 @@ impl PatientObject {
     }
 
     /// Null when the patient's date of birth was never given.
-    async fn date_of_birth(&self) -> Option<Date> {
-        self.patient.date_of_birth.map(Date)
+    async fn date_of_birth(&self, ctx: &Context<'_>) -> Result<Option<Date>> {
+        let keys = sealed::keys(ctx)?;
+        let date = self.patient.date_of_birth(keys).map_err(AppError::from)?;
+        Ok(date.map(Date))
     }
 
     /// Clinical staff only (ADMIN, DOCTOR, NURSE); FORBIDDEN for other roles.
     #[graphql(guard = "RoleGuard::of(policy::NOTE_READERS, &self.patient)")]
-    async fn internal_notes(&self) -> Option<&str> {
-        self.patient.internal_notes.as_deref()
+    async fn internal_notes(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let keys = sealed::keys(ctx)?;
+        Ok(self.patient.internal_notes(keys).map_err(AppError::from)?)
     }
 
     async fn created_at(&self) -> Timestamp {

@@ -9,11 +9,13 @@ use super::model::{
 };
 use super::policy;
 use super::repository::PatientRepository;
-use super::validation::{DoctorRef, Patch, PatientInput, validate};
+use super::validation::{DoctorRef, Patch, PatientInput, normalize_phone, validate};
 use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult, FieldViolation};
 use crate::core::pagination::{ConnectionArgs, Page, PageRequest};
 use crate::core::scope::Scope;
+use crate::core::sealing::DataKeys;
+use crate::core::sealing::fields::PATIENT_PHONE;
 use crate::core::text::fold;
 use crate::db::{self, DbError};
 use crate::modules::doctor::DoctorService;
@@ -26,11 +28,21 @@ pub struct PatientService {
     patients: Arc<dyn PatientRepository>,
     /// Says whether a primary doctor may be named.
     doctors: Arc<DoctorService>,
+    /// Opens a record's sealed fields for an update, and finds phones by blind index.
+    keys: Arc<DataKeys>,
 }
 
 impl PatientService {
-    pub fn new(patients: Arc<dyn PatientRepository>, doctors: Arc<DoctorService>) -> Self {
-        Self { patients, doctors }
+    pub fn new(
+        patients: Arc<dyn PatientRepository>,
+        doctors: Arc<DoctorService>,
+        keys: Arc<DataKeys>,
+    ) -> Self {
+        Self {
+            patients,
+            doctors,
+            keys,
+        }
     }
 
     /// A live patient of the caller's clinic that the caller may read. Anything else, including
@@ -127,6 +139,14 @@ impl PatientService {
             Some(s) if !s.is_empty() => Some(s),
             _ => None,
         };
+        // A phone is sealed: a search that is a phone number finds it exactly, by its blind
+        // index under every key of the ring (a rotation may be under way).
+        filter.phone_indexes = match filter.search.as_deref().and_then(normalize_phone) {
+            Some(digits) => self
+                .keys
+                .blind_indexes(PATIENT_PHONE, caller.clinic_id, &digits),
+            None => Vec::new(),
+        };
         if let Some(doctor_id) = filter.primary_doctor_id
             && self
                 .doctors
@@ -199,7 +219,11 @@ impl PatientService {
         for _ in 0..UPDATE_ATTEMPTS {
             let current = self.get(caller, id).await?;
             let fields = self
-                .checked_fields(caller, Some(&PatientFields::of(&current)), input.clone())
+                .checked_fields(
+                    caller,
+                    Some(&PatientFields::of(&current, &self.keys)?),
+                    input.clone(),
+                )
                 .await?;
             let write = PatientWrite::new(&fields, db::now());
             let updated = self

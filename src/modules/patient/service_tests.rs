@@ -14,7 +14,11 @@ use crate::modules::doctor::DoctorService;
 
 fn service() -> PatientService {
     let doctors = DoctorService::new(Arc::new(FakeDoctors), Arc::new(NoUsers));
-    PatientService::new(Arc::new(FakePatients::default()), Arc::new(doctors))
+    PatientService::new(
+        Arc::new(FakePatients::default()),
+        Arc::new(doctors),
+        crate::core::sealing::test_keys(),
+    )
 }
 
 fn caller(role: Role, clinic_id: i64) -> Caller {
@@ -200,7 +204,11 @@ async fn partial_update_keeps_other_fields_and_delete_then_restore_round_trips()
         .update(&admin, created.id, patch)
         .await
         .expect("updated");
-    assert_eq!(updated.phone.as_deref(), Some("5550001111"));
+    let keys = crate::core::sealing::test_keys();
+    assert_eq!(
+        updated.phone(&keys).expect("opens").as_deref(),
+        Some("5550001111")
+    );
     assert_eq!(updated.name, created.name);
 
     assert!(patients.delete(&admin, created.id).await.expect("deleted"));

@@ -156,7 +156,7 @@ fn optional<T>(patch: Patch<T>, current: Option<T>) -> Option<T> {
 }
 
 /// Accepts common separators ("555-123-4567", "(555) 123 4567"); stores the 10 digits.
-fn normalize_phone(raw: &str) -> Option<String> {
+pub fn normalize_phone(raw: &str) -> Option<String> {
     let mut digits = String::with_capacity(PHONE_DIGITS);
     for c in raw.trim().chars() {
         match c {

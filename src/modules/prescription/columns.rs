@@ -9,6 +9,7 @@ use super::model::{Prescription, PrescriptionStatus};
 use crate::audit_trail::AuditEntity;
 use crate::audit_trail::{Audited, Subject};
 use crate::core::pagination::KeyCursor;
+use crate::core::sealing::Sealed;
 use crate::db::columns::{Columns, decode, read_columns};
 
 crate::table_columns!(NAMES;
@@ -65,14 +66,14 @@ pub struct PartialPrescription {
     pub prescriber_id: Option<i64>,
     pub appointment_id: Option<Option<i64>>,
     pub medication: Option<String>,
-    pub dosage: Option<String>,
-    pub frequency: Option<String>,
-    pub route: Option<String>,
+    pub dosage: Option<Sealed>,
+    pub frequency: Option<Sealed>,
+    pub route: Option<Sealed>,
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<Option<NaiveDate>>,
     pub refills: Option<i32>,
     pub status: Option<PrescriptionStatus>,
-    pub discontinued_reason: Option<Option<String>>,
+    pub discontinued_reason: Option<Option<Sealed>>,
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -155,9 +156,9 @@ where
                     read.appointment_id = Some(decode::<DB, Nullable<BigInt>, _>(value)?)
                 }
                 "medication" => read.medication = Some(decode::<DB, Text, String>(value)?),
-                "dosage" => read.dosage = Some(decode::<DB, Text, String>(value)?),
-                "frequency" => read.frequency = Some(decode::<DB, Text, String>(value)?),
-                "route" => read.route = Some(decode::<DB, Text, String>(value)?),
+                "dosage" => read.dosage = Some(decode::<DB, Text, Sealed>(value)?),
+                "frequency" => read.frequency = Some(decode::<DB, Text, Sealed>(value)?),
+                "route" => read.route = Some(decode::<DB, Text, Sealed>(value)?),
                 "start_date" => read.start_date = Some(decode::<DB, Date, NaiveDate>(value)?),
                 "end_date" => read.end_date = Some(decode::<DB, Nullable<Date>, _>(value)?),
                 "refills" => read.refills = Some(decode::<DB, Integer, i32>(value)?),

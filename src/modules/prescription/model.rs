@@ -2,6 +2,11 @@ use crate::audit_trail::{AuditEntity, Audited, Subject};
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
+use crate::core::sealing::fields::{
+    PRESCRIPTION_DISCONTINUED_REASON, PRESCRIPTION_DOSAGE, PRESCRIPTION_FREQUENCY,
+    PRESCRIPTION_ROUTE,
+};
+use crate::core::sealing::{DataKeys, Sealed};
 use crate::db::schema::prescriptions;
 
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,15 +45,17 @@ pub struct Prescription {
     pub patient_id: i64,
     pub prescriber_id: i64,
     pub appointment_id: Option<i64>,
+    /// Plain: found by substring (`PrescriptionFilter::medication`).
     pub medication: String,
-    pub dosage: String,
-    pub frequency: String,
-    pub route: String,
+    /// Sealed, as are `frequency`, `route` and `discontinued_reason` (`core::sealing`).
+    pub dosage: Sealed,
+    pub frequency: Sealed,
+    pub route: Sealed,
     pub start_date: NaiveDate,
     pub end_date: Option<NaiveDate>,
     pub refills: i32,
     pub status: String,
-    pub discontinued_reason: Option<String>,
+    pub discontinued_reason: Option<Sealed>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -60,8 +67,9 @@ impl Prescription {
     }
 }
 
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = prescriptions, treat_none_as_default_value = false)]
+/// A prescription to store, its free text in plaintext: the repository seals it with the new
+/// row's id ([`NewPrescription::sealed`]).
+#[derive(Debug, Clone)]
 pub struct NewPrescription {
     pub clinic_id: i64,
     pub patient_id: i64,
@@ -78,6 +86,72 @@ pub struct NewPrescription {
     pub discontinued_reason: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+/// The columns of a new prescription written as they are. The sealed ones are NOT NULL: they
+/// hold an empty placeholder until the same transaction writes the sealed values.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = prescriptions)]
+pub struct PlainPrescriptionColumns<'a> {
+    pub clinic_id: i64,
+    pub patient_id: i64,
+    pub prescriber_id: i64,
+    pub appointment_id: Option<i64>,
+    pub medication: &'a str,
+    pub dosage: &'static str,
+    pub frequency: &'static str,
+    pub route: &'static str,
+    pub start_date: NaiveDate,
+    pub end_date: Option<NaiveDate>,
+    pub refills: i32,
+    pub status: &'a str,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// The sealed columns of one prescription.
+#[derive(Debug, Clone, AsChangeset)]
+#[diesel(table_name = prescriptions, treat_none_as_null = true)]
+pub struct SealedPrescriptionColumns {
+    pub dosage: Sealed,
+    pub frequency: Sealed,
+    pub route: Sealed,
+    pub discontinued_reason: Option<Sealed>,
+}
+
+impl NewPrescription {
+    pub fn plain(&self) -> PlainPrescriptionColumns<'_> {
+        PlainPrescriptionColumns {
+            clinic_id: self.clinic_id,
+            patient_id: self.patient_id,
+            prescriber_id: self.prescriber_id,
+            appointment_id: self.appointment_id,
+            medication: &self.medication,
+            dosage: "",
+            frequency: "",
+            route: "",
+            start_date: self.start_date,
+            end_date: self.end_date,
+            refills: self.refills,
+            status: &self.status,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    /// The free text sealed for row `id`, under the current key.
+    pub fn sealed(&self, keys: &DataKeys, id: i64) -> SealedPrescriptionColumns {
+        SealedPrescriptionColumns {
+            dosage: keys.seal(PRESCRIPTION_DOSAGE, id, &self.dosage),
+            frequency: keys.seal(PRESCRIPTION_FREQUENCY, id, &self.frequency),
+            route: keys.seal(PRESCRIPTION_ROUTE, id, &self.route),
+            discontinued_reason: keys.seal_optional(
+                PRESCRIPTION_DISCONTINUED_REASON,
+                id,
+                self.discontinued_reason.as_deref(),
+            ),
+        }
+    }
 }
 
 /// Filters of prescription lists; all optional, combined with AND.

@@ -3,16 +3,22 @@ use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
+use std::sync::Arc;
 
 use super::model::{NewPrescription, Prescription, PrescriptionFilter, PrescriptionStatus};
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
+use crate::core::sealing::fields::{
+    PRESCRIPTION_DISCONTINUED_REASON, PRESCRIPTION_DOSAGE, PRESCRIPTION_FREQUENCY,
+    PRESCRIPTION_ROUTE,
+};
+use crate::core::sealing::{DataKeys, ResealBatch, ResealPass};
 use crate::core::text::escape_like;
 use crate::db::limit::limited;
 use crate::db::schema::{patients, prescriptions};
 use crate::db::text::lower;
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, insert_returning, keyset, update_returning, with_conn};
+use crate::{in_transaction, insert_sealed, keyset, reseal_column, update_returning, with_conn};
 
 #[async_trait]
 pub trait PrescriptionRepository: Send + Sync {
@@ -39,11 +45,13 @@ pub trait PrescriptionRepository: Send + Sync {
 
 pub struct DieselPrescriptionRepository {
     pool: DbPool,
+    /// Seals what is written; reads hand the sealed values on as they are.
+    keys: Arc<DataKeys>,
 }
 
 impl DieselPrescriptionRepository {
-    pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+    pub fn new(pool: DbPool, keys: Arc<DataKeys>) -> Self {
+        Self { pool, keys }
     }
 }
 
@@ -147,21 +155,24 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
     }
 
     async fn insert(&self, prescription: NewPrescription) -> DbResult<Prescription> {
-        in_transaction!(&self.pool, |conn| Ok(insert_returning!(
-            conn,
-            prescriptions,
-            &prescription,
-            Prescription
-        )))
+        let keys = &self.keys;
+        in_transaction!(&self.pool, |conn| {
+            let plain = prescription.plain();
+            let id = insert_sealed!(conn, prescriptions, &plain, |id| prescription
+                .sealed(keys, id));
+            Ok(prescriptions::table
+                .find(id)
+                .select(Prescription::as_select())
+                .get_result(conn)
+                .await?)
+        })
     }
 
     async fn insert_many(&self, rows: Vec<NewPrescription>) -> DbResult<usize> {
+        let keys = &self.keys;
         in_transaction!(&self.pool, |conn| {
             for row in &rows {
-                diesel::insert_into(prescriptions::table)
-                    .values(row)
-                    .execute(conn)
-                    .await?;
+                insert_sealed!(conn, prescriptions, &row.plain(), |id| row.sealed(keys, id));
             }
             Ok(rows.len())
         })
@@ -174,6 +185,9 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
         reason: String,
         at: NaiveDateTime,
     ) -> DbResult<Option<Prescription>> {
+        let reason = self
+            .keys
+            .seal(PRESCRIPTION_DISCONTINUED_REASON, id, &reason);
         in_transaction!(&self.pool, |conn| Ok(update_returning!(
             conn,
             diesel::update(
@@ -184,7 +198,7 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
             )
             .set((
                 prescriptions::status.eq(PrescriptionStatus::Discontinued.as_str()),
-                prescriptions::discontinued_reason.eq(Some(reason.as_str())),
+                prescriptions::discontinued_reason.eq(Some(&reason)),
                 prescriptions::updated_at.eq(at),
             )),
             prescriptions,
@@ -192,4 +206,42 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
             Prescription
         )))
     }
+}
+
+/// One batch of a resealing pass (`core::sealing::reseal`) over the prescriptions `pass`
+/// names: every sealed column.
+pub async fn reseal(pool: &DbPool, keys: &DataKeys, pass: ResealPass) -> DbResult<ResealBatch> {
+    in_transaction!(pool, |conn| {
+        let field = PRESCRIPTION_DOSAGE;
+        let mut batch = reseal_column!(conn, keys, &pass, prescriptions, dosage, field);
+        let field = PRESCRIPTION_FREQUENCY;
+        batch.add(reseal_column!(
+            conn,
+            keys,
+            &pass,
+            prescriptions,
+            frequency,
+            field
+        ));
+        let field = PRESCRIPTION_ROUTE;
+        batch.add(reseal_column!(
+            conn,
+            keys,
+            &pass,
+            prescriptions,
+            route,
+            field
+        ));
+        let field = PRESCRIPTION_DISCONTINUED_REASON;
+        batch.add(reseal_column!(
+            conn,
+            keys,
+            &pass,
+            prescriptions,
+            discontinued_reason,
+            field
+        ));
+        batch.rewritten.clear();
+        Ok(batch)
+    })
 }

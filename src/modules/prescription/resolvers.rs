@@ -15,12 +15,17 @@ use crate::core::auth::Role;
 use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{ConnectionArgs, KeyCursor};
+use crate::core::sealing::fields::{
+    PRESCRIPTION_DISCONTINUED_REASON, PRESCRIPTION_DOSAGE, PRESCRIPTION_FREQUENCY,
+    PRESCRIPTION_ROUTE,
+};
 use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{Connection, respond};
 use crate::graphql::eager::Eager;
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Date;
 use crate::graphql::scalars::Timestamp;
+use crate::graphql::sealed;
 use crate::modules::appointment::AppointmentKey;
 use crate::modules::appointment::AppointmentObject;
 use crate::modules::doctor::Doctor;
@@ -154,17 +159,23 @@ impl PrescriptionObject {
 
     async fn dosage(&self, ctx: &Context<'_>) -> Result<String> {
         let read = self.prescription.dosage.clone();
-        self.column(ctx, read, |p| p.dosage).await
+        let sealed = self.column(ctx, read, |p| p.dosage).await?;
+        let id = self.prescription.id;
+        Ok(sealed::open(ctx, PRESCRIPTION_DOSAGE, id, Some(&sealed))?.unwrap_or_default())
     }
 
     async fn frequency(&self, ctx: &Context<'_>) -> Result<String> {
         let read = self.prescription.frequency.clone();
-        self.column(ctx, read, |p| p.frequency).await
+        let sealed = self.column(ctx, read, |p| p.frequency).await?;
+        let id = self.prescription.id;
+        Ok(sealed::open(ctx, PRESCRIPTION_FREQUENCY, id, Some(&sealed))?.unwrap_or_default())
     }
 
     async fn route(&self, ctx: &Context<'_>) -> Result<String> {
         let read = self.prescription.route.clone();
-        self.column(ctx, read, |p| p.route).await
+        let sealed = self.column(ctx, read, |p| p.route).await?;
+        let id = self.prescription.id;
+        Ok(sealed::open(ctx, PRESCRIPTION_ROUTE, id, Some(&sealed))?.unwrap_or_default())
     }
 
     async fn start_date(&self, ctx: &Context<'_>) -> Result<Date> {
@@ -189,7 +200,9 @@ impl PrescriptionObject {
 
     async fn discontinued_reason(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let read = self.prescription.discontinued_reason.clone();
-        self.column(ctx, read, |p| p.discontinued_reason).await
+        let sealed = self.column(ctx, read, |p| p.discontinued_reason).await?;
+        let field = PRESCRIPTION_DISCONTINUED_REASON;
+        sealed::open(ctx, field, self.prescription.id, sealed.as_ref())
     }
 
     async fn created_at(&self) -> Timestamp {

@@ -35,6 +35,8 @@ pub mod twins;
 pub use booking::{at, demo_patient};
 
 pub const JWT_SECRET: &str = "integration-test-secret-0123456789abcdef";
+/// The keyring of the tests' servers (`DATA_KEYS`): one key, `test-1`.
+pub const DATA_KEYS: &str = "*test-1:dGVzdC1rZXktMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY=";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -264,6 +266,7 @@ impl TestApp {
             ("APP_ENV", "test".to_owned()),
             ("DATABASE_URL", url.clone()),
             ("JWT_SECRET", JWT_SECRET.to_owned()),
+            ("DATA_KEYS", DATA_KEYS.to_owned()),
             ("DB_POOL_SIZE", "8".to_owned()),
             ("GRAPHIQL", "true".to_owned()),
             // Suites log in and query far more often than a person would; the limits have
@@ -278,7 +281,8 @@ impl TestApp {
             vars.insert(name, (*value).to_owned());
         }
         let config = Config::from_lookup(&|name| vars.get(name).cloned()).expect("test config");
-        clinicgraph::migrate::run(&config.database_url)
+        let keys = config.data_keys().expect("data keys");
+        clinicgraph::migrate::run(&config.database_url, &keys)
             .await
             .expect("migrations");
         let statements = StatementCounter::default();
@@ -297,7 +301,7 @@ impl TestApp {
             DbPool::connect(&config.database_url, clinicgraph::app::SESSION_POOL_SIZE)
                 .await
                 .expect("session pool");
-        let repos = Repositories::cached(&pool, &shared.cache)
+        let repos = Repositories::cached(&pool, &shared.cache, &keys)
             .with_audit_pool(&audit_pool)
             .with_session_pool(&session_pool)
             .with_job_events(&shared.events);

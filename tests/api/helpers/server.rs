@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::JWT_SECRET;
+use super::{DATA_KEYS, JWT_SECRET};
 
 const BIN: &str = env!("CARGO_BIN_EXE_clinicgraph");
 
@@ -71,6 +71,7 @@ fn command(database_url: &str, env: &[(&str, &str)], dir: &tempfile::TempDir) ->
         .env("DATABASE_URL", database_url)
         .env("MIGRATE_ON_START", "false")
         .env("JWT_SECRET", JWT_SECRET)
+        .env("DATA_KEYS", DATA_KEYS)
         .env("JOBS_QUEUE_PATH", dir.path().join("jobs.db"))
         .env("BACKUP_DIR", dir.path().join("backups"))
         .env("EXPORT_DIR", dir.path().join("exports"))

@@ -11,7 +11,7 @@ use super::{Booking, DieselAppointmentRepository, names};
 use crate::db::schema::appointments;
 use crate::db::{DbError, DbResult, RowLocks};
 use crate::modules::appointment::model::{Appointment, AppointmentStatus, NewAppointment, Slot};
-use crate::{in_transaction, insert_returning, update_returning, with_conn};
+use crate::{in_transaction, insert_sealed, update_returning, with_conn};
 
 /// The id of a live appointment of `doctor_id` or `patient_id` overlapping `slot`.
 macro_rules! clash {
@@ -64,12 +64,20 @@ impl DieselAppointmentRepository {
         let mut attempts = 0;
         loop {
             attempts += 1;
+            let keys = &self.keys;
             let outcome = in_transaction!(&self.pool, |conn| {
                 lock_parties!(conn, doctor_id, patient_id);
                 if let Some(other) = clash!(conn, clinic_id, doctor_id, patient_id, slot, 0_i64) {
                     return Ok(Booking::Clash(other));
                 }
-                let booked = insert_returning!(conn, appointments, &appointment, Appointment);
+                let plain = appointment.plain();
+                let id = insert_sealed!(conn, appointments, &plain, |id| appointment
+                    .sealed(keys, id));
+                let booked = appointments::table
+                    .find(id)
+                    .select(Appointment::as_select())
+                    .get_result(conn)
+                    .await?;
                 Ok(Booking::Booked(booked))
             });
             match outcome {

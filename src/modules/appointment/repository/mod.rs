@@ -1,4 +1,6 @@
 //! Appointment queries, always scoped (clinic, and for a PATIENT their own rows).
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -8,10 +10,14 @@ use super::model::{Appointment, AppointmentFilter, AppointmentStatus, NewAppoint
 use crate::cache::EntityCache;
 use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::scope::Scope;
+use crate::core::sealing::fields::{
+    APPOINTMENT_CANCELLATION_REASON, APPOINTMENT_NOTES, APPOINTMENT_REASON,
+};
+use crate::core::sealing::{DataKeys, ResealBatch, ResealPass};
 use crate::db::limit::limited;
 use crate::db::schema::{appointments, patients};
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, insert_id, keyset, update_returning, with_conn};
+use crate::{in_transaction, insert_sealed, keyset, reseal_column, update_returning, with_conn};
 
 mod booking;
 
@@ -68,17 +74,19 @@ pub trait AppointmentRepository: Send + Sync {
 pub struct DieselAppointmentRepository {
     pool: DbPool,
     cache: EntityCache,
+    /// Seals what is written; reads hand the sealed values on as they are.
+    keys: Arc<DataKeys>,
 }
 
 impl DieselAppointmentRepository {
     /// Straight to the database.
-    pub fn new(pool: DbPool) -> Self {
-        Self::cached(pool, EntityCache::disabled())
+    pub fn new(pool: DbPool, keys: Arc<DataKeys>) -> Self {
+        Self::cached(pool, EntityCache::disabled(), keys)
     }
 
     /// Reads by id through `cache`; writes keep it current.
-    pub fn cached(pool: DbPool, cache: EntityCache) -> Self {
-        Self { pool, cache }
+    pub fn cached(pool: DbPool, cache: EntityCache, keys: Arc<DataKeys>) -> Self {
+        Self { pool, cache, keys }
     }
 }
 
@@ -225,6 +233,11 @@ impl AppointmentRepository for DieselAppointmentRepository {
         at: NaiveDateTime,
     ) -> DbResult<Option<Appointment>> {
         let from = names(from);
+        let cancellation_reason = self.keys.seal_optional(
+            APPOINTMENT_CANCELLATION_REASON,
+            id,
+            cancellation_reason.as_deref(),
+        );
         let changed = in_transaction!(&self.pool, |conn| Ok(update_returning!(
             conn,
             diesel::update(
@@ -235,7 +248,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
             )
             .set((
                 appointments::status.eq(to.as_str()),
-                appointments::cancellation_reason.eq(cancellation_reason.as_deref()),
+                appointments::cancellation_reason.eq(cancellation_reason.as_ref()),
                 appointments::updated_at.eq(at),
             )),
             appointments,
@@ -249,10 +262,12 @@ impl AppointmentRepository for DieselAppointmentRepository {
     }
 
     async fn insert_many(&self, rows: Vec<NewAppointment>) -> DbResult<Vec<i64>> {
+        let keys = &self.keys;
         in_transaction!(&self.pool, |conn| {
             let mut ids = Vec::with_capacity(rows.len());
             for row in &rows {
-                let id = insert_id!(conn, appointments, row);
+                let id =
+                    insert_sealed!(conn, appointments, &row.plain(), |id| row.sealed(keys, id));
                 ids.push(id);
             }
             Ok(ids)
@@ -266,4 +281,33 @@ impl AppointmentRepository for DieselAppointmentRepository {
             .first(conn)
             .await?))
     }
+}
+
+/// One batch of a resealing pass (`core::sealing::reseal`) over the appointments `pass`
+/// names: every sealed column.
+pub async fn reseal(pool: &DbPool, keys: &DataKeys, pass: ResealPass) -> DbResult<ResealBatch> {
+    in_transaction!(pool, |conn| {
+        let field = APPOINTMENT_REASON;
+        let mut batch = reseal_column!(conn, keys, &pass, appointments, reason, field);
+        let field = APPOINTMENT_NOTES;
+        batch.add(reseal_column!(
+            conn,
+            keys,
+            &pass,
+            appointments,
+            notes,
+            field
+        ));
+        let field = APPOINTMENT_CANCELLATION_REASON;
+        batch.add(reseal_column!(
+            conn,
+            keys,
+            &pass,
+            appointments,
+            cancellation_reason,
+            field
+        ));
+        batch.rewritten.clear();
+        Ok(batch)
+    })
 }
