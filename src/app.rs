@@ -31,8 +31,10 @@ pub fn app_state(config: &Config, pool: DbPool, services: &Services, shared: &Sh
         resolver_spans: config.observability.otlp_endpoint.is_some(),
         execution: config.graphql_execution,
     };
-    let idempotency =
-        IdempotencyService::new(Arc::new(DieselIdempotencyRepository::new(pool.clone())));
+    let idempotency = IdempotencyService::new(Arc::new(DieselIdempotencyRepository::new(
+        pool.clone(),
+        services.keys.clone(),
+    )));
     AppParts {
         schemas: Schemas::build(services, settings),
         subscription_schema: build_subscription_schema(services, settings),

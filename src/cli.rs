@@ -146,13 +146,19 @@ fn parse_role(value: &str) -> Result<Role, String> {
 
 /// Runs the chosen command with a validated configuration.
 pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
-    if !matches!(command, Command::Schema)
-        && let Some(path) = config.keep_development_keys()?
-    {
+    // These copy or print what is there without reading any sealed value.
+    let keyless = matches!(
+        command,
+        Command::Schema
+            | Command::PersistedQueries { .. }
+            | Command::Backup
+            | Command::Restore { .. }
+    );
+    if !keyless && let Some(path) = config.keep_development_keys()? {
         tracing::warn!(
             path = %path.display(),
-            "DATA_KEYS is not set: encrypting health data with the development key kept in \
-             this file; without it that data cannot be read"
+            "DATA_KEYS is not set: made a development key in this file, which encrypts health \
+             data from now on; without it that data cannot be read"
         );
     }
     match command {

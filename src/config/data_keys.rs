@@ -49,13 +49,15 @@ pub(super) fn read(r: &mut Reader<'_>, production: bool) -> Option<Arc<DataKeys>
     }
 }
 
-/// The development keyring kept at `path`, made there on first use.
-pub(super) fn load_or_create(path: &Path) -> anyhow::Result<Arc<DataKeys>> {
+/// The development keyring kept at `path`, made there on first use; whether it was made now.
+pub(super) fn load_or_create(path: &Path) -> anyhow::Result<(Arc<DataKeys>, bool)> {
+    let made = !path.exists();
     let text =
         super::dev_secret::load_or_create(path, || DataKeys::generate_text("dev").to_string())?;
-    DataKeys::parse(text.expose_secret())
+    let keys = DataKeys::parse(text.expose_secret())
         .map(Arc::new)
-        .map_err(|problem| anyhow::anyhow!("{}: {problem}", path.display()))
+        .map_err(|problem| anyhow::anyhow!("{}: {problem}", path.display()))?;
+    Ok((keys, made))
 }
 
 pub(super) fn path_in(data_dir: &Path) -> PathBuf {

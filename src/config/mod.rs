@@ -429,15 +429,16 @@ impl Config {
 
 impl Config {
     /// Without configured data keys (development and tests), uses the keyring kept in the data
-    /// folder, made there on first use. Returns the file's path when it did.
+    /// folder, made there on first use. Returns the file's path when it made it.
     pub fn keep_development_keys(&mut self) -> anyhow::Result<Option<PathBuf>> {
         if self.data_keys.is_some() {
             return Ok(None);
         }
         anyhow::ensure!(!self.is_production(), "DATA_KEYS: required in production");
         let path = data_keys::path_in(&self.database_url.data_dir());
-        self.data_keys = Some(data_keys::load_or_create(&path)?);
-        Ok(Some(path))
+        let (keys, made) = data_keys::load_or_create(&path)?;
+        self.data_keys = Some(keys);
+        Ok(made.then_some(path))
     }
 
     /// The keyring of health data at rest.

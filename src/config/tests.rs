@@ -77,11 +77,17 @@ fn production_requires_the_data_keys_and_names_every_problem_with_them() {
         ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
     ];
     let missing = load(&production).unwrap_err().to_string();
-    assert!(missing.contains("DATA_KEYS: required in production"), "{missing}");
+    assert!(
+        missing.contains("DATA_KEYS: required in production"),
+        "{missing}"
+    );
 
     let short = [production.as_slice(), &[("DATA_KEYS", "*k1:c2hvcnQ=")]].concat();
     let short = load(&short).unwrap_err().to_string();
-    assert!(short.contains("DATA_KEYS: key \"k1\" must be 32 bytes"), "{short}");
+    assert!(
+        short.contains("DATA_KEYS: key \"k1\" must be 32 bytes"),
+        "{short}"
+    );
 
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("keys");
@@ -92,7 +98,12 @@ fn production_requires_the_data_keys_and_names_every_problem_with_them() {
         &[("DATA_KEYS", DATA_KEYS), ("DATA_KEYS_FILE", path.as_str())],
     ]
     .concat();
-    assert!(load(&both).unwrap_err().to_string().contains("set one, not both"));
+    assert!(
+        load(&both)
+            .unwrap_err()
+            .to_string()
+            .contains("set one, not both")
+    );
     let from_file = [production.as_slice(), &[("DATA_KEYS_FILE", path.as_str())]].concat();
     let config = load(&from_file).expect("valid");
     assert_eq!(config.data_keys().expect("keys").current_id(), "k1");
@@ -104,12 +115,19 @@ fn production_requires_the_data_keys_and_names_every_problem_with_them() {
     )])
     .expect("valid");
     assert!(config.data_keys.is_none());
-    let kept = config.keep_development_keys().expect("made").expect("a file");
+    let kept = config
+        .keep_development_keys()
+        .expect("made")
+        .expect("a file");
     let first = config.data_keys().expect("keys");
     assert_eq!(kept, dir.path().join("data-keys"));
     let mut again = config.clone();
     again.data_keys = None;
-    again.keep_development_keys().expect("read");
+    assert_eq!(
+        again.keep_development_keys().expect("read"),
+        None,
+        "made once"
+    );
     let second = again.data_keys().expect("keys");
     let sealed = first.seal(crate::core::sealing::fields::PATIENT_PHONE, 1, "5550100");
     assert_eq!(

@@ -102,6 +102,15 @@ pub(super) async fn run(
                 request_id,
             );
         }
+        Ok(Claim::Unreadable) => {
+            return error_response(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format,
+                "DATA_UNREADABLE",
+                "the answer kept for this Idempotency-Key cannot be decrypted: use a new key",
+                request_id,
+            );
+        }
         Ok(Claim::Reused) => {
             return error_response(
                 StatusCode::UNPROCESSABLE_ENTITY,

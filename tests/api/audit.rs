@@ -8,7 +8,7 @@ use clinicgraph::core::auth::Role;
 use clinicgraph::seed::DEMO_ACCOUNTS;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, at, demo_patient, patient_input};
+use crate::helpers::{TestApp, at, demo_patient, patient_input, raw_sql};
 use crate::on_every_backend;
 
 const EVENTS: &str = "query($f: AuditEventFilter, $first: Int, $after: String) {
@@ -496,22 +496,6 @@ async fn only_an_admin_reads_the_trail_with_filters_and_pages(app: TestApp) {
     assert_eq!(seen, listed);
 }
 
-/// Runs one SQL statement on the app's database; the error text if it fails.
-async fn execute(app: &TestApp, sql: &str) -> Result<usize, String> {
-    use clinicgraph::config::DatabaseUrl;
-    use clinicgraph::db::DbPool;
-    use diesel_async::RunQueryDsl;
-    let url: DatabaseUrl = app.database_url.parse().expect("url");
-    let pool = DbPool::connect(&url, 1).await.expect("pool");
-    let run = async {
-        clinicgraph::with_conn!(&pool, |conn| Ok::<_, clinicgraph::db::DbError>(
-            diesel::sql_query(sql).execute(conn).await?
-        ))
-    };
-    run.await
-        .map_err(|error| format!("{:#}", anyhow::Error::from(error)))
-}
-
 async fn the_trail_cannot_be_changed(app: TestApp) {
     let doctor = app.token(Role::Doctor).await;
     app.ok(
@@ -530,12 +514,16 @@ async fn the_trail_cannot_be_changed(app: TestApp) {
         "UPDATE audit_event_patients SET patient_id = 0",
         "DELETE FROM audit_event_patients",
     ] {
-        let error = execute(&app, sql).await.expect_err(sql);
+        let error = raw_sql::execute(&app.database_url, sql)
+            .await
+            .expect_err(sql);
         assert!(error.contains("append-only"), "{sql}: {error}");
     }
     if app.database_url.starts_with("postgres") {
         for sql in ["TRUNCATE audit_events", "TRUNCATE audit_event_patients"] {
-            let error = execute(&app, sql).await.expect_err(sql);
+            let error = raw_sql::execute(&app.database_url, sql)
+                .await
+                .expect_err(sql);
             assert!(error.contains("append-only"), "{sql}: {error}");
         }
     }

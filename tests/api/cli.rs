@@ -33,7 +33,13 @@ fn bad_configuration_stops_before_binding_with_one_message_listing_every_problem
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    for variable in ["DATABASE_URL", "JWT_SECRET", "BIND_ADDR", "JWT_TTL_SECONDS"] {
+    for variable in [
+        "DATABASE_URL",
+        "JWT_SECRET",
+        "BIND_ADDR",
+        "JWT_TTL_SECONDS",
+        "DATA_KEYS: required in production",
+    ] {
         assert!(
             stderr.contains(variable),
             "{variable} missing from:\n{stderr}"
@@ -133,6 +139,7 @@ fn seeding_is_refused_in_production() {
         .env("APP_ENV", "production")
         .env("DATABASE_URL", "sqlite://prod.db")
         .env("JWT_SECRET", "0123456789abcdef0123456789abcdef")
+        .env("DATA_KEYS", crate::helpers::DATA_KEYS)
         .output()
         .expect("run");
     assert!(!output.status.success());
@@ -158,6 +165,12 @@ fn serve_seeds_on_first_start_and_exits_cleanly_on_sigterm() {
         assert!(lines.iter().any(|l| l.contains(email)), "{lines:?}");
     }
     assert!(dir.path().join("data/clinicgraph.db").exists());
+    // Without DATA_KEYS, development keeps a key beside the database, for the owner alone.
+    let keys = std::fs::metadata(dir.path().join("data/data-keys")).expect("data keys");
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&keys.permissions()) & 0o777,
+        0o600
+    );
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -183,6 +196,7 @@ fn run_on(app: &crate::helpers::TestApp, args: &[&str], stdin: &str) -> (bool, S
     let mut child = clinicgraph(dir.path())
         .args(args)
         .env("DATABASE_URL", &app.database_url)
+        .env("DATA_KEYS", crate::helpers::DATA_KEYS)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -14,6 +14,7 @@ mod cache;
 mod cli;
 mod dashboard;
 mod deleted_patients;
+mod encryption;
 mod execution_modes;
 mod exports;
 mod field_errors;

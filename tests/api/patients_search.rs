@@ -9,13 +9,18 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use serde_json::{Value, json};
 use unicode_normalization::UnicodeNormalization;
 
+use crate::helpers::raw_sql;
+use crate::helpers::server::Server;
 use crate::helpers::{TestApp, patient_input};
 use crate::on_every_backend;
 
 const SEARCH: &str = "query($s: String!) { patients(first: 100, filter: { search: $s }) { totalCount nodes { name } } }";
 
 async fn names_found(app: &TestApp, token: &str, search: &str) -> Vec<String> {
-    let data = app.ok(token, SEARCH, json!({ "s": search })).await;
+    names(&app.ok(token, SEARCH, json!({ "s": search })).await)
+}
+
+fn names(data: &Value) -> Vec<String> {
     data["patients"]["nodes"]
         .as_array()
         .expect("nodes")
@@ -119,6 +124,8 @@ async fn keys_stored_before_the_migration_are_rebuilt(app: TestApp) {
     let token = app.token(Role::Receptionist).await;
     app.create_patient(&token, patient_input("Renée Old", "r.o@example.com"))
         .await;
+    app.create_patient(&token, patient_input("Kept Sealed", "k.s@example.com"))
+        .await;
     let url = app.database_url.clone();
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = path.to_owned();
@@ -168,6 +175,10 @@ async fn keys_stored_before_the_migration_are_rebuilt(app: TestApp) {
     }
     // With the old keys, "renee" finds nobody: the state a database is in before upgrading.
     assert!(names_found(&app, &token, "renee").await.is_empty());
+    // Before encryption at rest, phones and dates of birth were stored in the clear.
+    let legacy = "UPDATE patients SET phone = '5559876543', date_of_birth = '1961-07-30' \
+                  WHERE email = 'r.o@example.com'";
+    assert_eq!(raw_sql::execute(&url, legacy).await, Ok(1));
 
     let config_url = url
         .parse::<clinicgraph::config::DatabaseUrl>()
@@ -175,12 +186,38 @@ async fn keys_stored_before_the_migration_are_rebuilt(app: TestApp) {
     clinicgraph::migrate::run(&config_url, &app.services.keys)
         .await
         .expect("migrate");
-    assert_eq!(names_found(&app, &token, "renee old").await, ["Renée Old"]);
+    // The release after the migration: a server started on the migrated database (the test's
+    // own keeps connections that PostgreSQL planned for the columns' old types).
+    let server = Server::start(&url, &[]).await;
+    let token = server.login("reception@demo.clinic").await;
+    let found = |search: &'static str| {
+        let (server, token) = (&server, &token);
+        async move {
+            let data = server.ok(token, SEARCH, json!({ "s": search })).await;
+            names(&data)
+        }
+    };
+    assert_eq!(found("renee old").await, ["Renée Old"]);
+    assert!(found("jose").await.contains(&"José Müller".to_owned()));
+    // What the upgrade found in the clear is sealed, reads back, and the phone is found by
+    // exact match; so are the phones sealed before the migrations were reverted.
+    let sealed = "SELECT phone AS value FROM patients WHERE email = 'r.o@example.com' \
+                  UNION ALL SELECT date_of_birth FROM patients WHERE email = 'r.o@example.com'";
+    let stored = raw_sql::texts(&url, sealed).await;
     assert!(
-        names_found(&app, &token, "jose")
-            .await
-            .contains(&"José Müller".to_owned())
+        stored.iter().all(|v| v.starts_with("cg1.test-1.")),
+        "{stored:?}"
     );
+    assert_eq!(found("5559876543").await, ["Renée Old"]);
+    assert_eq!(found("5551234567").await, ["Kept Sealed"]);
+    let read = server
+        .ok(&token, "{ patients(first: 100, filter: { search: \"renee old\" }) { nodes { phone dateOfBirth } } }", json!({}))
+        .await;
+    assert_eq!(
+        read["patients"]["nodes"],
+        json!([{ "phone": "5559876543", "dateOfBirth": "1961-07-30" }])
+    );
+    server.stop().await;
 }
 
 on_every_backend!(

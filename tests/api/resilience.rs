@@ -44,7 +44,7 @@ fn create(name: &str, email: &str) -> Value {
 }
 
 /// POSTs `body` as `token` with each of `keys` as an `Idempotency-Key` header.
-async fn post_keyed(
+pub async fn post_keyed(
     app: &TestApp,
     token: Option<&str>,
     keys: &[&str],
@@ -67,7 +67,7 @@ async fn count(app: &TestApp, token: &str, search: &str) -> i64 {
         .expect("totalCount")
 }
 
-fn replayed(response: &TestResponse) -> bool {
+pub fn replayed(response: &TestResponse) -> bool {
     response
         .headers
         .get("idempotent-replayed")
@@ -215,7 +215,7 @@ async fn a_key_in_use_expired_or_abandoned(app: TestApp) {
         clinic_id: caller.clinic_id,
         user_id: caller.user_id,
     };
-    let keys = DieselIdempotencyRepository::new(app.pool.clone());
+    let keys = DieselIdempotencyRepository::new(app.pool.clone(), app.services.keys.clone());
     let horizon_at = |at| Horizon {
         expired_before: at - chrono::TimeDelta::hours(24),
         abandoned_before: at - chrono::TimeDelta::minutes(2),

@@ -26,9 +26,9 @@ impl Field {
         Self { table, column }
     }
 
-    /// The associated data of a value of row `row`: what it is bound to. Table and column
-    /// names are identifiers, so the separators cannot occur in them.
-    fn aad(self, row: i64) -> String {
+    /// The associated data of a value of the row whose key is `row`: what it is bound to.
+    /// Table and column names are identifiers, so the separators cannot occur in them.
+    fn aad(self, row: &str) -> String {
         format!("{}.{}#{row}", self.table, self.column)
     }
 }
@@ -100,6 +100,11 @@ impl DataKeys {
     /// `plaintext` sealed under the current key for `field` of row `row`, with a fresh
     /// random nonce.
     pub fn seal(&self, field: Field, row: i64, plaintext: &str) -> Sealed {
+        self.seal_keyed(field, &row.to_string(), plaintext)
+    }
+
+    /// [`DataKeys::seal`] for a row whose key is not one id: `row` spells it out.
+    pub fn seal_keyed(&self, field: Field, row: &str, plaintext: &str) -> Sealed {
         let (id, cipher) = self.current_cipher();
         let mut nonce = [0_u8; NONCE_LEN];
         rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut nonce);
@@ -126,7 +131,18 @@ impl DataKeys {
     /// The plaintext of `sealed`, if it opens as `field` of row `row`. A failure is logged
     /// here, with the record and the reason and never the value, so every one is seen.
     pub fn open(&self, field: Field, row: i64, sealed: &Sealed) -> Result<String, Unreadable> {
-        self.try_open(field, row, sealed).map_err(|reason| {
+        self.open_keyed(field, &row.to_string(), sealed)
+            .map_err(|reason| Unreadable { field, row, reason })
+    }
+
+    /// [`DataKeys::open`] for a value sealed with [`DataKeys::seal_keyed`].
+    pub fn open_keyed(
+        &self,
+        field: Field,
+        row: &str,
+        sealed: &Sealed,
+    ) -> Result<String, UnreadableReason> {
+        self.try_open(field, row, sealed).inspect_err(|reason| {
             tracing::error!(
                 table = field.table,
                 column = field.column,
@@ -135,7 +151,6 @@ impl DataKeys {
                 key = sealed.key_id().unwrap_or("?"),
                 "a sealed value could not be decrypted"
             );
-            Unreadable { field, row, reason }
         })
     }
 
@@ -162,7 +177,7 @@ impl DataKeys {
     fn try_open(
         &self,
         field: Field,
-        row: i64,
+        row: &str,
         sealed: &Sealed,
     ) -> Result<String, UnreadableReason> {
         let rest = sealed

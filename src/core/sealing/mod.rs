@@ -32,6 +32,8 @@ pub mod fields {
     pub const PRESCRIPTION_ROUTE: Field = Field::new("prescriptions", "route");
     pub const PRESCRIPTION_DISCONTINUED_REASON: Field =
         Field::new("prescriptions", "discontinued_reason");
+    /// The answer kept for a replay of an `Idempotency-Key`: it may hold any of the above.
+    pub const IDEMPOTENCY_BODY: Field = Field::new("idempotency_keys", "body");
 }
 
 /// A fixed keyring for unit tests.

@@ -109,6 +109,9 @@ pub enum Claim {
     InFlight,
     /// A different request ran, or runs, under this key.
     Reused,
+    /// The same request ran under this key, and its kept answer (stored encrypted) does not
+    /// decrypt: logged, and never replayed.
+    Unreadable,
 }
 
 #[cfg(test)]

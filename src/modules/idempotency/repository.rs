@@ -1,10 +1,14 @@
 //! The keys' rows: the only idempotency code that touches diesel.
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 use super::model::{Claim, Fingerprint, IdempotencyKey, StoredAnswer};
+use crate::core::sealing::fields::IDEMPOTENCY_BODY;
+use crate::core::sealing::{DataKeys, Sealed};
 use crate::db::schema::idempotency_keys;
 use crate::db::{DbError, DbPool, DbResult};
 use crate::{in_transaction, with_conn};
@@ -53,12 +57,19 @@ pub trait IdempotencyRepository: Send + Sync {
 
 pub struct DieselIdempotencyRepository {
     pool: DbPool,
+    /// Seals the kept answers, which may hold any sealed field of the records they show.
+    keys: Arc<DataKeys>,
 }
 
 impl DieselIdempotencyRepository {
-    pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+    pub fn new(pool: DbPool, keys: Arc<DataKeys>) -> Self {
+        Self { pool, keys }
     }
+}
+
+/// What a kept answer is bound to: its key, of its caller in its clinic.
+fn binding(owner: Owner, key: &IdempotencyKey) -> String {
+    format!("{}/{}/{}", owner.clinic_id, owner.user_id, key.as_str())
 }
 
 #[derive(Insertable)]
@@ -77,7 +88,7 @@ struct KeyRow {
     fingerprint: String,
     status: Option<i32>,
     content_type: Option<String>,
-    body: Option<String>,
+    body: Option<Sealed>,
     created_at: NaiveDateTime,
     completed_at: Option<NaiveDateTime>,
 }
@@ -153,11 +164,17 @@ impl IdempotencyRepository for DieselIdempotencyRepository {
             }
             let status = found.status.and_then(|status| u16::try_from(status).ok());
             Ok(match (status, found.content_type, found.body) {
-                (Some(status), Some(content_type), Some(body)) => Claim::Replay(StoredAnswer {
-                    status,
-                    content_type,
-                    body,
-                }),
+                (Some(status), Some(content_type), Some(body)) => {
+                    let bound = binding(owner, key);
+                    match self.keys.open_keyed(IDEMPOTENCY_BODY, &bound, &body) {
+                        Ok(body) => Claim::Replay(StoredAnswer {
+                            status,
+                            content_type,
+                            body,
+                        }),
+                        Err(_) => Claim::Unreadable,
+                    }
+                }
                 _ => Claim::InFlight,
             })
         })
@@ -170,13 +187,16 @@ impl IdempotencyRepository for DieselIdempotencyRepository {
         answer: &StoredAnswer,
         at: NaiveDateTime,
     ) -> DbResult<()> {
+        let body = self
+            .keys
+            .seal_keyed(IDEMPOTENCY_BODY, &binding(owner, key), &answer.body);
         // Writing the same answer twice leaves the row as once: retried like a read.
         with_conn!(&self.pool, |conn| {
             diesel::update(key_row!(owner, key))
                 .set((
                     idempotency_keys::status.eq(Some(i32::from(answer.status))),
                     idempotency_keys::content_type.eq(Some(answer.content_type.as_str())),
-                    idempotency_keys::body.eq(Some(answer.body.as_str())),
+                    idempotency_keys::body.eq(Some(&body)),
                     idempotency_keys::completed_at.eq(Some(at)),
                 ))
                 .execute(conn)

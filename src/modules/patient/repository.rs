@@ -17,7 +17,7 @@ use crate::cache::{EntityCache, Kind};
 use crate::core::pagination::{Direction, PageRequest};
 use crate::core::scope::Scope;
 use crate::core::sealing::fields::{PATIENT_DATE_OF_BIRTH, PATIENT_INTERNAL_NOTES, PATIENT_PHONE};
-use crate::core::sealing::{DataKeys, ResealBatch, ResealPass};
+use crate::core::sealing::{DataKeys, ResealBatch, ResealPass, Sealed};
 use crate::core::text::escape_like;
 use crate::db::limit::limited;
 use crate::db::per_parent::PerParentQuery;
@@ -501,7 +501,25 @@ pub async fn reseal(pool: &DbPool, keys: &DataKeys, pass: ResealPass) -> DbResul
     in_transaction!(pool, |conn| {
         let field = PATIENT_PHONE;
         let mut batch = reseal_column!(conn, keys, &pass, patients, phone, field);
-        for (id, clinic_id, phone) in &batch.rewritten {
+        let mut indexed = std::mem::take(&mut batch.rewritten);
+        if let (true, Some(last)) = (pass.plain_allowed, batch.last) {
+            // On upgrade, also the sealed phones without an index: a migration reverted and
+            // applied again drops the indexes and keeps the values.
+            let unindexed: Vec<(i64, i64, Option<Sealed>)> = patients::table
+                .filter(patients::id.gt(pass.after))
+                .filter(patients::id.le(last))
+                .filter(patients::phone.is_not_null())
+                .filter(patients::phone_index.is_null())
+                .select((patients::id, patients::clinic_id, patients::phone))
+                .load(conn)
+                .await?;
+            for (id, clinic_id, sealed) in unindexed {
+                if let Ok(Some(phone)) = keys.open_optional(field, id, sealed.as_ref()) {
+                    indexed.push((id, clinic_id, phone));
+                }
+            }
+        }
+        for (id, clinic_id, phone) in &indexed {
             diesel::update(patients::table.find(id))
                 .set(patients::phone_index.eq(keys.blind_index(field, *clinic_id, phone)))
                 .execute(conn)
@@ -525,7 +543,6 @@ pub async fn reseal(pool: &DbPool, keys: &DataKeys, pass: ResealPass) -> DbResul
             internal_notes,
             field
         ));
-        batch.rewritten.clear();
         Ok(batch)
     })
 }

@@ -24,6 +24,7 @@ use tower::ServiceExt;
 
 mod booking;
 pub mod load;
+pub mod raw_sql;
 pub mod redis_proxy;
 pub mod server;
 pub mod sink;
