@@ -107,6 +107,12 @@ fn production_requires_the_data_keys_and_names_every_problem_with_them() {
     let from_file = [production.as_slice(), &[("DATA_KEYS_FILE", path.as_str())]].concat();
     let config = load(&from_file).expect("valid");
     assert_eq!(config.data_keys().expect("keys").current_id(), "k1");
+    // The configuration as logged names the key, never its material.
+    let shown = format!("{config:?}");
+    assert!(
+        shown.contains("k1") && !shown.contains("AAECAwQF"),
+        "{shown}"
+    );
 
     // Development goes without: `keep_development_keys` makes one in the data folder.
     let mut config = load(&[(

@@ -497,6 +497,19 @@ macro_rules! reseal_column {
     }};
 }
 
+/// [`reseal_column!`] over each `$column` (sealed as `$field`) of `$table`, for the same
+/// rows: the batches added up.
+#[macro_export]
+macro_rules! reseal_columns {
+    ($conn:ident, $keys:expr, $pass:expr, $table:ident, [$($column:ident: $field:expr),+ $(,)?]) => {{
+        let mut batch = $crate::core::sealing::ResealBatch::default();
+        $(
+            batch.add($crate::reseal_column!($conn, $keys, $pass, $table, $column, $field));
+        )+
+        batch
+    }};
+}
+
 /// Orders a boxed query by (`$column`, `$id`) and, given a cursor `Some(key)` with `$cursor_id`,
 /// keeps the rows after it in that order: `(column, id) > (key, cursor id)`, spelled out because
 /// SQLite and diesel lack row-value comparison. `$ascending` false reverses both.

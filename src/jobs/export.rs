@@ -1,6 +1,5 @@
 //! `EXPORT_PATIENTS`: the clinic's patients matching a filter, page by page into a file, so
 //! 10,000 rows never sit in memory at once; progress is reported as pages are written.
-use crate::core::sealing::DataKeys;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -10,6 +9,7 @@ use super::pdf::PdfWriter;
 use super::worker::JobContext;
 use crate::core::ids::{self, NodeType};
 use crate::core::pagination::{Direction, Page, PageRequest};
+use crate::core::sealing::DataKeys;
 use crate::modules::job::model::{ExportFormat, ExportRequest, Job};
 use crate::modules::patient::model::{Patient, PatientCursor, PatientOrder};
 

@@ -3,11 +3,10 @@
 //! repository traits it depends on.
 use std::sync::Arc;
 
-use crate::core::sealing::DataKeys;
-
 use crate::cache::EntityCache;
 use crate::config::Config;
 use crate::core::auth::TokenService;
+use crate::core::sealing::DataKeys;
 use crate::db::DbPool;
 use crate::events::EventBus;
 use crate::modules::appointment::Appointments;

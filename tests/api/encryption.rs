@@ -456,7 +456,64 @@ async fn rotation_under_load_loses_nothing_and_leaves_nothing_under_the_old_key(
     server.stop().await;
 }
 
+/// A pass stopped after its first batch (its process gone) and run again: the rerun rewrites
+/// only what the first did not, and a third finds nothing left.
+async fn an_interrupted_rotation_resumes_where_it_stopped(app: TestApp) {
+    use clinicgraph::core::sealing::{DataKeys, ResealPass};
+    use clinicgraph::modules::{patient, resealing};
+    let clinic = app.demo_clinic_id().await;
+    clinicgraph::seed::bulk_patients(&app.services, clinic, 60)
+        .await
+        .expect("seeded");
+    let url = app.database_url.clone();
+    let patients_under = |key: &'static str| {
+        let url = url.clone();
+        async move {
+            let mut count = 0;
+            for column in ["phone", "date_of_birth", "internal_notes"] {
+                let sql = format!(
+                    "SELECT {column} AS value FROM patients WHERE {column} LIKE 'cg1.{key}.%'"
+                );
+                count += raw_sql::texts(&url, &sql).await.len() as u64;
+            }
+            count
+        }
+    };
+    let before = patients_under("test-1").await;
+    assert!(before > 100, "{before}");
+    let both = format!(
+        "{},*{SECOND_KEY}",
+        crate::helpers::DATA_KEYS.trim_start_matches('*')
+    );
+    let keys = DataKeys::parse(&both).expect("keyring");
+
+    let pass = ResealPass {
+        after: 0,
+        limit: 10,
+        clinic_id: None,
+        plain_allowed: false,
+    };
+    let first = patient::repository::reseal(&app.pool, &keys, pass)
+        .await
+        .expect("first batch");
+    assert!(first.resealed >= 10, "{first:?}");
+    assert_eq!(patients_under("test-1").await, before - first.resealed);
+
+    let rest = resealing::table(&app.pool, &keys, "patients", None, false)
+        .await
+        .expect("rerun");
+    assert_eq!(rest.resealed, before - first.resealed);
+    assert_eq!(rest.unreadable, 0);
+    assert_eq!(patients_under("test-1").await, 0);
+    assert_eq!(patients_under("test-2").await, before);
+    let again = resealing::table(&app.pool, &keys, "patients", None, false)
+        .await
+        .expect("third run");
+    assert_eq!(again.resealed, 0);
+}
+
 on_every_backend!(
+    an_interrupted_rotation_resumes_where_it_stopped,
     health_data_reads_back_and_the_raw_database_holds_none_of_it,
     a_value_moved_or_altered_is_a_field_error_never_a_blank,
     rotation_under_load_loses_nothing_and_leaves_nothing_under_the_old_key,

@@ -23,7 +23,10 @@ use crate::db::limit::limited;
 use crate::db::per_parent::PerParentQuery;
 use crate::db::schema::{appointments, clinic_patient_counts, patients};
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, insert_sealed, keyset, reseal_column, update_returning, with_conn};
+use crate::{
+    in_transaction, insert_sealed, keyset, reseal_column, reseal_columns, update_returning,
+    with_conn,
+};
 
 #[async_trait]
 pub trait PatientRepository: Send + Sync {
@@ -525,24 +528,10 @@ pub async fn reseal(pool: &DbPool, keys: &DataKeys, pass: ResealPass) -> DbResul
                 .execute(conn)
                 .await?;
         }
-        let field = PATIENT_DATE_OF_BIRTH;
-        batch.add(reseal_column!(
-            conn,
-            keys,
-            &pass,
-            patients,
-            date_of_birth,
-            field
-        ));
-        let field = PATIENT_INTERNAL_NOTES;
-        batch.add(reseal_column!(
-            conn,
-            keys,
-            &pass,
-            patients,
-            internal_notes,
-            field
-        ));
+        batch.add(reseal_columns!(conn, keys, &pass, patients, [
+            date_of_birth: PATIENT_DATE_OF_BIRTH,
+            internal_notes: PATIENT_INTERNAL_NOTES,
+        ]));
         Ok(batch)
     })
 }

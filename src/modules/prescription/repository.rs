@@ -18,7 +18,7 @@ use crate::db::limit::limited;
 use crate::db::schema::{patients, prescriptions};
 use crate::db::text::lower;
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, insert_sealed, keyset, reseal_column, update_returning, with_conn};
+use crate::{in_transaction, insert_sealed, keyset, reseal_columns, update_returning, with_conn};
 
 #[async_trait]
 pub trait PrescriptionRepository: Send + Sync {
@@ -212,36 +212,11 @@ impl PrescriptionRepository for DieselPrescriptionRepository {
 /// names: every sealed column.
 pub async fn reseal(pool: &DbPool, keys: &DataKeys, pass: ResealPass) -> DbResult<ResealBatch> {
     in_transaction!(pool, |conn| {
-        let field = PRESCRIPTION_DOSAGE;
-        let mut batch = reseal_column!(conn, keys, &pass, prescriptions, dosage, field);
-        let field = PRESCRIPTION_FREQUENCY;
-        batch.add(reseal_column!(
-            conn,
-            keys,
-            &pass,
-            prescriptions,
-            frequency,
-            field
-        ));
-        let field = PRESCRIPTION_ROUTE;
-        batch.add(reseal_column!(
-            conn,
-            keys,
-            &pass,
-            prescriptions,
-            route,
-            field
-        ));
-        let field = PRESCRIPTION_DISCONTINUED_REASON;
-        batch.add(reseal_column!(
-            conn,
-            keys,
-            &pass,
-            prescriptions,
-            discontinued_reason,
-            field
-        ));
-        batch.rewritten.clear();
-        Ok(batch)
+        Ok(reseal_columns!(conn, keys, &pass, prescriptions, [
+            dosage: PRESCRIPTION_DOSAGE,
+            frequency: PRESCRIPTION_FREQUENCY,
+            route: PRESCRIPTION_ROUTE,
+            discontinued_reason: PRESCRIPTION_DISCONTINUED_REASON,
+        ]))
     })
 }

@@ -17,7 +17,7 @@ use crate::core::sealing::{DataKeys, ResealBatch, ResealPass};
 use crate::db::limit::limited;
 use crate::db::schema::{appointments, patients};
 use crate::db::{DbPool, DbResult};
-use crate::{in_transaction, insert_sealed, keyset, reseal_column, update_returning, with_conn};
+use crate::{in_transaction, insert_sealed, keyset, reseal_columns, update_returning, with_conn};
 
 mod booking;
 
@@ -287,27 +287,10 @@ impl AppointmentRepository for DieselAppointmentRepository {
 /// names: every sealed column.
 pub async fn reseal(pool: &DbPool, keys: &DataKeys, pass: ResealPass) -> DbResult<ResealBatch> {
     in_transaction!(pool, |conn| {
-        let field = APPOINTMENT_REASON;
-        let mut batch = reseal_column!(conn, keys, &pass, appointments, reason, field);
-        let field = APPOINTMENT_NOTES;
-        batch.add(reseal_column!(
-            conn,
-            keys,
-            &pass,
-            appointments,
-            notes,
-            field
-        ));
-        let field = APPOINTMENT_CANCELLATION_REASON;
-        batch.add(reseal_column!(
-            conn,
-            keys,
-            &pass,
-            appointments,
-            cancellation_reason,
-            field
-        ));
-        batch.rewritten.clear();
-        Ok(batch)
+        Ok(reseal_columns!(conn, keys, &pass, appointments, [
+            reason: APPOINTMENT_REASON,
+            notes: APPOINTMENT_NOTES,
+            cancellation_reason: APPOINTMENT_CANCELLATION_REASON,
+        ]))
     })
 }
