@@ -3,16 +3,17 @@
 //! reads as one in any dump; `cg1` is the format's version.
 use std::fmt;
 
+use aes_gcm::aead::AeadInPlace;
+use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, Payload};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use serde::{Deserialize, Serialize};
 
 use super::{DataKeys, KeyId};
 
 const PREFIX: &str = "cg1.";
-const NONCE_LEN: usize = 24;
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
 
 /// A sealed column: its table and column, bound to every value in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -109,17 +110,15 @@ impl DataKeys {
         let mut nonce = [0_u8; NONCE_LEN];
         rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut nonce);
         let aad = field.aad(row);
-        let payload = Payload {
-            msg: plaintext.as_bytes(),
-            aad: aad.as_bytes(),
-        };
-        // Encryption fails only for messages beyond 256 GiB.
-        let ciphertext = cipher
-            .encrypt(&XNonce::from(nonce), payload)
-            .expect("a value within the cipher's limits");
-        let mut body = Vec::with_capacity(NONCE_LEN + ciphertext.len());
+        // Nonce, ciphertext and tag, in one buffer encrypted in place.
+        let mut body = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
         body.extend_from_slice(&nonce);
-        body.extend_from_slice(&ciphertext);
+        body.extend_from_slice(plaintext.as_bytes());
+        // Encryption fails only for messages beyond 64 GiB.
+        let tag = cipher
+            .encrypt_in_place_detached(&Nonce::from(nonce), aad.as_bytes(), &mut body[NONCE_LEN..])
+            .expect("a value within the cipher's limits");
+        body.extend_from_slice(&tag);
         let mut text = String::with_capacity(PREFIX.len() + id.len() + 1 + body.len() * 4 / 3 + 4);
         text.push_str(PREFIX);
         text.push_str(id);
@@ -185,23 +184,33 @@ impl DataKeys {
             .strip_prefix(PREFIX)
             .ok_or(UnreadableReason::Malformed)?;
         let (id, body) = rest.split_once('.').ok_or(UnreadableReason::Malformed)?;
-        let cipher: &XChaCha20Poly1305 = self.cipher(id).ok_or(UnreadableReason::UnknownKey)?;
-        let body = URL_SAFE_NO_PAD
+        let cipher: &Aes256Gcm = self.cipher(id).ok_or(UnreadableReason::UnknownKey)?;
+        let mut body = URL_SAFE_NO_PAD
             .decode(body)
             .map_err(|_| UnreadableReason::Malformed)?;
-        if body.len() < NONCE_LEN + 16 {
+        if body.len() < NONCE_LEN + TAG_LEN {
             return Err(UnreadableReason::Malformed);
         }
-        let (nonce, ciphertext) = body.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| UnreadableReason::Malformed)?;
+        let nonce: [u8; NONCE_LEN] = body[..NONCE_LEN]
+            .try_into()
+            .map_err(|_| UnreadableReason::Malformed)?;
+        let tag_at = body.len() - TAG_LEN;
+        let tag: [u8; TAG_LEN] = body[tag_at..]
+            .try_into()
+            .map_err(|_| UnreadableReason::Malformed)?;
         let aad = field.aad(row);
-        let payload = Payload {
-            msg: ciphertext,
-            aad: aad.as_bytes(),
-        };
-        let plain = cipher
-            .decrypt(&XNonce::from(nonce), payload)
+        cipher
+            .decrypt_in_place_detached(
+                &Nonce::from(nonce),
+                aad.as_bytes(),
+                &mut body[NONCE_LEN..tag_at],
+                &tag.into(),
+            )
             .map_err(|_| UnreadableReason::Tampered)?;
+        // The plaintext, in place: no copy.
+        body.truncate(tag_at);
+        body.drain(..NONCE_LEN);
+        let plain = body;
         String::from_utf8(plain).map_err(|_| UnreadableReason::NotAValue)
     }
 }

@@ -3,9 +3,9 @@
 //! values sealed under the old one are still being rewritten (`rotateDataKeys`).
 use std::fmt;
 
+use aes_gcm::{Aes256Gcm, KeyInit};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-use chacha20poly1305::{KeyInit, XChaCha20Poly1305};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -20,7 +20,7 @@ const MAX_ID_LEN: usize = 32;
 
 struct DataKey {
     id: String,
-    cipher: XChaCha20Poly1305,
+    cipher: Aes256Gcm,
     /// Input of the per-column blind-index keys; never used to encrypt.
     index_root: Zeroizing<[u8; 32]>,
 }
@@ -118,12 +118,12 @@ impl DataKeys {
         self.keys.iter().map(|k| k.id.as_str())
     }
 
-    pub(super) fn current_cipher(&self) -> (&KeyId, &XChaCha20Poly1305) {
+    pub(super) fn current_cipher(&self) -> (&KeyId, &Aes256Gcm) {
         let key = &self.keys[self.current];
         (&key.id, &key.cipher)
     }
 
-    pub(super) fn cipher(&self, id: &KeyId) -> Option<&XChaCha20Poly1305> {
+    pub(super) fn cipher(&self, id: &KeyId) -> Option<&Aes256Gcm> {
         self.keys.iter().find(|k| k.id == id).map(|k| &k.cipher)
     }
 
@@ -156,7 +156,7 @@ impl DataKey {
         let _ = hkdf.expand(b"blind index v1", index_root.as_mut());
         DataKey {
             id: id.to_owned(),
-            cipher: XChaCha20Poly1305::new(sealing.as_ref().into()),
+            cipher: Aes256Gcm::new(sealing.as_ref().into()),
             index_root,
         }
     }

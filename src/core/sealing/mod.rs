@@ -1,8 +1,10 @@
 //! Health data encrypted at rest.
 //!
 //! Clinical free text and the identifying fields nobody searches by substring are stored
-//! sealed: encrypted and authenticated with XChaCha20-Poly1305 under a key of the keyring
-//! ([`DataKeys`]), which lives outside the database (`DATA_KEYS`). A sealed value names the
+//! sealed: encrypted and authenticated with AES-256-GCM under a key of the keyring
+//! ([`DataKeys`]), which lives outside the database (`DATA_KEYS`), with a random 96-bit nonce
+//! per value. Random nonces bound how many values one key may seal (2^32, NIST SP 800-38D
+//! 8.3): a clinic writes far fewer between rotations, and each rotation starts a fresh key. A sealed value names the
 //! key that sealed it and is bound to its table, column and row ([`Field`] and the row id as
 //! associated data), so a value copied into another row or column does not open. A value that
 //! does not open is [`Unreadable`]: the field reports it, never a blank.

@@ -99,10 +99,14 @@ impl Patient {
         };
         NaiveDate::parse_from_str(&text, DATE_FORMAT)
             .map(Some)
-            .map_err(|_| Unreadable {
-                field: PATIENT_DATE_OF_BIRTH,
-                row: self.id,
-                reason: UnreadableReason::NotAValue,
+            .map_err(|_| {
+                let unreadable = Unreadable {
+                    field: PATIENT_DATE_OF_BIRTH,
+                    row: self.id,
+                    reason: UnreadableReason::NotAValue,
+                };
+                tracing::error!(row = self.id, "{unreadable}");
+                unreadable
             })
     }
 
