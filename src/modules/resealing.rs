@@ -6,8 +6,6 @@
 //! under the current key is skipped, so an interrupted pass picks up where it stopped when
 //! run again; the API keeps serving meanwhile (a value it writes is sealed under the current
 //! key, and the pass never overwrites a value changed since it read it).
-use serde::Serialize;
-
 use crate::core::sealing::{DataKeys, ResealBatch, ResealPass};
 use crate::db::{DbPool, DbResult};
 use crate::modules::{appointment, patient, prescription};
@@ -19,7 +17,7 @@ pub const TABLES: [&str; 3] = ["patients", "appointments", "prescriptions"];
 pub const BATCH: i64 = 500;
 
 /// What a whole pass over a table did.
-#[derive(Debug, Default, Clone, Copy, Serialize)]
+#[derive(Debug, Default, Clone, Copy)]
 pub struct Resealed {
     /// Values rewritten under the current key.
     pub resealed: u64,

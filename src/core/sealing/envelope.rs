@@ -29,7 +29,7 @@ impl Field {
 
     /// The associated data of a value of the row whose key is `row`: what it is bound to.
     /// Table and column names are identifiers, so the separators cannot occur in them.
-    fn aad(self, row: &str) -> String {
+    fn aad(self, row: impl fmt::Display) -> String {
         format!("{}.{}#{row}", self.table, self.column)
     }
 }
@@ -59,9 +59,14 @@ impl fmt::Debug for Sealed {
 impl Sealed {
     /// The id of the key the value names, if it is a sealed value at all.
     pub fn key_id(&self) -> Option<&KeyId> {
-        let rest = self.0.strip_prefix(PREFIX)?;
-        rest.split_once('.').map(|(id, _)| id)
+        key_id_of(&self.0)
     }
+}
+
+/// The id of the key `text` names, if it is a sealed value at all.
+pub(super) fn key_id_of(text: &str) -> Option<&KeyId> {
+    let rest = text.strip_prefix(PREFIX)?;
+    rest.split_once('.').map(|(id, _)| id)
 }
 
 /// Why a sealed value could not be read.
@@ -101,11 +106,15 @@ impl DataKeys {
     /// `plaintext` sealed under the current key for `field` of row `row`, with a fresh
     /// random nonce.
     pub fn seal(&self, field: Field, row: i64, plaintext: &str) -> Sealed {
-        self.seal_keyed(field, &row.to_string(), plaintext)
+        self.seal_bound(field, row, plaintext)
     }
 
     /// [`DataKeys::seal`] for a row whose key is not one id: `row` spells it out.
     pub fn seal_keyed(&self, field: Field, row: &str, plaintext: &str) -> Sealed {
+        self.seal_bound(field, row, plaintext)
+    }
+
+    fn seal_bound(&self, field: Field, row: impl fmt::Display, plaintext: &str) -> Sealed {
         let (id, cipher) = self.current_cipher();
         let mut nonce = [0_u8; NONCE_LEN];
         rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut nonce);
@@ -130,7 +139,7 @@ impl DataKeys {
     /// The plaintext of `sealed`, if it opens as `field` of row `row`. A failure is logged
     /// here, with the record and the reason and never the value, so every one is seen.
     pub fn open(&self, field: Field, row: i64, sealed: &Sealed) -> Result<String, Unreadable> {
-        self.open_keyed(field, &row.to_string(), sealed)
+        self.open_bound(field, row, sealed)
             .map_err(|reason| Unreadable { field, row, reason })
     }
 
@@ -141,11 +150,20 @@ impl DataKeys {
         row: &str,
         sealed: &Sealed,
     ) -> Result<String, UnreadableReason> {
-        self.try_open(field, row, sealed).inspect_err(|reason| {
+        self.open_bound(field, row, sealed)
+    }
+
+    fn open_bound(
+        &self,
+        field: Field,
+        row: impl fmt::Display,
+        sealed: &Sealed,
+    ) -> Result<String, UnreadableReason> {
+        self.try_open(field, &row, sealed).inspect_err(|reason| {
             tracing::error!(
                 table = field.table,
                 column = field.column,
-                row,
+                row = %row,
                 reason = reason.as_str(),
                 key = sealed.key_id().unwrap_or("?"),
                 "a sealed value could not be decrypted"
@@ -176,7 +194,7 @@ impl DataKeys {
     fn try_open(
         &self,
         field: Field,
-        row: &str,
+        row: impl fmt::Display,
         sealed: &Sealed,
     ) -> Result<String, UnreadableReason> {
         let rest = sealed

@@ -1,6 +1,7 @@
 //! Rewriting stored values under the current key: the rotation job (`rotateDataKeys`) and, on
 //! upgrade, the sealing of values stored before encryption at rest (`migrate`). Values already
 //! under the current key are left as they are, so a pass can be interrupted and run again.
+use super::envelope::key_id_of;
 use super::{DataKeys, Field, Sealed};
 
 /// Where a stored value stands against the current key.
@@ -52,11 +53,12 @@ impl DataKeys {
     /// (the upgrade's pass only), a value not in the sealed format is plaintext from before
     /// encryption at rest; otherwise it is unreadable.
     pub fn reseal(&self, field: Field, row: i64, stored: &str, plain_allowed: bool) -> Reseal {
-        let sealed = Sealed(stored.to_owned());
-        if self.is_current(&sealed) {
+        let key = key_id_of(stored);
+        if key == Some(self.current_id()) {
             return Reseal::Current;
         }
-        let plaintext = if sealed.key_id().is_none() && plain_allowed {
+        let sealed = Sealed(stored.to_owned());
+        let plaintext = if key.is_none() && plain_allowed {
             stored.to_owned()
         } else {
             match self.open(field, row, &sealed) {

@@ -126,9 +126,10 @@ impl Appointment {
     }
 }
 
-/// An appointment to store, its free text in plaintext: the repository seals it with the new
-/// row's id ([`NewAppointment::sealed`]).
-#[derive(Debug, Clone)]
+/// An appointment to store. Its free text is not inserted: the repository seals it with the
+/// new row's id and writes it in the same transaction ([`NewAppointment::sealed`]).
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = appointments)]
 pub struct NewAppointment {
     pub clinic_id: i64,
     pub patient_id: i64,
@@ -137,24 +138,12 @@ pub struct NewAppointment {
     pub ends_at: NaiveDateTime,
     pub duration_minutes: i32,
     pub status: String,
+    #[diesel(skip_insertion)]
     pub reason: Option<String>,
+    #[diesel(skip_insertion)]
     pub notes: Option<String>,
+    #[diesel(skip_insertion)]
     pub cancellation_reason: Option<String>,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
-/// The columns of a new appointment written as they are.
-#[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = appointments)]
-pub struct PlainAppointmentColumns<'a> {
-    pub clinic_id: i64,
-    pub patient_id: i64,
-    pub doctor_id: i64,
-    pub scheduled_at: NaiveDateTime,
-    pub ends_at: NaiveDateTime,
-    pub duration_minutes: i32,
-    pub status: &'a str,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
@@ -169,20 +158,6 @@ pub struct SealedAppointmentColumns {
 }
 
 impl NewAppointment {
-    pub fn plain(&self) -> PlainAppointmentColumns<'_> {
-        PlainAppointmentColumns {
-            clinic_id: self.clinic_id,
-            patient_id: self.patient_id,
-            doctor_id: self.doctor_id,
-            scheduled_at: self.scheduled_at,
-            ends_at: self.ends_at,
-            duration_minutes: self.duration_minutes,
-            status: &self.status,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        }
-    }
-
     /// The free text sealed for row `id`, under the current key.
     pub fn sealed(&self, keys: &DataKeys, id: i64) -> SealedAppointmentColumns {
         SealedAppointmentColumns {

@@ -497,17 +497,29 @@ pub async fn rebuild_search_keys(pool: &DbPool, after: i64, limit: i64) -> DbRes
     })
 }
 
+/// Writes the blind index of `$phone` into patient `$id`'s row.
+macro_rules! set_phone_index {
+    ($conn:ident, $keys:expr, $id:expr, $clinic_id:expr, $phone:expr) => {
+        diesel::update(patients::table.find($id))
+            .set(patients::phone_index.eq($keys.blind_index(PATIENT_PHONE, $clinic_id, $phone)))
+            .execute($conn)
+            .await?
+    };
+}
+
 /// One batch of a resealing pass (`core::sealing::reseal`) over the patients `pass` names,
 /// soft-deleted ones included: every sealed column, and the
 /// blind index of each phone rewritten.
 pub async fn reseal(pool: &DbPool, keys: &DataKeys, pass: ResealPass) -> DbResult<ResealBatch> {
     in_transaction!(pool, |conn| {
-        let field = PATIENT_PHONE;
-        let mut batch = reseal_column!(conn, keys, &pass, patients, phone, field);
-        let mut indexed = std::mem::take(&mut batch.rewritten);
+        let mut batch = reseal_column!(conn, keys, &pass, patients, phone, PATIENT_PHONE);
+        for (id, clinic_id, phone) in std::mem::take(&mut batch.rewritten) {
+            set_phone_index!(conn, keys, id, clinic_id, &phone);
+        }
         if let (true, Some(last)) = (pass.plain_allowed, batch.last) {
             // On upgrade, also the sealed phones without an index: a migration reverted and
-            // applied again drops the indexes and keeps the values.
+            // applied again drops the indexes and keeps the values. (The phones just sealed
+            // have theirs.)
             let unindexed: Vec<(i64, i64, Option<Sealed>)> = patients::table
                 .filter(patients::id.gt(pass.after))
                 .filter(patients::id.le(last))
@@ -517,16 +529,10 @@ pub async fn reseal(pool: &DbPool, keys: &DataKeys, pass: ResealPass) -> DbResul
                 .load(conn)
                 .await?;
             for (id, clinic_id, sealed) in unindexed {
-                if let Ok(Some(phone)) = keys.open_optional(field, id, sealed.as_ref()) {
-                    indexed.push((id, clinic_id, phone));
+                if let Ok(Some(phone)) = keys.open_optional(PATIENT_PHONE, id, sealed.as_ref()) {
+                    set_phone_index!(conn, keys, id, clinic_id, &phone);
                 }
             }
-        }
-        for (id, clinic_id, phone) in &indexed {
-            diesel::update(patients::table.find(id))
-                .set(patients::phone_index.eq(keys.blind_index(field, *clinic_id, phone)))
-                .execute(conn)
-                .await?;
         }
         batch.add(reseal_columns!(conn, keys, &pass, patients, [
             date_of_birth: PATIENT_DATE_OF_BIRTH,

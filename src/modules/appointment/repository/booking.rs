@@ -70,8 +70,7 @@ impl DieselAppointmentRepository {
                 if let Some(other) = clash!(conn, clinic_id, doctor_id, patient_id, slot, 0_i64) {
                     return Ok(Booking::Clash(other));
                 }
-                let plain = appointment.plain();
-                let id = insert_sealed!(conn, appointments, &plain, |id| appointment
+                let id = insert_sealed!(conn, appointments, &appointment, |id| appointment
                     .sealed(keys, id));
                 let booked = appointments::table
                     .find(id)

@@ -266,8 +266,7 @@ impl AppointmentRepository for DieselAppointmentRepository {
         in_transaction!(&self.pool, |conn| {
             let mut ids = Vec::with_capacity(rows.len());
             for row in &rows {
-                let id =
-                    insert_sealed!(conn, appointments, &row.plain(), |id| row.sealed(keys, id));
+                let id = insert_sealed!(conn, appointments, row, |id| row.sealed(keys, id));
                 ids.push(id);
             }
             Ok(ids)
