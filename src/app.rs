@@ -35,6 +35,8 @@ pub fn app_state(config: &Config, pool: DbPool, services: &Services, shared: &Sh
         pool.clone(),
         services.keys.clone(),
     )));
+    let multipart_file_bytes =
+        usize::try_from(config.files.multipart_max_bytes).unwrap_or(usize::MAX);
     AppParts {
         schemas: Schemas::build(services, settings),
         subscription_schema: build_subscription_schema(services, settings),
@@ -60,6 +62,20 @@ pub fn app_state(config: &Config, pool: DbPool, services: &Services, shared: &Sh
             config.persisted_allow_list.as_deref().cloned(),
         )),
         idempotency: Arc::new(idempotency),
+        max_upload_bytes: usize::try_from(
+            config
+                .files
+                .photo_max_bytes
+                .max(config.files.document_max_bytes),
+        )
+        .unwrap_or(usize::MAX),
+        multipart: async_graphql::http::MultipartOptions::default()
+            .max_num_files(config.files.multipart_max_files)
+            .max_file_size(multipart_file_bytes),
+        max_graphql_body_bytes: multipart_file_bytes
+            .saturating_mul(config.files.multipart_max_files)
+            .saturating_add(crate::http::MAX_BODY_BYTES)
+            .max(crate::http::MAX_BODY_BYTES),
     }
     .into()
 }

@@ -25,4 +25,5 @@ pub mod redis;
 pub mod schema;
 pub mod seed;
 pub mod shared;
+pub mod storage;
 pub mod telemetry;

@@ -47,6 +47,16 @@ pub enum AuditAction {
     RevokeSession,
     /// A user replaced their password (their other sessions ended).
     ChangePassword,
+    /// A staff member asked to upload a patient's photo or document.
+    RequestUpload,
+    /// The upload's bytes were handed to processing.
+    CompleteUpload,
+    /// A photo or document sent in a GraphQL multipart request.
+    UploadPatientFile,
+    /// A patient's photo or document was downloaded (through its link).
+    DownloadFile,
+    /// An ADMIN had a deleted patient's files erased from storage.
+    PurgePatientFiles,
 }
 
 /// Each action with its stored (and GraphQL) name and, for a write, the root mutation field
@@ -155,6 +165,27 @@ const ACTIONS: &[(AuditAction, &str, Option<&str>)] = &[
         "CHANGE_PASSWORD",
         Some("changePassword"),
     ),
+    (
+        AuditAction::RequestUpload,
+        "REQUEST_UPLOAD",
+        Some("requestUpload"),
+    ),
+    (
+        AuditAction::CompleteUpload,
+        "COMPLETE_UPLOAD",
+        Some("completeUpload"),
+    ),
+    (
+        AuditAction::UploadPatientFile,
+        "UPLOAD_PATIENT_FILE",
+        Some("uploadPatientFile"),
+    ),
+    (AuditAction::DownloadFile, "DOWNLOAD_FILE", None),
+    (
+        AuditAction::PurgePatientFiles,
+        "PURGE_PATIENT_FILES",
+        Some("purgePatientFiles"),
+    ),
 ];
 
 impl AuditAction {
@@ -196,6 +227,11 @@ impl AuditAction {
             | AuditAction::LogoutEverywhere
             | AuditAction::RevokeSession
             | AuditAction::ChangePassword => AuditEntity::User,
+            AuditAction::RequestUpload
+            | AuditAction::CompleteUpload
+            | AuditAction::UploadPatientFile
+            | AuditAction::DownloadFile => AuditEntity::PatientFile,
+            AuditAction::PurgePatientFiles => AuditEntity::Job,
         }
     }
 
@@ -224,6 +260,8 @@ pub enum AuditEntity {
     Job,
     /// A user account.
     User,
+    /// A patient's photo or document.
+    PatientFile,
 }
 
 impl AuditEntity {
@@ -235,6 +273,7 @@ impl AuditEntity {
             AuditEntity::Doctor => "DOCTOR",
             AuditEntity::Job => "JOB",
             AuditEntity::User => "USER",
+            AuditEntity::PatientFile => "PATIENT_FILE",
         }
     }
 
@@ -246,6 +285,7 @@ impl AuditEntity {
             AuditEntity::Doctor,
             AuditEntity::Job,
             AuditEntity::User,
+            AuditEntity::PatientFile,
         ]
         .into_iter()
         .find(|entity| entity.as_str() == stored)

@@ -15,6 +15,7 @@ use secrecy::SecretString;
 mod data_keys;
 mod dev_secret;
 mod execution;
+mod files;
 mod jobs;
 mod limits;
 mod mail;
@@ -23,6 +24,7 @@ mod shared_state;
 mod websocket;
 
 pub use execution::GraphqlExecution;
+pub use files::{FilesConfig, FilesLocation, S3Settings};
 pub use jobs::JobsConfig;
 pub use limits::{CorsOrigins, GraphqlLimits};
 pub use mail::MailConfig;
@@ -168,6 +170,8 @@ pub struct Config {
     pub graphiql: bool,
     pub observability: ObservabilityConfig,
     pub jobs: JobsConfig,
+    /// Patients' photos and documents.
+    pub files: FilesConfig,
     /// The keys of health data at rest; `None` until [`Config::keep_development_keys`] when
     /// none were configured (development and tests only: production requires them).
     pub data_keys: Option<Arc<DataKeys>>,
@@ -372,6 +376,7 @@ impl Config {
         let observability = observability::read(&mut r);
         let jobs = jobs::read(&mut r, production, &database_url);
         let data_keys = data_keys::read(&mut r, production);
+        let files = files::read(&mut r, &database_url);
 
         if !r.problems.is_empty() {
             return Err(ConfigErrors(r.problems));
@@ -406,6 +411,7 @@ impl Config {
             graphiql,
             observability,
             jobs,
+            files,
             data_keys,
         })
     }

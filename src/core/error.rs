@@ -75,6 +75,10 @@ pub enum AppError {
     /// changed or moved in the database). Logged where it failed, with the record's id.
     #[error("this value could not be decrypted; the failure has been logged")]
     Unreadable(#[from] crate::core::sealing::Unreadable),
+    /// A file refused on upload or by processing: `code` is one of `modules::file`'s codes
+    /// (`FILE_TOO_LARGE`, `UNSUPPORTED_FILE_TYPE`, …).
+    #[error("{message}")]
+    FileRefused { code: &'static str, message: String },
     /// Anything the client cannot act on. The detail is logged, never shown.
     #[error("internal server error")]
     Internal(#[source] anyhow::Error),
@@ -96,6 +100,7 @@ impl AppError {
             AppError::InvalidStateTransition { .. } => "INVALID_STATE_TRANSITION",
             AppError::RateLimited { .. } => "RATE_LIMITED",
             AppError::Unreadable(_) => "DATA_UNREADABLE",
+            AppError::FileRefused { code, .. } => code,
             AppError::Internal(_) => "INTERNAL_SERVER_ERROR",
         }
     }

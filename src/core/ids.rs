@@ -12,16 +12,18 @@ pub enum NodeType {
     Clinic,
     Appointment,
     Prescription,
+    PatientFile,
 }
 
 impl NodeType {
-    const ALL: [NodeType; 6] = [
+    const ALL: [NodeType; 7] = [
         NodeType::Patient,
         NodeType::User,
         NodeType::Doctor,
         NodeType::Clinic,
         NodeType::Appointment,
         NodeType::Prescription,
+        NodeType::PatientFile,
     ];
 
     fn name(self) -> &'static str {
@@ -32,6 +34,7 @@ impl NodeType {
             NodeType::Clinic => "Clinic",
             NodeType::Appointment => "Appointment",
             NodeType::Prescription => "Prescription",
+            NodeType::PatientFile => "PatientFile",
         }
     }
 }

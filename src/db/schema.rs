@@ -226,3 +226,25 @@ diesel::table! {
         completed_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    /// Patients' photos and documents; the bytes are in the file store (`storage`).
+    patient_files (id) {
+        id -> BigInt,
+        clinic_id -> BigInt,
+        patient_id -> BigInt,
+        kind -> Text,
+        status -> Text,
+        name -> Text,
+        content_type -> Text,
+        byte_size -> BigInt,
+        width -> Nullable<Integer>,
+        height -> Nullable<Integer>,
+        pages -> Nullable<Integer>,
+        object_key -> Text,
+        reason -> Nullable<Text>,
+        uploaded_by -> BigInt,
+        created_at -> Timestamp,
+        purged_at -> Nullable<Timestamp>,
+    }
+}

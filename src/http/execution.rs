@@ -132,6 +132,12 @@ pub(super) struct Prepared {
 }
 
 impl Prepared {
+    /// The files of a multipart request, which its variables name by index.
+    pub(super) fn with_uploads(mut self, uploads: Vec<async_graphql::UploadValue>) -> Self {
+        self.request.uploads = uploads;
+        self
+    }
+
     /// The operation's type and first root field, for metrics and logs.
     fn describe(&self) -> (&'static str, String) {
         let name = self.request.operation_name.as_deref();

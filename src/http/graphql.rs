@@ -18,6 +18,7 @@ use super::execution::{
     Answer, NotRun, Prepared, build_request, execute, refused_body, request_error_status,
 };
 use super::idempotent::{self, Keyed};
+use super::multipart;
 use super::negotiation::{ResponseFormat, is_json_content_type, negotiate};
 use crate::core::context::{Authentication, RequestContext};
 use crate::modules::auth::session::service::{Authenticated, SessionService};
@@ -165,12 +166,36 @@ pub async fn graphql_post(
         return not_acceptable(&request_id);
     };
     let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-    if !is_json_content_type(content_type) {
+    let is_multipart = multipart::is_multipart(content_type);
+    if is_multipart && !multipart::has_preflight_header(&headers) {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            format,
+            "PREFLIGHT_REQUIRED",
+            "a multipart request must carry a `GraphQL-Preflight: 1` header (or \
+             `Apollo-Require-Preflight`), which a cross-site form cannot send",
+            &request_id,
+        );
+    }
+    if !is_multipart && !is_json_content_type(content_type) {
         return error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format,
             "UNSUPPORTED_MEDIA_TYPE",
             "send the request as Content-Type: application/json",
+            &request_id,
+        );
+    }
+    // The route takes multipart bodies up to their own limit; a JSON body keeps its own.
+    if !is_multipart && body.len() > super::MAX_BODY_BYTES {
+        return error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format,
+            "PAYLOAD_TOO_LARGE",
+            &format!(
+                "a request body may be at most {} bytes",
+                super::MAX_BODY_BYTES
+            ),
             &request_id,
         );
     }
@@ -183,9 +208,17 @@ pub async fn graphql_post(
             &request_id,
         )
     };
-    let parsed: Value = match serde_json::from_slice(&body) {
-        Ok(value) => value,
-        Err(_) => return bad_request("the body is not valid JSON"),
+    let (parsed, uploads): (Value, _) = if is_multipart {
+        let content_type = content_type.unwrap_or_default();
+        match multipart::read(content_type, body, state.multipart).await {
+            Ok(operation) => (operation.wire, operation.uploads),
+            Err(message) => return bad_request(&message),
+        }
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(value) => (value, Vec::new()),
+            Err(_) => return bad_request("the body is not valid JSON"),
+        }
     };
     let context = match request_context(&state, &headers, &request_id, client_ip, format).await {
         Ok(context) => context,
@@ -261,6 +294,7 @@ pub async fn graphql_post(
         }
         single => match prepare(single).await {
             Ok(request) => {
+                let request = request.with_uploads(uploads);
                 let operations = request.operations();
                 if let Err(refusal) = charge(&state, &context, operations, format).await {
                     return refusal;

@@ -23,6 +23,18 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         Ok(waiting) => metrics::gauge!("job_queue_depth").set(waiting as f64),
         Err(error) => tracing::warn!(%error, "counting waiting jobs for /metrics"),
     }
+    // Likewise each clinic's stored files, beside the quota they are held to.
+    let files = &state.services.files;
+    metrics::gauge!("files_clinic_quota_bytes").set(files.quota() as f64);
+    match files.usage_per_clinic().await {
+        Ok(usage) => {
+            for (clinic, bytes) in usage {
+                metrics::gauge!("files_clinic_bytes", "clinic" => clinic.to_string())
+                    .set(bytes as f64);
+            }
+        }
+        Err(error) => tracing::warn!(%error, "adding up clinics' files for /metrics"),
+    }
     match crate::telemetry::metrics() {
         Some(handle) => (
             [(CONTENT_TYPE, "text/plain; version=0.0.4")],

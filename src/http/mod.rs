@@ -7,11 +7,13 @@ mod compression;
 mod cost;
 mod execution;
 mod exports;
+mod files;
 mod graphiql;
 mod graphql;
 mod graphql_get;
 mod health;
 mod idempotent;
+mod multipart;
 mod negotiation;
 mod request_id;
 mod session_refresh;
@@ -108,6 +110,13 @@ pub struct AppParts {
     pub error_reports: bool,
     /// The first answers of mutations sent with an `Idempotency-Key`.
     pub idempotency: Arc<IdempotencyService>,
+    /// The largest body `PUT /files/upload/{link}` takes: the larger of the kinds' limits.
+    pub max_upload_bytes: usize,
+    /// GraphQL multipart requests: how many files, how large each.
+    pub multipart: async_graphql::http::MultipartOptions,
+    /// The largest body `POST /graphql` takes: a multipart request's files, with room for the
+    /// operation; a JSON body is held to `MAX_BODY_BYTES` by the handler.
+    pub max_graphql_body_bytes: usize,
 }
 
 /// `/metrics` alone, for `METRICS_ADDR` (a port the load balancer does not expose).
@@ -144,7 +153,9 @@ pub fn router(state: AppState) -> Router {
     if state.graphiql {
         router = router.route("/graphiql/{version}/{file}", get(graphiql::asset));
     }
-    let mut graphql = get(graphql_get::graphql_get).post(graphql::graphql_post);
+    let mut graphql = get(graphql_get::graphql_get)
+        .post(graphql::graphql_post)
+        .layer(DefaultBodyLimit::max(state.max_graphql_body_bytes));
     if state.limits.max_concurrent > 0 {
         let admission =
             admission::Admission::new(state.limits.max_concurrent, state.limits.request_timeout);
@@ -164,7 +175,7 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!(
                         "request",
                         method = %request.method(),
-                        path = %request.uri().path(),
+                        path = %files::loggable_path(request.uri().path()),
                         request_id = %request_id_of(request),
                         client_request_id = request_id::client_id_of(request),
                         status = tracing::field::Empty,
@@ -199,6 +210,11 @@ pub fn router(state: AppState) -> Router {
         .route("/graphql", graphql)
         .route("/graphql/ws", get(subscriptions::graphql_ws))
         .route("/exports/{job_id}", get(exports::download))
+        .route("/files/{link}", get(files::download))
+        .route(
+            "/files/upload/{link}",
+            axum::routing::put(files::upload).layer(DefaultBodyLimit::max(state.max_upload_bytes)),
+        )
         .route(
             "/auth/refresh",
             axum::routing::post(session_refresh::refresh),

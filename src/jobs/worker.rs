@@ -14,7 +14,7 @@ use super::export::{self, ExportStore, LocalExports};
 use super::mail::{Mailer, Outbox, SmtpMailer};
 use super::pdf::PdfFonts;
 use super::queue::{JobMessage, JobQueue};
-use super::{notify, report, rotate_keys, schedule};
+use super::{files, notify, report, rotate_keys, schedule};
 use crate::config::Config;
 use crate::db::DbPool;
 use crate::modules::clinic::model::Clinic;
@@ -159,6 +159,8 @@ async fn perform(context: &JobContext, job: &Job) -> anyhow::Result<serde_json::
         }
         Some(JobKind::ClinicReport) => report::run(context, job).await,
         Some(JobKind::RotateDataKeys) => rotate_keys::run(context, job).await,
+        Some(JobKind::ProcessFile) => files::process(context, job).await,
+        Some(JobKind::PurgePatientFiles) => files::purge(context, job).await,
         None => anyhow::bail!("unknown job kind {:?}", job.kind),
     }
 }

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod clinic;
 pub mod doctor;
+pub mod file;
 pub mod idempotency;
 pub mod job;
 pub mod loaders;

@@ -24,6 +24,9 @@ use crate::modules::clinic::repository::{ClinicRepository, DieselClinicRepositor
 use crate::modules::clinic::service::ClinicService;
 use crate::modules::doctor::repository::{DieselDoctorRepository, DoctorRepository};
 use crate::modules::doctor::service::DoctorService;
+use crate::modules::file::links::FileLinks;
+use crate::modules::file::repository::{DieselFileRepository, FileRepository};
+use crate::modules::file::service::{FileLimits, FileService};
 use crate::modules::job::published::PublishedJobRepository;
 use crate::modules::job::repository::{DieselJobRepository, JobRepository};
 use crate::modules::job::service::{JobService, JobSink};
@@ -55,6 +58,7 @@ pub struct Repositories {
     pub audit: Arc<dyn AuditRepository>,
     pub jobs: Arc<dyn JobRepository>,
     pub reports: Arc<dyn ReportRepository>,
+    pub files: Arc<dyn FileRepository>,
 }
 
 impl Repositories {
@@ -76,6 +80,7 @@ impl Repositories {
             audit: Arc::new(DieselAuditRepository::new(pool.clone())),
             jobs: Arc::new(DieselJobRepository::new(pool.clone())),
             reports: Arc::new(DieselReportRepository::new(pool.clone())),
+            files: Arc::new(DieselFileRepository::new(pool.clone(), keys.clone())),
         }
     }
 
@@ -137,6 +142,8 @@ pub struct Services {
     pub audit_writer: AuditWriter,
     pub jobs: Arc<JobService>,
     pub reports: Arc<ReportService>,
+    /// Patients' photos and documents.
+    pub files: Arc<FileService>,
     /// Opens sealed fields for those who may read them (`core::sealing`).
     pub keys: Arc<DataKeys>,
 }
@@ -191,7 +198,22 @@ impl Services {
             RefreshTokens::new(&config.auth.jwt_secret),
             config.auth.sessions,
         ));
+        let files = Arc::new(FileService::new(
+            repositories.files.clone(),
+            patients.clone(),
+            jobs.clone(),
+            crate::storage::FileStorage::open(&config.files.location, &keys)?,
+            FileLinks::new(
+                &config.auth.jwt_secret,
+                config.files.url_ttl,
+                config.files.public_url.as_deref(),
+            ),
+            shared.events.clone(),
+            keys.clone(),
+            FileLimits::of(&config.files),
+        ));
         Ok(Self {
+            files,
             auth: Arc::new(AuthService::new(
                 repositories.users.clone(),
                 patients.clone(),

@@ -8,10 +8,10 @@
 //! key, and the pass never overwrites a value changed since it read it).
 use crate::core::sealing::{DataKeys, ResealBatch, ResealPass};
 use crate::db::{DbPool, DbResult};
-use crate::modules::{appointment, patient, prescription};
+use crate::modules::{appointment, file, patient, prescription};
 
 /// The tables with sealed columns.
-pub const TABLES: [&str; 3] = ["patients", "appointments", "prescriptions"];
+pub const TABLES: [&str; 4] = ["patients", "appointments", "prescriptions", "patient_files"];
 
 /// Rows per batch: short write locks on SQLite, bounded memory everywhere.
 pub const BATCH: i64 = 500;
@@ -71,6 +71,7 @@ async fn batch(
         "patients" => patient::repository::reseal(pool, keys, pass).await,
         "appointments" => appointment::repository::reseal(pool, keys, pass).await,
         "prescriptions" => prescription::repository::reseal(pool, keys, pass).await,
+        "patient_files" => file::repository::reseal(pool, keys, pass).await,
         other => anyhow::bail!("table {other:?} has no sealed columns"),
     };
     Ok(batch?)

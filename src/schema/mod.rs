@@ -22,6 +22,8 @@ use crate::modules::auth::resolvers::{AuthMutation, AuthQuery};
 use crate::modules::auth::session::resolvers::{SessionMutation, SessionQuery};
 use crate::modules::clinic::resolvers::ClinicQuery;
 use crate::modules::doctor::resolvers::{DoctorMutation, DoctorQuery};
+use crate::modules::file::resolvers::{FileMutation, FileQuery};
+use crate::modules::file::subscription::FileSubscription;
 use crate::modules::job::resolvers::{JobMutation, JobQuery};
 use crate::modules::job::subscription::JobSubscription;
 use crate::modules::patient::resolvers::{PatientMutation, PatientQuery};
@@ -41,6 +43,7 @@ pub struct QueryRoot(
     PrescriptionQuery,
     AuditQuery,
     JobQuery,
+    FileQuery,
     NodeQuery,
 );
 
@@ -54,11 +57,12 @@ pub struct MutationRoot(
     AppointmentMutation,
     PrescriptionMutation,
     JobMutation,
+    FileMutation,
 );
 
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct SubscriptionRoot(AppointmentSubscription, JobSubscription);
+pub struct SubscriptionRoot(AppointmentSubscription, JobSubscription, FileSubscription);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
@@ -181,6 +185,7 @@ fn configured(
         .data(services.prescriptions.clone())
         .data(services.audit.clone())
         .data(services.jobs.clone())
+        .data(services.files.clone())
         .data(services.keys.clone());
     if !settings.suggestions {
         builder = builder.disable_suggestions();

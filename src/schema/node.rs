@@ -16,6 +16,8 @@ use crate::modules::clinic::resolvers::ClinicObject;
 use crate::modules::clinic::service::ClinicService;
 use crate::modules::doctor::resolvers::DoctorObject;
 use crate::modules::doctor::service::DoctorService;
+use crate::modules::file::resolvers::PatientFileObject;
+use crate::modules::file::service::FileService;
 use crate::modules::patient::resolvers::PatientObject;
 use crate::modules::patient::service::PatientService;
 use crate::modules::prescription::resolvers::PrescriptionObject;
@@ -31,6 +33,7 @@ pub enum Node {
     Doctor(DoctorObject),
     Appointment(AppointmentObject),
     Prescription(PrescriptionObject),
+    PatientFile(PatientFileObject),
 }
 
 #[derive(Default)]
@@ -90,6 +93,14 @@ impl NodeQuery {
                     ctx,
                     prescription,
                 ))))
+            }
+            NodeType::PatientFile => {
+                let service = ctx.data::<Arc<FileService>>()?;
+                let entity = AuditEntity::PatientFile;
+                let file =
+                    audit_trail::lookup(ctx, entity, Ok(key), |key| service.readable(caller, key))
+                        .await?;
+                Ok(Some(Node::PatientFile(PatientFileObject::read(ctx, file))))
             }
         }
     }

@@ -22,8 +22,9 @@ use crate::readme::readme_operations;
 /// Suites ask far more often than a person would.
 const ENV: [(&str, &str); 1] = [("RATE_LIMIT_PER_MINUTE", "0")];
 
-/// Values of their moment: a request's id, a token, when a token or a write was made.
-const VOLATILE: [&str; 10] = [
+/// Values of their moment: a request's id, a token or a signed link, when a token or a write
+/// was made.
+const VOLATILE: [&str; 11] = [
     "requestId",
     "accessToken",
     "refreshToken",
@@ -34,6 +35,7 @@ const VOLATILE: [&str; 10] = [
     "updatedAt",
     "createdAt",
     "finishedAt",
+    "url",
 ];
 
 /// How long a subscriber waits for more events once the change that causes them was made.

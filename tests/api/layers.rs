@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["schema", "jobs"],
     &["modules"],
     &["graphql", "shared"],
-    &["audit_trail", "events", "cache", "ratelimit"],
+    &["audit_trail", "events", "cache", "ratelimit", "storage"],
     &["db", "telemetry"],
     &["config"],
     &["persisted"],

@@ -18,6 +18,7 @@ mod encryption;
 mod execution_modes;
 mod exports;
 mod field_errors;
+mod files;
 mod graph;
 mod graphiql;
 mod hostile;

@@ -10,6 +10,7 @@
 //! does not open is [`Unreadable`]: the field reports it, never a blank.
 //!
 //! Phones are found by exact match through a keyed blind index ([`DataKeys::blind_indexes`]).
+mod blob;
 mod envelope;
 mod keyring;
 mod reseal;
@@ -34,6 +35,8 @@ pub mod fields {
     pub const PRESCRIPTION_ROUTE: Field = Field::new("prescriptions", "route");
     pub const PRESCRIPTION_DISCONTINUED_REASON: Field =
         Field::new("prescriptions", "discontinued_reason");
+    /// The name a file was uploaded under ("HIV test 2026-11.pdf" says as much as a note).
+    pub const PATIENT_FILE_NAME: Field = Field::new("patient_files", "name");
     /// The answer kept for a replay of an `Idempotency-Key`: it may hold any of the above.
     pub const IDEMPOTENCY_BODY: Field = Field::new("idempotency_keys", "body");
 }

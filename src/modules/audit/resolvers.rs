@@ -34,6 +34,7 @@ fn record_id(entity: AuditEntity, id: i64) -> ID {
         AuditEntity::Prescription => NodeType::Prescription,
         AuditEntity::Doctor => NodeType::Doctor,
         AuditEntity::User => NodeType::User,
+        AuditEntity::PatientFile => NodeType::PatientFile,
         AuditEntity::Job => return id.to_string().into(),
     };
     ids::encode(node_type, id).into()

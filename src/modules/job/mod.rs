@@ -5,3 +5,8 @@ pub mod repository;
 pub mod resolvers;
 pub mod service;
 pub mod subscription;
+
+// What other modules may use: the rest of this module is its own.
+pub use model::Job;
+pub use resolvers::JobObject;
+pub use service::JobService;

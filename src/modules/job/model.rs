@@ -57,6 +57,10 @@ pub enum JobKind {
     ClinicReport,
     /// The clinic's health data sealed again under the current data key (`rotateDataKeys`).
     RotateDataKeys,
+    /// An uploaded photo or document checked and processed (`completeUpload`).
+    ProcessFile,
+    /// A deleted patient's files erased from storage (`purgePatientFiles`).
+    PurgePatientFiles,
 }
 
 impl JobKind {
@@ -68,6 +72,8 @@ impl JobKind {
             JobKind::AppointmentReminder => "APPOINTMENT_REMINDER",
             JobKind::ClinicReport => "CLINIC_REPORT",
             JobKind::RotateDataKeys => "ROTATE_DATA_KEYS",
+            JobKind::ProcessFile => "PROCESS_FILE",
+            JobKind::PurgePatientFiles => "PURGE_PATIENT_FILES",
         }
     }
 
@@ -79,6 +85,8 @@ impl JobKind {
             JobKind::AppointmentReminder,
             JobKind::ClinicReport,
             JobKind::RotateDataKeys,
+            JobKind::ProcessFile,
+            JobKind::PurgePatientFiles,
         ]
         .into_iter()
         .find(|kind| kind.as_str() == stored)

@@ -247,6 +247,23 @@ impl JobService {
             .await
     }
 
+    /// Queues the processing of an uploaded file, which the caller was allowed to upload
+    /// (`FileService` decided); answers at once.
+    pub async fn process_file(&self, caller: &Caller, file_id: i64) -> AppResult<Job> {
+        let payload = serde_json::json!({ "fileId": file_id }).to_string();
+        self.submit(caller, JobKind::ProcessFile, Some(payload), None)
+            .await
+    }
+
+    /// Queues the erasure of a deleted patient's files, which the caller was allowed to ask
+    /// for (`FileService` decided); answers at once.
+    pub async fn purge_patient_files(&self, caller: &Caller, patient_id: i64) -> AppResult<Job> {
+        require_admin(caller)?;
+        let payload = serde_json::json!({ "patientId": patient_id }).to_string();
+        self.submit(caller, JobKind::PurgePatientFiles, Some(payload), None)
+            .await
+    }
+
     /// Starts a report of the clinic's days `from` to `to` (both included, in its time zone);
     /// answers at once.
     pub async fn clinic_report(

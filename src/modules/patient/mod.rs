@@ -17,5 +17,6 @@ mod service_tests;
 pub use input::PatientFilterInput;
 pub use loaders::{PatientCountOfDoctor, PatientKey, PatientsOfDoctor};
 pub use model::{Patient, PatientFilter};
+pub use policy::WRITERS;
 pub use resolvers::PatientObject;
 pub use service::PatientService;

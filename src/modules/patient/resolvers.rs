@@ -11,7 +11,7 @@ use crate::audit_trail;
 use crate::audit_trail::{AuditAction, AuditEntity, Subject};
 use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
-use crate::core::pagination::ConnectionArgs;
+use crate::core::pagination::{ConnectionArgs, KeyCursor};
 use crate::graphql::connection::page_cost;
 use crate::graphql::connection::{Connection, respond};
 use crate::graphql::eager::Eager;
@@ -27,6 +27,7 @@ use crate::modules::clinic::ClinicObject;
 use crate::modules::doctor::Doctor;
 use crate::modules::doctor::DoctorObject;
 use crate::modules::doctor::{DoctorKey, WithDoctor, page_doctors};
+use crate::modules::file::{FileService, PatientFile, PatientFileObject};
 use crate::modules::loaders::loaders;
 use crate::modules::nested::{self, PageBatch};
 use crate::modules::prescription::PrescriptionStatus;
@@ -161,6 +162,37 @@ impl PatientObject {
             .load_one(DoctorKey(id))
             .await?
             .map(|doctor| Eager(DoctorObject(doctor))))
+    }
+
+    /// The patient's current photo (the newest READY one), to recognise them at the desk.
+    async fn photo(&self, ctx: &Context<'_>) -> Result<Option<PatientFileObject>> {
+        let files = ctx.data::<Arc<FileService>>()?;
+        let photo = files.photo(caller(ctx)?, &self.patient).await?;
+        Ok(photo.map(|file| PatientFileObject::read(ctx, file)))
+    }
+
+    /// The patient's documents (scans, consent forms, lab results), newest first, in every
+    /// status.
+    #[graphql(complexity = "page_cost(first, None, child_complexity)")]
+    async fn documents(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<PatientFileObject>> {
+        let (files, caller) = (ctx.data::<Arc<FileService>>()?, caller(ctx)?);
+        let args = ConnectionArgs {
+            first,
+            after,
+            ..Default::default()
+        };
+        let page = files.documents(caller, &self.patient, args).await?;
+        let count = files.count_documents(caller, &self.patient);
+        let cursor = |file: &PatientFile| KeyCursor::at(file.created_at, file.id);
+        respond(ctx, page, count, cursor, |file| {
+            PatientFileObject::read(ctx, file)
+        })
+        .await
     }
 
     /// This patient's appointments by start time, earliest first.

@@ -26,6 +26,7 @@ mod booking;
 pub mod load;
 pub mod raw_sql;
 pub mod redis_proxy;
+pub mod s3;
 pub mod server;
 pub mod sink;
 pub mod smtp;
@@ -261,6 +262,10 @@ impl TestApp {
                 jobs_dir.path().join("exports").display().to_string(),
             ),
             (
+                "FILES_DIR",
+                jobs_dir.path().join("files").display().to_string(),
+            ),
+            (
                 "OUTBOX_DIR",
                 jobs_dir.path().join("outbox").display().to_string(),
             ),
@@ -280,6 +285,10 @@ impl TestApp {
         ]);
         for (name, value) in overrides {
             vars.insert(name, (*value).to_owned());
+        }
+        // Files go to a bucket or to a folder, not both.
+        if vars.contains_key("FILES_URL") {
+            vars.remove("FILES_DIR");
         }
         let config = Config::from_lookup(&|name| vars.get(name).cloned()).expect("test config");
         let keys = config.data_keys().expect("data keys");
