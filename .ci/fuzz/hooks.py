@@ -49,6 +49,16 @@ schemathesis.graphql.scalar("Date", st.one_of(st.sampled_from(EDGE_DAYS), DAYS).
 schemathesis.graphql.scalar(
     "DateTime", st.one_of(st.sampled_from(EDGE_INSTANTS), INSTANTS).map(nodes.String)
 )
+# A file travels only in a multipart request, where its variable holds the file's index; in a
+# JSON body an `Upload` argument is whatever a client puts there: indexes of files never sent,
+# and values of other types.
+schemathesis.graphql.scalar(
+    "Upload",
+    st.one_of(
+        st.integers(min_value=-1, max_value=3).map(nodes.Int),
+        TEXT.map(nodes.String),
+    ),
+)
 
 
 @schemathesis.check

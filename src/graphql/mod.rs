@@ -15,4 +15,5 @@ pub mod resolver_spans;
 pub mod scalars;
 pub mod sealed;
 pub mod subscriptions_only;
+pub mod upload;
 pub mod validation;

@@ -24,9 +24,8 @@ use crate::modules::clinic::repository::{ClinicRepository, DieselClinicRepositor
 use crate::modules::clinic::service::ClinicService;
 use crate::modules::doctor::repository::{DieselDoctorRepository, DoctorRepository};
 use crate::modules::doctor::service::DoctorService;
-use crate::modules::file::links::FileLinks;
 use crate::modules::file::repository::{DieselFileRepository, FileRepository};
-use crate::modules::file::service::{FileLimits, FileService};
+use crate::modules::file::service::FileService;
 use crate::modules::job::published::PublishedJobRepository;
 use crate::modules::job::repository::{DieselJobRepository, JobRepository};
 use crate::modules::job::service::{JobService, JobSink};
@@ -202,16 +201,10 @@ impl Services {
             repositories.files.clone(),
             patients.clone(),
             jobs.clone(),
-            crate::storage::FileStorage::open(&config.files.location, &keys)?,
-            FileLinks::new(
-                &config.auth.jwt_secret,
-                config.files.url_ttl,
-                config.files.public_url.as_deref(),
-            ),
             shared.events.clone(),
             keys.clone(),
-            FileLimits::of(&config.files),
-        ));
+            config,
+        )?);
         Ok(Self {
             files,
             auth: Arc::new(AuthService::new(

@@ -468,29 +468,34 @@ async fn hostile_and_mislabelled_files_are_rejected_and_the_worker_goes_on(app: 
     assert_eq!(early.code(), Some("UPLOAD_NOT_RECEIVED"), "{}", early.text);
 }
 
-async fn files_follow_the_patient_records_rules(app: TestApp) {
-    let nurse = app.token(Role::Nurse).await;
-    let patient = app
-        .create_patient(
-            &nurse,
-            patient_input("Private Photo", "private.photo@example.com"),
-        )
-        .await;
-    let id = upload(
-        &app,
-        &nurse,
-        &patient,
-        "PHOTO",
-        "p.jpg",
-        "image/jpeg",
-        jpeg_with_exif(80, 60, 1),
-    )
-    .await;
-    assert_eq!(settled(&app, &nurse, &id).await["status"], "READY");
-    let url = app.ok(&nurse, FILE, json!({ "id": id })).await["patientFile"]["url"]
+/// A patient of `name` and `email` with a READY photo of `width` × `height` uploaded by
+/// `token`: the patient's id, the file's id and its download link.
+async fn patient_with_photo(
+    app: &TestApp,
+    token: &str,
+    (name, email): (&str, &str),
+    (width, height): (u32, u32),
+) -> (String, String, String) {
+    let patient = app.create_patient(token, patient_input(name, email)).await;
+    let photo = jpeg_with_exif(width, height, 1);
+    let id = upload(app, token, &patient, "PHOTO", "p.jpg", "image/jpeg", photo).await;
+    assert_eq!(settled(app, token, &id).await["status"], "READY");
+    let url = app.ok(token, FILE, json!({ "id": id })).await["patientFile"]["url"]
         .as_str()
         .expect("url")
         .to_owned();
+    (patient, id, url)
+}
+
+async fn files_follow_the_patient_records_rules(app: TestApp) {
+    let nurse = app.token(Role::Nurse).await;
+    let (patient, id, url) = patient_with_photo(
+        &app,
+        &nurse,
+        ("Private Photo", "private.photo@example.com"),
+        (80, 60),
+    )
+    .await;
 
     // Another clinic's ADMIN: not found, however asked.
     let other = app.other_clinic_admin().await;
@@ -504,6 +509,29 @@ async fn files_follow_the_patient_records_rules(app: TestApp) {
         .gql(Some(&patient_token), FILE, json!({ "id": id }))
         .await;
     assert_eq!(response.code(), Some("NOT_FOUND"), "{}", response.text);
+    let me = app
+        .ok(&patient_token, "{ me { id patient { id } } }", json!({}))
+        .await;
+    let own = me["me"]["patient"]["id"]
+        .as_str()
+        .expect("own record")
+        .to_owned();
+    let own_photo = upload(
+        &app,
+        &nurse,
+        &own,
+        "PHOTO",
+        "me.jpg",
+        "image/jpeg",
+        jpeg_with_exif(50, 50, 1),
+    )
+    .await;
+    assert_eq!(settled(&app, &nurse, &own_photo).await["status"], "READY");
+    let mine = app.ok(&patient_token, PHOTO, json!({ "id": own })).await;
+    let link = mine["patient"]["photo"]["thumb"]
+        .as_str()
+        .expect("own photo's link");
+    assert_eq!(get(&app, link).await.status, 200);
     // A PATIENT may not add files, not even to their own record.
     let refused = app
         .gql(
@@ -545,7 +573,7 @@ async fn files_follow_the_patient_records_rules(app: TestApp) {
     assert_eq!(response.code(), Some("NOT_FOUND"));
 
     // And an ADMIN has them erased from storage; the records stay for the trail.
-    assert_eq!(stored_files(&app).len(), 3);
+    assert_eq!(stored_files(&app).len(), 6);
     let job = app
         .ok(
             &admin,
@@ -573,7 +601,8 @@ async fn files_follow_the_patient_records_rules(app: TestApp) {
         assert!(started.elapsed() < Duration::from_secs(30), "{job}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(stored_files(&app).is_empty());
+    // The other patient's photo stays.
+    assert_eq!(stored_files(&app).len(), 3);
     // A live patient's files are not purged.
     let live = app
         .create_patient(
@@ -598,27 +627,13 @@ async fn files_follow_the_patient_records_rules(app: TestApp) {
 
 async fn a_link_expires(app: TestApp) {
     let nurse = app.token(Role::Nurse).await;
-    let patient = app
-        .create_patient(
-            &nurse,
-            patient_input("Short Link", "short.link@example.com"),
-        )
-        .await;
-    let id = upload(
+    let (_, _, url) = patient_with_photo(
         &app,
         &nurse,
-        &patient,
-        "PHOTO",
-        "p.jpg",
-        "image/jpeg",
-        jpeg_with_exif(40, 40, 1),
+        ("Short Link", "short.link@example.com"),
+        (40, 40),
     )
     .await;
-    assert_eq!(settled(&app, &nurse, &id).await["status"], "READY");
-    let url = app.ok(&nurse, FILE, json!({ "id": id })).await["patientFile"]["url"]
-        .as_str()
-        .expect("url")
-        .to_owned();
     assert_eq!(get(&app, &url).await.status, 200);
     tokio::time::sleep(Duration::from_secs(11)).await;
     let response = get(&app, &url).await;
@@ -711,6 +726,32 @@ async fn a_multipart_upload_needs_the_preflight_header_and_stays_small(app: Test
         .await;
     assert_eq!(refused.status, 400, "{}", refused.text);
     assert_eq!(refused.code(), Some("BAD_REQUEST"));
+    // In a JSON body an `Upload` names no file: refused as input, nothing stored.
+    for value in [
+        json!(0),
+        json!("a string"),
+        json!("#__graphql_file__:x"),
+        json!("#__graphql_file__:7"),
+    ] {
+        let refused = app
+            .gql(
+                Some(&nurse),
+                UPLOAD_MULTIPART,
+                json!({ "p": patient, "f": value }),
+            )
+            .await;
+        let code = refused.code().unwrap_or_default().to_owned();
+        assert!(
+            [
+                "VALIDATION_FAILED",
+                "GRAPHQL_VALIDATION_FAILED",
+                "BAD_USER_INPUT"
+            ]
+            .contains(&code.as_str()),
+            "{value}: {}",
+            refused.text
+        );
+    }
     // A patient's token may not use it.
     let patient_token = app.token(Role::Patient).await;
     let refused = app
@@ -875,4 +916,100 @@ async fn s3_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_on_mysql() {
     uploads_to_s3(crate::helpers::Backend::Mysql).await;
+}
+
+/// `fileUpdated` over the API's WebSocket endpoint, while a separate worker process (sharing the
+/// file store and the queue) processes the upload; then the clinic's stored bytes on `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_updated_follows_processing_on_a_worker_process() {
+    use crate::helpers::server::Server;
+    use crate::helpers::subscriber::Subscriber;
+    let app = TestApp::spawn(crate::helpers::Backend::Sqlite)
+        .await
+        .expect("SQLite");
+    let shared = app.jobs_dir.path();
+    let queue = shared.join("shared-queue.db").display().to_string();
+    let files = shared.join("shared-files").display().to_string();
+    let env = [
+        ("WORKERS_IN_PROCESS", "false"),
+        ("JOBS_QUEUE_PATH", queue.as_str()),
+        ("FILES_DIR", files.as_str()),
+    ];
+    let api = Server::start(&app.database_url, &env).await;
+    let nurse = api.login("nurse@demo.clinic").await;
+    let patient = api
+        .ok(
+            &nurse,
+            "mutation($i: CreatePatientInput!) { createPatient(input: $i) { id } }",
+            json!({ "i": patient_input("Live Photo", "live.photo@example.com") }),
+        )
+        .await["createPatient"]["id"]
+        .as_str()
+        .expect("patient")
+        .to_owned();
+    let photo = jpeg_with_exif(90, 45, 6);
+    let ticket = api
+        .ok(
+            &nurse,
+            REQUEST,
+            json!({ "i": { "patientId": patient, "kind": "PHOTO", "name": "live.jpg",
+                "contentType": "image/jpeg", "byteSize": photo.len() } }),
+        )
+        .await;
+    let ticket = &ticket["requestUpload"];
+    let sent = api
+        .client()
+        .put(api.url(ticket["url"].as_str().expect("url")))
+        .header("content-type", "image/jpeg")
+        .body(photo)
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(sent.status(), 204);
+    let id = ticket["file"]["id"].as_str().expect("id").to_owned();
+    api.ok(&nurse, COMPLETE, json!({ "id": id })).await;
+    let subscriber = Subscriber::start(
+        &api.ws_url(),
+        Some(&nurse),
+        "subscription($id: ID!) { fileUpdated(id: $id) { id status width height } }",
+        json!({ "id": id }),
+        // More than it can get: the server completes the subscription once the file is READY.
+        1_000,
+        Duration::from_secs(60),
+    )
+    .await;
+    let worker = Server::start_worker(&app.database_url, &env);
+    let updates: Vec<Value> = subscriber
+        .until_complete()
+        .await
+        .into_iter()
+        .map(|payload| payload["data"]["fileUpdated"].clone())
+        .collect();
+    let status = worker.stop().await;
+    assert!(status.success(), "{status}");
+    assert_eq!(updates.len(), 2, "{updates:?}");
+    assert_eq!(updates[0]["status"], "PENDING", "first the file as it is");
+    assert_eq!(updates[1]["status"], "READY");
+    assert_eq!(
+        (updates[1]["width"].as_i64(), updates[1]["height"].as_i64()),
+        (Some(45), Some(90))
+    );
+
+    let metrics = api.text("/metrics").await;
+    let clinic = app.demo_clinic_id().await;
+    let line = metrics
+        .lines()
+        .find(|line| line.starts_with(&format!("files_clinic_bytes{{clinic=\"{clinic}\"}}")))
+        .unwrap_or_else(|| panic!("no files_clinic_bytes in /metrics:\n{metrics}"));
+    let bytes: f64 = line
+        .rsplit(' ')
+        .next()
+        .expect("value")
+        .parse()
+        .expect("a number");
+    assert!(bytes > 0.0, "{line}");
+    assert!(
+        metrics.contains("files_clinic_quota_bytes 21474836480"),
+        "{metrics}"
+    );
 }

@@ -38,6 +38,9 @@ pub struct Link {
     /// Who it was issued to (the audit trail names them on download).
     pub user: i64,
     pub role: Role,
+    /// For a PATIENT: their own record, as their token said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub own: Option<i64>,
     /// For a download: which size.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<String>,
@@ -83,6 +86,7 @@ impl FileLinks {
             patient: file.1,
             user: caller.user_id,
             role: caller.role,
+            own: caller.patient_id,
             size: size.map(|s| s.as_str().to_owned()),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
@@ -137,7 +141,7 @@ impl Link {
             user_id: self.user,
             clinic_id: self.clinic,
             role: self.role,
-            patient_id: (self.role == Role::Patient).then_some(self.patient),
+            patient_id: self.own,
         }
     }
 }

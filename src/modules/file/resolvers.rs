@@ -1,7 +1,7 @@
 //! Patients' photos and documents in the schema: uploads, the records, their download links.
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject, Upload};
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
 
 use super::model::{FileKind, FileStatus, PatientFile, PhotoSize};
 use super::service::{FileService, UploadRequest};
@@ -11,6 +11,7 @@ use crate::core::error::{AppError, AppResult};
 use crate::core::ids::{self, NodeType};
 use crate::graphql::guards::{RoleGuard, caller};
 use crate::graphql::scalars::Timestamp;
+use crate::graphql::upload::Upload;
 use crate::modules::job::JobObject;
 use crate::modules::patient::WRITERS;
 
@@ -229,7 +230,7 @@ impl FileMutation {
         let patient_id = patient_key(&patient_id)?;
         let value = file
             .value(ctx)
-            .map_err(|_| AppError::invalid("file", "no file was sent for this variable"))?;
+            .ok_or_else(|| AppError::invalid("file", "no file was sent for this variable"))?;
         let bytes = value.content.to_vec();
         let request = UploadRequest {
             patient_id,

@@ -10,7 +10,7 @@ use super::inspect::{self, Refusal};
 use super::links::{FileLinks, Link};
 use super::model::{FileKind, FileStatus, NewPatientFile, PatientFile, PhotoSize, codes};
 use super::repository::FileRepository;
-use crate::config::FilesConfig;
+use crate::config::{Config, FilesConfig};
 use crate::core::auth::{Caller, Role};
 use crate::core::error::{AppError, AppResult};
 use crate::core::pagination::{ConnectionArgs, Page};
@@ -130,27 +130,30 @@ fn refused(code: &'static str, message: impl Into<String>) -> AppError {
 }
 
 impl FileService {
-    #[allow(clippy::too_many_arguments)]
+    /// The store, links and limits as `config` sets them.
     pub fn new(
         files: Arc<dyn FileRepository>,
         patients: Arc<PatientService>,
         jobs: Arc<JobService>,
-        storage: FileStorage,
-        links: FileLinks,
         events: EventBus,
         keys: Arc<DataKeys>,
-        limits: FileLimits,
-    ) -> Self {
-        Self {
+        config: &Config,
+    ) -> anyhow::Result<Self> {
+        let settings = &config.files;
+        Ok(Self {
+            storage: FileStorage::open(&settings.location, &keys)?,
+            links: FileLinks::new(
+                &config.auth.jwt_secret,
+                settings.url_ttl,
+                settings.public_url.as_deref(),
+            ),
+            limits: FileLimits::of(settings),
             files,
             patients,
             jobs,
-            storage,
-            links,
             events,
             keys,
-            limits,
-        }
+        })
     }
 
     pub fn storage(&self) -> &FileStorage {

@@ -75,6 +75,7 @@ fn command(database_url: &str, env: &[(&str, &str)], dir: &tempfile::TempDir) ->
         .env("JOBS_QUEUE_PATH", dir.path().join("jobs.db"))
         .env("BACKUP_DIR", dir.path().join("backups"))
         .env("EXPORT_DIR", dir.path().join("exports"))
+        .env("FILES_DIR", dir.path().join("files"))
         .env("OUTBOX_DIR", dir.path().join("outbox"))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
