@@ -381,6 +381,15 @@ fn fits(registry: &Registry, type_name: &str, value: &Value) -> bool {
     }
 }
 
+/// The request's file `index` of a multipart request (`graphql::upload`), if it has one: the
+/// files live in the request's hidden environment.
+pub fn uploaded_file<'a>(
+    ctx: &Context<'a>,
+    index: usize,
+) -> Option<&'a async_graphql::UploadValue> {
+    ctx.query_env.uploads.get(index)
+}
+
 #[cfg(test)]
 mod tests {
     /// What names a hidden item of async-graphql, as written in this crate. A tripwire, not a

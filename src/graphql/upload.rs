@@ -39,9 +39,6 @@ impl ScalarType for Upload {
 impl Upload {
     /// The file, if the request carries it.
     pub fn value(self, ctx: &Context<'_>) -> Option<UploadValue> {
-        ctx.query_env
-            .uploads
-            .get(self.0)
-            .and_then(|file| file.try_clone().ok())
+        super::engine::uploaded_file(ctx, self.0).and_then(|file| file.try_clone().ok())
     }
 }
