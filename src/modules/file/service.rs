@@ -156,10 +156,6 @@ impl FileService {
         })
     }
 
-    pub fn storage(&self) -> &FileStorage {
-        &self.storage
-    }
-
     pub fn links(&self) -> &FileLinks {
         &self.links
     }
@@ -653,11 +649,6 @@ impl FileService {
 
     pub fn quota(&self) -> u64 {
         self.limits.clinic_quota_bytes
-    }
-
-    /// The file again, when a `fileUpdated` subscriber is told it changed.
-    pub async fn find_for(&self, caller: &Caller, id: i64) -> AppResult<PatientFile> {
-        self.readable(caller, id).await
     }
 }
 
