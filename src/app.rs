@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::db::DbPool;
 use crate::graphql::documents::ParsedDocuments;
 use crate::http::{AppParts, AppState, SocketCaps};
-use crate::jobs::export::LocalExports;
+use crate::jobs::export_files::ExportFiles;
 use crate::modules::idempotency::repository::DieselIdempotencyRepository;
 use crate::modules::idempotency::service::IdempotencyService;
 use crate::modules::registry::Services;
@@ -54,7 +54,10 @@ pub fn app_state(config: &Config, pool: DbPool, services: &Services, shared: &Sh
         audit: services.audit_writer.clone(),
         documents: ParsedDocuments::default(),
         jobs: services.jobs.clone(),
-        exports: Arc::new(LocalExports::new(config.jobs.export_dir.clone())),
+        exports: Arc::new(ExportFiles::new(
+            config.jobs.export_dir.clone(),
+            services.storage.clone(),
+        )),
         export_ttl: config.jobs.export_ttl,
         error_reports: config.observability.sentry_dsn.is_some(),
         persisted: Arc::new(PersistedQueries::new(

@@ -19,6 +19,7 @@ use crate::modules::registry::{Repositories, Services};
 use crate::redis::Redis;
 use crate::seed;
 use crate::shared::Shared;
+use crate::storage::FileStorage;
 
 #[derive(Debug, Parser)]
 #[command(name = "clinicgraph", version, about = "A GraphQL API for clinics")]
@@ -52,16 +53,20 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
-    /// Snapshot the database into BACKUP_DIR, keeping the newest BACKUP_KEEP; prints the
-    /// file's name. SQLite: VACUUM INTO; PostgreSQL: pg_dump (custom format); MySQL/MariaDB:
-    /// mariadb-dump or mysqldump (one transaction). Every clinic's data is in it: an
-    /// operator's command (run it from cron or a systemd timer), which no account of the API
-    /// can start.
-    Backup,
+    /// Snapshot the database into the file store (FILES_DIR or FILES_URL, under `backups/`),
+    /// keeping the newest BACKUP_KEEP; prints the snapshot's name. SQLite: VACUUM INTO;
+    /// PostgreSQL: pg_dump (custom format); MySQL/MariaDB: mariadb-dump or mysqldump (one
+    /// transaction). Every clinic's data is in it: an operator's command (run it from cron or
+    /// a systemd timer), which no account of the API can start.
+    Backup {
+        /// Print the names of the snapshots in the store, oldest first, instead.
+        #[arg(long)]
+        list: bool,
+    },
     /// Restore a snapshot made by `backup` into the (empty) database of DATABASE_URL.
     Restore {
-        /// The snapshot file.
-        file: std::path::PathBuf,
+        /// The snapshot: its name in the file store, as `backup` printed it, or a file.
+        snapshot: String,
     },
 }
 
@@ -146,14 +151,9 @@ fn parse_role(value: &str) -> Result<Role, String> {
 
 /// Runs the chosen command with a validated configuration.
 pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
-    // These copy or print what is there without reading any sealed value.
-    let keyless = matches!(
-        command,
-        Command::Schema
-            | Command::PersistedQueries { .. }
-            | Command::Backup
-            | Command::Restore { .. }
-    );
+    // These print what is there without reading any sealed value. (Backups are sealed in
+    // the local file store, so `backup` and `restore` need the keys.)
+    let keyless = matches!(command, Command::Schema | Command::PersistedQueries { .. });
     if !keyless && let Some(path) = config.keep_development_keys()? {
         tracing::warn!(
             path = %path.display(),
@@ -285,11 +285,19 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             println!("deleted {email}");
             Ok(())
         }
-        Command::Backup => {
+        Command::Backup { list } => {
+            let files = file_store(&config)?;
+            if list {
+                for name in jobs::backup::list(&files).await? {
+                    println!("{name}");
+                }
+                return Ok(());
+            }
             let pool = DbPool::connect(&config.database_url, 1).await?;
             let done = jobs::backup::run(
                 &config.database_url,
                 &pool,
+                &files,
                 &config.jobs.backup_dir,
                 config.jobs.backup_keep,
             )
@@ -297,12 +305,24 @@ pub async fn run(command: Command, mut config: Config) -> anyhow::Result<()> {
             println!("{}", done["file"].as_str().unwrap_or_default());
             Ok(())
         }
-        Command::Restore { file } => {
-            jobs::backup::restore(&config.database_url, &file).await?;
-            println!("restored {}", file.display());
+        Command::Restore { snapshot } => {
+            let files = file_store(&config)?;
+            jobs::backup::restore_named(
+                &config.database_url,
+                &files,
+                &config.jobs.backup_dir,
+                &snapshot,
+            )
+            .await?;
+            println!("restored {snapshot}");
             Ok(())
         }
     }
+}
+
+/// The file store of `config`, for the commands that need nothing else.
+fn file_store(config: &Config) -> anyhow::Result<FileStorage> {
+    FileStorage::open(&config.files.location, &config.data_keys()?)
 }
 
 /// The services of an operator's command; the repositories are only wiring for them.

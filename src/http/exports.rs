@@ -1,9 +1,11 @@
 //! `GET /exports/{jobId}`: a finished export's file, with the same token and rules as
 //! `job(id)` (the clinic's ADMIN, or whoever asked for it), until it expires.
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 
 use super::AppState;
 use super::execution::{internal_problem, problem};
@@ -88,34 +90,38 @@ pub async fn download(
         )
     };
     if expired {
-        if let Err(error) = state.exports.remove(&name) {
+        if let Err(error) = state.exports.remove(&name).await {
             tracing::warn!(%error, job_id = id, "removing an expired export");
         }
         return gone();
     }
-    match state.exports.read(&name) {
-        Ok(Some(bytes)) => (
-            StatusCode::OK,
-            [
-                (CONTENT_TYPE, media_type(&name).to_owned()),
-                (
-                    CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{name}\""),
-                ),
-                (CACHE_CONTROL, "no-store".to_owned()),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Ok(None) => gone(),
+    let mut contents = match state.exports.open(&name).await {
+        Ok(Some(contents)) => contents,
+        Ok(None) => return gone(),
         Err(error) => {
-            tracing::error!(%error, job_id = id, "reading an export");
-            problem(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_SERVER_ERROR",
-                "internal server error",
-                &request_id,
-            )
+            return internal_problem(&AppError::internal(error), "reading an export", &request_id);
         }
-    }
+    };
+    // The first piece before the answer: a file that does not open (a wrong key) is an error
+    // the client can be told of, rather than a download cut short.
+    let first = match contents.next().await.transpose() {
+        Ok(first) => first.unwrap_or_default(),
+        Err(error) => {
+            return internal_problem(&AppError::internal(error), "reading an export", &request_id);
+        }
+    };
+    let body = futures_util::stream::once(async move { Ok(first) }).chain(contents);
+    (
+        StatusCode::OK,
+        [
+            (CONTENT_TYPE, media_type(&name).to_owned()),
+            (
+                CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        Body::from_stream(body),
+    )
+        .into_response()
 }

@@ -40,7 +40,7 @@ use tracing::Level;
 use crate::config::{CorsOrigins, GraphqlLimits, WebSocketLimits};
 use crate::db::DbPool;
 use crate::graphql::documents::ParsedDocuments;
-use crate::jobs::export::ExportStore;
+use crate::jobs::export_files::ExportFiles;
 use crate::modules::audit::writer::AuditWriter;
 use crate::modules::idempotency::service::IdempotencyService;
 use crate::modules::job::service::JobService;
@@ -104,7 +104,7 @@ pub struct AppParts {
     pub documents: ParsedDocuments,
     /// For `GET /exports/{jobId}`: who may download which job's file.
     pub jobs: Arc<JobService>,
-    pub exports: Arc<dyn ExportStore>,
+    pub exports: Arc<ExportFiles>,
     pub export_ttl: std::time::Duration,
     /// Errors go to Sentry, each tagged with its request's id.
     pub error_reports: bool,

@@ -1,8 +1,5 @@
 //! `EXPORT_PATIENTS`: the clinic's patients matching a filter, page by page into a file, so
 //! 10,000 rows never sit in memory at once; progress is reported as pages are written.
-use std::io::Write;
-use std::path::PathBuf;
-
 use serde_json::{Value, json};
 
 use super::pdf::PdfWriter;
@@ -37,72 +34,6 @@ const PDF_COLUMNS: [(&str, f32); 6] = [
     ("Blood group", 0.9),
     ("Date of birth", 1.1),
 ];
-
-/// Where finished exports are kept until they expire. A trait so object storage can replace
-/// the local folder without touching the job or the download.
-pub trait ExportStore: Send + Sync {
-    /// A writer for `name`, invisible to readers until [`ExportStore::commit`].
-    fn writer(&self, name: &str) -> anyhow::Result<Box<dyn Write + Send>>;
-    /// Publishes `name`; returns its size in bytes.
-    fn commit(&self, name: &str) -> anyhow::Result<u64>;
-    /// The whole file, or `None` if there is none (never written, or expired and removed).
-    fn read(&self, name: &str) -> anyhow::Result<Option<Vec<u8>>>;
-    fn remove(&self, name: &str) -> anyhow::Result<()>;
-}
-
-/// Exports in a local folder.
-pub struct LocalExports {
-    dir: PathBuf,
-}
-
-impl LocalExports {
-    pub fn new(dir: PathBuf) -> Self {
-        Self { dir }
-    }
-
-    /// Names are made by the job, never by clients; anything else is refused all the same.
-    fn path(&self, name: &str) -> anyhow::Result<PathBuf> {
-        anyhow::ensure!(
-            !name.is_empty()
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)),
-            "not an export file name"
-        );
-        Ok(self.dir.join(name))
-    }
-}
-
-impl ExportStore for LocalExports {
-    fn writer(&self, name: &str) -> anyhow::Result<Box<dyn Write + Send>> {
-        std::fs::create_dir_all(&self.dir)?;
-        let partial = self.path(name)?.with_extension("partial");
-        Ok(Box::new(std::io::BufWriter::new(std::fs::File::create(
-            partial,
-        )?)))
-    }
-
-    fn commit(&self, name: &str) -> anyhow::Result<u64> {
-        let path = self.path(name)?;
-        std::fs::rename(path.with_extension("partial"), &path)?;
-        Ok(std::fs::metadata(path)?.len())
-    }
-
-    fn read(&self, name: &str) -> anyhow::Result<Option<Vec<u8>>> {
-        match std::fs::read(self.path(name)?) {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    fn remove(&self, name: &str) -> anyhow::Result<()> {
-        match std::fs::remove_file(self.path(name)?) {
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error.into()),
-            _ => Ok(()),
-        }
-    }
-}
 
 /// The file name of a job's export: the same on every attempt, so a re-run replaces it.
 pub fn file_name(job_id: i64, format: ExportFormat) -> String {
@@ -159,11 +90,12 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
         serde_json::from_str(job.payload.as_deref().unwrap_or_default())
             .map_err(|e| anyhow::anyhow!("the export's payload is unreadable: {e}"))?;
     let name = file_name(job.id, request.format);
+    let scratch = context.exports.scratch(&name)?;
     // Characters drawn as the font's missing glyph (PDF only).
     let mut missing_glyphs = None;
     let rows = match request.format {
         ExportFormat::Csv => {
-            let mut writer = csv::Writer::from_writer(context.exports.writer(&name)?);
+            let mut writer = csv::Writer::from_writer(scratch.writer()?);
             writer.write_record(HEADER)?;
             let rows = stream(context, job, &request, |record| {
                 Ok(writer.write_record(record.map(inert_in_csv))?)
@@ -188,7 +120,7 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
                 Ok(())
             })
             .await?;
-            workbook.save_to_writer(context.exports.writer(&name)?)?;
+            workbook.save_to_writer(scratch.writer()?)?;
             rows
         }
         ExportFormat::Pdf => {
@@ -196,7 +128,7 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
             // is work for a thread of its own: rows go to a blocking task over a bounded
             // channel, so no more than `PAGE` of them wait there at any time.
             let (rows_in, rows_out) = std::sync::mpsc::sync_channel::<[String; 9]>(PAGE);
-            let out = context.exports.writer(&name)?;
+            let out = scratch.writer()?;
             let fonts = context.pdf_fonts.clone();
             let exported = crate::db::now().format("%Y-%m-%d %H:%M").to_string();
             let drawing = tokio::task::spawn_blocking(move || -> anyhow::Result<usize> {
@@ -222,7 +154,7 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
             rows?
         }
     };
-    let bytes = context.exports.commit(&name)?;
+    let bytes = context.exports.publish(&name, scratch).await?;
     let format = match request.format {
         ExportFormat::Csv => "CSV",
         ExportFormat::Xlsx => "XLSX",

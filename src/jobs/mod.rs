@@ -3,6 +3,7 @@
 //! `background_jobs` row the API reads (`crate::modules::job`). See docs/jobs-design.md.
 pub mod backup;
 pub mod export;
+pub mod export_files;
 pub mod files;
 pub mod mail;
 pub mod notify;

@@ -2,6 +2,7 @@
 //! download (`GET /exports/{jobId}`) and as the job's JSON result.
 use serde_json::{Value, json};
 
+use super::export_files::Scratch;
 use super::pdf::PdfWriter;
 use super::schedule;
 use super::worker::JobContext;
@@ -44,8 +45,9 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
 
     let name = file_name(job.id);
     let period = format!("{} to {} ({})", request.from, request.to, zone.name());
-    let missing_glyphs = write_pdf(context, &name, &clinic.name, &period, &summary)?;
-    let bytes = context.exports.commit(&name)?;
+    let scratch = context.exports.scratch(&name)?;
+    let missing_glyphs = write_pdf(context, &scratch, &clinic.name, &period, &summary)?;
+    let bytes = context.exports.publish(&name, scratch).await?;
     let mut result = json!({
         "file": name,
         "format": "PDF",
@@ -65,13 +67,13 @@ pub async fn run(context: &JobContext, job: &Job) -> anyhow::Result<Value> {
 
 fn write_pdf(
     context: &JobContext,
-    name: &str,
+    scratch: &Scratch,
     clinic: &str,
     period: &str,
     summary: &ClinicSummary,
 ) -> anyhow::Result<usize> {
     let mut pdf = PdfWriter::new(
-        context.exports.writer(name)?,
+        scratch.writer()?,
         &context.pdf_fonts,
         &format!("{clinic}: report"),
     )?;

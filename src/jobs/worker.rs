@@ -10,7 +10,8 @@ use apalis::layers::retry::backoff::{ExponentialBackoff, ExponentialBackoffMaker
 use apalis::layers::retry::{BackoffRetryPolicy, HasherRng, RetryPolicy};
 use apalis::prelude::*;
 
-use super::export::{self, ExportStore, LocalExports};
+use super::export;
+use super::export_files::ExportFiles;
 use super::mail::{Mailer, Outbox, SmtpMailer};
 use super::pdf::PdfFonts;
 use super::queue::{JobMessage, JobQueue};
@@ -29,7 +30,7 @@ pub struct JobContext {
     pub services: Services,
     /// For jobs that queue others (a daily report, the next day's).
     pub queue: Arc<dyn JobSink>,
-    pub exports: Arc<dyn ExportStore>,
+    pub exports: Arc<ExportFiles>,
     /// The fonts of PDF exports and reports (`PDF_FONT` adds one).
     pub pdf_fonts: Arc<PdfFonts>,
     pub mailer: Arc<dyn Mailer>,
@@ -64,7 +65,10 @@ impl JobContext {
             pdf_fonts: Arc::new(pdf_fonts),
             services: services.clone(),
             queue,
-            exports: Arc::new(LocalExports::new(config.jobs.export_dir.clone())),
+            exports: Arc::new(ExportFiles::new(
+                config.jobs.export_dir.clone(),
+                services.storage.clone(),
+            )),
             mailer,
             mail_from: mail.from.clone(),
             pool: pool.clone(),

@@ -40,6 +40,7 @@ use crate::modules::prescription::service::PrescriptionService;
 use crate::modules::report::repository::{DieselReportRepository, ReportRepository};
 use crate::modules::report::service::ReportService;
 use crate::shared::Shared;
+use crate::storage::FileStorage;
 
 /// Every repository, behind its trait.
 #[derive(Clone)]
@@ -143,6 +144,8 @@ pub struct Services {
     pub reports: Arc<ReportService>,
     /// Patients' photos and documents.
     pub files: Arc<FileService>,
+    /// The file store (`FILES_DIR` or `FILES_URL`): patients' files, exports, reports.
+    pub storage: FileStorage,
     /// Opens sealed fields for those who may read them (`core::sealing`).
     pub keys: Arc<DataKeys>,
 }
@@ -197,16 +200,19 @@ impl Services {
             RefreshTokens::new(&config.auth.jwt_secret),
             config.auth.sessions,
         ));
+        let storage = FileStorage::open(&config.files.location, &keys)?;
         let files = Arc::new(FileService::new(
             repositories.files.clone(),
             patients.clone(),
             jobs.clone(),
             shared.events.clone(),
             keys.clone(),
+            storage.clone(),
             config,
-        )?);
+        ));
         Ok(Self {
             files,
+            storage,
             auth: Arc::new(AuthService::new(
                 repositories.users.clone(),
                 patients.clone(),

@@ -1,26 +1,40 @@
-//! Where files live: patients' photos and documents, exports and reports. One interface, the
+//! Where files live: patients' photos and documents, exports, reports and database snapshots.
+//! One interface, the
 //! `object_store` crate's, over a local folder (the default, beside the SQLite database) or an
 //! S3 bucket (`FILES_URL`). Instances on different hosts share the bucket; a local folder is
 //! for one host.
 //!
 //! At rest: in the local folder every file is sealed with the data keys (`core::sealing`),
-//! bound to its key in the store; on S3 every write asks for server-side encryption (SSE-S3),
+//! bound to its key in the store: in one piece for what is read whole (photos, documents), in
+//! chunks for what is streamed (exports, reports, snapshots: [`FileStorage::put_file`]); on S3 every write asks for server-side encryption (SSE-S3),
 //! and so does every upload link handed out (its signature covers the header).
+use std::path::Path as LocalPath;
 use std::sync::Arc;
 use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::signer::{HeaderValue, Method, SignedUrlOptions, Signer};
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use secrecy::ExposeSecret;
 
 use crate::config::{FilesLocation, S3Settings};
-use crate::core::sealing::DataKeys;
+use crate::core::sealing::{DataKeys, STREAM_CHUNK};
 
 /// A store's failure; callers log it and answer with a generic error.
 pub type StorageError = anyhow::Error;
+
+/// A file's contents as they are read from the store.
+pub type ByteStream = BoxStream<'static, Result<Bytes, StorageError>>;
+
+/// The parts of a streamed write: S3's smallest but the last.
+const PART: usize = 5 * 1024 * 1024;
+/// Parts of one file sent at once.
+const PARTS_IN_FLIGHT: usize = 2;
 
 #[derive(Clone)]
 pub struct FileStorage {
@@ -83,6 +97,21 @@ impl FileStorage {
             Backend::Local { .. } => Path::from(key),
             Backend::S3 { prefix, .. } if prefix.is_empty() => Path::from(key),
             Backend::S3 { prefix, .. } => Path::from(format!("{prefix}/{key}")),
+        }
+    }
+
+    fn store(&self) -> &dyn ObjectStore {
+        match &self.backend {
+            Backend::Local { store, .. } => store.as_ref(),
+            Backend::S3 { store, .. } => store.as_ref(),
+        }
+    }
+
+    /// The keys that seal files in this store, if it does not encrypt them itself.
+    fn sealing(&self) -> Option<&Arc<DataKeys>> {
+        match &self.backend {
+            Backend::Local { keys, .. } => Some(keys),
+            Backend::S3 { .. } => None,
         }
     }
 
@@ -158,6 +187,164 @@ impl FileStorage {
         }
     }
 
+    /// Copies the local file `source` into the store as `key`, a part at a time, so its size
+    /// is bounded by the store rather than by memory; returns its size in bytes. Nothing is
+    /// visible under `key` until the whole file is written. Read it back with
+    /// [`FileStorage::read_stream`].
+    pub async fn put_file(&self, key: &str, source: &LocalPath) -> Result<u64, StorageError> {
+        let upload = self.store().put_multipart(&self.path(key)).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART);
+        match self.copy_into(key, source, &mut writer).await {
+            Ok(size) => {
+                writer.finish().await?;
+                Ok(size)
+            }
+            Err(error) => {
+                if let Err(abort) = writer.abort().await {
+                    tracing::warn!(key, error = %abort, "abandoning a partial upload");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    async fn copy_into(
+        &self,
+        key: &str,
+        source: &LocalPath,
+        writer: &mut WriteMultipart,
+    ) -> Result<u64, StorageError> {
+        let mut file = tokio::fs::File::open(source)
+            .await
+            .map_err(|error| anyhow::anyhow!("{}: {error}", source.display()))?;
+        let mut sealer = self.sealing().map(|keys| {
+            let (header, sealer) = keys.stream_sealer(key);
+            writer.write(&header);
+            sealer
+        });
+        let mut size = 0_u64;
+        let mut current = read_up_to(&mut file, STREAM_CHUNK).await?;
+        loop {
+            size += current.len() as u64;
+            // A chunk is the last when no bytes follow it.
+            let next = if current.len() < STREAM_CHUNK {
+                Vec::new()
+            } else {
+                read_up_to(&mut file, STREAM_CHUNK).await?
+            };
+            let last = next.is_empty();
+            match (&mut sealer, last) {
+                (None, _) => writer.write(&current),
+                (Some(sealing), false) => writer.write(&sealing.seal(current)),
+                (Some(_), true) => {
+                    if let Some(sealing) = sealer.take() {
+                        writer.write(&sealing.seal_last(current));
+                    }
+                }
+            }
+            writer.wait_for_capacity(PARTS_IN_FLIGHT).await?;
+            if last {
+                return Ok(size);
+            }
+            current = next;
+        }
+    }
+
+    /// The contents of a file written by [`FileStorage::put_file`], as they arrive from the
+    /// store (opened chunk by chunk in the local folder), or `None` when there is no such file.
+    /// A file that does not open ends the stream with an error.
+    pub async fn read_stream(&self, key: &str) -> Result<Option<ByteStream>, StorageError> {
+        let found = match self.store().get(&self.path(key)).await {
+            Ok(found) => found,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(error) => return Err(error.into()),
+        };
+        let raw = found.into_stream().map_err(StorageError::from);
+        let Some(keys) = self.sealing().cloned() else {
+            return Ok(Some(raw.boxed()));
+        };
+        let opener = keys.stream_opener(key);
+        let unreadable = |reason: crate::core::sealing::UnreadableReason, key: &str| {
+            anyhow::anyhow!("{key} does not decrypt ({})", reason.as_str())
+        };
+        // Each step feeds the opener what arrived until a chunk opens; the end of the sealed
+        // bytes opens the last chunk. A failure ends the stream.
+        let opened = futures_util::stream::unfold(
+            (raw, Some(opener)),
+            move |(mut raw, opener)| async move {
+                let mut opener = opener?;
+                loop {
+                    let step = match raw.next().await {
+                        Some(Ok(bytes)) => match opener.push(&bytes) {
+                            Ok(opened) if opened.is_empty() => continue,
+                            Ok(opened) => Ok(Bytes::from(opened)),
+                            Err(reason) => Err(unreadable(reason, opener.object())),
+                        },
+                        Some(Err(error)) => Err(error),
+                        None => {
+                            let key = opener.object().to_owned();
+                            let last = opener.finish().map_err(|reason| unreadable(reason, &key));
+                            return Some((last.map(Bytes::from), (raw, None)));
+                        }
+                    };
+                    let next = step.is_ok().then_some(opener);
+                    return Some((step, (raw, next)));
+                }
+            },
+        );
+        Ok(Some(opened.boxed()))
+    }
+
+    /// Copies a file written by [`FileStorage::put_file`] to the local file `target`; false
+    /// when there is no such file. A partial copy is removed.
+    pub async fn get_file(&self, key: &str, target: &LocalPath) -> Result<bool, StorageError> {
+        use tokio::io::AsyncWriteExt;
+        let Some(mut contents) = self.read_stream(key).await? else {
+            return Ok(false);
+        };
+        let copied = async {
+            let mut file = tokio::fs::File::create(target).await?;
+            while let Some(bytes) = contents.next().await {
+                let bytes: Bytes = bytes?;
+                file.write_all(&bytes).await?;
+            }
+            file.sync_all().await?;
+            anyhow::Ok(())
+        }
+        .await;
+        if let Err(error) = copied {
+            let _ = tokio::fs::remove_file(target).await;
+            return Err(error);
+        }
+        Ok(true)
+    }
+
+    /// The keys of the files under `prefix` (a folder, such as `backups`), in no set order.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let found: Vec<_> = self
+            .store()
+            .list(Some(&self.path(prefix)))
+            .try_collect()
+            .await?;
+        Ok(found
+            .into_iter()
+            .map(|meta| self.key_of(&meta.location))
+            .collect())
+    }
+
+    /// The key of a path in the store: the path without the bucket's prefix.
+    fn key_of(&self, path: &Path) -> String {
+        let path = path.as_ref();
+        match &self.backend {
+            Backend::S3 { prefix, .. } if !prefix.is_empty() => path
+                .strip_prefix(prefix.as_str())
+                .and_then(|rest| rest.strip_prefix('/'))
+                .unwrap_or(path)
+                .to_owned(),
+            _ => path.to_owned(),
+        }
+    }
+
     /// Where a client sends the bytes of `key`, of `content_type`.
     pub async fn upload_target(
         &self,
@@ -192,6 +379,22 @@ impl FileStorage {
                 .collect(),
         })
     }
+}
+
+/// Up to `limit` bytes of `file`: fewer only at its end.
+async fn read_up_to(file: &mut tokio::fs::File, limit: usize) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = vec![0; limit];
+    let mut filled = 0;
+    while filled < limit {
+        let read = file.read(&mut buffer[filled..]).await?;
+        if read == 0 {
+            break;
+        }
+        filled += read;
+    }
+    buffer.truncate(filled);
+    Ok(buffer)
 }
 
 fn s3(settings: &S3Settings) -> anyhow::Result<AmazonS3> {

@@ -411,29 +411,30 @@ async fn a_backup_is_an_operators_command() {
         .await
         .expect("SQLite");
     let dir = tempfile::tempdir().expect("dir");
-    let backups = dir.path().join("snapshots");
-    let mut files = Vec::new();
-    for _ in 0..3 {
+    let scratch = dir.path().join("snapshots");
+    let backup = |args: &[&str]| {
         let output = clinicgraph(dir.path())
-            .args(["backup"])
+            .args(args)
             .env("DATABASE_URL", &app.database_url)
-            .env("BACKUP_DIR", &backups)
+            .env("BACKUP_DIR", &scratch)
             .env("BACKUP_KEEP", "2")
             .output()
             .expect("run");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{stderr}");
-        let file = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        assert!(backups.join(&file).exists(), "{file}");
-        files.push(file);
-    }
-    let mut kept: Vec<String> = std::fs::read_dir(&backups)
-        .expect("backups")
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    kept.sort();
-    assert_eq!(kept, files[1..]);
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    let files: Vec<String> = (0..3).map(|_| backup(&["backup"])).collect();
+    // In the file store (the development default beside the database), the newest two.
+    let listed = backup(&["backup", "--list"]);
+    assert_eq!(listed.lines().collect::<Vec<_>>(), files[1..]);
+    assert!(
+        std::fs::read_dir(&scratch)
+            .expect("scratch")
+            .next()
+            .is_none(),
+        "nothing is left in BACKUP_DIR"
+    );
 
     // A clinic's ADMIN has no way to it.
     let admin = app.token(clinicgraph::core::auth::Role::Admin).await;

@@ -47,13 +47,13 @@ async fn exported(app: &TestApp, admin: &str, filter: Value) -> Value {
 }
 
 /// Runs an export of the clinic's patients in `format` to SUCCEEDED, downloads it as
-/// `media_type`, and returns the job and the file (read from the folder: the body is binary).
+/// `media_type`, and returns the job and the file as downloaded.
 async fn finished_export(
     app: &TestApp,
     admin: &str,
     format: &str,
     media_type: &str,
-) -> (Value, std::path::PathBuf) {
+) -> (Value, Vec<u8>) {
     let mutation = format!("mutation {{ exportPatients(format: {format}) {{ id }} }}");
     let id = app.ok(admin, &mutation, json!({})).await["exportPatients"]["id"]
         .as_str()
@@ -70,18 +70,18 @@ async fn finished_export(
             .and_then(|v| v.to_str().ok()),
         Some(media_type)
     );
-    let file = app
-        .jobs_dir
-        .path()
-        .join("exports")
-        .join(job["result"]["file"].as_str().expect("file"));
-    (job, file)
+    assert_eq!(
+        Some(response.bytes.len() as u64),
+        job["result"]["bytes"].as_u64(),
+        "the whole file"
+    );
+    (job, response.bytes)
 }
 
 /// The PDF's pages, and its text line by line (runs of spaces as one: lopdf adds one where a
 /// glyph is placed apart from the font's own advance).
-pub fn pdf_text(file: &std::path::Path) -> (usize, Vec<String>) {
-    let document = lopdf::Document::load(file).expect("a PDF file");
+pub fn pdf_text(file: &[u8]) -> (usize, Vec<String>) {
+    let document = lopdf::Document::load_mem(file).expect("a PDF file");
     let pages: Vec<u32> = document.get_pages().keys().copied().collect();
     let text = document.extract_text(&pages).expect("text");
     let lines = text
@@ -239,12 +239,18 @@ async fn an_expired_export_is_gone() {
         .expect("SQLite");
     let admin = app.token(Role::Admin).await;
     let job = exported(&app, &admin, Value::Null).await;
+    // In the file store, sealed with the data keys like every stored file; nothing is left in
+    // the scratch folder.
     let file = app
         .jobs_dir
         .path()
-        .join("exports")
+        .join("files/exports")
         .join(job["result"]["file"].as_str().expect("file"));
-    assert!(file.exists());
+    let stored = std::fs::read(&file).expect("the stored export");
+    assert!(stored.starts_with(b"cg1s"), "sealed");
+    assert!(!String::from_utf8_lossy(&stored).contains("PAT-"));
+    let scratch = app.jobs_dir.path().join("exports");
+    assert_eq!(std::fs::read_dir(&scratch).map_or(0, Iterator::count), 0);
     let response = download(&app, Some(&admin), job["id"].as_str().expect("id")).await;
     assert_eq!(response.status, 410, "{}", response.text);
     assert_eq!(response.code(), Some("EXPORT_EXPIRED"));
@@ -257,8 +263,7 @@ async fn an_xlsx_export_reads_back_as_the_database_rows() {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
     let admin = app.token(Role::Admin).await;
     let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-    let (_, file) = finished_export(&app, &admin, "XLSX", xlsx).await;
-    let bytes = std::fs::read(&file).expect("export file");
+    let (_, bytes) = finished_export(&app, &admin, "XLSX", xlsx).await;
     let mut workbook: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).expect("an xlsx file");
     let sheet = workbook
         .worksheet_range("Patients")
@@ -334,7 +339,7 @@ async fn a_csv_export_writes_formula_like_cells_as_text(app: TestApp) {
     let admin = app.token(Role::Admin).await;
     let made = formula_patients(&app, &admin).await;
     let (_, file) = finished_export(&app, &admin, "CSV", "text/csv; charset=utf-8").await;
-    let text = std::fs::read_to_string(&file).expect("export file");
+    let text = String::from_utf8(file).expect("UTF-8");
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
     for (email, name) in &made {
@@ -357,8 +362,7 @@ async fn an_xlsx_export_writes_formula_like_cells_as_strings(app: TestApp) {
     let admin = app.token(Role::Admin).await;
     let made = formula_patients(&app, &admin).await;
     let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
-    let (_, file) = finished_export(&app, &admin, "XLSX", xlsx).await;
-    let bytes = std::fs::read(&file).expect("export file");
+    let (_, bytes) = finished_export(&app, &admin, "XLSX", xlsx).await;
     let mut workbook: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes)).expect("an xlsx file");
     let formulas = workbook
         .worksheet_formula("Patients")
@@ -487,7 +491,65 @@ mod with_pdf_font {
     );
 }
 
+/// Instances on different hosts share only the database, Redis and the bucket: a worker and two
+/// API processes, each with local folders of its own (`FILES_DIR`, `EXPORT_DIR`), on the S3
+/// store. The export the worker wrote downloads from both API processes, the same bytes.
+async fn an_export_made_on_one_host_downloads_from_every_other(app: TestApp) {
+    use crate::helpers::s3::S3Server;
+    use crate::helpers::server::{Namespace, Server, redis_url};
+    let Some(redis) = redis_url() else {
+        return;
+    };
+    let Some(s3) = S3Server::start("clinic-exports").await else {
+        return;
+    };
+    let namespace = Namespace::new(&redis);
+    let mut env = s3.env("eu/prod");
+    env.extend([
+        ("WORKERS_IN_PROCESS", "false".to_owned()),
+        ("REDIS_URL", redis.clone()),
+        ("REDIS_PREFIX", namespace.prefix.clone()),
+    ]);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let first = Server::start(&app.database_url, &env).await;
+    let second = Server::start(&app.database_url, &env).await;
+    let admin = app.token_without_http(Role::Admin).await;
+    app.create_patient(
+        &admin,
+        patient_input("Ελένη Δήμου", "eleni.hosts@example.gr"),
+    )
+    .await;
+    let id = first.ok(&admin, EXPORT, json!({})).await["exportPatients"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let _worker = Server::start_worker(&app.database_url, &env);
+    let job = crate::jobs::job_until_on(&second, &admin, &id, "SUCCEEDED").await;
+    let file = job["result"]["file"].as_str().expect("file");
+
+    let from_first = crate::jobs::download(&first, &admin, &id).await;
+    let from_second = crate::jobs::download(&second, &admin, &id).await;
+    assert_eq!(from_first, from_second);
+    assert_eq!(
+        Some(from_first.len() as u64),
+        job["result"]["bytes"].as_u64()
+    );
+    assert_eq!(json!(from_first.lines().count() - 1), job["result"]["rows"]);
+    assert!(from_first.contains("Ελένη Δήμου"));
+    // In the bucket under the prefix, written with server-side encryption.
+    let key = format!("eu/prod/exports/{file}");
+    assert!(s3.keys().await.contains(&key), "{:?}", s3.keys().await);
+    assert!(
+        s3.encryption()
+            .await
+            .contains(&(key.clone(), Some("AES256".to_owned()))),
+        "{:?}",
+        s3.encryption().await
+    );
+}
+
 on_every_backend!(
+    an_export_made_on_one_host_downloads_from_every_other,
     a_pdf_export_prints_every_script_and_counts_what_no_font_has,
     a_csv_export_writes_formula_like_cells_as_text,
     an_xlsx_export_writes_formula_like_cells_as_strings,

@@ -31,6 +31,22 @@ pub async fn job_until(app: &TestApp, token: &str, id: &str, status: &str) -> Va
     }
 }
 
+/// Like [`job_until`], asking a server process.
+pub async fn job_until_on(server: &Server, token: &str, id: &str, status: &str) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let job = server.ok(token, JOB, json!({ "id": id })).await["job"].clone();
+        if job["status"] == status {
+            return job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job never reached {status}: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The files in `dir` (none when it does not exist).
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -90,7 +106,12 @@ async fn a_failing_job_is_retried_kept_as_failed_and_revived_by_retry_job() {
     let done = job_until(&app, &admin, &id, "SUCCEEDED").await;
     assert_eq!(done["attempts"], 1);
     assert_eq!(done["error"], Value::Null);
-    assert_eq!(files_in(&export_dir).len(), 1);
+    // Published to the file store; nothing is left in the scratch folder.
+    assert_eq!(
+        files_in(&app.jobs_dir.path().join("files/exports")),
+        [done["result"]["file"].as_str().expect("file")]
+    );
+    assert!(files_in(&export_dir).is_empty());
 
     // Only a FAILED job can be retried.
     let response = app.gql(Some(&admin), retry, json!({ "id": id })).await;
@@ -173,12 +194,14 @@ async fn a_worker_process_runs_jobs_the_api_process_only_queues() {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("SQLite");
     let queue = app.jobs_dir.path().join("shared-queue.db");
     let queue = queue.display().to_string();
-    let exports = app.jobs_dir.path().join("worker-exports");
-    let exports_text = exports.display().to_string();
+    // One host: the two processes share the local file store (each has a scratch folder of
+    // its own).
+    let files = app.jobs_dir.path().join("shared-files");
+    let files = files.display().to_string();
     let env = [
         ("WORKERS_IN_PROCESS", "false"),
         ("JOBS_QUEUE_PATH", queue.as_str()),
-        ("EXPORT_DIR", exports_text.as_str()),
+        ("FILES_DIR", files.as_str()),
     ];
     let api = Server::start(&app.database_url, &env).await;
     let admin = app.token_without_http(Role::Admin).await;
@@ -196,11 +219,8 @@ async fn a_worker_process_runs_jobs_the_api_process_only_queues() {
     loop {
         let job = api.ok(&admin, JOB, json!({ "id": id })).await["job"].clone();
         if job["status"] == "SUCCEEDED" {
-            assert!(
-                exports
-                    .join(job["result"]["file"].as_str().expect("file"))
-                    .exists()
-            );
+            let text = download(&api, &admin, &id).await;
+            assert_eq!(json!(text.lines().count() - 1), job["result"]["rows"]);
             break;
         }
         assert!(Instant::now() < deadline, "the worker never ran it: {job}");
@@ -209,6 +229,19 @@ async fn a_worker_process_runs_jobs_the_api_process_only_queues() {
     // SIGTERM: the worker stops cleanly.
     let status = worker.stop().await;
     assert!(status.success(), "{status}");
+}
+
+/// `GET /exports/{id}` from `api` as `token`: the export's text.
+pub async fn download(api: &Server, token: &str, id: &str) -> String {
+    let response = api
+        .client()
+        .get(api.url(&format!("/exports/{id}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(response.status(), 200);
+    response.text().await.expect("the export")
 }
 
 /// Sends SIGKILL: the process gets no chance to tidy up.
@@ -230,12 +263,15 @@ async fn a_job_whose_worker_is_killed_mid_job_completes_on_another_worker_once()
         .expect("bulk patients");
     let shared = app.jobs_dir.path();
     let queue = shared.join("shared-queue.db").display().to_string();
-    let exports = shared.join("shared-exports");
-    let exports_text = exports.display().to_string();
+    let scratch = shared.join("shared-scratch");
+    let scratch_text = scratch.display().to_string();
+    let files = shared.join("shared-files");
+    let files_text = files.display().to_string();
     let env = [
         ("WORKERS_IN_PROCESS", "false"),
         ("JOBS_QUEUE_PATH", queue.as_str()),
-        ("EXPORT_DIR", exports_text.as_str()),
+        ("EXPORT_DIR", scratch_text.as_str()),
+        ("FILES_DIR", files_text.as_str()),
     ];
     let api = Server::start(&app.database_url, &env).await;
     let first = Server::start_worker(&app.database_url, &env);
@@ -278,15 +314,14 @@ async fn a_job_whose_worker_is_killed_mid_job_completes_on_another_worker_once()
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(job["attempts"], 2, "{job}");
-    // Once in effect: one complete file, no leftovers of the killed attempt.
-    let mut files: Vec<String> = std::fs::read_dir(&exports)
-        .expect("exports")
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect();
-    files.sort();
-    assert_eq!(files, [job["result"]["file"].as_str().expect("file")]);
-    let text = std::fs::read_to_string(exports.join(&files[0])).expect("export");
+    // Once in effect: one complete file, no leftovers of the killed attempt (its scratch file
+    // had the same name as the second's, which replaced it).
+    assert_eq!(
+        files_in(&files.join("exports")),
+        [job["result"]["file"].as_str().expect("file")]
+    );
+    assert!(files_in(&scratch).is_empty(), "{:?}", files_in(&scratch));
+    let text = download(&api, &admin, &id).await;
     let rows = text.lines().count() - 1;
     assert_eq!(json!(rows), job["result"]["rows"]);
     assert!(rows > 10_000, "{rows}");

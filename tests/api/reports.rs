@@ -148,13 +148,22 @@ async fn a_clinic_report_counts_what_the_api_lists_and_prints_it(app: TestApp) {
         json!(medications)
     );
 
-    // The same figures in the PDF.
-    let file = app
-        .jobs_dir
-        .path()
-        .join("exports")
-        .join(report["file"].as_str().expect("file"));
-    let (_, lines) = pdf_text(&file);
+    // The same figures in the PDF, as downloaded.
+    let download =
+        axum::http::Request::get(format!("/exports/{}", job["id"].as_str().expect("id")))
+            .header("authorization", format!("Bearer {admin}"))
+            .body(axum::body::Body::empty())
+            .expect("request");
+    let response = app.send(download).await;
+    assert_eq!(response.status, 200, "{}", response.text);
+    assert_eq!(
+        response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/pdf")
+    );
+    let (_, lines) = pdf_text(&response.bytes);
     assert_eq!(lines[0], "Demo Clinic: report");
     assert_eq!(lines[1], format!("{from} to {to} (Europe/London)"));
     let mut expected: Vec<String> = Vec::new();

@@ -14,10 +14,12 @@ mod blob;
 mod envelope;
 mod keyring;
 mod reseal;
+mod stream;
 
 pub use envelope::{Field, Sealed, Unreadable, UnreadableReason};
 pub use keyring::{DataKeys, KeyId};
 pub use reseal::{Reseal, ResealBatch, ResealPass};
+pub use stream::{CHUNK as STREAM_CHUNK, StreamOpener, StreamSealer};
 
 /// The sealed columns, each with the table it is in; the rotation job walks these.
 pub mod fields {

@@ -1,7 +1,12 @@
 //! `clinicgraph backup` and `clinicgraph restore`: a consistent snapshot of the whole
-//! database, keeping the newest `BACKUP_KEEP`, and its restoration into an empty database. A
-//! snapshot holds every clinic's data, so both are an operator's commands (run `backup` from
-//! cron or a systemd timer), never something a clinic's account can ask for.
+//! database, kept in the file store (`crate::storage`, under `backups/`) with the newest
+//! `BACKUP_KEEP`, and its restoration into an empty database. A snapshot holds every clinic's
+//! data, so both are an operator's commands (run `backup` from cron or a systemd timer), never
+//! something a clinic's account can ask for.
+//!
+//! The snapshot is made in a scratch file in `BACKUP_DIR` and then copied into the store: on S3
+//! it outlives the host that made it, and in the local folder it is sealed with the data keys
+//! like every stored file.
 //!
 //! Each backend is snapshotted its own way: SQLite by `VACUUM INTO` (a file that is itself a
 //! database), PostgreSQL by `pg_dump`'s custom format, MySQL/MariaDB by `mariadb-dump` (or
@@ -12,10 +17,13 @@ use serde_json::{Value, json};
 
 use crate::config::DatabaseUrl;
 use crate::db::DbPool;
+use crate::storage::FileStorage;
 
 mod tools;
 
 const PREFIX: &str = "clinicgraph-";
+/// The store's folder of snapshots.
+const FOLDER: &str = "backups";
 /// The file name endings of the three kinds of snapshot.
 const SUFFIXES: [&str; 3] = [".db", ".pgdump", ".sql"];
 
@@ -27,51 +35,122 @@ fn suffix(url: &DatabaseUrl) -> &'static str {
     }
 }
 
-/// Snapshots the database of `url` (open as `pool`) into `dir` and deletes all but the newest
-/// `keep` snapshots. Named by the time to the millisecond, so names sort by age. The snapshot
-/// is written under a temporary name and renamed once complete: a failed one leaves nothing
-/// that looks like a backup.
+/// Snapshots the database of `url` (open as `pool`) into the store `files`, by way of a scratch
+/// file in `scratch`, and deletes all but the newest `keep` snapshots there. Named by the time
+/// to the millisecond, so names sort by age. Nothing is published until the snapshot is whole:
+/// a failed one leaves nothing that looks like a backup.
 pub async fn run(
     url: &DatabaseUrl,
     pool: &DbPool,
-    dir: &Path,
+    files: &FileStorage,
+    scratch: &Path,
     keep: usize,
 ) -> anyhow::Result<Value> {
-    std::fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(scratch)
+        .map_err(|error| anyhow::anyhow!("BACKUP_DIR {}: {error}", scratch.display()))?;
     let name = format!(
         "{PREFIX}{}{}",
         chrono::Utc::now().format("%Y%m%dT%H%M%S%3f"),
         suffix(url)
     );
-    let target = dir.join(&name);
-    let partial = dir.join(format!(".{name}.partial"));
-    let _ = std::fs::remove_file(&partial);
-    let written = match url {
-        DatabaseUrl::Sqlite(_) => pool
-            .snapshot_into(&partial)
-            .await
-            .map_err(anyhow::Error::from)
-            .and_then(|done| {
-                anyhow::ensure!(done, "the pool is not the embedded database's");
-                Ok(())
-            }),
-        DatabaseUrl::Postgres(url) => tools::pg_dump(&tools::Server::parse(url)?, &partial).await,
-        DatabaseUrl::Mysql(url) => tools::mysql_dump(&tools::Server::parse(url)?, &partial).await,
-    };
-    if let Err(error) = written {
-        let _ = std::fs::remove_file(&partial);
-        return Err(error);
+    let partial = ScratchFile(scratch.join(format!(".{name}.partial")));
+    let _ = std::fs::remove_file(&partial.0);
+    match url {
+        DatabaseUrl::Sqlite(_) => {
+            let done = pool.snapshot_into(&partial.0).await?;
+            anyhow::ensure!(done, "the pool is not the embedded database's");
+        }
+        DatabaseUrl::Postgres(url) => {
+            tools::pg_dump(&tools::Server::parse(url)?, &partial.0).await?
+        }
+        DatabaseUrl::Mysql(url) => {
+            tools::mysql_dump(&tools::Server::parse(url)?, &partial.0).await?
+        }
     }
-    // Every clinic's data: readable by the operator's account only, whatever the tools chose.
+    // Every clinic's data, even while it waits in the scratch folder: readable by the
+    // operator's account only, whatever the tools chose.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::set_permissions(&partial.0, std::fs::Permissions::from_mode(0o600))?;
     }
-    std::fs::rename(&partial, &target)?;
-    let bytes = std::fs::metadata(&target)?.len();
-    let removed = rotate(dir, keep)?;
+    let bytes = files
+        .put_file(&format!("{FOLDER}/{name}"), &partial.0)
+        .await?;
+    let removed = rotate(files, keep).await?;
     Ok(json!({ "file": name, "bytes": bytes, "removed": removed }))
+}
+
+/// A scratch file, removed when dropped (the snapshot is in the store by then, or failed).
+struct ScratchFile(PathBuf);
+
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// The snapshots in the store, oldest first.
+pub async fn list(files: &FileStorage) -> anyhow::Result<Vec<String>> {
+    let mut names: Vec<String> = files
+        .list(FOLDER)
+        .await?
+        .into_iter()
+        .filter_map(|key| {
+            key.strip_prefix(FOLDER)
+                .and_then(|rest| rest.strip_prefix('/'))
+                .map(str::to_owned)
+        })
+        .filter(|name| is_snapshot(name))
+        .collect();
+    // The timestamp leads the name, so names sort by age.
+    names.sort();
+    Ok(names)
+}
+
+fn is_snapshot(name: &str) -> bool {
+    name.starts_with(PREFIX)
+        && SUFFIXES.iter().any(|suffix| name.ends_with(suffix))
+        && !name.contains('/')
+}
+
+/// Deletes the oldest snapshots beyond `keep`; returns how many.
+async fn rotate(files: &FileStorage, keep: usize) -> anyhow::Result<usize> {
+    let names = list(files).await?;
+    let excess = names.len().saturating_sub(keep);
+    for old in &names[..excess] {
+        files.delete(&format!("{FOLDER}/{old}")).await?;
+    }
+    Ok(excess)
+}
+
+/// Restores `snapshot` (a name `clinicgraph backup` printed, kept in the store; or the path of
+/// a snapshot file) into the database of `url`. A snapshot from the store is copied to a
+/// scratch file in `scratch` first.
+pub async fn restore_named(
+    url: &DatabaseUrl,
+    files: &FileStorage,
+    scratch: &Path,
+    snapshot: &str,
+) -> anyhow::Result<()> {
+    let local = Path::new(snapshot);
+    if local.is_file() {
+        return restore(url, local).await;
+    }
+    let name = snapshot.strip_prefix("backups/").unwrap_or(snapshot);
+    anyhow::ensure!(
+        is_snapshot(name),
+        "{snapshot} is neither a file nor the name of a snapshot (`clinicgraph backup --list`)"
+    );
+    std::fs::create_dir_all(scratch)
+        .map_err(|error| anyhow::anyhow!("BACKUP_DIR {}: {error}", scratch.display()))?;
+    // The snapshot's own name, so that `restore` tells its kind by the ending.
+    let copy = ScratchFile(scratch.join(name));
+    anyhow::ensure!(
+        files.get_file(&format!("{FOLDER}/{name}"), &copy.0).await?,
+        "there is no snapshot {name} in the file store"
+    );
+    restore(url, &copy.0).await
 }
 
 /// Restores the snapshot `file` into the database of `url`, which must be empty (no tables):
@@ -137,29 +216,4 @@ fn sidecar(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(suffix);
     PathBuf::from(name)
-}
-
-fn snapshots(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| {
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(PREFIX) && SUFFIXES.iter().any(|s| n.ends_with(s)))
-        })
-        .collect();
-    // The timestamp leads the name, so names sort by age.
-    files.sort();
-    Ok(files)
-}
-
-/// Deletes the oldest snapshots beyond `keep`; returns how many.
-fn rotate(dir: &Path, keep: usize) -> anyhow::Result<usize> {
-    let files = snapshots(dir)?;
-    let excess = files.len().saturating_sub(keep);
-    for old in &files[..excess] {
-        std::fs::remove_file(old)?;
-    }
-    Ok(excess)
 }

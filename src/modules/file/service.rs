@@ -130,18 +130,19 @@ fn refused(code: &'static str, message: impl Into<String>) -> AppError {
 }
 
 impl FileService {
-    /// The store, links and limits as `config` sets them.
+    /// Links and limits as `config` sets them.
     pub fn new(
         files: Arc<dyn FileRepository>,
         patients: Arc<PatientService>,
         jobs: Arc<JobService>,
         events: EventBus,
         keys: Arc<DataKeys>,
+        storage: FileStorage,
         config: &Config,
-    ) -> anyhow::Result<Self> {
+    ) -> Self {
         let settings = &config.files;
-        Ok(Self {
-            storage: FileStorage::open(&settings.location, &keys)?,
+        Self {
+            storage,
             links: FileLinks::new(
                 &config.auth.jwt_secret,
                 settings.url_ttl,
@@ -153,7 +154,7 @@ impl FileService {
             jobs,
             events,
             keys,
-        })
+        }
     }
 
     pub fn links(&self) -> &FileLinks {

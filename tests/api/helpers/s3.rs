@@ -81,27 +81,36 @@ impl S3Server {
             .collect()
     }
 
-    /// The server-side encryption each stored object was written with (`AES256`, or `None`
-    /// when the write did not ask for any), from moto's own view of its data.
+    /// The server-side encryption of each stored object (`AES256`, or `None` when the write
+    /// did not ask for any), as S3 answers a HEAD of it. moto checks no signature, but keeps
+    /// objects with an ACL (all but multipart uploads) from anonymous requests: an
+    /// `Authorization` header of any value makes the request not anonymous.
     pub async fn encryption(&self) -> Vec<(String, Option<String>)> {
-        let data: serde_json::Value = reqwest::get(format!("{}/moto-api/data.json", self.endpoint))
-            .await
-            .expect("moto data")
-            .json()
-            .await
-            .expect("moto data JSON");
-        data["s3"]["FakeKey"]
-            .as_array()
-            .map(|keys| {
-                keys.iter()
-                    .map(|key| {
-                        (
-                            key["name"].as_str().unwrap_or_default().to_owned(),
-                            key["encryption"].as_str().map(str::to_owned),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
+        let client = reqwest::Client::new();
+        let mut found = Vec::new();
+        for key in self.keys().await {
+            let response = client
+                .head(format!("{}/{}/{key}", self.endpoint, self.bucket))
+                .header(
+                    "authorization",
+                    "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request, \
+                     SignedHeaders=host, Signature=00",
+                )
+                .send()
+                .await
+                .expect("HEAD");
+            assert!(
+                response.status().is_success(),
+                "HEAD {key}: {}",
+                response.status()
+            );
+            let sse = response
+                .headers()
+                .get("x-amz-server-side-encryption")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
+            found.push((key, sse));
+        }
+        found
     }
 }

@@ -82,6 +82,10 @@ fn command(database_url: &str, env: &[(&str, &str)], dir: &tempfile::TempDir) ->
     for (name, value) in env {
         command.env(name, value);
     }
+    // Files in a bucket: the local folder is not set beside it (the two are exclusive).
+    if env.iter().any(|(name, _)| *name == "FILES_URL") {
+        command.env_remove("FILES_DIR");
+    }
     command
 }
 

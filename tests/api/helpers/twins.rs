@@ -77,19 +77,21 @@ async fn copy(template: &TestDb) -> (TestDb, String) {
             let (database, url) = TestDb::create(Backend::Mysql)
                 .await
                 .expect("the template's server is configured");
-            let backups = tempfile::tempdir().expect("temp dir");
-            let dir = backups.path().display().to_string();
+            let folders = tempfile::tempdir().expect("temp dir");
+            let files = folders.path().display().to_string();
+            let env = [("FILES_DIR", files.as_str())];
             let template = server_url_for(admin_url, name);
-            let status = server::run(&template, &[("BACKUP_DIR", dir.as_str())], &["backup"]);
+            let status = server::run(&template, &env, &["backup"]);
             assert!(status.success(), "clinicgraph backup: {status}");
-            let snapshot = std::fs::read_dir(backups.path())
-                .expect("the backup folder")
+            let snapshot = std::fs::read_dir(folders.path().join("backups"))
+                .expect("the store's backups")
                 .next()
                 .expect("a snapshot")
                 .expect("a file")
-                .path();
-            let snapshot = snapshot.display().to_string();
-            let status = server::run(&url, &[], &["restore", &snapshot]);
+                .file_name()
+                .into_string()
+                .expect("a name");
+            let status = server::run(&url, &env, &["restore", &snapshot]);
             assert!(status.success(), "clinicgraph restore: {status}");
             (database, url)
         }
