@@ -384,6 +384,66 @@ impl RowLocks for AsyncMysqlConnection {
     }
 }
 
+/// A lock, inside a transaction, on the row that owns a total which a write checks before it
+/// adds to it (a clinic's stored bytes against its quota): `SELECT … FOR UPDATE` on PostgreSQL
+/// and MySQL, so a second writer reads the total only once the first has committed. SQLite's
+/// write transactions run one at a time (`BEGIN IMMEDIATE`) and need none. Unlike
+/// [`RowLocks`], every backend but SQLite takes it: no constraint states such a rule.
+pub trait OwnerLock {
+    /// Locks the row `id` of `table`, a table name of the schema (never client text).
+    fn lock_owner(
+        &mut self,
+        table: &'static str,
+        id: i64,
+    ) -> impl std::future::Future<Output = DbResult<()>> + Send;
+}
+
+impl OwnerLock for AsyncPgConnection {
+    fn lock_owner(
+        &mut self,
+        table: &'static str,
+        id: i64,
+    ) -> impl std::future::Future<Output = DbResult<()>> + Send {
+        use diesel_async::RunQueryDsl as _;
+        let sql = format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE");
+        async move {
+            diesel::sql_query(sql)
+                .bind::<diesel::sql_types::BigInt, _>(id)
+                .execute(self)
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+impl OwnerLock for AsyncMysqlConnection {
+    fn lock_owner(
+        &mut self,
+        table: &'static str,
+        id: i64,
+    ) -> impl std::future::Future<Output = DbResult<()>> + Send {
+        use diesel_async::RunQueryDsl as _;
+        let sql = format!("SELECT id FROM {table} WHERE id = ? FOR UPDATE");
+        async move {
+            diesel::sql_query(sql)
+                .bind::<diesel::sql_types::BigInt, _>(id)
+                .execute(self)
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+impl OwnerLock for SqliteAsync {
+    fn lock_owner(
+        &mut self,
+        _table: &'static str,
+        _id: i64,
+    ) -> impl std::future::Future<Output = DbResult<()>> + Send {
+        std::future::ready(Ok(()))
+    }
+}
+
 /// Inserts `$values` into the table `$table` (its schema module) and reads the new row back as
 /// `$row`: two statements on every backend, as MySQL has no `RETURNING`. Inside the body of
 /// [`with_conn!`] and its siblings, whose `conn` it takes.

@@ -654,6 +654,40 @@ mod expiry {
     on_every_backend!(env [("FILES_URL_TTL_SECONDS", "10")]; a_link_expires);
 }
 
+/// Uploads asked for at once cannot pass the clinic's quota between them: of eight documents
+/// of 300 bytes under a quota of 1,000, three are admitted.
+async fn the_quota_holds_for_uploads_asked_for_at_once(app: TestApp) {
+    let nurse = app.token(Role::Nurse).await;
+    let patient = app
+        .create_patient(
+            &nurse,
+            patient_input("Νίκος Όριο", "nikos.quota@example.gr"),
+        )
+        .await;
+    let asks = (0..8).map(|n| {
+        app.gql(
+            Some(&nurse),
+            REQUEST,
+            json!({ "i": { "patientId": patient, "kind": "DOCUMENT", "name": format!("{n}.pdf"),
+                "contentType": "application/pdf", "byteSize": 300 } }),
+        )
+    });
+    let answers = futures_util::future::join_all(asks).await;
+    let admitted = answers
+        .iter()
+        .filter(|answer| answer.body["data"]["requestUpload"]["file"]["id"].is_string())
+        .count();
+    let refused: Vec<_> = answers.iter().filter_map(|answer| answer.code()).collect();
+    assert_eq!(admitted, 3, "{refused:?}");
+    assert_eq!(refused, ["STORAGE_QUOTA_EXCEEDED"; 5]);
+}
+
+mod quota {
+    use super::*;
+    on_every_backend!(env [("FILES_CLINIC_QUOTA_BYTES", "1000")];
+        the_quota_holds_for_uploads_asked_for_at_once);
+}
+
 const UPLOAD_MULTIPART: &str = "mutation($p: ID!, $f: Upload!) {
     uploadPatientFile(patientId: $p, kind: PHOTO, file: $f) { id status name }
 }";

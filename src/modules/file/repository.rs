@@ -11,13 +11,20 @@ use crate::core::pagination::{Direction, KeyCursor, PageRequest};
 use crate::core::sealing::fields::PATIENT_FILE_NAME;
 use crate::core::sealing::{DataKeys, ResealBatch, ResealPass, Sealed};
 use crate::db::schema::patient_files;
-use crate::db::{DbPool, DbResult};
+use crate::db::{DbPool, DbResult, OwnerLock};
 use crate::{in_transaction, insert_sealed, keyset, reseal_columns, with_conn};
 
 #[async_trait]
 pub trait FileRepository: Send + Sync {
-    /// Stores a new file's record, its name sealed.
-    async fn insert(&self, file: NewPatientFile, name: &str) -> DbResult<PatientFile>;
+    /// Stores a new file's record, its name sealed, if the clinic's files and it stay within
+    /// `quota` bytes (`None` if they would not). Checked and inserted under a lock on the
+    /// clinic, so uploads asked for at once cannot pass it between them.
+    async fn insert_within(
+        &self,
+        file: NewPatientFile,
+        name: &str,
+        quota: i64,
+    ) -> DbResult<Option<PatientFile>>;
     /// A file of the clinic, purged or not.
     async fn find(&self, clinic_id: i64, id: i64) -> DbResult<Option<PatientFile>>;
     /// The patient's files of `kind` that are not purged, newest first; at most
@@ -38,8 +45,6 @@ pub trait FileRepository: Send + Sync {
     async fn accept(&self, id: i64, facts: &FileFacts) -> DbResult<()>;
     /// A refused file: REJECTED with the reason.
     async fn reject(&self, id: i64, reason: &str) -> DbResult<()>;
-    /// The bytes the clinic's files take, rejected and purged ones aside.
-    async fn clinic_usage(&self, clinic_id: i64) -> DbResult<i64>;
     /// Each clinic's usage, for `/metrics`.
     async fn usage_per_clinic(&self) -> DbResult<Vec<(i64, i64)>>;
     /// The patient's files still in storage.
@@ -68,19 +73,47 @@ struct SealedName {
 /// Statuses whose bytes count against the quota.
 const HELD: [&str; 3] = ["AWAITING_UPLOAD", "PENDING", "READY"];
 
+/// The sizes of the clinic's files that count against its quota. Summed by the caller rather
+/// than with SQL's SUM, whose type differs by backend (NUMERIC on PostgreSQL and MySQL, INTEGER
+/// on SQLite); a clinic keeps thousands of files, not millions.
+macro_rules! held_sizes {
+    ($conn:ident, $clinic_id:expr) => {
+        patient_files::table
+            .filter(patient_files::clinic_id.eq($clinic_id))
+            .filter(patient_files::status.eq_any(HELD))
+            .filter(patient_files::purged_at.is_null())
+            .select(patient_files::byte_size)
+            .load::<i64>($conn)
+            .await?
+    };
+}
+
 #[async_trait]
 impl FileRepository for DieselFileRepository {
-    async fn insert(&self, file: NewPatientFile, name: &str) -> DbResult<PatientFile> {
+    async fn insert_within(
+        &self,
+        file: NewPatientFile,
+        name: &str,
+        quota: i64,
+    ) -> DbResult<Option<PatientFile>> {
         let keys = &self.keys;
+        let clinic_id = file.clinic_id;
         in_transaction!(&self.pool, |conn| {
+            OwnerLock::lock_owner(&mut *conn, "clinics", clinic_id).await?;
+            let used: i64 = held_sizes!(conn, clinic_id).into_iter().sum();
+            if used.saturating_add(file.byte_size) > quota {
+                return Ok(None);
+            }
             let id = insert_sealed!(conn, patient_files, &file, |id| SealedName {
                 name: keys.seal(PATIENT_FILE_NAME, id, name)
             });
-            Ok(patient_files::table
-                .find(id)
-                .select(PatientFile::as_select())
-                .get_result(conn)
-                .await?)
+            Ok(Some(
+                patient_files::table
+                    .find(id)
+                    .select(PatientFile::as_select())
+                    .get_result(conn)
+                    .await?,
+            ))
         })
     }
 
@@ -187,21 +220,6 @@ impl FileRepository for DieselFileRepository {
                 .execute(conn)
                 .await?;
             Ok(())
-        })
-    }
-
-    // Summed here rather than with SQL's SUM, whose type differs by backend (NUMERIC on
-    // PostgreSQL and MySQL, INTEGER on SQLite); a clinic keeps thousands of files, not millions.
-    async fn clinic_usage(&self, clinic_id: i64) -> DbResult<i64> {
-        with_conn!(&self.pool, |conn| {
-            let sizes: Vec<i64> = patient_files::table
-                .filter(patient_files::clinic_id.eq(clinic_id))
-                .filter(patient_files::status.eq_any(HELD))
-                .filter(patient_files::purged_at.is_null())
-                .select(patient_files::byte_size)
-                .load(conn)
-                .await?;
-            Ok(sizes.into_iter().sum())
         })
     }
 

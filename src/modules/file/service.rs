@@ -176,8 +176,9 @@ impl FileService {
         }
     }
 
-    /// Checks what a client announces, and the clinic's quota, before any byte is sent.
-    async fn admit(&self, caller: &Caller, request: &UploadRequest) -> AppResult<()> {
+    /// Checks what a client announces before any byte is sent (the quota is checked as the
+    /// file is recorded).
+    fn admit(&self, request: &UploadRequest) -> AppResult<()> {
         let mut problems = Vec::new();
         let name = request.name.trim();
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
@@ -226,21 +227,13 @@ impl FileService {
                 ),
             ));
         }
-        let used = u64::try_from(self.files.clinic_usage(caller.clinic_id).await?).unwrap_or(0);
-        if used.saturating_add(size) > self.limits.clinic_quota_bytes {
-            return Err(refused(
-                codes::STORAGE_QUOTA_EXCEEDED,
-                "the clinic's storage quota is used up: ask an ADMIN to purge deleted \
-                 patients' files or to raise the quota",
-            ));
-        }
         Ok(())
     }
 
     async fn create(&self, caller: &Caller, request: &UploadRequest) -> AppResult<PatientFile> {
         Self::require_uploader(caller)?;
         let patient = self.patients.get(caller, request.patient_id).await?;
-        self.admit(caller, request).await?;
+        self.admit(request)?;
         let row = NewPatientFile {
             clinic_id: caller.clinic_id,
             patient_id: patient.id,
@@ -259,7 +252,17 @@ impl FileService {
             uploaded_by: caller.user_id,
             created_at: db::now(),
         };
-        Ok(self.files.insert(row, request.name.trim()).await?)
+        let quota = i64::try_from(self.limits.clinic_quota_bytes).unwrap_or(i64::MAX);
+        self.files
+            .insert_within(row, request.name.trim(), quota)
+            .await?
+            .ok_or_else(|| {
+                refused(
+                    codes::STORAGE_QUOTA_EXCEEDED,
+                    "the clinic's storage quota is used up: ask an ADMIN to purge deleted \
+                     patients' files or to raise the quota",
+                )
+            })
     }
 
     /// Records a new file of the patient and says where to send its bytes: straight to the
