@@ -76,4 +76,21 @@ impl ExportFiles {
     pub async fn remove(&self, name: &str) -> anyhow::Result<()> {
         self.files.delete(&Self::key(name)?).await
     }
+
+    /// Removes the files written more than `ttl` ago, which nobody may download any more;
+    /// returns how many.
+    pub async fn sweep(&self, ttl: std::time::Duration) -> anyhow::Result<usize> {
+        let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX);
+        let Some(cutoff) = chrono::Utc::now().checked_sub_signed(ttl) else {
+            return Ok(0);
+        };
+        let mut removed = 0;
+        for file in self.files.list(FOLDER).await? {
+            if file.modified < cutoff {
+                self.files.delete(&file.key).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
 }

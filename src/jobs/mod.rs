@@ -5,6 +5,7 @@ pub mod backup;
 pub mod export;
 pub mod export_files;
 pub mod files;
+pub mod housekeeping;
 pub mod mail;
 pub mod notify;
 pub mod pdf;

@@ -15,7 +15,7 @@ use super::export_files::ExportFiles;
 use super::mail::{Mailer, Outbox, SmtpMailer};
 use super::pdf::PdfFonts;
 use super::queue::{JobMessage, JobQueue};
-use super::{files, notify, report, rotate_keys, schedule};
+use super::{files, housekeeping, notify, report, rotate_keys, schedule};
 use crate::config::Config;
 use crate::db::DbPool;
 use crate::modules::clinic::model::Clinic;
@@ -31,6 +31,8 @@ pub struct JobContext {
     /// For jobs that queue others (a daily report, the next day's).
     pub queue: Arc<dyn JobSink>,
     pub exports: Arc<ExportFiles>,
+    /// How long a finished export or report may be downloaded (`EXPORT_TTL_HOURS`).
+    pub export_ttl: Duration,
     /// The fonts of PDF exports and reports (`PDF_FONT` adds one).
     pub pdf_fonts: Arc<PdfFonts>,
     pub mailer: Arc<dyn Mailer>,
@@ -69,6 +71,7 @@ impl JobContext {
                 config.jobs.export_dir.clone(),
                 services.storage.clone(),
             )),
+            export_ttl: config.jobs.export_ttl,
             mailer,
             mail_from: mail.from.clone(),
             pool: pool.clone(),
@@ -199,6 +202,7 @@ pub async fn run_workers(
         Ok(())
     };
     let keeper = tokio::spawn(schedule::keep_daily_reports(context.clone()));
+    let tidier = tokio::spawn(housekeeping::keep_tidy(context.clone()));
     // A worker whose queue fails (Redis away longer than one reconnection tries) ends; it is
     // started again, so that the queue is used once it is back. Starting waits for the queue's
     // next reconnection, so this is no busy loop.
@@ -228,5 +232,6 @@ pub async fn run_workers(
         .await
         .map_err(|e| anyhow::anyhow!("job workers stopped: {e}"));
     keeper.abort();
+    tidier.abort();
     stopped
 }

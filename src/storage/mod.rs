@@ -53,6 +53,14 @@ enum Backend {
     },
 }
 
+/// A file found by [`FileStorage::list`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub key: String,
+    /// When it was last written.
+    pub modified: chrono::DateTime<chrono::Utc>,
+}
+
 /// How a client sends an upload's bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UploadTarget {
@@ -319,8 +327,8 @@ impl FileStorage {
         Ok(true)
     }
 
-    /// The keys of the files under `prefix` (a folder, such as `backups`), in no set order.
-    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+    /// The files under `prefix` (a folder, such as `backups`), in no set order.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<StoredFile>, StorageError> {
         let found: Vec<_> = self
             .store()
             .list(Some(&self.path(prefix)))
@@ -328,7 +336,10 @@ impl FileStorage {
             .await?;
         Ok(found
             .into_iter()
-            .map(|meta| self.key_of(&meta.location))
+            .map(|meta| StoredFile {
+                key: self.key_of(&meta.location),
+                modified: meta.last_modified,
+            })
             .collect())
     }
 

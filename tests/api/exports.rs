@@ -257,6 +257,31 @@ async fn an_expired_export_is_gone() {
     assert!(!file.exists(), "an expired export is deleted");
 }
 
+/// Exports nobody downloads do not stay in the store: the workers remove them once expired.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_nobody_downloads_leaves_the_store_when_it_expires() {
+    // Expired at once; the workers tidy every 10 seconds with links of 10 seconds.
+    let env = [("EXPORT_TTL_HOURS", "0"), ("FILES_URL_TTL_SECONDS", "10")];
+    let app = TestApp::spawn_with(Backend::Sqlite, &env)
+        .await
+        .expect("SQLite");
+    let admin = app.token(Role::Admin).await;
+    let job = exported(&app, &admin, Value::Null).await;
+    let file = app
+        .jobs_dir
+        .path()
+        .join("files/exports")
+        .join(job["result"]["file"].as_str().expect("file"));
+    let started = std::time::Instant::now();
+    while file.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(40),
+            "an expired export stays in the store"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_xlsx_export_reads_back_as_the_database_rows() {
     use calamine::{Reader, Xlsx};

@@ -682,10 +682,77 @@ async fn the_quota_holds_for_uploads_asked_for_at_once(app: TestApp) {
     assert_eq!(refused, ["STORAGE_QUOTA_EXCEEDED"; 5]);
 }
 
+/// An upload asked for and never completed holds the quota only while it can still arrive
+/// (its link's life and as long again); then the workers mark it REJECTED and erase what was
+/// sent, and it can no longer be completed.
+async fn an_upload_never_completed_expires_and_frees_its_quota(app: TestApp) {
+    let nurse = app.token(Role::Nurse).await;
+    let patient = app
+        .create_patient(&nurse, patient_input("Άννα Λήξη", "anna.expiry@example.gr"))
+        .await;
+    let ask = |name: &str| {
+        app.gql(
+            Some(&nurse),
+            REQUEST,
+            json!({ "i": { "patientId": patient, "kind": "DOCUMENT", "name": name,
+                "contentType": "application/pdf", "byteSize": 600 } }),
+        )
+    };
+    let first = ask("sent.pdf").await;
+    let ticket = &first.body["data"]["requestUpload"];
+    let id = ticket["file"]["id"].as_str().expect("id").to_owned();
+    // Its bytes arrive, but nobody completes it.
+    let mut bytes = pdf(1);
+    bytes.resize(600, b' ');
+    let sent = put(
+        &app,
+        ticket["url"].as_str().expect("url"),
+        "application/pdf",
+        bytes,
+    )
+    .await;
+    assert_eq!(sent.status, 204, "{}", sent.text);
+    assert_eq!(stored_files(&app).len(), 1);
+    assert_eq!(
+        ask("second.pdf").await.code(),
+        Some("STORAGE_QUOTA_EXCEEDED")
+    );
+
+    let started = Instant::now();
+    let file = loop {
+        let file = app.ok(&nurse, FILE, json!({ "id": id })).await["patientFile"].clone();
+        if file["status"] != "AWAITING_UPLOAD" {
+            break file;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "never expired: {file}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(file["status"], "REJECTED", "{file}");
+    assert_eq!(file["reason"], "the upload was not completed in time");
+    assert!(stored_files(&app).is_empty(), "what was sent is erased");
+    let late = app.gql(Some(&nurse), COMPLETE, json!({ "id": id })).await;
+    assert_eq!(late.code(), Some("UPLOAD_NOT_RECEIVED"), "{}", late.text);
+    let third = ask("third.pdf").await;
+    assert!(
+        third.body["data"]["requestUpload"]["file"]["id"].is_string(),
+        "{}",
+        third.text
+    );
+}
+
 mod quota {
     use super::*;
     on_every_backend!(env [("FILES_CLINIC_QUOTA_BYTES", "1000")];
         the_quota_holds_for_uploads_asked_for_at_once);
+}
+
+mod abandoned {
+    use super::*;
+    on_every_backend!(env [("FILES_CLINIC_QUOTA_BYTES", "1000"), ("FILES_URL_TTL_SECONDS", "10")];
+        an_upload_never_completed_expires_and_frees_its_quota);
 }
 
 const UPLOAD_MULTIPART: &str = "mutation($p: ID!, $f: Upload!) {

@@ -96,8 +96,9 @@ pub async fn list(files: &FileStorage) -> anyhow::Result<Vec<String>> {
         .list(FOLDER)
         .await?
         .into_iter()
-        .filter_map(|key| {
-            key.strip_prefix(FOLDER)
+        .filter_map(|file| {
+            file.key
+                .strip_prefix(FOLDER)
                 .and_then(|rest| rest.strip_prefix('/'))
                 .map(str::to_owned)
         })

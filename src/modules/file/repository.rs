@@ -17,13 +17,15 @@ use crate::{in_transaction, insert_sealed, keyset, reseal_columns, with_conn};
 #[async_trait]
 pub trait FileRepository: Send + Sync {
     /// Stores a new file's record, its name sealed, if the clinic's files and it stay within
-    /// `quota` bytes (`None` if they would not). Checked and inserted under a lock on the
-    /// clinic, so uploads asked for at once cannot pass it between them.
+    /// `quota` bytes (`None` if they would not), counting uploads still awaited only if asked
+    /// for since `awaited_since`. Checked and inserted under a lock on the clinic, so uploads
+    /// asked for at once cannot pass it between them.
     async fn insert_within(
         &self,
         file: NewPatientFile,
         name: &str,
         quota: i64,
+        awaited_since: NaiveDateTime,
     ) -> DbResult<Option<PatientFile>>;
     /// A file of the clinic, purged or not.
     async fn find(&self, clinic_id: i64, id: i64) -> DbResult<Option<PatientFile>>;
@@ -45,8 +47,13 @@ pub trait FileRepository: Send + Sync {
     async fn accept(&self, id: i64, facts: &FileFacts) -> DbResult<()>;
     /// A refused file: REJECTED with the reason.
     async fn reject(&self, id: i64, reason: &str) -> DbResult<()>;
-    /// Each clinic's usage, for `/metrics`.
-    async fn usage_per_clinic(&self) -> DbResult<Vec<(i64, i64)>>;
+    /// Each clinic's usage, for `/metrics`, as the quota counts it.
+    async fn usage_per_clinic(&self, awaited_since: NaiveDateTime) -> DbResult<Vec<(i64, i64)>>;
+    /// Up to `limit` uploads asked for before `before` whose bytes were never completed.
+    async fn awaited_before(&self, before: NaiveDateTime, limit: i64)
+    -> DbResult<Vec<PatientFile>>;
+    /// REJECTED with `reason` if it is still awaiting its upload; whether it was.
+    async fn expire_awaited(&self, id: i64, reason: &str) -> DbResult<bool>;
     /// The patient's files still in storage.
     async fn unpurged(&self, clinic_id: i64, patient_id: i64) -> DbResult<Vec<PatientFile>>;
     async fn mark_purged(&self, id: i64, at: NaiveDateTime) -> DbResult<()>;
@@ -70,21 +77,22 @@ struct SealedName {
     name: Sealed,
 }
 
-/// Statuses whose bytes count against the quota.
-const HELD: [&str; 3] = ["AWAITING_UPLOAD", "PENDING", "READY"];
+/// Statuses whose bytes count against the quota (with uploads still awaited, if recent).
+const HELD: [&str; 2] = ["PENDING", "READY"];
 
-/// The sizes of the clinic's files that count against its quota. Summed by the caller rather
-/// than with SQL's SUM, whose type differs by backend (NUMERIC on PostgreSQL and MySQL, INTEGER
-/// on SQLite); a clinic keeps thousands of files, not millions.
+/// The files that count against their clinic's quota: those in storage, and uploads awaited
+/// since `$awaited_since` (an older one can no longer arrive). Sizes are summed by the caller
+/// rather than with SQL's SUM, whose type differs by backend (NUMERIC on PostgreSQL and MySQL,
+/// INTEGER on SQLite); a clinic keeps thousands of files, not millions.
 macro_rules! held_sizes {
-    ($conn:ident, $clinic_id:expr) => {
+    ($awaited_since:expr) => {
         patient_files::table
-            .filter(patient_files::clinic_id.eq($clinic_id))
-            .filter(patient_files::status.eq_any(HELD))
             .filter(patient_files::purged_at.is_null())
-            .select(patient_files::byte_size)
-            .load::<i64>($conn)
-            .await?
+            .filter(
+                patient_files::status.eq_any(HELD).or(patient_files::status
+                    .eq(FileStatus::AwaitingUpload.as_str())
+                    .and(patient_files::created_at.ge($awaited_since))),
+            )
     };
 }
 
@@ -95,12 +103,19 @@ impl FileRepository for DieselFileRepository {
         file: NewPatientFile,
         name: &str,
         quota: i64,
+        awaited_since: NaiveDateTime,
     ) -> DbResult<Option<PatientFile>> {
         let keys = &self.keys;
         let clinic_id = file.clinic_id;
         in_transaction!(&self.pool, |conn| {
             OwnerLock::lock_owner(&mut *conn, "clinics", clinic_id).await?;
-            let used: i64 = held_sizes!(conn, clinic_id).into_iter().sum();
+            let used: i64 = held_sizes!(awaited_since)
+                .filter(patient_files::clinic_id.eq(clinic_id))
+                .select(patient_files::byte_size)
+                .load::<i64>(conn)
+                .await?
+                .into_iter()
+                .sum();
             if used.saturating_add(file.byte_size) > quota {
                 return Ok(None);
             }
@@ -223,11 +238,9 @@ impl FileRepository for DieselFileRepository {
         })
     }
 
-    async fn usage_per_clinic(&self) -> DbResult<Vec<(i64, i64)>> {
+    async fn usage_per_clinic(&self, awaited_since: NaiveDateTime) -> DbResult<Vec<(i64, i64)>> {
         with_conn!(&self.pool, |conn| {
-            let rows: Vec<(i64, i64)> = patient_files::table
-                .filter(patient_files::status.eq_any(HELD))
-                .filter(patient_files::purged_at.is_null())
+            let rows: Vec<(i64, i64)> = held_sizes!(awaited_since)
                 .order(patient_files::clinic_id)
                 .select((patient_files::clinic_id, patient_files::byte_size))
                 .load(conn)
@@ -241,6 +254,36 @@ impl FileRepository for DieselFileRepository {
             }
             Ok(totals)
         })
+    }
+
+    async fn awaited_before(
+        &self,
+        before: NaiveDateTime,
+        limit: i64,
+    ) -> DbResult<Vec<PatientFile>> {
+        with_conn!(&self.pool, |conn| Ok(patient_files::table
+            .filter(patient_files::status.eq(FileStatus::AwaitingUpload.as_str()))
+            .filter(patient_files::created_at.lt(before))
+            .order(patient_files::id)
+            .limit(limit)
+            .select(PatientFile::as_select())
+            .load(conn)
+            .await?))
+    }
+
+    async fn expire_awaited(&self, id: i64, reason: &str) -> DbResult<bool> {
+        with_conn!(&self.pool, |conn| Ok(diesel::update(
+            patient_files::table
+                .filter(patient_files::id.eq(id))
+                .filter(patient_files::status.eq(FileStatus::AwaitingUpload.as_str()))
+        )
+        .set((
+            patient_files::status.eq(FileStatus::Rejected.as_str()),
+            patient_files::reason.eq(reason),
+        ))
+        .execute(conn)
+        .await?
+            == 1))
     }
 
     async fn unpurged(&self, clinic_id: i64, patient_id: i64) -> DbResult<Vec<PatientFile>> {

@@ -254,7 +254,7 @@ impl FileService {
         };
         let quota = i64::try_from(self.limits.clinic_quota_bytes).unwrap_or(i64::MAX);
         self.files
-            .insert_within(row, request.name.trim(), quota)
+            .insert_within(row, request.name.trim(), quota, self.awaited_since())
             .await?
             .ok_or_else(|| {
                 refused(
@@ -350,9 +350,28 @@ impl FileService {
         }
     }
 
+    /// How long an upload is awaited: its link's life, and as long again to complete it. An
+    /// upload asked for earlier holds no quota and cannot be completed; the workers mark it
+    /// REJECTED ([`FileService::expire_uploads`]).
+    pub fn upload_window(&self) -> std::time::Duration {
+        self.links.ttl().saturating_mul(2)
+    }
+
+    /// Uploads asked for before this are no longer awaited.
+    fn awaited_since(&self) -> chrono::NaiveDateTime {
+        db::now()
+            - chrono::Duration::from_std(self.upload_window()).unwrap_or(chrono::Duration::MAX)
+    }
+
     /// The upload's bytes arrived: the file goes to processing.
     pub async fn complete_upload(&self, caller: &Caller, id: i64) -> AppResult<PatientFile> {
         let file = self.awaiting(caller, id).await?;
+        if file.created_at < self.awaited_since() {
+            return Err(refused(
+                codes::UPLOAD_NOT_RECEIVED,
+                "this upload was not completed in time: ask for a new one",
+            ));
+        }
         let stored = self
             .storage
             .stored_size(&file.upload_key())
@@ -646,9 +665,34 @@ impl FileService {
         Ok(serde_json::json!({ "patientId": request.patient_id, "purged": purged }))
     }
 
-    /// Each clinic's stored bytes, for `/metrics`.
+    /// Each clinic's stored bytes, for `/metrics`, as the quota counts them.
     pub async fn usage_per_clinic(&self) -> AppResult<Vec<(i64, i64)>> {
-        Ok(self.files.usage_per_clinic().await?)
+        Ok(self.files.usage_per_clinic(self.awaited_since()).await?)
+    }
+
+    /// Marks the uploads no longer awaited REJECTED (reason: not received in time) and erases
+    /// whatever bytes they had sent; returns how many. For the workers' housekeeping: every
+    /// worker may run it at once, and each file is expired once.
+    pub async fn expire_uploads(&self) -> anyhow::Result<usize> {
+        const BATCH: i64 = 500;
+        let reason = "the upload was not completed in time";
+        let mut expired = 0;
+        loop {
+            let stale = self
+                .files
+                .awaited_before(self.awaited_since(), BATCH)
+                .await?;
+            for file in &stale {
+                if self.files.expire_awaited(file.id, reason).await? {
+                    self.storage.delete(&file.upload_key()).await?;
+                    self.announce(file).await;
+                    expired += 1;
+                }
+            }
+            if stale.len() < usize::try_from(BATCH).unwrap_or(usize::MAX) {
+                return Ok(expired);
+            }
+        }
     }
 
     pub fn quota(&self) -> u64 {
