@@ -641,12 +641,76 @@ async fn a_link_expires(app: TestApp) {
     assert_eq!(response.code(), Some("INVALID_LINK"));
 }
 
+/// A page of patients shows each one's newest photo (read for the whole page at once), and none
+/// for a patient without one.
+async fn a_page_of_patients_shows_each_ones_newest_photo(app: TestApp) {
+    let nurse = app.token(Role::Nurse).await;
+    let (first, _, _) = patient_with_photo(
+        &app,
+        &nurse,
+        ("Ηλίας Πρώτος", "ilias.page@example.gr"),
+        (40, 20),
+    )
+    .await;
+    let (second, older, _) = patient_with_photo(
+        &app,
+        &nurse,
+        ("Μαρία Δεύτερη", "maria.page@example.gr"),
+        (30, 30),
+    )
+    .await;
+    let newer = upload(
+        &app,
+        &nurse,
+        &second,
+        "PHOTO",
+        "newer.jpg",
+        "image/jpeg",
+        jpeg_with_exif(24, 48, 1),
+    )
+    .await;
+    assert_eq!(settled(&app, &nurse, &newer).await["status"], "READY");
+    let without = app
+        .create_patient(
+            &nurse,
+            patient_input("Χωρίς Φωτογραφία", "none.page@example.gr"),
+        )
+        .await;
+    let page = app
+        .ok(
+            &nurse,
+            "{ patients(first: 100) { nodes { id photo { id width height } } } }",
+            json!({}),
+        )
+        .await;
+    let photo_of = |patient: &str| {
+        page["patients"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .find(|node| node["id"] == patient)
+            .map(|node| node["photo"].clone())
+            .expect("the patient is listed")
+    };
+    assert_eq!(photo_of(&first)["width"], 40);
+    assert_eq!(photo_of(&second)["id"], newer.as_str(), "not {older}");
+    assert_eq!(
+        (
+            photo_of(&second)["width"].clone(),
+            photo_of(&second)["height"].clone()
+        ),
+        (json!(24), json!(48))
+    );
+    assert_eq!(photo_of(&without), Value::Null);
+}
+
 // A photo may be at most 1 MB here, so that a larger one is cheap to announce.
 on_every_backend!(env [("FILES_PHOTO_MAX_BYTES", "1000000")];
     a_photo_comes_out_upright_without_exif_in_three_sizes,
     a_document_is_measured_listed_and_downloaded_with_its_name,
     hostile_and_mislabelled_files_are_rejected_and_the_worker_goes_on,
     files_follow_the_patient_records_rules,
+    a_page_of_patients_shows_each_ones_newest_photo,
 );
 
 mod expiry {

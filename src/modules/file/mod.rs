@@ -3,12 +3,14 @@
 //! short-lived signed links.
 pub mod inspect;
 pub mod links;
+pub mod loaders;
 pub mod model;
 pub mod repository;
 pub mod resolvers;
 pub mod service;
 pub mod subscription;
 
+pub use loaders::PhotoKey;
 pub use model::{FileKind, PatientFile, PhotoSize};
 pub use resolvers::PatientFileObject;
 pub use service::FileService;

@@ -40,7 +40,8 @@ pub trait FileRepository: Send + Sync {
     ) -> DbResult<Vec<PatientFile>>;
     async fn count(&self, clinic_id: i64, patient_id: i64, kind: FileKind) -> DbResult<i64>;
     /// The patient's newest READY photo.
-    async fn photo(&self, clinic_id: i64, patient_id: i64) -> DbResult<Option<PatientFile>>;
+    /// The newest READY photo of each of the clinic's patients `patient_ids` that has one.
+    async fn photos(&self, clinic_id: i64, patient_ids: &[i64]) -> DbResult<Vec<PatientFile>>;
     /// Moves the file from `from` to `to`; false if it was not in `from`.
     async fn set_status(&self, id: i64, from: FileStatus, to: FileStatus) -> DbResult<bool>;
     /// A processed file: READY with what was found in it.
@@ -185,18 +186,29 @@ impl FileRepository for DieselFileRepository {
             .await?))
     }
 
-    async fn photo(&self, clinic_id: i64, patient_id: i64) -> DbResult<Option<PatientFile>> {
-        with_conn!(&self.pool, |conn| Ok(patient_files::table
+    async fn photos(&self, clinic_id: i64, patient_ids: &[i64]) -> DbResult<Vec<PatientFile>> {
+        // Every READY photo of these patients, newest first for each: a patient has few, and
+        // one statement for any number of patients needs no per-backend "first of each group".
+        let rows: Vec<PatientFile> = with_conn!(&self.pool, |conn| Ok(patient_files::table
             .filter(patient_files::clinic_id.eq(clinic_id))
-            .filter(patient_files::patient_id.eq(patient_id))
+            .filter(patient_files::patient_id.eq_any(patient_ids))
             .filter(patient_files::kind.eq(FileKind::Photo.as_str()))
             .filter(patient_files::status.eq(FileStatus::Ready.as_str()))
             .filter(patient_files::purged_at.is_null())
-            .order(patient_files::id.desc())
+            .order((patient_files::patient_id, patient_files::id.desc()))
             .select(PatientFile::as_select())
-            .first(conn)
-            .await
-            .optional()?))
+            .load(conn)
+            .await?))?;
+        let mut newest: Vec<PatientFile> = Vec::with_capacity(patient_ids.len());
+        for row in rows {
+            if newest
+                .last()
+                .is_none_or(|last| last.patient_id != row.patient_id)
+            {
+                newest.push(row);
+            }
+        }
+        Ok(newest)
     }
 
     async fn set_status(&self, id: i64, from: FileStatus, to: FileStatus) -> DbResult<bool> {

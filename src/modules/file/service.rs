@@ -2,6 +2,7 @@
 //! and how processing moves them along. A file belongs to its patient: whoever may read the
 //! patient record may read its files (a PATIENT their own), staff who may change patients may
 //! add them, and a deleted patient's files are hidden with them.
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -434,14 +435,18 @@ impl FileService {
         self.queue_processing(caller, &file).await
     }
 
-    /// The patient's current photo, for a caller who read the patient.
-    pub async fn photo(
+    /// The current photo of each of `patient_ids` that has one, by patient: for a caller who
+    /// read those patients, so only their clinic's are looked for.
+    pub async fn photos(
         &self,
         caller: &Caller,
-        patient: &Patient,
-    ) -> AppResult<Option<PatientFile>> {
-        Self::same_clinic(caller, patient)?;
-        Ok(self.files.photo(caller.clinic_id, patient.id).await?)
+        patient_ids: &[i64],
+    ) -> AppResult<HashMap<i64, PatientFile>> {
+        let photos = self.files.photos(caller.clinic_id, patient_ids).await?;
+        Ok(photos
+            .into_iter()
+            .map(|photo| (photo.patient_id, photo))
+            .collect())
     }
 
     /// The patient's documents, newest first, for a caller who read the patient.

@@ -27,7 +27,7 @@ use crate::modules::clinic::ClinicObject;
 use crate::modules::doctor::Doctor;
 use crate::modules::doctor::DoctorObject;
 use crate::modules::doctor::{DoctorKey, WithDoctor, page_doctors};
-use crate::modules::file::{FileService, PatientFile, PatientFileObject};
+use crate::modules::file::{FileService, PatientFile, PatientFileObject, PhotoKey};
 use crate::modules::loaders::loaders;
 use crate::modules::nested::{self, PageBatch};
 use crate::modules::prescription::PrescriptionStatus;
@@ -166,8 +166,7 @@ impl PatientObject {
 
     /// The patient's current photo (the newest READY one), to recognise them at the desk.
     async fn photo(&self, ctx: &Context<'_>) -> Result<Option<PatientFileObject>> {
-        let files = ctx.data::<Arc<FileService>>()?;
-        let photo = files.photo(caller(ctx)?, &self.patient).await?;
+        let photo = loaders(ctx)?.load_one(PhotoKey(self.patient.id)).await?;
         Ok(photo.map(|file| PatientFileObject::read(ctx, file)))
     }
 
