@@ -398,41 +398,34 @@ pub trait OwnerLock {
     ) -> impl std::future::Future<Output = DbResult<()>> + Send;
 }
 
-impl OwnerLock for AsyncPgConnection {
-    fn lock_owner(
-        &mut self,
-        table: &'static str,
-        id: i64,
-    ) -> impl std::future::Future<Output = DbResult<()>> + Send {
-        use diesel_async::RunQueryDsl as _;
-        let sql = format!("SELECT id FROM {table} WHERE id = $1 FOR UPDATE");
-        async move {
-            diesel::sql_query(sql)
-                .bind::<diesel::sql_types::BigInt, _>(id)
-                .execute(self)
-                .await?;
-            Ok(())
+/// `OwnerLock` on a server backend, whose statement differs only by its placeholder.
+macro_rules! owner_lock_for_update {
+    ($connection:ty, $placeholder:literal) => {
+        impl OwnerLock for $connection {
+            fn lock_owner(
+                &mut self,
+                table: &'static str,
+                id: i64,
+            ) -> impl std::future::Future<Output = DbResult<()>> + Send {
+                use diesel_async::RunQueryDsl as _;
+                let sql = format!(
+                    concat!("SELECT id FROM {} WHERE id = ", $placeholder, " FOR UPDATE"),
+                    table
+                );
+                async move {
+                    diesel::sql_query(sql)
+                        .bind::<diesel::sql_types::BigInt, _>(id)
+                        .execute(self)
+                        .await?;
+                    Ok(())
+                }
+            }
         }
-    }
+    };
 }
 
-impl OwnerLock for AsyncMysqlConnection {
-    fn lock_owner(
-        &mut self,
-        table: &'static str,
-        id: i64,
-    ) -> impl std::future::Future<Output = DbResult<()>> + Send {
-        use diesel_async::RunQueryDsl as _;
-        let sql = format!("SELECT id FROM {table} WHERE id = ? FOR UPDATE");
-        async move {
-            diesel::sql_query(sql)
-                .bind::<diesel::sql_types::BigInt, _>(id)
-                .execute(self)
-                .await?;
-            Ok(())
-        }
-    }
-}
+owner_lock_for_update!(AsyncPgConnection, "$1");
+owner_lock_for_update!(AsyncMysqlConnection, "?");
 
 impl OwnerLock for SqliteAsync {
     fn lock_owner(

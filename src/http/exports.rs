@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 
 use super::AppState;
 use super::execution::{internal_problem, problem};
@@ -110,7 +110,15 @@ pub async fn download(
             return internal_problem(&AppError::internal(error), "reading an export", &request_id);
         }
     };
-    let body = futures_util::stream::once(async move { Ok(first) }).chain(contents);
+    // A failure later on can only cut the download short; it is logged here.
+    let rest = contents.inspect_err(move |error| {
+        tracing::error!(
+            error = format!("{error:#}"),
+            job_id = id,
+            "reading an export"
+        );
+    });
+    let body = futures_util::stream::once(async move { Ok(first) }).chain(rest);
     (
         StatusCode::OK,
         [

@@ -1,13 +1,13 @@
 //! Where files live: patients' photos and documents, exports, reports and database snapshots.
-//! One interface, the
-//! `object_store` crate's, over a local folder (the default, beside the SQLite database) or an
-//! S3 bucket (`FILES_URL`). Instances on different hosts share the bucket; a local folder is
-//! for one host.
+//! One interface, the `object_store` crate's, over a local folder (the default, beside the
+//! SQLite database) or an S3 bucket (`FILES_URL`). Instances on different hosts share the
+//! bucket; a local folder is for one host.
 //!
 //! At rest: in the local folder every file is sealed with the data keys (`core::sealing`),
-//! bound to its key in the store: in one piece for what is read whole (photos, documents), in
-//! chunks for what is streamed (exports, reports, snapshots: [`FileStorage::put_file`]); on S3 every write asks for server-side encryption (SSE-S3),
-//! and so does every upload link handed out (its signature covers the header).
+//! bound to its key in the store: in one piece what is read whole (photos, documents), in
+//! chunks what is streamed (exports, reports, snapshots: [`FileStorage::put_file`]). On S3
+//! every write asks for server-side encryption (SSE-S3), and so does every upload link handed
+//! out (its signature covers the header).
 use std::path::Path as LocalPath;
 use std::sync::Arc;
 use std::time::Duration;

@@ -10,7 +10,11 @@ use crate::helpers::{Backend, TestApp, patient_input};
 use crate::jobs::{EXPORT, job_until};
 use crate::on_every_backend;
 
-async fn download(app: &TestApp, token: Option<&str>, id: &str) -> crate::helpers::TestResponse {
+pub async fn download(
+    app: &TestApp,
+    token: Option<&str>,
+    id: &str,
+) -> crate::helpers::TestResponse {
     let mut request = axum::http::Request::get(format!("/exports/{id}"));
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
@@ -232,6 +236,14 @@ async fn an_export_holds_every_matching_patient_and_downloads_by_the_rules() {
     assert_eq!(response.code(), Some("FORBIDDEN"));
 }
 
+/// Where the job's file is in the test's local file store.
+fn stored_export(app: &TestApp, job: &Value) -> std::path::PathBuf {
+    app.jobs_dir
+        .path()
+        .join("files/exports")
+        .join(job["result"]["file"].as_str().expect("file"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_export_is_gone() {
     let app = TestApp::spawn_with(Backend::Sqlite, &[("EXPORT_TTL_HOURS", "0")])
@@ -241,11 +253,7 @@ async fn an_expired_export_is_gone() {
     let job = exported(&app, &admin, Value::Null).await;
     // In the file store, sealed with the data keys like every stored file; nothing is left in
     // the scratch folder.
-    let file = app
-        .jobs_dir
-        .path()
-        .join("files/exports")
-        .join(job["result"]["file"].as_str().expect("file"));
+    let file = stored_export(&app, &job);
     let stored = std::fs::read(&file).expect("the stored export");
     assert!(stored.starts_with(b"cg1s"), "sealed");
     assert!(!String::from_utf8_lossy(&stored).contains("PAT-"));
@@ -267,11 +275,7 @@ async fn an_export_nobody_downloads_leaves_the_store_when_it_expires() {
         .expect("SQLite");
     let admin = app.token(Role::Admin).await;
     let job = exported(&app, &admin, Value::Null).await;
-    let file = app
-        .jobs_dir
-        .path()
-        .join("files/exports")
-        .join(job["result"]["file"].as_str().expect("file"));
+    let file = stored_export(&app, &job);
     let started = std::time::Instant::now();
     while file.exists() {
         assert!(

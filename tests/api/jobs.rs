@@ -17,25 +17,24 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// Polls `job(id)` until its status is `status`.
 pub async fn job_until(app: &TestApp, token: &str, id: &str, status: &str) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let job = app.ok(token, JOB, json!({ "id": id })).await["job"].clone();
-        if job["status"] == status {
-            return job;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job never reached {status}: {job}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let read = || async { app.ok(token, JOB, json!({ "id": id })).await["job"].clone() };
+    until_status(read, status).await
 }
 
 /// Like [`job_until`], asking a server process.
 pub async fn job_until_on(server: &Server, token: &str, id: &str, status: &str) -> Value {
+    let read = || async { server.ok(token, JOB, json!({ "id": id })).await["job"].clone() };
+    until_status(read, status).await
+}
+
+/// Reads the job with `read` until it is in `status`.
+async fn until_status<F: std::future::Future<Output = Value>>(
+    read: impl Fn() -> F,
+    status: &str,
+) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
-        let job = server.ok(token, JOB, json!({ "id": id })).await["job"].clone();
+        let job = read().await;
         if job["status"] == status {
             return job;
         }

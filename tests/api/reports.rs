@@ -9,7 +9,7 @@ use clinicgraph::core::auth::Role;
 use clinicgraph::jobs::schedule;
 use serde_json::{Value, json};
 
-use crate::exports::{as_drawn, assert_in_order, pdf_text};
+use crate::exports::{as_drawn, assert_in_order, download, pdf_text};
 use crate::helpers::{Backend, TestApp, demo_patient};
 use crate::jobs::job_until;
 use crate::on_every_backend;
@@ -149,12 +149,7 @@ async fn a_clinic_report_counts_what_the_api_lists_and_prints_it(app: TestApp) {
     );
 
     // The same figures in the PDF, as downloaded.
-    let download =
-        axum::http::Request::get(format!("/exports/{}", job["id"].as_str().expect("id")))
-            .header("authorization", format!("Bearer {admin}"))
-            .body(axum::body::Body::empty())
-            .expect("request");
-    let response = app.send(download).await;
+    let response = download(&app, Some(&admin), job["id"].as_str().expect("id")).await;
     assert_eq!(response.status, 200, "{}", response.text);
     assert_eq!(
         response

@@ -39,7 +39,6 @@ pub trait FileRepository: Send + Sync {
         page: &PageRequest<KeyCursor>,
     ) -> DbResult<Vec<PatientFile>>;
     async fn count(&self, clinic_id: i64, patient_id: i64, kind: FileKind) -> DbResult<i64>;
-    /// The patient's newest READY photo.
     /// The newest READY photo of each of the clinic's patients `patient_ids` that has one.
     async fn photos(&self, clinic_id: i64, patient_ids: &[i64]) -> DbResult<Vec<PatientFile>>;
     /// Moves the file from `from` to `to`; false if it was not in `from`.
@@ -82,10 +81,10 @@ struct SealedName {
 const HELD: [&str; 2] = ["PENDING", "READY"];
 
 /// The files that count against their clinic's quota: those in storage, and uploads awaited
-/// since `$awaited_since` (an older one can no longer arrive). Sizes are summed by the caller
-/// rather than with SQL's SUM, whose type differs by backend (NUMERIC on PostgreSQL and MySQL,
+/// since `$awaited_since` (an older one can no longer arrive). Callers sum their sizes
+/// themselves rather than with SQL's SUM, whose type differs by backend (NUMERIC on PostgreSQL and MySQL,
 /// INTEGER on SQLite); a clinic keeps thousands of files, not millions.
-macro_rules! held_sizes {
+macro_rules! held_files {
     ($awaited_since:expr) => {
         patient_files::table
             .filter(patient_files::purged_at.is_null())
@@ -110,7 +109,7 @@ impl FileRepository for DieselFileRepository {
         let clinic_id = file.clinic_id;
         in_transaction!(&self.pool, |conn| {
             OwnerLock::lock_owner(&mut *conn, "clinics", clinic_id).await?;
-            let used: i64 = held_sizes!(awaited_since)
+            let used: i64 = held_files!(awaited_since)
                 .filter(patient_files::clinic_id.eq(clinic_id))
                 .select(patient_files::byte_size)
                 .load::<i64>(conn)
@@ -252,7 +251,7 @@ impl FileRepository for DieselFileRepository {
 
     async fn usage_per_clinic(&self, awaited_since: NaiveDateTime) -> DbResult<Vec<(i64, i64)>> {
         with_conn!(&self.pool, |conn| {
-            let rows: Vec<(i64, i64)> = held_sizes!(awaited_since)
+            let rows: Vec<(i64, i64)> = held_files!(awaited_since)
                 .order(patient_files::clinic_id)
                 .select((patient_files::clinic_id, patient_files::byte_size))
                 .load(conn)
