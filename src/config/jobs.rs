@@ -1,5 +1,5 @@
 //! Background jobs: where their queue lives, who runs them, how often a failing one is tried,
-//! and where database backups go.
+//! and the scratch folders of backups and exports (both end up in the file store).
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -14,9 +14,11 @@ pub struct JobsConfig {
     pub max_attempts: u32,
     /// The queue's own SQLite file, used when there is no `REDIS_URL`.
     pub queue_path: PathBuf,
+    /// Where `clinicgraph backup` makes a snapshot before it goes to the file store.
     pub backup_dir: PathBuf,
-    /// Backups kept; older ones are deleted after each new one.
+    /// Backups kept in the file store; older ones are deleted after each new one.
     pub backup_keep: usize,
+    /// Where a worker writes an export or report before it goes to the file store.
     pub export_dir: PathBuf,
     /// How long a finished export can be downloaded.
     pub export_ttl: Duration,
