@@ -21,9 +21,12 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn writer(&self) -> anyhow::Result<Box<dyn Write + Send>> {
-        Ok(Box::new(std::io::BufWriter::new(std::fs::File::create(
-            &self.path,
-        )?)))
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        // Patients' data until it is in the store: the owner's alone.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        Ok(Box::new(std::io::BufWriter::new(options.open(&self.path)?)))
     }
 }
 
@@ -92,5 +95,49 @@ impl ExportFiles {
             }
         }
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::Arc;
+
+    use super::ExportFiles;
+    use crate::config::FilesLocation;
+    use crate::core::sealing::DataKeys;
+    use crate::storage::FileStorage;
+
+    const K1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    #[tokio::test]
+    async fn a_scratch_file_is_its_owners_alone_and_gone_once_published() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let keys = Arc::new(DataKeys::parse(&format!("*k1:{K1}")).expect("keyring"));
+        let location = FilesLocation::Local(dir.path().join("files"));
+        let store = FileStorage::open(&location, &keys).expect("store");
+        let exports = ExportFiles::new(dir.path().join("scratch"), store);
+
+        let scratch = exports.scratch("patients-job1.csv").expect("scratch");
+        let mut writer = scratch.writer().expect("writer");
+        writeln!(writer, "Ζωή Παπαδοπούλου").expect("write");
+        drop(writer);
+        let path = scratch.path.clone();
+        let mode = std::fs::metadata(&path)
+            .expect("scratch file")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let bytes = exports
+            .publish("patients-job1.csv", scratch)
+            .await
+            .expect("published");
+        assert_eq!(bytes, "Ζωή Παπαδοπούλου\n".len() as u64);
+        assert!(!path.exists(), "the scratch file is removed");
+
+        for name in ["../passwd", ".hidden", "", "a/b.csv"] {
+            assert!(exports.scratch(name).is_err(), "{name:?}");
+        }
     }
 }

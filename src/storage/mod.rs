@@ -311,7 +311,12 @@ impl FileStorage {
             return Ok(false);
         };
         let copied = async {
-            let mut file = tokio::fs::File::create(target).await?;
+            let mut options = tokio::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            // What comes out of the store is health data: the owner's alone.
+            #[cfg(unix)]
+            options.mode(0o600);
+            let mut file = options.open(target).await?;
             while let Some(bytes) = contents.next().await {
                 let bytes: Bytes = bytes?;
                 file.write_all(&bytes).await?;
@@ -436,4 +441,57 @@ fn s3(settings: &S3Settings) -> anyhow::Result<AmazonS3> {
     builder
         .build()
         .map_err(|error| anyhow::anyhow!("FILES_URL: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::FileStorage;
+    use crate::config::FilesLocation;
+    use crate::core::sealing::{DataKeys, STREAM_CHUNK};
+
+    const K1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    /// A file of several chunks goes into the local folder sealed and comes back whole, to a
+    /// file only its owner may read.
+    #[tokio::test]
+    async fn a_streamed_file_round_trips_sealed_through_the_local_folder() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let keys = Arc::new(DataKeys::parse(&format!("*k1:{K1}")).expect("keyring"));
+        let location = FilesLocation::Local(dir.path().join("files"));
+        let store = FileStorage::open(&location, &keys).expect("store");
+        let contents: Vec<u8> = "Ζωή Παπαδοπούλου;"
+            .bytes()
+            .cycle()
+            .take(3 * STREAM_CHUNK + 5)
+            .collect();
+        let source = dir.path().join("source");
+        std::fs::write(&source, &contents).expect("source");
+
+        let size = store.put_file("backups/x.db", &source).await.expect("put");
+        assert_eq!(size, contents.len() as u64);
+        let stored = std::fs::read(dir.path().join("files/backups/x.db")).expect("stored");
+        assert!(stored.starts_with(b"cg1s"));
+        assert!(!stored.windows(8).any(|w| w == &contents[..8]));
+
+        let target = dir.path().join("target");
+        assert!(store.get_file("backups/x.db", &target).await.expect("get"));
+        assert_eq!(std::fs::read(&target).expect("target"), contents);
+        let mode = std::fs::metadata(&target)
+            .expect("target")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(
+            !store
+                .get_file("backups/none.db", &target)
+                .await
+                .expect("get")
+        );
+        let listed = store.list("backups").await.expect("list");
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].key, "backups/x.db");
+    }
 }
