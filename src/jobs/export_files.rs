@@ -102,21 +102,14 @@ impl ExportFiles {
 mod tests {
     use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
-    use std::sync::Arc;
 
     use super::ExportFiles;
-    use crate::config::FilesLocation;
-    use crate::core::sealing::DataKeys;
     use crate::storage::FileStorage;
-
-    const K1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
     #[tokio::test]
     async fn a_scratch_file_is_its_owners_alone_and_gone_once_published() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let keys = Arc::new(DataKeys::parse(&format!("*k1:{K1}")).expect("keyring"));
-        let location = FilesLocation::Local(dir.path().join("files"));
-        let store = FileStorage::open(&location, &keys).expect("store");
+        let store = FileStorage::local_for_tests(&dir.path().join("files"));
         let exports = ExportFiles::new(dir.path().join("scratch"), store);
 
         let scratch = exports.scratch("patients-job1.csv").expect("scratch");

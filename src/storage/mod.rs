@@ -444,14 +444,19 @@ fn s3(settings: &S3Settings) -> anyhow::Result<AmazonS3> {
 }
 
 #[cfg(test)]
+impl FileStorage {
+    /// A local store in `dir`, sealed with a fixed test key.
+    pub(crate) fn local_for_tests(dir: &std::path::Path) -> Self {
+        const K1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let keys = Arc::new(DataKeys::parse(&format!("*k1:{K1}")).expect("keyring"));
+        Self::open(&FilesLocation::Local(dir.to_path_buf()), &keys).expect("a local store")
+    }
+}
+
+#[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::FileStorage;
-    use crate::config::FilesLocation;
-    use crate::core::sealing::{DataKeys, STREAM_CHUNK};
-
-    const K1: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    use crate::core::sealing::STREAM_CHUNK;
 
     /// A file of several chunks goes into the local folder sealed and comes back whole, to a
     /// file only its owner may read.
@@ -459,9 +464,7 @@ mod tests {
     async fn a_streamed_file_round_trips_sealed_through_the_local_folder() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().expect("temp dir");
-        let keys = Arc::new(DataKeys::parse(&format!("*k1:{K1}")).expect("keyring"));
-        let location = FilesLocation::Local(dir.path().join("files"));
-        let store = FileStorage::open(&location, &keys).expect("store");
+        let store = FileStorage::local_for_tests(&dir.path().join("files"));
         let contents: Vec<u8> = "Ζωή Παπαδοπούλου;"
             .bytes()
             .cycle()

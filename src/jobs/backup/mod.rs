@@ -46,8 +46,7 @@ pub async fn run(
     scratch: &Path,
     keep: usize,
 ) -> anyhow::Result<Value> {
-    std::fs::create_dir_all(scratch)
-        .map_err(|error| anyhow::anyhow!("BACKUP_DIR {}: {error}", scratch.display()))?;
+    make_scratch_dir(scratch)?;
     let name = format!(
         "{PREFIX}{}{}",
         chrono::Utc::now().format("%Y%m%dT%H%M%S%3f"),
@@ -79,6 +78,11 @@ pub async fn run(
         .await?;
     let removed = rotate(files, keep).await?;
     Ok(json!({ "file": name, "bytes": bytes, "removed": removed }))
+}
+
+fn make_scratch_dir(scratch: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(scratch)
+        .map_err(|error| anyhow::anyhow!("BACKUP_DIR {}: {error}", scratch.display()))
 }
 
 /// A scratch file, removed when dropped (the snapshot is in the store by then, or failed).
@@ -143,8 +147,7 @@ pub async fn restore_named(
         is_snapshot(name),
         "{snapshot} is neither a file nor the name of a snapshot (`clinicgraph backup --list`)"
     );
-    std::fs::create_dir_all(scratch)
-        .map_err(|error| anyhow::anyhow!("BACKUP_DIR {}: {error}", scratch.display()))?;
+    make_scratch_dir(scratch)?;
     // The snapshot's own name, so that `restore` tells its kind by the ending.
     let copy = ScratchFile(scratch.join(name));
     anyhow::ensure!(
